@@ -1,0 +1,375 @@
+// Package configs holds Ditto's typed configuration: the embedded defaults
+// (default.yaml), strict decoding of a config file, environment overrides and
+// validation. Configuration is loaded once, in cmd/ditto, and passed down as
+// typed values; nothing else reads files or the environment for settings.
+package configs
+
+import (
+	"bytes"
+	_ "embed"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/url"
+	"os"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"go.yaml.in/yaml/v3"
+)
+
+//go:embed default.yaml
+var defaultYAML []byte
+
+// Secret is a credential. It prints as REDACTED in logs, errors and dumps;
+// Value returns the real string.
+type Secret string
+
+// Value returns the secret itself.
+func (s Secret) Value() string { return string(s) }
+
+// String implements fmt.Stringer without revealing the secret.
+func (s Secret) String() string {
+	if s == "" {
+		return ""
+	}
+	return "REDACTED"
+}
+
+// GoString keeps %#v from revealing the secret.
+func (s Secret) GoString() string { return strconv.Quote(s.String()) }
+
+// MarshalYAML and MarshalJSON never write the secret.
+func (s Secret) MarshalYAML() (any, error)    { return s.String(), nil }
+func (s Secret) MarshalJSON() ([]byte, error) { return []byte(strconv.Quote(s.String())), nil }
+
+// Config is the whole configuration.
+type Config struct {
+	Server    Server              `yaml:"server"`
+	Cache     Cache               `yaml:"cache"`
+	Providers map[string]Provider `yaml:"providers"`
+	Routes    []Route             `yaml:"routes"`
+	Upstream  Upstream            `yaml:"upstream"`
+	Log       Log                 `yaml:"log"`
+}
+
+// Server configures the HTTP listener.
+type Server struct {
+	Addr              string        `yaml:"addr"`
+	ReadHeaderTimeout time.Duration `yaml:"read_header_timeout"`
+	ReadTimeout       time.Duration `yaml:"read_timeout"`
+	IdleTimeout       time.Duration `yaml:"idle_timeout"`
+	WriteTimeout      time.Duration `yaml:"write_timeout"`
+	ShutdownTimeout   time.Duration `yaml:"shutdown_timeout"`
+	MaxBodyBytes      int64         `yaml:"max_body_bytes"`
+	MaxHeaderBytes    int           `yaml:"max_header_bytes"`
+}
+
+// Cache configures caching and the store.
+type Cache struct {
+	Enabled          bool          `yaml:"enabled"`
+	Namespace        string        `yaml:"namespace"`
+	DefaultTTL       time.Duration `yaml:"default_ttl"`
+	MaxTTL           time.Duration `yaml:"max_ttl"`
+	MemoryMaxBytes   int64         `yaml:"memory_max_bytes"`
+	OperationTimeout time.Duration `yaml:"operation_timeout"`
+	Coalesce         bool          `yaml:"coalesce"`
+	Redis            Redis         `yaml:"redis"`
+}
+
+// Redis configures the shared store. An empty URL selects the embedded
+// in-memory store instead.
+type Redis struct {
+	URL             Secret        `yaml:"url"`
+	DialTimeout     time.Duration `yaml:"dial_timeout"`
+	ReadTimeout     time.Duration `yaml:"read_timeout"`
+	WriteTimeout    time.Duration `yaml:"write_timeout"`
+	PoolSize        int           `yaml:"pool_size"`
+	MinIdleConns    int           `yaml:"min_idle_conns"`
+	BreakerFailures int           `yaml:"breaker_failures"`
+	BreakerCooldown time.Duration `yaml:"breaker_cooldown"`
+}
+
+// Provider types understood by providers/registry.
+var ProviderTypes = []string{"openai", "anthropic", "gemini", "azure", "simulated"}
+
+// Provider configures one upstream. The API key is read from the environment
+// variable named by APIKeyEnv; keys are never written in config files.
+type Provider struct {
+	Type       string `yaml:"type"`
+	BaseURL    string `yaml:"base_url"`
+	APIKeyEnv  string `yaml:"api_key_env"`
+	APIVersion string `yaml:"api_version"` // azure
+	// MaxTokens is the max_tokens sent to providers that require one
+	// (Anthropic) when the client sends none. 0: the adapter's default.
+	MaxTokens int `yaml:"max_tokens"`
+	// Simulated provider settings.
+	Latency    time.Duration `yaml:"latency"`
+	ChunkCount int           `yaml:"chunk_count"`
+	ChunkDelay time.Duration `yaml:"chunk_delay"`
+
+	APIKey Secret `yaml:"-"` // resolved from APIKeyEnv at load time
+}
+
+// Route maps the model name a client sends to a provider and upstream model.
+type Route struct {
+	// Model is the name clients send; a trailing or embedded "*" matches any
+	// run of characters (e.g. "llama-*").
+	Model         string     `yaml:"model"`
+	Provider      string     `yaml:"provider"`
+	UpstreamModel string     `yaml:"upstream_model"` // empty: the requested name
+	Aliases       []string   `yaml:"aliases"`
+	Fallbacks     []string   `yaml:"fallbacks"` // other model names, tried in order
+	Cache         RouteCache `yaml:"cache"`
+}
+
+// RouteCache is per-route cache policy.
+type RouteCache struct {
+	Enabled *bool         `yaml:"enabled"` // nil: cache.enabled
+	TTL     time.Duration `yaml:"ttl"`     // 0: cache.default_ttl
+	// SharedNamespace, when set, stores this route's entries in one
+	// namespace shared by every tenant instead of per tenant.
+	SharedNamespace string `yaml:"shared_namespace"`
+}
+
+// Upstream configures provider HTTP calls.
+type Upstream struct {
+	ConnectTimeout      time.Duration `yaml:"connect_timeout"`
+	FirstByteTimeout    time.Duration `yaml:"first_byte_timeout"`
+	TotalTimeout        time.Duration `yaml:"total_timeout"`
+	MaxIdleConnsPerHost int           `yaml:"max_idle_conns_per_host"`
+}
+
+// Log configures structured logging.
+type Log struct {
+	Level   string `yaml:"level"`
+	Format  string `yaml:"format"`
+	Prompts bool   `yaml:"prompts"`
+}
+
+// Default returns the embedded defaults, with no environment applied.
+func Default() *Config {
+	var c Config
+	if err := decodeStrict(defaultYAML, &c); err != nil {
+		panic("configs: embedded default.yaml is invalid: " + err.Error())
+	}
+	return &c
+}
+
+// DefaultYAML returns the embedded default configuration file.
+func DefaultYAML() []byte { return bytes.Clone(defaultYAML) }
+
+func decodeStrict(b []byte, c *Config) error {
+	dec := yaml.NewDecoder(bytes.NewReader(b))
+	dec.KnownFields(true)
+	if err := dec.Decode(c); err != nil && !errors.Is(err, io.EOF) {
+		return err
+	}
+	return nil
+}
+
+// Load builds the configuration: defaults, then the file named by
+// DITTO_CONFIG (if any), then environment overrides, then Validate. getenv is
+// os.Getenv in production and a map lookup in tests.
+func Load(getenv func(string) string) (*Config, error) {
+	c := Default()
+	if path := getenv("DITTO_CONFIG"); path != "" {
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return nil, fmt.Errorf("read config: %w", err)
+		}
+		if err := c.Merge(b); err != nil {
+			return nil, fmt.Errorf("config %s: %w", path, err)
+		}
+	}
+	c.ApplyEnv(getenv)
+	if err := c.Validate(); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// Merge decodes a YAML document over c, strictly: unknown keys are errors.
+// Maps merge per key, so a file can change one provider without restating
+// the others.
+func (c *Config) Merge(b []byte) error {
+	defaults := Default().Providers
+	if err := decodeStrict(b, c); err != nil {
+		return fmt.Errorf("decode: %w", err)
+	}
+	// YAML replaces a map value whole; keep the built-in settings a file did
+	// not restate for the built-in providers.
+	for name, p := range c.Providers {
+		d, ok := defaults[name]
+		if !ok {
+			continue
+		}
+		if p.Type == "" {
+			p.Type = d.Type
+		}
+		if p.BaseURL == "" {
+			p.BaseURL = d.BaseURL
+		}
+		if p.APIKeyEnv == "" {
+			p.APIKeyEnv = d.APIKeyEnv
+		}
+		c.Providers[name] = p
+	}
+	return nil
+}
+
+// ApplyEnv applies the environment variables of DESIGN.md and resolves
+// provider API keys.
+func (c *Config) ApplyEnv(getenv func(string) string) {
+	if v := getenv("DITTO_ADDR"); v != "" {
+		c.Server.Addr = v
+	}
+	if v := getenv("REDIS_URL"); v != "" {
+		c.Cache.Redis.URL = Secret(v)
+	}
+	if v := getenv("DITTO_LOG_LEVEL"); v != "" {
+		c.Log.Level = v
+	}
+	if v := getenv("DITTO_LOG_FORMAT"); v != "" {
+		c.Log.Format = v
+	}
+	for _, name := range []string{"openai", "anthropic", "gemini"} {
+		p, ok := c.Providers[name]
+		if !ok {
+			continue
+		}
+		if v := getenv(strings.ToUpper(name) + "_BASE_URL"); v != "" {
+			p.BaseURL = v
+		}
+		c.Providers[name] = p
+	}
+	for name, p := range c.Providers {
+		if p.APIKeyEnv != "" {
+			p.APIKey = Secret(getenv(p.APIKeyEnv))
+			c.Providers[name] = p
+		}
+	}
+}
+
+// Validate checks the configuration and reports every problem found, one
+// per line, naming the offending key.
+func (c *Config) Validate() error {
+	var errs []string
+	bad := func(key, format string, args ...any) {
+		errs = append(errs, key+": "+fmt.Sprintf(format, args...))
+	}
+	if _, _, err := net.SplitHostPort(c.Server.Addr); err != nil {
+		bad("server.addr", "%q is not host:port (%v)", c.Server.Addr, err)
+	}
+	if c.Server.ReadHeaderTimeout <= 0 {
+		bad("server.read_header_timeout", "must be positive")
+	}
+	if c.Server.MaxBodyBytes <= 0 {
+		bad("server.max_body_bytes", "must be positive")
+	}
+	if c.Server.MaxHeaderBytes <= 0 {
+		bad("server.max_header_bytes", "must be positive")
+	}
+	if c.Cache.Namespace == "" {
+		bad("cache.namespace", "must not be empty")
+	}
+	if c.Cache.DefaultTTL <= 0 {
+		bad("cache.default_ttl", "must be positive")
+	}
+	if c.Cache.MaxTTL < c.Cache.DefaultTTL {
+		bad("cache.max_ttl", "must be at least cache.default_ttl (%s)", c.Cache.DefaultTTL)
+	}
+	if c.Cache.MemoryMaxBytes <= 0 {
+		bad("cache.memory_max_bytes", "must be positive")
+	}
+	if c.Cache.OperationTimeout <= 0 {
+		bad("cache.operation_timeout", "must be positive")
+	}
+	if u := c.Cache.Redis.URL.Value(); u != "" {
+		pu, err := url.Parse(u)
+		switch {
+		case err != nil:
+			bad("cache.redis.url", "not a URL") // never echo it: it may hold a password
+		case pu.Scheme != "redis" && pu.Scheme != "rediss" && pu.Scheme != "unix":
+			bad("cache.redis.url", "scheme must be redis://, rediss:// or unix://, got %q", pu.Scheme)
+		}
+	}
+	if c.Cache.Redis.BreakerFailures <= 0 {
+		bad("cache.redis.breaker_failures", "must be positive")
+	}
+	names := make([]string, 0, len(c.Providers))
+	for name := range c.Providers {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		p := c.Providers[name]
+		key := "providers." + name
+		if strings.ContainsAny(name, "/*: ") || name == "" {
+			bad(key, "provider names may not contain '/', '*', ':' or spaces")
+		}
+		if !contains(ProviderTypes, p.Type) {
+			bad(key+".type", "unknown type %q (want one of %s)", p.Type, strings.Join(ProviderTypes, ", "))
+		}
+		if p.Type != "simulated" {
+			if u, err := url.Parse(p.BaseURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+				bad(key+".base_url", "%q is not an http(s) URL", p.BaseURL)
+			}
+		}
+	}
+	seen := map[string]bool{}
+	for i, r := range c.Routes {
+		key := fmt.Sprintf("routes[%d]", i)
+		if r.Model == "" {
+			bad(key+".model", "must not be empty")
+		}
+		if _, ok := c.Providers[r.Provider]; !ok {
+			bad(key+".provider", "unknown provider %q", r.Provider)
+		}
+		for _, n := range append([]string{r.Model}, r.Aliases...) {
+			if seen[n] {
+				bad(key, "model name %q is routed twice", n)
+			}
+			seen[n] = true
+		}
+		if r.Cache.TTL < 0 || r.Cache.TTL > c.Cache.MaxTTL {
+			bad(key+".cache.ttl", "must be between 0 and cache.max_ttl")
+		}
+	}
+	for i, r := range c.Routes {
+		for _, f := range r.Fallbacks {
+			if f == r.Model {
+				bad(fmt.Sprintf("routes[%d].fallbacks", i), "a route cannot fall back to itself")
+			}
+		}
+	}
+	if c.Upstream.ConnectTimeout <= 0 || c.Upstream.FirstByteTimeout <= 0 || c.Upstream.TotalTimeout <= 0 {
+		bad("upstream", "connect_timeout, first_byte_timeout and total_timeout must be positive")
+	}
+	switch c.Log.Level {
+	case "debug", "info", "warn", "error":
+	default:
+		bad("log.level", "must be debug, info, warn or error, got %q", c.Log.Level)
+	}
+	switch c.Log.Format {
+	case "json", "text":
+	default:
+		bad("log.format", "must be json or text, got %q", c.Log.Format)
+	}
+	if len(errs) > 0 {
+		return errors.New("invalid configuration:\n  " + strings.Join(errs, "\n  "))
+	}
+	return nil
+}
+
+func contains(list []string, s string) bool {
+	for _, e := range list {
+		if e == s {
+			return true
+		}
+	}
+	return false
+}
