@@ -273,8 +273,8 @@ func (c *Config) Validate() error {
 	if c.Server.MaxHeaderBytes <= 0 {
 		bad("server.max_header_bytes", "must be positive")
 	}
-	if c.Cache.Namespace == "" {
-		bad("cache.namespace", "must not be empty")
+	if !validName(c.Cache.Namespace) {
+		bad("cache.namespace", "must be 1-64 letters, digits, '.', '_' or '-'")
 	}
 	if c.Cache.DefaultTTL <= 0 {
 		bad("cache.default_ttl", "must be positive")
@@ -335,6 +335,9 @@ func (c *Config) Validate() error {
 			}
 			seen[n] = true
 		}
+		if r.Cache.SharedNamespace != "" && !validName(r.Cache.SharedNamespace) {
+			bad(key+".cache.shared_namespace", "must be 1-64 letters, digits, '.', '_' or '-'")
+		}
 		if r.Cache.TTL < 0 || r.Cache.TTL > c.Cache.MaxTTL {
 			bad(key+".cache.ttl", "must be between 0 and cache.max_ttl")
 		}
@@ -363,6 +366,20 @@ func (c *Config) Validate() error {
 		return errors.New("invalid configuration:\n  " + strings.Join(errs, "\n  "))
 	}
 	return nil
+}
+
+// validName reports whether s is a valid namespace name.
+func validName(s string) bool {
+	if len(s) == 0 || len(s) > 64 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '.' || c == '_' || c == '-') {
+			return false
+		}
+	}
+	return true
 }
 
 func contains(list []string, s string) bool {

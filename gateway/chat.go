@@ -1,0 +1,463 @@
+package gateway
+
+import (
+	"bytes"
+	"context"
+	"encoding/hex"
+	"errors"
+	"io"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/dittocache/ditto/cachekey"
+	"github.com/dittocache/ditto/gateway/store"
+	"github.com/dittocache/ditto/normalize"
+)
+
+// Cache status values of X-Ditto-Cache.
+const (
+	statusHit       = "HIT"
+	statusMiss      = "MISS"
+	statusBypass    = "BYPASS"
+	statusStale     = "STALE"
+	statusCoalesced = "COALESCED"
+)
+
+// exchange is one chat request on its way through the gateway.
+type exchange struct {
+	req      *normalize.Request
+	route    Route
+	key      cachekey.Key
+	keyStr   string
+	policy   policy
+	started  time.Time
+	status   string // X-Ditto-Cache
+	provider Provider
+}
+
+func (s *Server) chatCompletions(c echo.Context) error {
+	started := s.now()
+	r := c.Request()
+	body, err := s.readBody(c)
+	if err != nil {
+		return err
+	}
+	req, err := normalize.DecodeOpenAI(body)
+	if err != nil {
+		return err
+	}
+	c.Set(ctxModel, req.Model)
+	route, err := s.router.resolve(req.Model)
+	if err != nil {
+		return err
+	}
+	prov, ok := s.providers[route.Provider]
+	if !ok {
+		return apiError(http.StatusNotFound, "invalid_request_error", "model_not_found", "model",
+			"The model `"+req.Model+"` routes to provider `"+route.Provider+"`, which is not configured.")
+	}
+	pol, err := parsePolicy(r.Header, route, s.cfg.Cache.MaxTTL)
+	if err != nil {
+		return err
+	}
+	ns := s.namespace(c, route, pol)
+	x := &exchange{req: req, route: route, policy: pol, started: started, provider: prov}
+	x.key = cachekey.New(ns, route.Key(), normalize.Canonical(req))
+	x.keyStr = x.key.String()
+	return s.serve(c, x)
+}
+
+// namespace derives the cache namespace from the authenticated tenant (never
+// from the request body), the optional X-Ditto-Namespace sub-namespace, and
+// the route's shared-namespace opt-in.
+func (s *Server) namespace(c echo.Context, route Route, pol policy) string {
+	if route.SharedNamespace != "" {
+		return sharedNamespace(route)
+	}
+	tenant := s.cfg.Cache.Namespace
+	if t, ok := c.Get(ctxTenant).(string); ok && t != "" {
+		tenant = t
+	}
+	if pol.namespace != "" {
+		return tenant + "/" + pol.namespace
+	}
+	return tenant
+}
+
+// sharedNamespace is the namespace of a route that opted in to sharing
+// entries across tenants. Tenant namespaces cannot collide with it: tenant
+// names and sub-namespaces are validated to letters, digits, '.', '_', '-'.
+func sharedNamespace(route Route) string { return "@shared/" + route.SharedNamespace }
+
+// readBody reads the request body up to server.max_body_bytes.
+func (s *Server) readBody(c echo.Context) ([]byte, error) {
+	r := c.Request()
+	r.Body = http.MaxBytesReader(c.Response(), r.Body, s.cfg.Server.MaxBodyBytes)
+	n := r.ContentLength
+	if n <= 0 || n > s.cfg.Server.MaxBodyBytes {
+		n = 4096
+	}
+	buf := bytes.NewBuffer(make([]byte, 0, n+1))
+	if _, err := buf.ReadFrom(r.Body); err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			return nil, toAPIError(err)
+		}
+		return nil, apiError(http.StatusBadRequest, "invalid_request_error", "invalid_body", "", "The request body could not be read.")
+	}
+	return buf.Bytes(), nil
+}
+
+func (s *Server) serve(c echo.Context, x *exchange) error {
+	ctx := c.Request().Context()
+	h := c.Response().Header()
+	h.Set("X-Ditto-Cache-Key", x.keyStr)
+
+	if !x.policy.cacheable() {
+		x.status = statusBypass
+		f := solo(func(f *flight, fctx context.Context) { s.runFlight(f, fctx, x, false) })
+		return s.follow(c, x, f)
+	}
+	if x.policy.lookup {
+		if entry, age, ok := s.lookup(ctx, x); ok {
+			x.status = statusHit
+			return s.writeHit(c, x, entry, age)
+		}
+	}
+	if x.policy.onlyIfCached {
+		x.status = statusMiss
+		s.metrics.request(x.route.Model, statusMiss)
+		return apiError(http.StatusGatewayTimeout, "invalid_request_error", "cache_miss", "",
+			"No cached answer for this request, and Cache-Control: only-if-cached forbids calling the provider.")
+	}
+	x.status = statusMiss
+	if !x.policy.lookup {
+		x.status = statusBypass // no-cache: forced refresh
+	}
+	if !s.cfg.Cache.Coalesce {
+		f := solo(func(f *flight, fctx context.Context) { s.runFlight(f, fctx, x, true) })
+		return s.follow(c, x, f)
+	}
+	f, leader := s.flights.join(x.keyStr, func(f *flight, fctx context.Context) {
+		defer s.flights.forget(f)
+		s.runFlight(f, fctx, x, true)
+	})
+	if !leader && x.status == statusMiss {
+		x.status = statusCoalesced
+		s.metrics.coalesced(x.route.Model)
+	}
+	return s.follow(c, x, f)
+}
+
+// lookup reads and verifies the cached entry. Store errors, corrupt values
+// and digest mismatches are misses: a cache failure never fails a request.
+func (s *Server) lookup(ctx context.Context, x *exchange) (store.Entry, time.Duration, bool) {
+	lctx, cancel := context.WithTimeout(ctx, s.cfg.Cache.OperationTimeout)
+	entry, ok, err := s.store.Get(lctx, x.key)
+	cancel()
+	if err != nil {
+		s.metrics.storeError("get", err)
+		if !errors.Is(err, context.Canceled) {
+			s.log.Debug("cache get failed; treating as miss", "key", x.keyStr, "err", err)
+		}
+		return store.Entry{}, 0, false
+	}
+	if !ok {
+		return store.Entry{}, 0, false
+	}
+	if entry.Digest != x.key.Digest {
+		// A 64-bit collision, or an entry copied under the wrong key.
+		s.metrics.digestMismatch()
+		s.log.Warn("cache entry digest mismatch; treating as miss", "key", x.keyStr)
+		return store.Entry{}, 0, false
+	}
+	age := s.now().Sub(entry.Created)
+	if age < 0 {
+		age = 0
+	}
+	if x.policy.maxAge >= 0 && age > x.policy.maxAge {
+		return store.Entry{}, 0, false
+	}
+	return entry, age, true
+}
+
+// runFlight performs the upstream call for a flight and stores a complete
+// answer before announcing it, so a request sent after the answer was
+// delivered is a hit (read-your-writes).
+func (s *Server) runFlight(f *flight, ctx context.Context, x *exchange, store bool) {
+	upstream := *x.req
+	upstream.Model = x.route.UpstreamModel
+	resp, err := s.callUpstream(ctx, f, x, &upstream)
+	if err != nil {
+		f.finish(nil, nil, false, err)
+		return
+	}
+	body := normalize.AppendOpenAIResponse(make([]byte, 0, 1024), resp)
+	stored := false
+	if store {
+		stored = s.storeAnswer(x, resp, body)
+	}
+	f.finish(resp, body, stored, nil)
+}
+
+// callUpstream calls the provider, streaming when the flight's first client
+// asked for a stream, and returns the complete answer.
+func (s *Server) callUpstream(ctx context.Context, f *flight, x *exchange, req *normalize.Request) (*normalize.Response, error) {
+	start := s.now()
+	if !x.req.Stream {
+		cctx, cancel := context.WithTimeout(ctx, s.cfg.Upstream.TotalTimeout)
+		defer cancel()
+		resp, err := x.provider.Complete(cctx, req)
+		s.metrics.upstream(x.route, s.now().Sub(start), err)
+		return resp, err
+	}
+	st, err := x.provider.Stream(ctx, req)
+	if err != nil {
+		s.metrics.upstream(x.route, s.now().Sub(start), err)
+		return nil, err
+	}
+	defer st.Close()
+	var asm normalize.Assembler
+	for {
+		ch, err := st.Recv()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			s.metrics.upstream(x.route, s.now().Sub(start), err)
+			return nil, err
+		}
+		asm.Add(ch)
+		f.publish(ch)
+	}
+	resp, err := asm.Response()
+	s.metrics.upstream(x.route, s.now().Sub(start), err)
+	return resp, err
+}
+
+// storeAnswer writes a complete answer; failures are logged and counted,
+// never returned.
+func (s *Server) storeAnswer(x *exchange, resp *normalize.Response, body []byte) bool {
+	for _, c := range resp.Choices {
+		if c.FinishReason == "" {
+			return false
+		}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), s.cfg.Cache.OperationTimeout)
+	defer cancel()
+	err := s.store.Set(ctx, x.key, store.Entry{Digest: x.key.Digest, Created: s.now(), Body: body}, x.policy.ttl)
+	if err != nil {
+		s.metrics.storeError("set", err)
+		s.log.Debug("cache set failed", "key", x.keyStr, "err", err)
+		return false
+	}
+	return true
+}
+
+// follow delivers a flight's answer to one client, as a stream or as one
+// completion.
+func (s *Server) follow(c echo.Context, x *exchange, f *flight) error {
+	defer f.leave()
+	if x.req.Stream {
+		return s.followStream(c, x, f)
+	}
+	st, err := f.wait(c.Request().Context())
+	if err != nil {
+		return err
+	}
+	if st.err != nil {
+		s.metrics.request(x.route.Model, "ERROR")
+		return st.err
+	}
+	s.setMissHeaders(c, x, st.stored)
+	s.metrics.request(x.route.Model, x.status)
+	s.metrics.served(x.route, st.resp, x.status)
+	return c.Blob(http.StatusOK, "application/json", st.body)
+}
+
+func (s *Server) setMissHeaders(c echo.Context, x *exchange, stored bool) {
+	h := c.Response().Header()
+	h.Set("X-Ditto-Cache", x.status)
+	var cs string
+	switch x.status {
+	case statusBypass:
+		cs = "ditto; fwd=request"
+	case statusCoalesced:
+		cs = "ditto; fwd=uri-miss; collapsed"
+	default:
+		cs = "ditto; fwd=uri-miss"
+	}
+	if stored {
+		cs += "; stored"
+	}
+	h.Set("Cache-Status", cs)
+}
+
+// followStream relays a flight as SSE. Headers wait for the first chunk, so
+// an upstream that fails before answering is reported with its own status;
+// a failure after the first chunk ends the stream with an error event.
+func (s *Server) followStream(c echo.Context, x *exchange, f *flight) error {
+	ctx := c.Request().Context()
+	var sse *sseWriter
+	pos := 0
+	for {
+		st := f.state(pos)
+		if st.done && pos == 0 && len(st.chunks) == 0 {
+			// Nothing streamed (non-stream flight, or failed before any chunk).
+			if st.err != nil {
+				s.metrics.request(x.route.Model, "ERROR")
+				return st.err
+			}
+			s.setMissHeaders(c, x, st.stored)
+			s.metrics.request(x.route.Model, x.status)
+			s.metrics.served(x.route, st.resp, x.status)
+			return s.replay(c, x, st.resp)
+		}
+		if len(st.chunks) > 0 {
+			if sse == nil {
+				s.setMissHeaders(c, x, false)
+				sse = newSSEWriter(c.Response())
+			}
+			for _, ch := range st.chunks {
+				if err := sse.chunk(ch, x.req.IncludeUsage); err != nil {
+					return nil // client gone
+				}
+			}
+			pos += len(st.chunks)
+			if err := sse.flush(); err != nil {
+				return nil
+			}
+			continue
+		}
+		if st.done {
+			if st.err != nil {
+				s.metrics.request(x.route.Model, "ERROR")
+				sse.error(toAPIError(st.err))
+				return nil
+			}
+			s.metrics.request(x.route.Model, x.status)
+			s.metrics.served(x.route, st.resp, x.status)
+			sse.done()
+			return nil
+		}
+		select {
+		case <-st.wake:
+		case <-ctx.Done():
+			return nil
+		}
+	}
+}
+
+// writeHit answers from a verified cache entry.
+func (s *Server) writeHit(c echo.Context, x *exchange, e store.Entry, age time.Duration) error {
+	h := c.Response().Header()
+	h.Set("X-Ditto-Cache", statusHit)
+	h.Set("Cache-Status", "ditto; hit")
+	h.Set("Age", strconv.FormatInt(int64(age/time.Second), 10))
+	resp, err := normalize.ParseOpenAIResponse(e.Body)
+	if err != nil {
+		// Unreadable body under a valid digest: serve a miss instead.
+		s.metrics.storeError("decode", err)
+		x.status = statusMiss
+		h.Del("Age")
+		f, _ := s.flights.join(x.keyStr, func(f *flight, fctx context.Context) {
+			defer s.flights.forget(f)
+			s.runFlight(f, fctx, x, true)
+		})
+		return s.follow(c, x, f)
+	}
+	s.metrics.request(x.route.Model, statusHit)
+	s.metrics.served(x.route, resp, statusHit)
+	if !x.req.Stream {
+		return c.Blob(http.StatusOK, "application/json", e.Body)
+	}
+	return s.replay(c, x, resp)
+}
+
+// replay streams a complete answer as SSE.
+func (s *Server) replay(c echo.Context, x *exchange, resp *normalize.Response) error {
+	sse := newSSEWriter(c.Response())
+	for _, ch := range normalize.Replay(resp, x.req.IncludeUsage) {
+		if err := sse.chunk(&ch, x.req.IncludeUsage); err != nil {
+			return nil
+		}
+	}
+	sse.done()
+	return nil
+}
+
+// policy is the cache behaviour one request asked for.
+type policy struct {
+	lookup       bool          // read the cache (false for no-cache, no-store)
+	store        bool          // write the answer (false for no-store)
+	onlyIfCached bool          // never call upstream
+	maxAge       time.Duration // accept entries at most this old; -1: any
+	ttl          time.Duration // TTL for a stored answer
+	namespace    string        // X-Ditto-Namespace
+}
+
+func (p policy) cacheable() bool { return p.store || p.lookup }
+
+// parsePolicy reads Cache-Control, X-Ditto-Cache-TTL and X-Ditto-Namespace.
+func parsePolicy(h http.Header, route Route, maxTTL time.Duration) (policy, error) {
+	p := policy{lookup: route.CacheEnabled, store: route.CacheEnabled, maxAge: -1, ttl: route.TTL}
+	for _, v := range h.Values("Cache-Control") {
+		for _, d := range strings.Split(v, ",") {
+			name, arg, _ := strings.Cut(strings.TrimSpace(d), "=")
+			switch strings.ToLower(name) {
+			case "no-cache":
+				p.lookup = false
+			case "no-store":
+				p.lookup, p.store = false, false
+			case "only-if-cached":
+				p.onlyIfCached = true
+			case "max-age":
+				n, err := strconv.ParseInt(strings.Trim(arg, `"`), 10, 64)
+				if err != nil || n < 0 {
+					return p, apiError(http.StatusBadRequest, "invalid_request_error", "invalid_header", "Cache-Control",
+						"Cache-Control max-age must be a non-negative integer number of seconds.")
+				}
+				p.maxAge = time.Duration(min(n, int64(maxTTL/time.Second)+1)) * time.Second
+			}
+		}
+	}
+	if v := h.Get("X-Ditto-Cache-TTL"); v != "" {
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil || n <= 0 {
+			return p, apiError(http.StatusBadRequest, "invalid_request_error", "invalid_header", "X-Ditto-Cache-TTL",
+				"X-Ditto-Cache-TTL must be a positive integer number of seconds.")
+		}
+		p.ttl = min(time.Duration(min(n, int64(maxTTL/time.Second)))*time.Second, maxTTL)
+	}
+	if v := h.Get("X-Ditto-Namespace"); v != "" {
+		if !validNamespace(v) {
+			return p, apiError(http.StatusBadRequest, "invalid_request_error", "invalid_header", "X-Ditto-Namespace",
+				"X-Ditto-Namespace must be 1-64 characters of letters, digits, '.', '_' or '-'.")
+		}
+		p.namespace = v
+	}
+	if !route.CacheEnabled {
+		p.lookup, p.store = false, false
+	}
+	return p, nil
+}
+
+func validNamespace(s string) bool {
+	if len(s) == 0 || len(s) > 64 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '.' || c == '_' || c == '-') {
+			return false
+		}
+	}
+	return true
+}
+
+// digestHex is for logs and explain output.
+func digestHex(d [32]byte) string { return hex.EncodeToString(d[:]) }

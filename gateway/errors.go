@@ -1,0 +1,140 @@
+package gateway
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"strconv"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/dittocache/ditto/normalize"
+	"github.com/dittocache/ditto/providers"
+)
+
+// APIError is an error the client sees, in OpenAI's error shape. Handlers
+// return it (or any error); errorHandler is the one place that writes it.
+type APIError struct {
+	Status     int
+	Type       string
+	Code       string
+	Param      string
+	Message    string
+	RetryAfter int // seconds; sets Retry-After when > 0
+}
+
+func (e *APIError) Error() string { return e.Message }
+
+func apiError(status int, typ, code, param, msg string) *APIError {
+	return &APIError{Status: status, Type: typ, Code: code, Param: param, Message: msg}
+}
+
+// toAPIError maps any error to what the client is told. Upstream errors keep
+// their status and message; everything else gets a generic message so that
+// internal details (addresses, credentials in URLs) never leak.
+func toAPIError(err error) *APIError {
+	var ae *APIError
+	if errors.As(err, &ae) {
+		return ae
+	}
+	var ne *normalize.Error
+	if errors.As(err, &ne) {
+		return apiError(http.StatusBadRequest, "invalid_request_error", "invalid_request", ne.Param, ne.Message)
+	}
+	if pe, ok := providers.AsError(err); ok {
+		status := pe.Status
+		if status < 400 || status > 599 {
+			status = http.StatusBadGateway
+		}
+		out := apiError(status, pe.Type, pe.Code, pe.Param, pe.Message)
+		if out.Type == "" {
+			out.Type = providers.TypeForStatus(status)
+		}
+		if pe.RetryAfter > 0 {
+			out.RetryAfter = int((pe.RetryAfter + 999_999_999) / 1_000_000_000)
+		}
+		return out
+	}
+	var mbe *http.MaxBytesError
+	if errors.As(err, &mbe) {
+		return apiError(http.StatusRequestEntityTooLarge, "invalid_request_error", "request_too_large", "",
+			"The request body exceeds the limit of "+strconv.FormatInt(mbe.Limit, 10)+" bytes.")
+	}
+	if errors.Is(err, context.DeadlineExceeded) {
+		return apiError(http.StatusGatewayTimeout, "server_error", "upstream_timeout", "", "The upstream provider did not answer in time.")
+	}
+	if errors.Is(err, context.Canceled) {
+		// The client went away; the status is for logs only.
+		return apiError(499, "server_error", "client_closed_request", "", "The request was cancelled.")
+	}
+	var he *echo.HTTPError
+	if errors.As(err, &he) {
+		msg := http.StatusText(he.Code)
+		if m, ok := he.Message.(string); ok && m != "" {
+			msg = m
+		}
+		typ := "invalid_request_error"
+		code := ""
+		switch he.Code {
+		case http.StatusNotFound:
+			code = "not_found"
+			msg = "Unknown endpoint. Ditto serves POST /v1/chat/completions, GET /v1/models and the endpoints in its README."
+		case http.StatusMethodNotAllowed:
+			code = "method_not_allowed"
+		}
+		if he.Code >= 500 {
+			typ = "server_error"
+		}
+		return apiError(he.Code, typ, code, "", msg)
+	}
+	return apiError(http.StatusBadGateway, "server_error", "upstream_unavailable", "", "The upstream provider could not be reached.")
+}
+
+// errorBody renders OpenAI's {"error":{...}} object.
+func errorBody(e *APIError) []byte {
+	b := make([]byte, 0, 128+len(e.Message))
+	b = append(b, `{"error":{"message":`...)
+	b = appendJSONString(b, e.Message)
+	b = append(b, `,"type":`...)
+	b = appendJSONString(b, e.Type)
+	b = append(b, `,"param":`...)
+	b = appendNullable(b, e.Param)
+	b = append(b, `,"code":`...)
+	b = appendNullable(b, e.Code)
+	return append(b, `}}`...)
+}
+
+func appendNullable(b []byte, s string) []byte {
+	if s == "" {
+		return append(b, "null"...)
+	}
+	return appendJSONString(b, s)
+}
+
+// errorHandler is echo's HTTPErrorHandler: every error leaves as OpenAI JSON.
+func (s *Server) errorHandler(err error, c echo.Context) {
+	if c.Response().Committed {
+		return
+	}
+	ae := toAPIError(err)
+	if ae.Status == 499 {
+		return
+	}
+	writeAPIError(c.Response(), ae)
+}
+
+func appendJSONString(b []byte, s string) []byte {
+	q, _ := json.Marshal(s) // a string always marshals
+	return append(b, q...)
+}
+
+func writeAPIError(w http.ResponseWriter, ae *APIError) {
+	h := w.Header()
+	h.Set("Content-Type", "application/json")
+	if ae.RetryAfter > 0 {
+		h.Set("Retry-After", strconv.Itoa(ae.RetryAfter))
+	}
+	w.WriteHeader(ae.Status)
+	w.Write(errorBody(ae))
+}

@@ -1,0 +1,160 @@
+package gateway
+
+import (
+	"context"
+	"sync"
+
+	"github.com/dittocache/ditto/normalize"
+)
+
+// A flight is one upstream call whose progress any number of identical
+// requests follow. The call runs on its own goroutine with its own context,
+// cancelled only when every follower has left, so one client disconnecting
+// does not cut the answer short for the others (tailscale's DoChanContext
+// idea, extended to streams).
+//
+// Followers read the chunks published so far and then wait for more; a
+// follower that joins late still sees the whole stream from its start.
+type flight struct {
+	key    string
+	cancel context.CancelFunc
+
+	mu      sync.Mutex
+	chunks  []*normalize.Chunk // published chunks (stream flights)
+	done    bool
+	resp    *normalize.Response // final answer on success
+	body    []byte              // resp rendered as chat.completion JSON
+	stored  bool                // the answer was written to the store
+	err     error               // terminal error
+	wake    chan struct{}       // closed and replaced whenever state changes
+	waiters int
+}
+
+// flightGroup tracks in-flight upstream calls by cache key.
+type flightGroup struct {
+	mu      sync.Mutex
+	flights map[string]*flight
+}
+
+// join returns the flight for key, starting one with start when none is in
+// progress. leader reports whether this call started it. The caller must
+// call f.leave exactly once when it stops following.
+func (g *flightGroup) join(key string, start func(f *flight, ctx context.Context)) (f *flight, leader bool) {
+	g.mu.Lock()
+	if g.flights == nil {
+		g.flights = make(map[string]*flight)
+	}
+	if f, ok := g.flights[key]; ok {
+		f.mu.Lock()
+		abandoned := f.waiters == 0 && !f.done // cancelled; about to fail
+		if !abandoned {
+			f.waiters++
+		}
+		f.mu.Unlock()
+		if !abandoned {
+			g.mu.Unlock()
+			return f, false
+		}
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	f = &flight{key: key, cancel: cancel, wake: make(chan struct{}), waiters: 1}
+	g.flights[key] = f
+	g.mu.Unlock()
+	go func() {
+		defer cancel()
+		start(f, ctx)
+	}()
+	return f, true
+}
+
+// forget removes f from the group so later requests start a new flight (or
+// find the stored answer). Called by the flight itself once its answer is
+// stored or it failed.
+func (g *flightGroup) forget(f *flight) {
+	g.mu.Lock()
+	if g.flights[f.key] == f {
+		delete(g.flights, f.key)
+	}
+	g.mu.Unlock()
+}
+
+// solo runs start as a private flight that nobody else can join (used when
+// coalescing is off or the request must not share an answer).
+func solo(start func(f *flight, ctx context.Context)) *flight {
+	ctx, cancel := context.WithCancel(context.Background())
+	f := &flight{cancel: cancel, wake: make(chan struct{}), waiters: 1}
+	go func() {
+		defer cancel()
+		start(f, ctx)
+	}()
+	return f
+}
+
+// publish appends a chunk and wakes followers.
+func (f *flight) publish(c *normalize.Chunk) {
+	f.mu.Lock()
+	f.chunks = append(f.chunks, c)
+	f.signalLocked()
+	f.mu.Unlock()
+}
+
+// finish records the outcome and wakes followers. Exactly one call.
+func (f *flight) finish(resp *normalize.Response, body []byte, stored bool, err error) {
+	f.mu.Lock()
+	f.done, f.resp, f.body, f.stored, f.err = true, resp, body, stored, err
+	f.signalLocked()
+	f.mu.Unlock()
+}
+
+func (f *flight) signalLocked() {
+	close(f.wake)
+	f.wake = make(chan struct{})
+}
+
+// leave drops one follower; the last one out cancels an unfinished call.
+func (f *flight) leave() {
+	f.mu.Lock()
+	f.waiters--
+	last := f.waiters == 0 && !f.done
+	f.mu.Unlock()
+	if last {
+		f.cancel()
+	}
+}
+
+// flightState is a follower's view at one moment.
+type flightState struct {
+	chunks []*normalize.Chunk // chunks from the follower's position on
+	done   bool
+	resp   *normalize.Response
+	body   []byte
+	stored bool
+	err    error
+	wake   <-chan struct{} // closed when there is more to see
+}
+
+// state returns what is new since position from.
+func (f *flight) state(from int) flightState {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	s := flightState{done: f.done, resp: f.resp, body: f.body, stored: f.stored, err: f.err, wake: f.wake}
+	if from < len(f.chunks) {
+		s.chunks = f.chunks[from:len(f.chunks):len(f.chunks)]
+	}
+	return s
+}
+
+// wait blocks until the flight is done or ctx ends.
+func (f *flight) wait(ctx context.Context) (flightState, error) {
+	for {
+		s := f.state(0)
+		if s.done {
+			return s, nil
+		}
+		select {
+		case <-s.wake:
+		case <-ctx.Done():
+			return s, ctx.Err()
+		}
+	}
+}

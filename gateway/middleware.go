@@ -1,0 +1,55 @@
+package gateway
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"log/slog"
+	"time"
+
+	"github.com/labstack/echo/v4"
+)
+
+// Keys of values handlers leave in the echo context for the request log.
+const (
+	ctxModel  = "ditto.model"
+	ctxTenant = "ditto.tenant"
+)
+
+// requestLog assigns a request id and writes one structured line per
+// request: no prompts, no credentials.
+func (s *Server) requestLog(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		start := time.Now()
+		id := c.Request().Header.Get("X-Request-Id")
+		if id == "" || len(id) > 128 {
+			var b [12]byte
+			rand.Read(b[:])
+			id = hex.EncodeToString(b[:])
+		}
+		c.Response().Header().Set("X-Request-Id", id)
+		err := next(c)
+		if err != nil {
+			c.Error(err)
+		}
+		status := c.Response().Status
+		level := slog.LevelInfo
+		if status >= 500 {
+			level = slog.LevelWarn
+		}
+		attrs := []slog.Attr{
+			slog.String("request_id", id),
+			slog.String("method", c.Request().Method),
+			slog.String("path", c.Path()),
+			slog.Int("status", status),
+			slog.Duration("latency", time.Since(start)),
+		}
+		if m, ok := c.Get(ctxModel).(string); ok {
+			attrs = append(attrs, slog.String("model", m))
+		}
+		if cs := c.Response().Header().Get("X-Ditto-Cache"); cs != "" {
+			attrs = append(attrs, slog.String("cache", cs))
+		}
+		s.log.LogAttrs(c.Request().Context(), level, "request", attrs...)
+		return nil
+	}
+}

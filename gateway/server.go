@@ -1,0 +1,262 @@
+// Package gateway is Ditto's HTTP front: the OpenAI-compatible endpoints,
+// middleware, and the cache orchestration between clients, the store and
+// the provider adapters (lookup, verification, coalescing, storing).
+//
+// It knows no provider's wire format: it speaks OpenAI to clients and the
+// canonical types of package normalize to providers.
+package gateway
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/dittocache/ditto/cachekey"
+	"github.com/dittocache/ditto/configs"
+	"github.com/dittocache/ditto/gateway/store"
+	"github.com/dittocache/ditto/normalize"
+)
+
+// Provider is what the gateway needs from an upstream adapter
+// (see package providers).
+type Provider interface {
+	Complete(ctx context.Context, req *normalize.Request) (*normalize.Response, error)
+	Stream(ctx context.Context, req *normalize.Request) (normalize.Stream, error)
+}
+
+// Store is what the gateway needs from a cache backend.
+type Store interface {
+	Get(ctx context.Context, k cachekey.Key) (store.Entry, bool, error)
+	Set(ctx context.Context, k cachekey.Key, e store.Entry, ttl time.Duration) error
+}
+
+// Optional store capabilities, checked by type assertion.
+type (
+	pinger interface {
+		Ping(ctx context.Context) error
+	}
+	purger interface {
+		Delete(ctx context.Context, k cachekey.Key) error
+		Purge(ctx context.Context, prefix string) (int, error)
+	}
+	breakerState interface{ State() string }
+)
+
+// Deps are the gateway's collaborators, built by the caller from the same
+// configuration.
+type Deps struct {
+	// Providers maps provider names (configs.Config.Providers keys) to
+	// adapters. Required.
+	Providers map[string]Provider
+	// Store holds cached answers. Nil: a store built from cfg.Cache
+	// (Redis when cfg.Cache.Redis.URL is set, else in-memory), which
+	// Server.Close closes.
+	Store Store
+	// Logger receives one line per request and operational events.
+	// Nil: slog.Default().
+	Logger *slog.Logger
+	// Now is the clock. Nil: time.Now.
+	Now func() time.Time
+}
+
+// Server is a configured gateway. Create it with New; it is safe for
+// concurrent use.
+type Server struct {
+	cfg       *configs.Config
+	echo      *echo.Echo
+	router    *router
+	providers map[string]Provider
+	store     Store
+	ownStore  bool
+	log       *slog.Logger
+	now       func() time.Time
+	flights   flightGroup
+	metrics   *metrics
+}
+
+// New builds a gateway from cfg. It connects to Redis when configured but
+// never fails because Redis is down: the gateway then serves from providers
+// and reports the store as degraded on /readyz.
+func New(ctx context.Context, cfg *configs.Config, deps Deps) (*Server, error) {
+	if len(deps.Providers) == 0 {
+		return nil, errors.New("gateway: no providers")
+	}
+	s := &Server{
+		cfg:       cfg,
+		router:    newRouter(cfg),
+		providers: deps.Providers,
+		store:     deps.Store,
+		log:       deps.Logger,
+		now:       deps.Now,
+	}
+	if s.log == nil {
+		s.log = slog.Default()
+	}
+	if s.now == nil {
+		s.now = time.Now
+	}
+	if s.store == nil {
+		st, err := openStore(ctx, cfg.Cache, s.log)
+		if err != nil {
+			return nil, err
+		}
+		s.store, s.ownStore = st, true
+	}
+	s.metrics = newMetrics()
+	s.echo = s.newEcho()
+	return s, nil
+}
+
+func openStore(ctx context.Context, c configs.Cache, log *slog.Logger) (Store, error) {
+	if c.Redis.URL == "" {
+		return store.NewMemory(c.MemoryMaxBytes), nil
+	}
+	r, err := store.NewRedis(ctx, store.RedisOptions{
+		URL:          c.Redis.URL.Value(),
+		DialTimeout:  c.Redis.DialTimeout,
+		ReadTimeout:  c.Redis.ReadTimeout,
+		WriteTimeout: c.Redis.WriteTimeout,
+		PoolSize:     c.Redis.PoolSize,
+		MinIdleConns: c.Redis.MinIdleConns,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("gateway: redis: %w", err)
+	}
+	b := store.NewBreaker(r, store.BreakerOptions{
+		Name:     "redis",
+		Failures: uint32(c.Redis.BreakerFailures),
+		CoolDown: c.Redis.BreakerCooldown,
+		OnStateChange: func(name, from, to string) {
+			log.Warn("cache store breaker", "store", name, "from", from, "to", to)
+		},
+	})
+	return b, nil
+}
+
+// Handler returns the gateway's HTTP handler.
+func (s *Server) Handler() http.Handler { return s.echo }
+
+// Close releases resources the gateway opened (the store it built).
+func (s *Server) Close() error {
+	if c, ok := s.store.(interface{ Close() error }); ok && s.ownStore {
+		return c.Close()
+	}
+	return nil
+}
+
+// HTTPServer returns an *http.Server for addr with the configured timeouts.
+// Streams extend their own write deadline, so WriteTimeout may stay 0.
+func (s *Server) HTTPServer(addr string) *http.Server {
+	c := s.cfg.Server
+	return &http.Server{
+		Addr:              addr,
+		Handler:           s.echo,
+		ReadHeaderTimeout: c.ReadHeaderTimeout,
+		ReadTimeout:       c.ReadTimeout,
+		WriteTimeout:      c.WriteTimeout,
+		IdleTimeout:       c.IdleTimeout,
+		MaxHeaderBytes:    c.MaxHeaderBytes,
+		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
+	}
+}
+
+// Serve serves on ln until ctx is cancelled, then shuts down gracefully,
+// letting in-flight requests (streams included) finish within the
+// configured shutdown timeout.
+func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
+	hs := s.HTTPServer(ln.Addr().String())
+	errc := make(chan error, 1)
+	go func() { errc <- hs.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	sctx, cancel := context.WithTimeout(context.Background(), s.cfg.Server.ShutdownTimeout)
+	defer cancel()
+	err := hs.Shutdown(sctx)
+	<-errc
+	if err != nil {
+		return fmt.Errorf("shutdown: %w", err)
+	}
+	return nil
+}
+
+func (s *Server) newEcho() *echo.Echo {
+	e := echo.New()
+	e.HideBanner = true
+	e.HidePort = true
+	e.HTTPErrorHandler = s.errorHandler
+	e.Use(s.recoverer, s.requestLog)
+	e.POST("/v1/chat/completions", s.chatCompletions)
+	e.POST("/chat/completions", s.chatCompletions) // base URLs without /v1
+	e.GET("/v1/models", s.listModels)
+	e.GET("/models", s.listModels)
+	e.POST("/v1/cache/explain", s.explainHandler)
+	e.GET("/healthz", s.healthz)
+	e.GET("/readyz", s.readyz)
+	return e
+}
+
+// recoverer turns a panic into a 500 OpenAI error and a log line, so no
+// input can take the process down.
+func (s *Server) recoverer(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) (err error) {
+		defer func() {
+			if r := recover(); r != nil {
+				if r == http.ErrAbortHandler {
+					panic(r)
+				}
+				s.log.Error("panic serving request", "path", c.Path(), "panic", fmt.Sprint(r))
+				err = apiError(http.StatusInternalServerError, "server_error", "internal_error", "", "Internal error.")
+			}
+		}()
+		return next(c)
+	}
+}
+
+func (s *Server) healthz(c echo.Context) error {
+	return c.JSONBlob(http.StatusOK, []byte(`{"status":"ok"}`))
+}
+
+// readyz reports ready while the gateway can serve: a store that is down
+// makes it "degraded" (still 200: requests go to providers), never unready.
+func (s *Server) readyz(c echo.Context) error {
+	storeStatus := "ok"
+	if p, ok := s.store.(pinger); ok {
+		ctx, cancel := context.WithTimeout(c.Request().Context(), s.cfg.Cache.OperationTimeout*2)
+		err := p.Ping(ctx)
+		cancel()
+		if err != nil {
+			storeStatus = "unreachable"
+		}
+	}
+	breaker := ""
+	if b, ok := s.store.(breakerState); ok {
+		breaker = b.State()
+	}
+	status := "ready"
+	if storeStatus != "ok" {
+		status = "degraded"
+	}
+	body := fmt.Sprintf(`{"status":%q,"store":{"kind":%q,"status":%q,"breaker":%q}}`, status, s.storeKind(), storeStatus, breaker)
+	return c.JSONBlob(http.StatusOK, []byte(body))
+}
+
+func (s *Server) storeKind() string {
+	switch s.store.(type) {
+	case *store.Memory:
+		return "memory"
+	default:
+		if s.cfg.Cache.Redis.URL != "" {
+			return "redis"
+		}
+		return "custom"
+	}
+}

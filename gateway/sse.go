@@ -1,0 +1,96 @@
+package gateway
+
+import (
+	"net/http"
+	"time"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/dittocache/ditto/normalize"
+)
+
+// sseWriter writes chat.completion.chunk events. Each flush pushes the
+// buffered events to the client immediately and extends the connection's
+// write deadline, so a server-wide WriteTimeout cannot cut a long stream.
+type sseWriter struct {
+	w   *echo.Response
+	rc  *http.ResponseController
+	buf []byte
+	err error
+}
+
+// streamWriteWindow is how long one flush may take before the client is
+// considered gone.
+const streamWriteWindow = 60 * time.Second
+
+func newSSEWriter(w *echo.Response) *sseWriter {
+	h := w.Header()
+	h.Set("Content-Type", "text/event-stream")
+	h.Set("Cache-Control", "no-cache")
+	h.Set("Connection", "keep-alive")
+	h.Set("X-Accel-Buffering", "no") // nginx: do not buffer the stream
+	w.WriteHeader(http.StatusOK)
+	return &sseWriter{w: w, rc: http.NewResponseController(w.Writer), buf: make([]byte, 0, 4096)}
+}
+
+// chunk buffers one event. Usage is only sent to clients that asked for it
+// with stream_options.include_usage; the gateway always asks upstream.
+func (s *sseWriter) chunk(c *normalize.Chunk, includeUsage bool) error {
+	if s.err != nil {
+		return s.err
+	}
+	if !includeUsage && c.Usage != nil {
+		if len(c.Choices) == 0 {
+			return nil // usage-only chunk
+		}
+		cc := *c
+		cc.Usage = nil
+		c = &cc
+	}
+	s.buf = append(s.buf, "data: "...)
+	s.buf = normalize.AppendOpenAIChunk(s.buf, c)
+	s.buf = append(s.buf, '\n', '\n')
+	if len(s.buf) > 32<<10 {
+		return s.flush()
+	}
+	return nil
+}
+
+func (s *sseWriter) flush() error {
+	if s.err != nil {
+		return s.err
+	}
+	if len(s.buf) > 0 {
+		_ = s.rc.SetWriteDeadline(time.Now().Add(streamWriteWindow))
+		if _, err := s.w.Write(s.buf); err != nil {
+			s.err = err
+			return err
+		}
+		s.buf = s.buf[:0]
+	}
+	if err := s.rc.Flush(); err != nil {
+		s.err = err
+	}
+	return s.err
+}
+
+// done ends a complete stream.
+func (s *sseWriter) done() {
+	if s.err != nil {
+		return
+	}
+	s.buf = append(s.buf, "data: [DONE]\n\n"...)
+	s.flush()
+}
+
+// error ends a stream that failed after it started: an OpenAI-shaped error
+// event the SDKs raise, rather than a silent EOF.
+func (s *sseWriter) error(e *APIError) {
+	if s.err != nil {
+		return
+	}
+	s.buf = append(s.buf, "data: "...)
+	s.buf = append(s.buf, errorBody(e)...)
+	s.buf = append(s.buf, '\n', '\n')
+	s.flush()
+}

@@ -1,0 +1,49 @@
+// Package registry builds provider adapters from configuration. It is the
+// one place that maps a configured provider type to its adapter package.
+package registry
+
+import (
+	"fmt"
+	"net/http"
+	"sort"
+
+	"github.com/dittocache/ditto/configs"
+	"github.com/dittocache/ditto/providers"
+	"github.com/dittocache/ditto/providers/openai"
+)
+
+// Build returns one adapter per configured provider, keyed by provider
+// name. All adapters share one tuned HTTP client built from cfg.Upstream
+// unless client is non-nil.
+func Build(cfg *configs.Config, client *http.Client) (map[string]providers.Provider, error) {
+	if client == nil {
+		client = providers.NewHTTPClient(providers.HTTPOptions{
+			ConnectTimeout:      cfg.Upstream.ConnectTimeout,
+			FirstByteTimeout:    cfg.Upstream.FirstByteTimeout,
+			MaxIdleConnsPerHost: cfg.Upstream.MaxIdleConnsPerHost,
+		})
+	}
+	names := make([]string, 0, len(cfg.Providers))
+	for name := range cfg.Providers {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	out := make(map[string]providers.Provider, len(names))
+	for _, name := range names {
+		p, err := build(name, cfg.Providers[name], client)
+		if err != nil {
+			return nil, fmt.Errorf("provider %s: %w", name, err)
+		}
+		out[name] = p
+	}
+	return out, nil
+}
+
+func build(name string, pc configs.Provider, client *http.Client) (providers.Provider, error) {
+	switch pc.Type {
+	case "openai":
+		return openai.New(openai.Options{Name: name, BaseURL: pc.BaseURL, APIKey: pc.APIKey.Value(), HTTPClient: client}), nil
+	default:
+		return nil, fmt.Errorf("provider type %q is not available in this build", pc.Type)
+	}
+}
