@@ -67,7 +67,7 @@ const name = "anthropic"
 type Options struct {
 	BaseURL    string       // default DefaultBaseURL; a trailing slash is ignored
 	APIKey     string       // sent as x-api-key; never logged or put in errors
-	HTTPClient *http.Client // nil: a client tuned for many concurrent long requests, no overall timeout
+	HTTPClient *http.Client // nil: providers.NewHTTPClient with default options
 	// DefaultMaxTokens is the max_tokens sent when the request has none;
 	// Anthropic requires the field. 0 means DefaultMaxTokens (4096).
 	DefaultMaxTokens int
@@ -91,7 +91,7 @@ func New(o Options) *Client {
 		c.base = DefaultBaseURL
 	}
 	if c.hc == nil {
-		c.hc = upstream.NewHTTPClient()
+		c.hc = providers.NewHTTPClient(providers.HTTPOptions{})
 	}
 	if c.maxTokens <= 0 {
 		c.maxTokens = DefaultMaxTokens
@@ -139,6 +139,7 @@ func (c *Client) post(ctx context.Context, req *normalize.Request, stream bool) 
 	hr.Header.Set("Content-Type", "application/json")
 	hr.Header.Set("X-Api-Key", c.key)
 	hr.Header.Set("Anthropic-Version", APIVersion)
+	providers.InjectTrace(ctx, hr.Header)
 	resp, err := c.hc.Do(hr)
 	if err != nil {
 		return nil, fmt.Errorf("anthropic: %w", err)

@@ -1,14 +1,12 @@
-// Package upstream holds the HTTP plumbing the provider adapters share: a
-// tuned default client and bounded body reading.
+// Package upstream holds the small pieces of HTTP plumbing the provider
+// adapters share: bounded body reading and error-message hygiene.
 package upstream
 
 import (
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"strings"
-	"time"
 )
 
 // Body size limits. A complete answer can carry inline media; an error
@@ -17,25 +15,6 @@ const (
 	MaxResponseBody = 64 << 20
 	MaxErrorBody    = 1 << 20
 )
-
-// NewHTTPClient returns the client adapters use when their options give
-// none. It has no overall timeout, because answers and streams can take
-// minutes: the request context bounds each call. Connection set-up is
-// bounded and idle connections are kept for reuse across many concurrent
-// requests to one host.
-func NewHTTPClient() *http.Client {
-	d := &net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}
-	return &http.Client{Transport: &http.Transport{
-		Proxy:                 http.ProxyFromEnvironment,
-		DialContext:           d.DialContext,
-		ForceAttemptHTTP2:     true,
-		MaxIdleConns:          256,
-		MaxIdleConnsPerHost:   128,
-		IdleConnTimeout:       90 * time.Second,
-		TLSHandshakeTimeout:   10 * time.Second,
-		ExpectContinueTimeout: time.Second,
-	}}
-}
 
 // ReadAll reads at most limit bytes of r, failing when there is more.
 func ReadAll(r io.Reader, limit int64) ([]byte, error) {
