@@ -1,0 +1,146 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/dittocache/ditto/cachekey"
+	"github.com/redis/go-redis/v9"
+	"github.com/sony/gobreaker/v2"
+)
+
+// Breaker defaults.
+const (
+	DefaultBreakerFailures = 5
+	DefaultBreakerCoolDown = time.Second
+)
+
+// BreakerOptions configures NewBreaker; the zero value selects the defaults.
+type BreakerOptions struct {
+	// Name labels the breaker in OnStateChange. Default "store".
+	Name string
+	// Failures is how many consecutive failed calls open the breaker.
+	// Default DefaultBreakerFailures.
+	Failures uint32
+	// CoolDown is how long the breaker stays open before it lets one probe
+	// call through (half-open). Default DefaultBreakerCoolDown, so the
+	// breaker closes about a second after the backend recovers.
+	CoolDown time.Duration
+	// OnStateChange, if non-nil, is called on every transition with the
+	// states as State reports them. It runs synchronously under the
+	// breaker's lock: it must be quick and must not call the Breaker.
+	OnStateChange func(name, from, to string)
+}
+
+// Breaker is a fail-open decorator: after Failures consecutive backend
+// failures it opens, and every call returns an error wrapping ErrUnavailable
+// at once, without touching the backend, for CoolDown; then one call probes
+// the backend (half-open) and a success closes the breaker again.
+//
+// Failures are errors that say the backend is unhealthy: timeouts, network
+// errors, server errors. Misses, ErrCorrupt, ErrInvalid and Redis OOM
+// refusals (maxmemory with noeviction) count as successes; a caller's
+// cancellation counts as neither. Breaker is safe for concurrent use.
+type Breaker struct {
+	b  Backend
+	cb *gobreaker.CircuitBreaker[struct{}]
+}
+
+// NewBreaker wraps b. The Breaker owns b: Close closes it.
+func NewBreaker(b Backend, opts BreakerOptions) *Breaker {
+	if opts.Name == "" {
+		opts.Name = "store"
+	}
+	if opts.Failures == 0 {
+		opts.Failures = DefaultBreakerFailures
+	}
+	if opts.CoolDown <= 0 {
+		opts.CoolDown = DefaultBreakerCoolDown
+	}
+	st := gobreaker.Settings{
+		Name:        opts.Name,
+		MaxRequests: 1,
+		Timeout:     opts.CoolDown,
+		ReadyToTrip: func(c gobreaker.Counts) bool {
+			return c.ConsecutiveFailures >= opts.Failures
+		},
+		IsSuccessful: healthy,
+		IsExcluded: func(err error) bool {
+			return errors.Is(err, context.Canceled)
+		},
+	}
+	if f := opts.OnStateChange; f != nil {
+		st.OnStateChange = func(name string, from, to gobreaker.State) {
+			f(name, from.String(), to.String())
+		}
+	}
+	return &Breaker{b: b, cb: gobreaker.NewCircuitBreaker[struct{}](st)}
+}
+
+// healthy reports whether err leaves the backend's health unquestioned.
+func healthy(err error) bool {
+	return err == nil ||
+		errors.Is(err, ErrCorrupt) ||
+		errors.Is(err, ErrInvalid) ||
+		redis.IsOOMError(err)
+}
+
+// State returns "closed", "open" or "half-open", for /readyz and metrics.
+func (b *Breaker) State() string {
+	return b.cb.State().String()
+}
+
+// run calls f through the breaker, mapping a rejection to ErrUnavailable.
+func (b *Breaker) run(op string, f func() error) error {
+	_, err := b.cb.Execute(func() (struct{}, error) { return struct{}{}, f() })
+	if errors.Is(err, gobreaker.ErrOpenState) || errors.Is(err, gobreaker.ErrTooManyRequests) {
+		return fmt.Errorf("%s: %w (%w)", op, ErrUnavailable, err)
+	}
+	return err
+}
+
+// Get calls the backend's Get unless the breaker is open.
+func (b *Breaker) Get(ctx context.Context, k cachekey.Key) (Entry, bool, error) {
+	var (
+		e  Entry
+		ok bool
+	)
+	err := b.run("breaker get", func() (err error) {
+		e, ok, err = b.b.Get(ctx, k)
+		return err
+	})
+	return e, ok, err
+}
+
+// Set calls the backend's Set unless the breaker is open.
+func (b *Breaker) Set(ctx context.Context, k cachekey.Key, e Entry, ttl time.Duration) error {
+	return b.run("breaker set", func() error { return b.b.Set(ctx, k, e, ttl) })
+}
+
+// Delete calls the backend's Delete unless the breaker is open.
+func (b *Breaker) Delete(ctx context.Context, k cachekey.Key) error {
+	return b.run("breaker delete", func() error { return b.b.Delete(ctx, k) })
+}
+
+// Purge calls the backend's Purge unless the breaker is open.
+func (b *Breaker) Purge(ctx context.Context, prefix string) (int, error) {
+	var n int
+	err := b.run("breaker purge", func() (err error) {
+		n, err = b.b.Purge(ctx, prefix)
+		return err
+	})
+	return n, err
+}
+
+// Ping calls the backend's Ping unless the breaker is open, so a readiness
+// check also serves as the half-open probe when there is no traffic.
+func (b *Breaker) Ping(ctx context.Context) error {
+	return b.run("breaker ping", func() error { return b.b.Ping(ctx) })
+}
+
+// Close closes the backend, whatever the breaker's state.
+func (b *Breaker) Close() error {
+	return b.b.Close()
+}

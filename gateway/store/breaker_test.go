@@ -1,0 +1,146 @@
+package store_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/dittocache/ditto/cachekey"
+	"github.com/dittocache/ditto/gateway/store"
+)
+
+// flaky is a Backend whose every call returns err and is counted.
+type flaky struct {
+	mu    sync.Mutex
+	err   error
+	calls int
+}
+
+func (f *flaky) do() error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.calls++
+	return f.err
+}
+
+func (f *flaky) set(err error) {
+	f.mu.Lock()
+	f.err = err
+	f.mu.Unlock()
+}
+
+func (f *flaky) count() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.calls
+}
+
+func (f *flaky) Get(context.Context, cachekey.Key) (store.Entry, bool, error) {
+	return store.Entry{}, false, f.do()
+}
+func (f *flaky) Set(context.Context, cachekey.Key, store.Entry, time.Duration) error { return f.do() }
+func (f *flaky) Delete(context.Context, cachekey.Key) error                          { return f.do() }
+func (f *flaky) Purge(context.Context, string) (int, error)                          { return 0, f.do() }
+func (f *flaky) Ping(context.Context) error                                          { return f.do() }
+func (f *flaky) Close() error                                                        { return nil }
+
+var errDown = errors.New("dial tcp: connection refused")
+
+func TestBreakerOpensAndCloses(t *testing.T) {
+	f := &flaky{err: errDown}
+	var (
+		mu  sync.Mutex
+		got []string
+	)
+	b := store.NewBreaker(f, store.BreakerOptions{
+		Failures: 3,
+		CoolDown: 50 * time.Millisecond,
+		OnStateChange: func(name, from, to string) {
+			mu.Lock()
+			got = append(got, fmt.Sprintf("%s:%s->%s", name, from, to))
+			mu.Unlock()
+		},
+	})
+	ctx := t.Context()
+	k := cachekey.New("ns", "r", nil)
+	for i := range 3 {
+		if _, _, err := b.Get(ctx, k); !errors.Is(err, errDown) {
+			t.Fatalf("call %d = %v, want the backend's error", i, err)
+		}
+	}
+	if st := b.State(); st != "open" {
+		t.Fatalf("State after 3 failures = %q, want open", st)
+	}
+	// Open: every method fails fast without calling the backend.
+	before := f.count()
+	_, _, getErr := b.Get(ctx, k)
+	_, purgeErr := b.Purge(ctx, "ditto:")
+	for _, err := range []error{getErr, b.Set(ctx, k, store.Entry{}, time.Hour), b.Delete(ctx, k), purgeErr, b.Ping(ctx)} {
+		if !errors.Is(err, store.ErrUnavailable) {
+			t.Errorf("call while open = %v, want ErrUnavailable", err)
+		}
+	}
+	if n := f.count() - before; n != 0 {
+		t.Errorf("backend called %d times while open, want 0", n)
+	}
+
+	// After the cool-down one probe goes through; success closes.
+	f.set(nil)
+	deadline := time.Now().Add(5 * time.Second)
+	for b.State() != "half-open" {
+		if time.Now().After(deadline) {
+			t.Fatalf("State = %q 5s after opening, want half-open", b.State())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if err := b.Ping(ctx); err != nil {
+		t.Fatalf("probe = %v, want nil", err)
+	}
+	if st := b.State(); st != "closed" {
+		t.Errorf("State after a successful probe = %q, want closed", st)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	want := []string{"store:closed->open", "store:open->half-open", "store:half-open->closed"}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("OnStateChange calls = %v, want %v", got, want)
+	}
+}
+
+func TestBreakerIgnoresHealthyErrors(t *testing.T) {
+	tests := []struct {
+		name string
+		give error
+	}{
+		{"corrupt", fmt.Errorf("redis get: %w", store.ErrCorrupt)},
+		{"invalid", fmt.Errorf("redis set: %w", store.ErrInvalid)},
+		{"oom", errors.New("OOM command not allowed when used memory > 'maxmemory'.")},
+		{"cancelled", fmt.Errorf("redis get: %w", context.Canceled)},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			b := store.NewBreaker(&flaky{err: tt.give}, store.BreakerOptions{Failures: 1})
+			for range 5 {
+				if _, _, err := b.Get(t.Context(), cachekey.Key{}); !errors.Is(err, tt.give) {
+					t.Fatalf("Get = %v, want %v", err, tt.give)
+				}
+			}
+			if st := b.State(); st != "closed" {
+				t.Errorf("State after 5 %s errors = %q, want closed", tt.name, st)
+			}
+		})
+	}
+}
+
+func TestBreakerCountsDeadlines(t *testing.T) {
+	b := store.NewBreaker(&flaky{err: fmt.Errorf("redis get: %w", context.DeadlineExceeded)}, store.BreakerOptions{Failures: 2})
+	for range 2 {
+		_, _, _ = b.Get(t.Context(), cachekey.Key{})
+	}
+	if st := b.State(); st != "open" {
+		t.Errorf("State after 2 timeouts = %q, want open", st)
+	}
+}

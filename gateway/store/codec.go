@@ -1,0 +1,62 @@
+package store
+
+import (
+	"encoding/binary"
+	"fmt"
+)
+
+// Value encoding used by Redis (all integers big-endian):
+//
+//	offset  size  field
+//	0       3     magic "DTO"
+//	3       1     format version (formatVersion)
+//	4       32    digest
+//	36      8     created, Unix nanoseconds (0 = zero time)
+//	44      8     body length
+//	52      n     body
+//
+// Bump formatVersion whenever the layout changes; values written by another
+// version decode as ErrCorrupt and are overwritten on the next fill.
+const (
+	magic         = "DTO"
+	formatVersion = 1
+	headerLen     = len(magic) + 1 + 32 + 8 + 8
+)
+
+// MarshalEntry encodes e in Ditto's versioned binary value format. The result
+// is a new slice that does not alias e.Body. It is safe for concurrent use.
+func MarshalEntry(e Entry) []byte {
+	b := make([]byte, headerLen+len(e.Body))
+	copy(b, magic)
+	b[3] = formatVersion
+	copy(b[4:36], e.Digest[:])
+	binary.BigEndian.PutUint64(b[36:44], uint64(unixNano(e.Created)))
+	binary.BigEndian.PutUint64(b[44:52], uint64(len(e.Body)))
+	copy(b[headerLen:], e.Body)
+	return b
+}
+
+// UnmarshalEntry decodes a value produced by MarshalEntry. Any other input
+// (garbage, truncation, trailing bytes, another format version) returns an
+// error wrapping ErrCorrupt. The returned Body aliases b, with its capacity
+// clipped to its length. It is safe for concurrent use.
+func UnmarshalEntry(b []byte) (Entry, error) {
+	if len(b) < headerLen {
+		return Entry{}, fmt.Errorf("%w: %d bytes, want at least %d", ErrCorrupt, len(b), headerLen)
+	}
+	if string(b[:3]) != magic {
+		return Entry{}, fmt.Errorf("%w: bad magic", ErrCorrupt)
+	}
+	if v := b[3]; v != formatVersion {
+		return Entry{}, fmt.Errorf("%w: format version %d, want %d", ErrCorrupt, v, formatVersion)
+	}
+	n := binary.BigEndian.Uint64(b[44:52])
+	if n != uint64(len(b)-headerLen) {
+		return Entry{}, fmt.Errorf("%w: body length %d, have %d bytes", ErrCorrupt, n, len(b)-headerLen)
+	}
+	var e Entry
+	copy(e.Digest[:], b[4:36])
+	e.Created = fromUnixNano(int64(binary.BigEndian.Uint64(b[36:44])))
+	e.Body = b[headerLen:len(b):len(b)]
+	return e, nil
+}

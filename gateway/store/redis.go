@@ -1,0 +1,320 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/url"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/dittocache/ditto/cachekey"
+	"github.com/redis/go-redis/v9"
+	"github.com/redis/go-redis/v9/maintnotifications"
+)
+
+// Defaults applied by NewRedis. They are small on purpose: a cache call that
+// cannot finish in about a round trip should fail so the gateway can serve
+// from the provider instead (see RELIABILITY.md).
+const (
+	DefaultDialTimeout  = 250 * time.Millisecond
+	DefaultReadTimeout  = 100 * time.Millisecond
+	DefaultWriteTimeout = 100 * time.Millisecond
+	DefaultPoolTimeout  = 100 * time.Millisecond
+	DefaultMinIdleConns = 2
+)
+
+// RedisOptions configures NewRedis. The zero value of every field except URL
+// selects a fail-open-friendly default. A non-zero field overrides the same
+// setting given as a URL query parameter.
+type RedisOptions struct {
+	// URL selects the deployment (required; the password is never logged
+	// nor put in errors):
+	//   - redis://[user:pass@]host:port[/db] or rediss:// (TLS): standalone
+	//     (see redis.ParseURL);
+	//   - ...?master_name=NAME[&addr=host:port...]: Sentinel; the URL hosts
+	//     are sentinels (see redis.ParseFailoverURL);
+	//   - ...?addr=host:port[&addr=...]: Cluster seeds (see
+	//     redis.ParseClusterURL), as is any URL when Cluster is set.
+	URL string
+	// Cluster forces Cluster mode for a URL with a single seed address.
+	Cluster bool
+	// DialTimeout bounds each connection attempt. Default DefaultDialTimeout.
+	DialTimeout time.Duration
+	// ReadTimeout bounds each socket read. Default DefaultReadTimeout.
+	ReadTimeout time.Duration
+	// WriteTimeout bounds each socket write. Default DefaultWriteTimeout.
+	WriteTimeout time.Duration
+	// PoolTimeout bounds the wait for a free connection when all are busy.
+	// Default DefaultPoolTimeout.
+	PoolTimeout time.Duration
+	// PoolSize is the connection pool size (per node). Default go-redis's:
+	// 10 per GOMAXPROCS.
+	PoolSize int
+	// MinIdleConns is how many idle connections to keep dialled (per
+	// node). Default DefaultMinIdleConns.
+	MinIdleConns int
+	// MaxRetries is how many times a failed command is retried. Default 0:
+	// no retries, because a retry doubles the time a dead Redis costs and
+	// the Breaker handles outages.
+	MaxRetries int
+	// KeyPrefix is prepended to every store key, to share one Redis
+	// database between deployments. Default "".
+	KeyPrefix string
+}
+
+// Redis is a Backend on Redis (standalone, Sentinel or Cluster) through
+// go-redis's UniversalClient. Values use MarshalEntry's format; keys are
+// KeyPrefix + cachekey.Key.String(). It is safe for concurrent use. Wrap it
+// in a Breaker to fail fast during outages.
+type Redis struct {
+	c      redis.UniversalClient
+	prefix string
+}
+
+// NewRedis parses opts.URL, applies the defaults and returns a client. It
+// returns an error only for invalid options: an unreachable Redis is not an
+// error, so a replica can start during an outage (fail open); use Ping for
+// readiness. ctx bounds a warm-up ping whose failure is ignored.
+func NewRedis(ctx context.Context, opts RedisOptions) (*Redis, error) {
+	c, err := newUniversalClient(opts)
+	if err != nil {
+		return nil, fmt.Errorf("new redis: %w", err)
+	}
+	_ = c.Ping(ctx).Err() // warm-up only; see the doc comment
+	return &Redis{c: c, prefix: opts.KeyPrefix}, nil
+}
+
+func newUniversalClient(opts RedisOptions) (redis.UniversalClient, error) {
+	if opts.URL == "" {
+		return nil, fmt.Errorf("empty URL: %w", ErrInvalid)
+	}
+	u, err := url.Parse(opts.URL)
+	if err != nil {
+		return nil, fmt.Errorf("invalid URL: %w", redactURLError(err))
+	}
+	q := u.Query()
+	switch {
+	case q.Has("master_name"):
+		o, err := redis.ParseFailoverURL(opts.URL)
+		if err != nil {
+			return nil, fmt.Errorf("invalid sentinel URL: %w", redactURLError(err))
+		}
+		applyOptions(opts, poolKnobs{&o.DialTimeout, &o.ReadTimeout, &o.WriteTimeout, &o.PoolTimeout,
+			&o.PoolSize, &o.MinIdleConns, &o.MaxRetries, &o.DialerRetries, &o.ContextTimeoutEnabled, &o.DisableIdentity})
+		return redis.NewFailoverClient(o), nil
+	case q.Has("addr") || opts.Cluster:
+		o, err := redis.ParseClusterURL(opts.URL)
+		if err != nil {
+			return nil, fmt.Errorf("invalid cluster URL: %w", redactURLError(err))
+		}
+		applyOptions(opts, poolKnobs{&o.DialTimeout, &o.ReadTimeout, &o.WriteTimeout, &o.PoolTimeout,
+			&o.PoolSize, &o.MinIdleConns, &o.MaxRetries, &o.DialerRetries, &o.ContextTimeoutEnabled, &o.DisableIdentity})
+		o.MaintNotificationsConfig = &maintnotifications.Config{Mode: maintnotifications.ModeDisabled}
+		return redis.NewClusterClient(o), nil
+	default:
+		o, err := redis.ParseURL(opts.URL)
+		if err != nil {
+			return nil, fmt.Errorf("invalid URL: %w", redactURLError(err))
+		}
+		applyOptions(opts, poolKnobs{&o.DialTimeout, &o.ReadTimeout, &o.WriteTimeout, &o.PoolTimeout,
+			&o.PoolSize, &o.MinIdleConns, &o.MaxRetries, &o.DialerRetries, &o.ContextTimeoutEnabled, &o.DisableIdentity})
+		// Maintenance notifications serve managed Redis Enterprise; "auto"
+		// costs a handshake round trip on every new connection.
+		o.MaintNotificationsConfig = &maintnotifications.Config{Mode: maintnotifications.ModeDisabled}
+		return redis.NewClient(o), nil
+	}
+}
+
+// poolKnobs points at the settings shared by go-redis's option structs.
+type poolKnobs struct {
+	dial, read, write, pool       *time.Duration
+	poolSize, minIdle, maxRetries *int
+	dialerRetries                 *int
+	ctxTimeout, disableIdentity   *bool
+}
+
+// applyOptions sets each knob: an explicit RedisOptions field wins, then a
+// URL parameter, then the default.
+func applyOptions(opts RedisOptions, k poolKnobs) {
+	setDur := func(dst *time.Duration, v, def time.Duration) {
+		switch {
+		case v != 0:
+			*dst = v
+		case *dst == 0:
+			*dst = def
+		}
+	}
+	setDur(k.dial, opts.DialTimeout, DefaultDialTimeout)
+	setDur(k.read, opts.ReadTimeout, DefaultReadTimeout)
+	setDur(k.write, opts.WriteTimeout, DefaultWriteTimeout)
+	setDur(k.pool, opts.PoolTimeout, DefaultPoolTimeout)
+	if opts.PoolSize > 0 {
+		*k.poolSize = opts.PoolSize
+	}
+	switch {
+	case opts.MinIdleConns > 0:
+		*k.minIdle = opts.MinIdleConns
+	case *k.minIdle == 0:
+		*k.minIdle = DefaultMinIdleConns
+	}
+	switch {
+	case opts.MaxRetries > 0:
+		*k.maxRetries = opts.MaxRetries
+	case *k.maxRetries == 0:
+		*k.maxRetries = -1 // go-redis: -1 disables retries, 0 means 3
+	}
+	// go-redis dials up to 5 times, 100 ms apart, per command: ≥ 400 ms
+	// per call while Redis is down. One attempt; the pool re-dials itself.
+	*k.dialerRetries = 1
+	// Without this a caller's deadline does not stop a slow command.
+	*k.ctxTimeout = true
+	// CLIENT SETINFO errors on Redis < 7.2 and is an extra round trip.
+	*k.disableIdentity = true
+}
+
+// redactURLError drops the URL that net/url errors quote, since it may hold
+// a password.
+func redactURLError(err error) error {
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		return fmt.Errorf("%s: %w", ue.Op, ue.Err)
+	}
+	return err
+}
+
+func (r *Redis) key(k cachekey.Key) string {
+	return r.prefix + k.String()
+}
+
+// Get fetches and decodes the entry stored under k. The Body is read-only.
+func (r *Redis) Get(ctx context.Context, k cachekey.Key) (Entry, bool, error) {
+	b, err := r.c.Get(ctx, r.key(k)).Bytes()
+	if errors.Is(err, redis.Nil) {
+		return Entry{}, false, nil
+	}
+	if err != nil {
+		return Entry{}, false, fmt.Errorf("redis get: %w", err)
+	}
+	e, err := UnmarshalEntry(b)
+	if err != nil {
+		return Entry{}, false, fmt.Errorf("redis get: %w", err)
+	}
+	return e, true, nil
+}
+
+// Set stores e under k with SET PX ttl; ttl is rounded up to a millisecond.
+func (r *Redis) Set(ctx context.Context, k cachekey.Key, e Entry, ttl time.Duration) error {
+	if ttl <= 0 {
+		return fmt.Errorf("redis set: ttl %v: %w", ttl, ErrInvalid)
+	}
+	ttl = (ttl + time.Millisecond - 1).Truncate(time.Millisecond)
+	if err := r.c.Set(ctx, r.key(k), MarshalEntry(e), ttl).Err(); err != nil {
+		return fmt.Errorf("redis set: %w", err)
+	}
+	return nil
+}
+
+// Delete removes the entry stored under k.
+func (r *Redis) Delete(ctx context.Context, k cachekey.Key) error {
+	if err := r.c.Unlink(ctx, r.key(k)).Err(); err != nil {
+		return fmt.Errorf("redis delete: %w", err)
+	}
+	return nil
+}
+
+// Purge deletes every key starting with KeyPrefix+prefix, with SCAN MATCH
+// and pipelined UNLINKs, on every master of a Cluster. It does not block
+// Redis, but keys written during the scan may survive, and on error the
+// count covers only what was deleted.
+func (r *Redis) Purge(ctx context.Context, prefix string) (int, error) {
+	if prefix == "" {
+		return 0, fmt.Errorf("redis purge: empty prefix: %w", ErrInvalid)
+	}
+	pattern := globEscape(r.prefix+prefix) + "*"
+	if cc, ok := r.c.(*redis.ClusterClient); ok {
+		var total atomic.Int64
+		err := cc.ForEachMaster(ctx, func(ctx context.Context, node *redis.Client) error {
+			n, err := purgeNode(ctx, node, pattern)
+			total.Add(int64(n))
+			return err
+		})
+		if err != nil {
+			return int(total.Load()), fmt.Errorf("redis purge: %w", err)
+		}
+		return int(total.Load()), nil
+	}
+	n, err := purgeNode(ctx, r.c, pattern)
+	if err != nil {
+		return n, fmt.Errorf("redis purge: %w", err)
+	}
+	return n, nil
+}
+
+// purgeScanCount is the SCAN COUNT hint and so the largest UNLINK batch.
+const purgeScanCount = 500
+
+func purgeNode(ctx context.Context, c redis.Cmdable, pattern string) (int, error) {
+	var (
+		cursor uint64
+		n      int
+	)
+	for {
+		keys, next, err := c.Scan(ctx, cursor, pattern, purgeScanCount).Result()
+		if err != nil {
+			return n, err
+		}
+		if len(keys) > 0 {
+			// One UNLINK per key: in a Cluster, keys of one node may sit in
+			// different slots, and a multi-key UNLINK would be CROSSSLOT.
+			cmds, err := c.Pipelined(ctx, func(p redis.Pipeliner) error {
+				for _, k := range keys {
+					p.Unlink(ctx, k)
+				}
+				return nil
+			})
+			for _, cmd := range cmds {
+				if ic, ok := cmd.(*redis.IntCmd); ok && ic.Err() == nil {
+					n += int(ic.Val())
+				}
+			}
+			if err != nil {
+				return n, err
+			}
+		}
+		if next == 0 {
+			return n, nil
+		}
+		cursor = next
+	}
+}
+
+// globEscape quotes the characters SCAN MATCH treats as a pattern.
+func globEscape(s string) string {
+	if !strings.ContainsAny(s, `*?[]\`) {
+		return s
+	}
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		switch s[i] {
+		case '*', '?', '[', ']', '\\':
+			b.WriteByte('\\')
+		}
+		b.WriteByte(s[i])
+	}
+	return b.String()
+}
+
+// Ping sends PING.
+func (r *Redis) Ping(ctx context.Context) error {
+	if err := r.c.Ping(ctx).Err(); err != nil {
+		return fmt.Errorf("redis ping: %w", err)
+	}
+	return nil
+}
+
+// Close closes the client and its connections.
+func (r *Redis) Close() error {
+	return r.c.Close()
+}

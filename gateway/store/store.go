@@ -1,0 +1,100 @@
+// Package store holds Ditto's cache backends: an embedded in-memory store and Redis.
+//
+// Both backends implement [Backend]; [Breaker] wraps any Backend so that an
+// unreachable store fails fast and the gateway can serve from providers
+// instead (fail open). A store never interprets an entry's body and never
+// verifies its digest: the gateway does both on read.
+package store
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/dittocache/ditto/cachekey"
+)
+
+// Entry is one cached answer.
+//
+// Ownership: Set never retains or modifies the caller's Body; it copies it.
+// The Body returned by Get may be shared with the store and with other
+// readers, so callers must treat it as read-only. A store never modifies a
+// Body it has returned.
+type Entry struct {
+	// Digest is the cachekey.Key.Digest of the request that produced the
+	// entry. The gateway compares it with the requested key's digest and
+	// treats a mismatch as a miss.
+	Digest [32]byte
+	// Created is when the answer was produced. Stores keep nanosecond
+	// precision and return it in UTC without a monotonic reading; the zero
+	// time round-trips as the zero time. Times outside the years 1678–2262
+	// are not representable.
+	Created time.Time
+	// Body is the OpenAI chat.completion JSON rendered by the gateway. It
+	// may be empty.
+	Body []byte
+}
+
+// Backend is the storage contract shared by [Memory], [Redis] and [Breaker].
+// Implementations are safe for concurrent use. Every method takes ctx first
+// and returns an error once ctx is done.
+//
+// Store keys are cachekey.Key.String(); Purge matches on that string.
+type Backend interface {
+	// Get returns the entry stored under k. A miss is (Entry{}, false, nil).
+	// A stored value that cannot be decoded is (Entry{}, false, err) with
+	// err wrapping ErrCorrupt; callers count it and treat it as a miss, and
+	// the next Set overwrites it.
+	Get(ctx context.Context, k cachekey.Key) (Entry, bool, error)
+	// Set stores e under k for ttl, replacing any previous entry. ttl must be
+	// positive (else ErrInvalid). Writes are best effort: a successful Set
+	// may still be lost (eviction, failover).
+	Set(ctx context.Context, k cachekey.Key, e Entry, ttl time.Duration) error
+	// Delete removes the entry stored under k; deleting a missing key is
+	// not an error.
+	Delete(ctx context.Context, k cachekey.Key) error
+	// Purge deletes every entry whose store key starts with prefix (see
+	// cachekey.Prefix) and reports how many it deleted. An empty prefix is
+	// ErrInvalid; to purge all of Ditto's entries pass "ditto:".
+	Purge(ctx context.Context, prefix string) (int, error)
+	// Ping reports whether the store is reachable.
+	Ping(ctx context.Context) error
+	// Close releases the store's resources. The store must not be used
+	// afterwards.
+	Close() error
+}
+
+var (
+	// ErrCorrupt reports a stored value that cannot be decoded: garbage, a
+	// truncated value, or a format version this build does not read.
+	ErrCorrupt = errors.New("store: corrupt entry")
+	// ErrUnavailable reports that the store is not being called because its
+	// circuit breaker is open. Callers treat it as a miss (fail open).
+	ErrUnavailable = errors.New("store: unavailable")
+	// ErrInvalid reports an invalid argument (a non-positive TTL, an empty
+	// purge prefix). It is a caller bug, never a sign of store health.
+	ErrInvalid = errors.New("store: invalid argument")
+)
+
+// Interface guards.
+var (
+	_ Backend = (*Memory)(nil)
+	_ Backend = (*Redis)(nil)
+	_ Backend = (*Breaker)(nil)
+)
+
+// unixNano encodes Created; the zero time is 0.
+func unixNano(t time.Time) int64 {
+	if t.IsZero() {
+		return 0
+	}
+	return t.UnixNano()
+}
+
+// fromUnixNano is the inverse of unixNano.
+func fromUnixNano(n int64) time.Time {
+	if n == 0 {
+		return time.Time{}
+	}
+	return time.Unix(0, n).UTC()
+}

@@ -1,0 +1,381 @@
+// Package storetest is the conformance suite every store.Backend passes.
+package storetest
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/dittocache/ditto/cachekey"
+	"github.com/dittocache/ditto/gateway/store"
+)
+
+// Run exercises the store.Backend contract. newStore must return an empty
+// store that is not shared with other calls, and arrange its own cleanup
+// (t.Cleanup); Run never closes it. Subtests do not run in parallel.
+func Run(t *testing.T, newStore func(t *testing.T) store.Backend) {
+	tests := []struct {
+		name string
+		fn   func(t *testing.T, s store.Backend)
+	}{
+		{"Miss", testMiss},
+		{"RoundTrip", testRoundTrip},
+		{"Overwrite", testOverwrite},
+		{"TTLExpiry", testTTLExpiry},
+		{"InvalidTTL", testInvalidTTL},
+		{"Delete", testDelete},
+		{"PurgeNamespace", testPurgeNamespace},
+		{"PurgeRoute", testPurgeRoute},
+		{"PurgeGlobCharacters", testPurgeGlob},
+		{"PurgeMany", testPurgeMany},
+		{"PurgeEmptyPrefix", testPurgeEmpty},
+		{"Concurrent", testConcurrent},
+		{"LargeBody", testLargeBody},
+		{"EmptyBody", testEmptyBody},
+		{"NotAliased", testNotAliased},
+		{"CancelledContext", testCancelled},
+		{"Ping", testPing},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) { tt.fn(t, newStore(t)) })
+	}
+}
+
+// hour is the TTL of entries that must outlive the test.
+const hour = time.Hour
+
+func key(ns, route, canonical string) cachekey.Key {
+	return cachekey.New(ns, route, []byte(canonical))
+}
+
+func entry(k cachekey.Key, body string) store.Entry {
+	return store.Entry{
+		Digest:  k.Digest,
+		Created: time.Date(2025, 3, 1, 12, 30, 45, 123456789, time.UTC),
+		Body:    []byte(body),
+	}
+}
+
+func mustSet(t *testing.T, s store.Backend, k cachekey.Key, e store.Entry, ttl time.Duration) {
+	t.Helper()
+	if err := s.Set(t.Context(), k, e, ttl); err != nil {
+		t.Fatalf("Set(%s) = %v, want nil", k, err)
+	}
+}
+
+func mustGet(t *testing.T, s store.Backend, k cachekey.Key) (store.Entry, bool) {
+	t.Helper()
+	e, ok, err := s.Get(t.Context(), k)
+	if err != nil {
+		t.Fatalf("Get(%s) = %v, want nil error", k, err)
+	}
+	return e, ok
+}
+
+func wantEntry(t *testing.T, s store.Backend, k cachekey.Key, want store.Entry) {
+	t.Helper()
+	got, ok := mustGet(t, s, k)
+	if !ok {
+		t.Fatalf("Get(%s) missed, want hit", k)
+	}
+	if got.Digest != want.Digest {
+		t.Errorf("Get(%s).Digest = %x, want %x", k, got.Digest, want.Digest)
+	}
+	if !got.Created.Equal(want.Created) {
+		t.Errorf("Get(%s).Created = %v, want %v", k, got.Created, want.Created)
+	}
+	if !bytes.Equal(got.Body, want.Body) {
+		t.Errorf("Get(%s).Body = %.80q (%d bytes), want %.80q (%d bytes)", k, got.Body, len(got.Body), want.Body, len(want.Body))
+	}
+}
+
+func wantMiss(t *testing.T, s store.Backend, k cachekey.Key) {
+	t.Helper()
+	if _, ok := mustGet(t, s, k); ok {
+		t.Errorf("Get(%s) hit, want miss", k)
+	}
+}
+
+func testMiss(t *testing.T, s store.Backend) {
+	e, ok, err := s.Get(t.Context(), key("ns", "openai/gpt-4o-mini", "absent"))
+	if err != nil || ok || e.Body != nil || !e.Created.IsZero() || e.Digest != [32]byte{} {
+		t.Errorf("Get(absent) = %+v, %v, %v; want zero Entry, false, nil", e, ok, err)
+	}
+}
+
+func testRoundTrip(t *testing.T, s store.Backend) {
+	k := key("acme", "openai/gpt-4o-mini", `{"messages":[]}`)
+	want := entry(k, `{"id":"chatcmpl-1","object":"chat.completion"}`)
+	mustSet(t, s, k, want, hour)
+	wantEntry(t, s, k, want)
+
+	// The zero Created time round-trips as zero.
+	k2 := key("acme", "openai/gpt-4o-mini", "zero-created")
+	want2 := store.Entry{Digest: k2.Digest, Body: []byte("{}")}
+	mustSet(t, s, k2, want2, hour)
+	got, _ := mustGet(t, s, k2)
+	if !got.Created.IsZero() {
+		t.Errorf("Get(zero Created).Created = %v, want zero time", got.Created)
+	}
+}
+
+func testOverwrite(t *testing.T, s store.Backend) {
+	k := key("ns", "r", "c")
+	mustSet(t, s, k, entry(k, "first, and longer than the second"), hour)
+	second := entry(k, "second")
+	second.Created = second.Created.Add(time.Minute)
+	second.Digest[0] ^= 0xff
+	mustSet(t, s, k, second, hour)
+	wantEntry(t, s, k, second)
+}
+
+func testTTLExpiry(t *testing.T, s store.Backend) {
+	short, long := key("ns", "r", "short"), key("ns", "r", "long")
+	mustSet(t, s, short, entry(short, "short-lived"), 50*time.Millisecond)
+	mustSet(t, s, long, entry(long, "long-lived"), hour)
+	// Poll: never assert exact timing.
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		if _, ok := mustGet(t, s, short); !ok {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("entry with a 50ms TTL still present after 5s")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	wantEntry(t, s, long, entry(long, "long-lived"))
+
+	// Overwriting replaces the TTL too.
+	mustSet(t, s, long, entry(long, "now short"), 50*time.Millisecond)
+	deadline = time.Now().Add(5 * time.Second)
+	for {
+		if _, ok := mustGet(t, s, long); !ok {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("overwritten entry kept its old 1h TTL")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func testInvalidTTL(t *testing.T, s store.Backend) {
+	k := key("ns", "r", "c")
+	for _, ttl := range []time.Duration{0, -time.Second} {
+		if err := s.Set(t.Context(), k, entry(k, "x"), ttl); !errors.Is(err, store.ErrInvalid) {
+			t.Errorf("Set(ttl %v) = %v, want ErrInvalid", ttl, err)
+		}
+	}
+	wantMiss(t, s, k)
+}
+
+func testDelete(t *testing.T, s store.Backend) {
+	k, other := key("ns", "r", "a"), key("ns", "r", "b")
+	mustSet(t, s, k, entry(k, "a"), hour)
+	mustSet(t, s, other, entry(other, "b"), hour)
+	if err := s.Delete(t.Context(), k); err != nil {
+		t.Fatalf("Delete = %v, want nil", err)
+	}
+	wantMiss(t, s, k)
+	wantEntry(t, s, other, entry(other, "b"))
+	if err := s.Delete(t.Context(), k); err != nil {
+		t.Errorf("Delete(missing) = %v, want nil", err)
+	}
+}
+
+// fill stores one entry per (namespace, route) pair and returns the keys.
+func fill(t *testing.T, s store.Backend, pairs [][2]string) []cachekey.Key {
+	t.Helper()
+	keys := make([]cachekey.Key, len(pairs))
+	for i, p := range pairs {
+		keys[i] = key(p[0], p[1], fmt.Sprint(i))
+		mustSet(t, s, keys[i], entry(keys[i], p[0]+" "+p[1]), hour)
+	}
+	return keys
+}
+
+// purge runs Purge and checks the count and which keys survive.
+func purge(t *testing.T, s store.Backend, prefix string, keys []cachekey.Key, gone func(cachekey.Key) bool) {
+	t.Helper()
+	var want int // entries present now that must go
+	for _, k := range keys {
+		if _, ok := mustGet(t, s, k); ok && gone(k) {
+			want++
+		}
+	}
+	n, err := s.Purge(t.Context(), prefix)
+	if err != nil || n != want {
+		t.Errorf("Purge(%q) = %d, %v; want %d, nil", prefix, n, err, want)
+	}
+	for _, k := range keys {
+		_, ok := mustGet(t, s, k)
+		if ok == gone(k) {
+			t.Errorf("after Purge(%q): Get(%s) hit = %v, want %v", prefix, k, ok, !gone(k))
+		}
+	}
+}
+
+func testPurgeNamespace(t *testing.T, s store.Backend) {
+	keys := fill(t, s, [][2]string{
+		{"acme", "openai/gpt-4o"}, {"acme", "anthropic/claude"}, {"acme", "openai/gpt-4o"},
+		{"acme2", "openai/gpt-4o"}, {"ac", "openai/gpt-4o"}, {"other", "openai/gpt-4o"},
+		{"acme:sub", "openai/gpt-4o"}, // ':' is escaped, so not under "acme"
+	})
+	purge(t, s, cachekey.Prefix("acme", ""), keys, func(k cachekey.Key) bool { return k.Namespace == "acme" })
+}
+
+func testPurgeRoute(t *testing.T, s store.Backend) {
+	keys := fill(t, s, [][2]string{
+		{"acme", "openai/gpt-4o"}, {"acme", "openai/gpt-4o"}, {"acme", "openai/gpt-4o-mini"},
+		{"acme", "anthropic/claude"}, {"other", "openai/gpt-4o"},
+	})
+	purge(t, s, cachekey.Prefix("acme", "openai/gpt-4o"), keys, func(k cachekey.Key) bool {
+		return k.Namespace == "acme" && k.Route == "openai/gpt-4o"
+	})
+}
+
+func testPurgeGlob(t *testing.T, s store.Backend) {
+	keys := fill(t, s, [][2]string{
+		{"t*", "r"}, {"t?", "r"}, {"tx", "r"}, {"t[x]", "r"}, {`t\`, "r"}, {"t", "r"},
+	})
+	purge(t, s, cachekey.Prefix("t*", ""), keys, func(k cachekey.Key) bool { return k.Namespace == "t*" })
+	purge(t, s, cachekey.Prefix("t[x]", ""), keys, func(k cachekey.Key) bool {
+		return k.Namespace == "t*" || k.Namespace == "t[x]"
+	})
+}
+
+func testPurgeMany(t *testing.T, s store.Backend) {
+	const n = 1200 // more than one SCAN batch
+	var pairs [][2]string
+	for i := range n {
+		pairs = append(pairs, [2]string{"bulk", fmt.Sprintf("route/%d", i%7)})
+	}
+	pairs = append(pairs, [2]string{"keep", "route/0"})
+	keys := fill(t, s, pairs)
+	purge(t, s, cachekey.Prefix("bulk", ""), keys, func(k cachekey.Key) bool { return k.Namespace == "bulk" })
+}
+
+func testPurgeEmpty(t *testing.T, s store.Backend) {
+	k := key("ns", "r", "c")
+	mustSet(t, s, k, entry(k, "x"), hour)
+	if _, err := s.Purge(t.Context(), ""); !errors.Is(err, store.ErrInvalid) {
+		t.Errorf(`Purge("") = %v, want ErrInvalid`, err)
+	}
+	wantEntry(t, s, k, entry(k, "x"))
+}
+
+func testConcurrent(t *testing.T, s store.Backend) {
+	const workers, ops, keys = 8, 100, 16
+	var (
+		wg   sync.WaitGroup
+		mu   sync.Mutex
+		errs []error
+	)
+	report := func(err error) {
+		mu.Lock()
+		errs = append(errs, err)
+		mu.Unlock()
+	}
+	for w := range workers {
+		wg.Go(func() {
+			for i := range ops {
+				k := key("ns", "r", fmt.Sprint((w+i)%keys))
+				// Every writer of k writes the same body, so any hit must match.
+				want := entry(k, "body of "+k.String())
+				if (w+i)%3 == 0 {
+					if err := s.Set(t.Context(), k, want, hour); err != nil {
+						report(fmt.Errorf("Set: %w", err))
+					}
+					continue
+				}
+				got, ok, err := s.Get(t.Context(), k)
+				if err != nil {
+					report(fmt.Errorf("Get: %w", err))
+				} else if ok && (!bytes.Equal(got.Body, want.Body) || got.Digest != k.Digest) {
+					report(fmt.Errorf("Get(%s) = %q, want %q", k, got.Body, want.Body))
+				}
+			}
+		})
+	}
+	wg.Wait()
+	for _, err := range errs {
+		t.Error(err)
+	}
+}
+
+func testLargeBody(t *testing.T, s store.Backend) {
+	k := key("ns", "r", "large")
+	body := bytes.Repeat([]byte(`{"content":"0123456789abcdef"}`), (1<<20)/30+1)[:1<<20]
+	mustSet(t, s, k, store.Entry{Digest: k.Digest, Created: time.Now(), Body: body}, hour)
+	got, ok := mustGet(t, s, k)
+	if !ok || !bytes.Equal(got.Body, body) {
+		t.Errorf("Get(1 MiB) = hit %v, %d bytes; want hit, %d equal bytes", ok, len(got.Body), len(body))
+	}
+}
+
+func testEmptyBody(t *testing.T, s store.Backend) {
+	for _, body := range [][]byte{nil, {}} {
+		k := key("ns", "r", fmt.Sprintf("empty-%v", body == nil))
+		mustSet(t, s, k, store.Entry{Digest: k.Digest, Body: body}, hour)
+		got, ok := mustGet(t, s, k)
+		if !ok || len(got.Body) != 0 || got.Digest != k.Digest {
+			t.Errorf("Get(empty body %#v) = %+v, %v; want a hit with an empty body", body, got, ok)
+		}
+	}
+}
+
+func testNotAliased(t *testing.T, s store.Backend) {
+	k := key("ns", "r", "alias")
+	body := []byte("original")
+	e := store.Entry{Digest: k.Digest, Body: body}
+	mustSet(t, s, k, e, hour)
+	copy(body, "MUTATED!") // the store must have copied
+	got, _ := mustGet(t, s, k)
+	if string(got.Body) != "original" {
+		t.Fatalf("after mutating the caller's slice, Get = %q, want %q", got.Body, "original")
+	}
+	// Appending to a returned body must not write into the store.
+	_ = append(got.Body, "-appended"...)
+	again, _ := mustGet(t, s, k)
+	if string(again.Body) != "original" {
+		t.Errorf("after appending to a returned body, Get = %q, want %q", again.Body, "original")
+	}
+	if len(got.Body) > 0 && &got.Body[0] == &body[0] {
+		t.Error("Get returned the caller's slice")
+	}
+}
+
+func testCancelled(t *testing.T, s store.Backend) {
+	k := key("ns", "r", "cancelled")
+	ctx, cancel := context.WithCancel(t.Context())
+	cancel()
+	if _, _, err := s.Get(ctx, k); err == nil {
+		t.Error("Get(cancelled ctx) = nil error, want an error")
+	}
+	if err := s.Set(ctx, k, entry(k, "x"), hour); err == nil {
+		t.Error("Set(cancelled ctx) = nil, want an error")
+	}
+	if err := s.Delete(ctx, k); err == nil {
+		t.Error("Delete(cancelled ctx) = nil, want an error")
+	}
+	if _, err := s.Purge(ctx, cachekey.Prefix("ns", "")); err == nil {
+		t.Error("Purge(cancelled ctx) = nil error, want an error")
+	}
+	if err := s.Ping(ctx); err == nil {
+		t.Error("Ping(cancelled ctx) = nil, want an error")
+	}
+	// The store still works afterwards.
+	mustSet(t, s, k, entry(k, "x"), hour)
+	wantEntry(t, s, k, entry(k, "x"))
+}
+
+func testPing(t *testing.T, s store.Backend) {
+	if err := s.Ping(t.Context()); err != nil {
+		t.Errorf("Ping = %v, want nil", err)
+	}
+}

@@ -1,0 +1,160 @@
+// Package redistest runs a throwaway redis-server on loopback for tests.
+package redistest
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"strconv"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// Server is a redis-server child process listening on 127.0.0.1. Its methods
+// are safe for concurrent use.
+type Server struct {
+	t    testing.TB
+	bin  string
+	dir  string
+	port int
+
+	mu   sync.Mutex
+	cmd  *exec.Cmd
+	done chan struct{} // closed when cmd exits
+	out  *bytes.Buffer
+}
+
+// Start runs redis-server (no persistence) on a free loopback port, waits
+// until it answers PING and stops it when the test ends. Without
+// redis-server on PATH it skips the test, or fails it when REQUIRE_REDIS=1.
+func Start(t testing.TB) *Server {
+	t.Helper()
+	bin, err := exec.LookPath("redis-server")
+	if err != nil {
+		if os.Getenv("REQUIRE_REDIS") == "1" {
+			t.Fatal("redis-server not found and REQUIRE_REDIS=1")
+		}
+		t.Skip("redis-server not found; install it (apt-get install redis-server) or see .ci/run")
+	}
+	s := &Server{t: t, bin: bin, dir: t.TempDir()}
+	t.Cleanup(s.stop)
+	// The free port can be taken between probing and binding; try again.
+	for attempt := 0; ; attempt++ {
+		s.port, err = freePort()
+		if err == nil {
+			err = s.start()
+		}
+		if err == nil {
+			return s
+		}
+		if attempt == 2 {
+			t.Fatalf("redistest: %v", err)
+		}
+	}
+}
+
+func freePort() (int, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, err
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port, nil
+}
+
+// start launches redis-server on s.port and waits for PING.
+func (s *Server) start() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := new(bytes.Buffer)
+	cmd := exec.Command(s.bin,
+		"--port", strconv.Itoa(s.port), "--bind", "127.0.0.1",
+		"--save", "", "--appendonly", "no", "--dir", s.dir, "--loglevel", "warning")
+	cmd.Stdout, cmd.Stderr = out, out // safe: only the exec copier writes before Wait returns
+	if err := cmd.Start(); err != nil {
+		return err
+	}
+	done := make(chan struct{})
+	go func() { _ = cmd.Wait(); close(done) }()
+	s.cmd, s.done, s.out = cmd, done, out
+
+	c := redis.NewClient(&redis.Options{Addr: s.Addr(), MaxRetries: -1, DialerRetries: 1, DisableIdentity: true})
+	defer c.Close()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		err := c.Ping(ctx).Err()
+		cancel()
+		if err == nil {
+			return nil
+		}
+		select {
+		case <-done:
+			return fmt.Errorf("redis-server on port %d exited: %s", s.port, out.String())
+		default:
+		}
+		if time.Now().After(deadline) {
+			s.killLocked()
+			return fmt.Errorf("redis-server on port %d did not answer PING: %v", s.port, err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// Addr returns "127.0.0.1:PORT".
+func (s *Server) Addr() string {
+	return net.JoinHostPort("127.0.0.1", strconv.Itoa(s.port))
+}
+
+// URL returns "redis://127.0.0.1:PORT".
+func (s *Server) URL() string {
+	return "redis://" + s.Addr()
+}
+
+// Client returns a new client for the server, closed when the test ends. It
+// neither retries nor re-dials, so calls fail fast while the server is down.
+func (s *Server) Client() *redis.Client {
+	c := redis.NewClient(&redis.Options{Addr: s.Addr(), MaxRetries: -1, DialerRetries: 1, DisableIdentity: true})
+	s.t.Cleanup(func() { _ = c.Close() })
+	return c
+}
+
+// Kill stops the server with SIGKILL and waits until it has exited.
+func (s *Server) Kill() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.killLocked()
+}
+
+func (s *Server) killLocked() {
+	if s.cmd == nil {
+		return
+	}
+	_ = s.cmd.Process.Signal(syscall.SIGKILL)
+	<-s.done
+	s.cmd = nil
+}
+
+// Restart starts a killed server again on the same port, with an empty
+// data set. It fails the test if the server cannot start.
+func (s *Server) Restart() {
+	s.t.Helper()
+	s.Kill()
+	if err := s.start(); err != nil {
+		s.t.Fatalf("redistest: restart: %v", err)
+	}
+}
+
+func (s *Server) stop() {
+	s.Kill()
+	if s.t.Failed() && s.out != nil {
+		s.t.Logf("redis-server output:\n%s", s.out.String())
+	}
+}
