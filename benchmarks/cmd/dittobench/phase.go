@@ -1,0 +1,172 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"time"
+
+	"github.com/dittocache/ditto/benchmarks/loadgen"
+	"github.com/dittocache/ditto/benchmarks/upstream"
+)
+
+// upstreamRef is a running simulated upstream, read through its stats endpoint.
+type upstreamRef struct {
+	origin string
+	desc   string // for the report, e.g. "0 ms, 16 tokens"
+}
+
+func (u *upstreamRef) stats(ctx context.Context) (upstream.Stats, error) {
+	var s upstream.Stats
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u.origin+"/_bench/stats", nil)
+	if err != nil {
+		return s, err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return s, err
+	}
+	defer resp.Body.Close()
+	return s, json.NewDecoder(resp.Body).Decode(&s)
+}
+
+// target is one server the load is sent to.
+type target struct {
+	name   string      // row label
+	base   string      // OpenAI base URL including /v1
+	header http.Header // extra headers for every request (e.g. Cache-Control: no-store)
+	up     *upstreamRef
+	skip   string // why this target has no figures, when it has none
+}
+
+func (t target) url() string { return t.base + "/chat/completions" }
+
+// load is one shape of load: closed-loop at a concurrency or open-loop at a rate.
+type load struct {
+	name        string
+	concurrency int
+	rate        float64
+	requests    int64 // cap on measured requests; 0 means none
+	duration    time.Duration
+	warmup      time.Duration
+}
+
+// row is what one target measured under one load.
+type row struct {
+	target string
+	load   string
+	res    *loadgen.Result
+	calls  upstream.Stats // calls that reached the upstream during the phase
+	skip   string
+}
+
+func (r row) ok() bool { return r.skip == "" && r.res != nil }
+
+// measure sends l to t and counts the upstream calls it caused.
+func measure(ctx context.Context, t target, l load, src loadgen.Source, apiKey string) row {
+	out := row{target: t.name, load: l.name}
+	if t.skip != "" {
+		out.skip = t.skip
+		return out
+	}
+	var before upstream.Stats
+	if t.up != nil {
+		var err error
+		if before, err = t.up.stats(ctx); err != nil {
+			out.skip = "upstream stats: " + err.Error()
+			return out
+		}
+	}
+	h := t.header.Clone()
+	if h == nil {
+		h = http.Header{}
+	}
+	h.Set("Authorization", "Bearer "+apiKey)
+	res, err := loadgen.Run(ctx, loadgen.Config{
+		URL:         t.url(),
+		Source:      src,
+		Header:      h,
+		Concurrency: l.concurrency,
+		Rate:        l.rate,
+		Warmup:      l.warmup,
+		Duration:    l.duration,
+		MaxRequests: l.requests,
+		MaxInFlight: 4096,
+	})
+	if err != nil {
+		out.skip = err.Error()
+		return out
+	}
+	out.res = res
+	if t.up != nil {
+		time.Sleep(20 * time.Millisecond) // let the upstream count calls still finishing
+		after, err := t.up.stats(ctx)
+		if err != nil {
+			out.skip = "upstream stats: " + err.Error()
+			return out
+		}
+		out.calls = after.Sub(before)
+	}
+	return out
+}
+
+// better reports whether a beats b as the kept round: higher throughput
+// for closed-loop load, lower median for open-loop load.
+func better(a, b row, openLoop bool) bool {
+	if !b.ok() {
+		return a.ok()
+	}
+	if !a.ok() {
+		return false
+	}
+	if openLoop {
+		return loadgen.Quantile(a.res.Latency, 50) < loadgen.Quantile(b.res.Latency, 50)
+	}
+	return a.res.Throughput() > b.res.Throughput()
+}
+
+// grid runs every load against every target, rounds times interleaved (so a
+// burst of noise on the shared machine hits all targets alike), and keeps
+// each pair's best round. Rows come out load-major, in target order.
+func grid(ctx context.Context, targets []target, loads []load, rounds int, apiKey string,
+	src func(t target, l load, round int) loadgen.Source, progress func(string)) []row {
+	best := map[[2]string]row{}
+	for round := range rounds {
+		for _, l := range loads {
+			for _, t := range targets {
+				if ctx.Err() != nil {
+					break
+				}
+				r := measure(ctx, t, l, src(t, l, round), apiKey)
+				if r.ok() {
+					progress(fmt.Sprintf("  round %d %-28s %-12s %9.0f req/s  p50 %s  errors %d",
+						round+1, t.name, l.name, r.res.Throughput(), ms(loadgen.Quantile(r.res.Latency, 50)), r.res.Errors))
+				}
+				k := [2]string{t.name, l.name}
+				if old, seen := best[k]; !seen || better(r, old, l.rate > 0) {
+					best[k] = r
+				}
+			}
+		}
+	}
+	var out []row
+	for _, l := range loads {
+		for _, t := range targets {
+			if r, ok := best[[2]string{t.name, l.name}]; ok {
+				out = append(out, r)
+			}
+		}
+	}
+	return out
+}
+
+// find returns the row for target and load.
+func find(rows []row, target, load string) (row, bool) {
+	for _, r := range rows {
+		if r.target == target && r.load == load {
+			return r, r.ok()
+		}
+	}
+	return row{}, false
+}

@@ -1,0 +1,220 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"os/exec"
+	"runtime"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/dittocache/ditto/benchmarks/loadgen"
+)
+
+// report is the Markdown document a run produces.
+type report struct {
+	sections []*section
+	checks   []check
+}
+
+type section struct {
+	title string
+	text  []string // paragraphs and tables, in order
+}
+
+func (r *report) section(title string) *section {
+	s := &section{title: title}
+	r.sections = append(r.sections, s)
+	return s
+}
+
+func (s *section) para(format string, args ...any) {
+	s.text = append(s.text, fmt.Sprintf(format, args...))
+}
+
+func (s *section) table(header []string, rows [][]string) {
+	var b strings.Builder
+	b.WriteString("| " + strings.Join(header, " | ") + " |\n|")
+	for range header {
+		b.WriteString("---|")
+	}
+	b.WriteString("\n")
+	for _, r := range rows {
+		b.WriteString("| " + strings.Join(r, " | ") + " |\n")
+	}
+	s.text = append(s.text, strings.TrimRight(b.String(), "\n"))
+}
+
+// check is one target of the issue, with its verdict.
+type check struct {
+	name     string
+	measured string
+	goal     string
+	verdict  string // pass, MISS, or why it could not be judged
+}
+
+func (r *report) check(name, goal string, measured string, pass bool) {
+	v := "pass"
+	if !pass {
+		v = "**MISS**"
+	}
+	r.checks = append(r.checks, check{name, measured, goal, v})
+}
+
+func (r *report) unjudged(name, goal, why string) {
+	r.checks = append(r.checks, check{name, "–", goal, "n/a: " + why})
+}
+
+// ms prints a duration in milliseconds, with three decimals below 10 ms.
+func ms(d time.Duration) string {
+	f := float64(d) / float64(time.Millisecond)
+	if f < 10 {
+		return fmt.Sprintf("%.3f ms", f)
+	}
+	return fmt.Sprintf("%.1f ms", f)
+}
+
+func ratio(a, b float64) string {
+	if b == 0 {
+		return "–"
+	}
+	return fmt.Sprintf("%.2f×", a/b)
+}
+
+func q(r row, p float64) time.Duration  { return loadgen.Quantile(r.res.Latency, p) }
+func qf(r row, p float64) time.Duration { return loadgen.Quantile(r.res.TTFB, p) }
+
+// cacheCell summarizes X-Ditto-Cache answers, e.g. "HIT 100%".
+func cacheCell(res *loadgen.Result) string {
+	ok := res.Requests - res.Errors
+	if ok == 0 {
+		return "–"
+	}
+	var keys []string
+	for k := range res.Cache {
+		keys = append(keys, k)
+	}
+	sort.Slice(keys, func(i, j int) bool { return res.Cache[keys[i]] > res.Cache[keys[j]] })
+	var parts []string
+	for _, k := range keys {
+		if k == "" {
+			continue
+		}
+		parts = append(parts, fmt.Sprintf("%s %.0f%%", k, 100*float64(res.Cache[k])/float64(ok)))
+	}
+	if len(parts) == 0 {
+		return "–"
+	}
+	return strings.Join(parts, ", ")
+}
+
+func errCell(res *loadgen.Result) string {
+	if res.Errors == 0 {
+		return "0"
+	}
+	var kinds []string
+	for k, n := range res.ErrKinds {
+		kinds = append(kinds, fmt.Sprintf("%d %s", n, k))
+	}
+	sort.Strings(kinds)
+	return fmt.Sprintf("%d (%s)", res.Errors, strings.Join(kinds, ", "))
+}
+
+// skipRow fills a table row for a target with no figures: target, load, reason.
+func skipRow(r row, width int) []string {
+	return pad([]string{r.target, r.load, "skipped: " + r.skip}, width)
+}
+
+// skipCells is skipRow for tables without a load column.
+func skipCells(r row, width int) []string {
+	return pad([]string{r.target, "skipped: " + r.skip}, width)
+}
+
+func pad(cells []string, width int) []string {
+	for len(cells) < width {
+		cells = append(cells, "")
+	}
+	return cells
+}
+
+// throughputTable prints rows with ratios to the reference target under the same load.
+func throughputTable(s *section, rows []row, ref string) {
+	header := []string{"target", "load", "req/s", "× " + ref, "p50", "p50 × " + ref, "p90", "p99", "p99.9", "errors", "X-Ditto-Cache", "upstream calls"}
+	var out [][]string
+	for _, r := range rows {
+		if !r.ok() {
+			out = append(out, skipRow(r, len(header)))
+			continue
+		}
+		tp, p50r := "–", "–"
+		if b, ok := find(rows, ref, r.load); ok {
+			tp = ratio(r.res.Throughput(), b.res.Throughput())
+			p50r = ratio(float64(q(r, 50)), float64(q(b, 50)))
+		}
+		out = append(out, []string{r.target, r.load, fmt.Sprintf("%.0f", r.res.Throughput()), tp,
+			ms(q(r, 50)), p50r, ms(q(r, 90)), ms(q(r, 99)), ms(q(r, 99.9)), errCell(r.res), cacheCell(r.res), fmt.Sprint(r.calls.Requests)})
+	}
+	s.table(header, out)
+}
+
+// machine describes where the run happened.
+type machine struct {
+	cpus               int
+	model, kernel, goV string
+	commit             string
+}
+
+func describeMachine() machine {
+	m := machine{cpus: runtime.NumCPU(), goV: runtime.Version(), model: "unknown CPU"}
+	if b, err := os.ReadFile("/proc/cpuinfo"); err == nil {
+		for _, l := range strings.Split(string(b), "\n") {
+			if k, v, ok := strings.Cut(l, ":"); ok && strings.TrimSpace(k) == "model name" {
+				m.model = strings.TrimSpace(v)
+				break
+			}
+		}
+	}
+	if b, err := os.ReadFile("/proc/sys/kernel/osrelease"); err == nil {
+		m.kernel = "Linux " + strings.TrimSpace(string(b))
+	} else {
+		m.kernel = runtime.GOOS
+	}
+	if out, err := exec.Command("git", "rev-parse", "--short", "HEAD").Output(); err == nil {
+		m.commit = strings.TrimSpace(string(out))
+		if out, err := exec.Command("git", "status", "--porcelain", "--untracked-files=no").Output(); err == nil && len(out) > 0 {
+			m.commit += " (with uncommitted changes)"
+		}
+	}
+	return m
+}
+
+func (r *report) markdown(m machine, o *options, started time.Time, took time.Duration, command string) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "# Ditto benchmark results\n\n")
+	fmt.Fprintf(&b, "Regenerate with `%s` (about %s here). Generated %s", command, took.Round(time.Second), started.UTC().Format("2006-01-02 15:04 MST"))
+	if m.commit != "" {
+		fmt.Fprintf(&b, " at commit %s", m.commit)
+	}
+	fmt.Fprintf(&b, ".\n\n")
+	fmt.Fprintf(&b, "**Machine:** %d cores (nproc), %s, %s, %s, GOMAXPROCS %d per process.\n\n", m.cpus, m.model, m.kernel, m.goV, runtime.GOMAXPROCS(0))
+	fmt.Fprintf(&b, "**Read the ratios, not the absolute numbers.** The load generator, the simulated upstream, the baselines, Redis and Ditto "+
+		"all run on these %d cores at once, so every absolute figure (req/s, ms) is machine-specific and held down by the generator's own CPU use; "+
+		"each ratio compares two targets measured in the same run under the same load. "+
+		"Closed-loop phases: %s measured after %s warm-up, rounds interleaved across targets, best of %d kept. "+
+		"Open-loop latency counts from each request's scheduled start (no coordinated omission). Latency histograms: HdrHistogram, 3 significant digits; "+
+		"percentiles are over successful requests, errors are counted separately.\n\n", m.cpus, o.phase, o.warmup, o.rounds)
+	b.WriteString("## Targets\n\n")
+	b.WriteString("| target | goal | measured | result |\n|---|---|---|---|\n")
+	for _, c := range r.checks {
+		fmt.Fprintf(&b, "| %s | %s | %s | %s |\n", c.name, c.goal, c.measured, c.verdict)
+	}
+	b.WriteString("\n")
+	for i, s := range r.sections {
+		fmt.Fprintf(&b, "## %d. %s\n\n", i+1, s.title)
+		for _, t := range s.text {
+			b.WriteString(t + "\n\n")
+		}
+	}
+	return b.String()
+}
