@@ -273,7 +273,7 @@ func (c *Config) Validate() error {
 	if c.Server.MaxHeaderBytes <= 0 {
 		bad("server.max_header_bytes", "must be positive")
 	}
-	if !validName(c.Cache.Namespace) {
+	if !ValidName(c.Cache.Namespace) {
 		bad("cache.namespace", "must be 1-64 letters, digits, '.', '_' or '-'")
 	}
 	if c.Cache.DefaultTTL <= 0 {
@@ -335,7 +335,7 @@ func (c *Config) Validate() error {
 			}
 			seen[n] = true
 		}
-		if r.Cache.SharedNamespace != "" && !validName(r.Cache.SharedNamespace) {
+		if r.Cache.SharedNamespace != "" && !ValidName(r.Cache.SharedNamespace) {
 			bad(key+".cache.shared_namespace", "must be 1-64 letters, digits, '.', '_' or '-'")
 		}
 		if r.Cache.TTL < 0 || r.Cache.TTL > c.Cache.MaxTTL {
@@ -369,7 +369,7 @@ func (c *Config) Validate() error {
 }
 
 // validName reports whether s is a valid namespace name.
-func validName(s string) bool {
+func ValidName(s string) bool {
 	if len(s) == 0 || len(s) > 64 {
 		return false
 	}

@@ -14,6 +14,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/dittocache/ditto/cachekey"
+	"github.com/dittocache/ditto/configs"
 	"github.com/dittocache/ditto/gateway/store"
 	"github.com/dittocache/ditto/normalize"
 )
@@ -434,7 +435,7 @@ func parsePolicy(h http.Header, route Route, maxTTL time.Duration) (policy, erro
 		p.ttl = min(time.Duration(min(n, int64(maxTTL/time.Second)))*time.Second, maxTTL)
 	}
 	if v := h.Get("X-Ditto-Namespace"); v != "" {
-		if !validNamespace(v) {
+		if !configs.ValidName(v) {
 			return p, apiError(http.StatusBadRequest, "invalid_request_error", "invalid_header", "X-Ditto-Namespace",
 				"X-Ditto-Namespace must be 1-64 characters of letters, digits, '.', '_' or '-'.")
 		}
@@ -444,19 +445,6 @@ func parsePolicy(h http.Header, route Route, maxTTL time.Duration) (policy, erro
 		p.lookup, p.store = false, false
 	}
 	return p, nil
-}
-
-func validNamespace(s string) bool {
-	if len(s) == 0 || len(s) > 64 {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '.' || c == '_' || c == '-') {
-			return false
-		}
-	}
-	return true
 }
 
 // digestHex is for logs and explain output.
