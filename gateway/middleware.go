@@ -41,13 +41,18 @@ func (s *Server) requestLog(next echo.HandlerFunc) echo.HandlerFunc {
 			slog.String("method", c.Request().Method),
 			slog.String("path", c.Path()),
 			slog.Int("status", status),
-			slog.Duration("latency", time.Since(start)),
+			slog.Float64("latency_ms", float64(time.Since(start).Microseconds())/1000),
 		}
 		if m, ok := c.Get(ctxModel).(string); ok {
 			attrs = append(attrs, slog.String("model", m))
 		}
 		if cs := c.Response().Header().Get("X-Ditto-Cache"); cs != "" {
 			attrs = append(attrs, slog.String("cache", cs))
+		}
+		if err != nil && status >= 500 {
+			// Transport errors name hosts, never credentials (adapters
+			// strip URLs); prompts never appear in errors.
+			attrs = append(attrs, slog.String("error", err.Error()))
 		}
 		s.log.LogAttrs(c.Request().Context(), level, "request", attrs...)
 		return nil

@@ -67,8 +67,6 @@ func (e *env) start(t *testing.T, st *setup) {
 	if st.cfg != nil {
 		st.cfg(cfg)
 	}
-	delete(cfg.Providers, "anthropic") // TEMP until the adapters land
-	delete(cfg.Providers, "gemini")
 	provs, err := registry.Build(cfg, nil)
 	if err != nil {
 		t.Fatal(err)

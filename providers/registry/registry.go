@@ -9,6 +9,8 @@ import (
 
 	"github.com/dittocache/ditto/configs"
 	"github.com/dittocache/ditto/providers"
+	"github.com/dittocache/ditto/providers/anthropic"
+	"github.com/dittocache/ditto/providers/gemini"
 	"github.com/dittocache/ditto/providers/openai"
 )
 
@@ -43,6 +45,10 @@ func build(name string, pc configs.Provider, client *http.Client) (providers.Pro
 	switch pc.Type {
 	case "openai":
 		return openai.New(openai.Options{Name: name, BaseURL: pc.BaseURL, APIKey: pc.APIKey.Value(), HTTPClient: client}), nil
+	case "anthropic":
+		return anthropic.New(anthropic.Options{BaseURL: pc.BaseURL, APIKey: pc.APIKey.Value(), HTTPClient: client, DefaultMaxTokens: pc.MaxTokens}), nil
+	case "gemini":
+		return gemini.New(gemini.Options{BaseURL: pc.BaseURL, APIKey: pc.APIKey.Value(), HTTPClient: client}), nil
 	default:
 		return nil, fmt.Errorf("provider type %q is not available in this build", pc.Type)
 	}
