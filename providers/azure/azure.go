@@ -1,0 +1,289 @@
+// Package azure adapts Azure OpenAI chat completions
+// (POST {endpoint}/openai/deployments/{deployment}/chat/completions) to
+// Ditto's canonical requests and responses. The body is OpenAI's wire
+// format, encoded by normalize.AppendOpenAIRequest and decoded by
+// normalize.ParseOpenAIResponse and normalize.ParseOpenAIChunk, so fields
+// Ditto does not model pass through unchanged.
+//
+// Azure's additions to the stream are dropped: the leading chunk that
+// carries only prompt_filter_results, and chunks whose choices carry only
+// content_filter_results. A stream ends with io.EOF only at "data: [DONE]"
+// after every choice has finished.
+package azure
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/dittocache/ditto/normalize"
+	"github.com/dittocache/ditto/providers"
+	"github.com/dittocache/ditto/providers/internal/sse"
+	"github.com/dittocache/ditto/providers/internal/upstream"
+)
+
+// DefaultAPIVersion is the GA api-version sent when Options.APIVersion is
+// empty.
+const DefaultAPIVersion = "2024-10-21"
+
+const name = "azure"
+
+// Options configure a Client.
+type Options struct {
+	// Endpoint is the resource URL, e.g. https://NAME.openai.azure.com;
+	// required. A trailing slash is ignored.
+	Endpoint string
+	APIKey   string // sent as api-key; never logged or put in errors
+	// APIVersion is the api-version query parameter; "" means
+	// DefaultAPIVersion.
+	APIVersion string
+	// Deployments maps a model name (Request.Model) to the deployment
+	// serving it. A model missing from the map (or a nil map) is used as
+	// the deployment name. Not modified by the Client.
+	Deployments map[string]string
+	HTTPClient  *http.Client // nil: providers.NewHTTPClient with default options
+}
+
+// Client is the Azure OpenAI adapter. It is safe for concurrent use and
+// keeps no state between calls.
+type Client struct {
+	endpoint    string
+	key         string
+	query       string
+	deployments map[string]string
+	hc          *http.Client
+}
+
+var _ providers.Provider = (*Client)(nil)
+
+// New returns a Client for o.
+func New(o Options) *Client {
+	v := o.APIVersion
+	if v == "" {
+		v = DefaultAPIVersion
+	}
+	c := &Client{
+		endpoint:    strings.TrimRight(o.Endpoint, "/"),
+		key:         o.APIKey,
+		query:       "api-version=" + url.QueryEscape(v),
+		deployments: o.Deployments,
+		hc:          o.HTTPClient,
+	}
+	if c.hc == nil {
+		c.hc = providers.NewHTTPClient(providers.HTTPOptions{})
+	}
+	return c
+}
+
+// Complete sends a non-streaming request.
+func (c *Client) Complete(ctx context.Context, req *normalize.Request) (*normalize.Response, error) {
+	resp, err := c.post(ctx, req, false)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	body, err := upstream.ReadAll(resp.Body, upstream.MaxResponseBody)
+	if err != nil {
+		return nil, fmt.Errorf("azure: reading response: %w", err)
+	}
+	r, err := normalize.ParseOpenAIResponse(body)
+	if err != nil {
+		return nil, &providers.Error{Provider: name, Status: http.StatusBadGateway, Type: "server_error",
+			Message: "Azure returned a response that is not a chat completion: " + err.Error()}
+	}
+	return r, nil
+}
+
+// Stream sends a streaming request; the caller must Close the stream.
+func (c *Client) Stream(ctx context.Context, req *normalize.Request) (normalize.Stream, error) {
+	resp, err := c.post(ctx, req, true)
+	if err != nil {
+		return nil, err
+	}
+	return newStream(resp.Body, c.key), nil
+}
+
+// Deployment returns the deployment serving model.
+func (c *Client) Deployment(model string) string {
+	if d, ok := c.deployments[model]; ok {
+		return d
+	}
+	return model
+}
+
+func (c *Client) post(ctx context.Context, req *normalize.Request, stream bool) (*http.Response, error) {
+	body := normalize.AppendOpenAIRequest(make([]byte, 0, 1024), req, req.Model, stream)
+	u := c.endpoint + "/openai/deployments/" + url.PathEscape(c.Deployment(req.Model)) + "/chat/completions?" + c.query
+	hr, err := http.NewRequestWithContext(ctx, http.MethodPost, u, bytes.NewReader(body))
+	if err != nil {
+		return nil, fmt.Errorf("azure: %w", err)
+	}
+	hr.Header.Set("Content-Type", "application/json")
+	hr.Header.Set("Api-Key", c.key)
+	providers.InjectTrace(ctx, hr.Header)
+	resp, err := c.hc.Do(hr)
+	if err != nil {
+		return nil, fmt.Errorf("azure: %w", err)
+	}
+	if resp.StatusCode != http.StatusOK {
+		defer resp.Body.Close()
+		return nil, decodeError(resp.StatusCode, resp.Header, upstream.ErrorBody(resp), c.key)
+	}
+	return resp, nil
+}
+
+// wireError is OpenAI's error object as Azure sends it; code may be a
+// string or a number.
+type wireError struct {
+	Error *struct {
+		Message string          `json:"message"`
+		Type    string          `json:"type"`
+		Param   *string         `json:"param"`
+		Code    json.RawMessage `json:"code"`
+	} `json:"error"`
+}
+
+func decodeError(status int, h http.Header, body []byte, key string) *providers.Error {
+	e := &providers.Error{
+		Provider:   name,
+		Status:     status,
+		Type:       providers.TypeForStatus(status),
+		RetryAfter: providers.ParseRetryAfter(h, time.Now()),
+	}
+	var w wireError
+	if json.Unmarshal(body, &w) == nil && w.Error != nil {
+		fill(e, &w)
+	}
+	if e.Message == "" {
+		e.Message = upstream.Snippet(body)
+		if e.Message == "" {
+			e.Message = http.StatusText(status)
+		}
+	}
+	e.Message = upstream.Redact(e.Message, key)
+	return e
+}
+
+func fill(e *providers.Error, w *wireError) {
+	e.Message = w.Error.Message
+	if w.Error.Type != "" {
+		e.Type = w.Error.Type
+	}
+	if w.Error.Param != nil {
+		e.Param = *w.Error.Param
+	}
+	var s string
+	if json.Unmarshal(w.Error.Code, &s) == nil {
+		e.Code = s
+	} else if len(w.Error.Code) > 0 && string(w.Error.Code) != "null" {
+		e.Code = string(w.Error.Code) // a number
+	}
+}
+
+var errTruncated = fmt.Errorf("azure: stream ended before [DONE]: %w", io.ErrUnexpectedEOF)
+
+// stream reads Azure's OpenAI-format SSE.
+type stream struct {
+	body     io.ReadCloser
+	events   *sse.Reader
+	key      string
+	finished map[int]bool // choice index → has a finish reason
+	done     bool
+	err      error
+}
+
+func newStream(body io.ReadCloser, key string) *stream {
+	return &stream{body: body, events: sse.NewReader(body), key: key, finished: map[int]bool{}}
+}
+
+func (s *stream) Recv() (*normalize.Chunk, error) {
+	for {
+		if s.err != nil {
+			return nil, s.err
+		}
+		if s.done {
+			return nil, io.EOF
+		}
+		ev, err := s.events.Next()
+		if err == io.EOF {
+			s.err = errTruncated
+			continue
+		}
+		if err != nil {
+			s.err = fmt.Errorf("azure: reading stream: %w", err)
+			continue
+		}
+		data := bytes.TrimSpace(ev.Data)
+		if string(data) == "[DONE]" {
+			if !s.complete() {
+				s.err = errors.New("azure: stream sent [DONE] before every choice finished")
+				continue
+			}
+			s.done = true
+			continue
+		}
+		var probe wireError
+		if bytes.Contains(data, []byte(`"error"`)) && json.Unmarshal(data, &probe) == nil && probe.Error != nil {
+			e := &providers.Error{Provider: name, Status: http.StatusBadGateway, Type: "server_error"}
+			fill(e, &probe)
+			e.Message = upstream.Redact(e.Message, s.key)
+			s.err = e
+			continue
+		}
+		c, err := normalize.ParseOpenAIChunk(data)
+		if err != nil {
+			s.err = fmt.Errorf("azure: decoding stream event: %w", err)
+			continue
+		}
+		if noop(c) {
+			continue
+		}
+		for _, cc := range c.Choices {
+			if cc.FinishReason != "" {
+				s.finished[cc.Index] = true
+			} else if _, ok := s.finished[cc.Index]; !ok {
+				s.finished[cc.Index] = false
+			}
+		}
+		return c, nil
+	}
+}
+
+// noop reports a chunk with nothing for the client: Azure's
+// prompt_filter_results chunk (no choices, no usage) and content-filter
+// annotations (choices with empty deltas and no finish reason).
+func noop(c *normalize.Chunk) bool {
+	if c.Usage != nil {
+		return false
+	}
+	for _, cc := range c.Choices {
+		d := &cc.Delta
+		if cc.FinishReason != "" || cc.Logprobs != nil || d.Role != "" || d.Content != nil || d.Refusal != nil || len(d.ToolCalls) > 0 || len(d.Extra) > 0 {
+			return false
+		}
+	}
+	return true
+}
+
+func (s *stream) complete() bool {
+	if len(s.finished) == 0 {
+		return false
+	}
+	for _, f := range s.finished {
+		if !f {
+			return false
+		}
+	}
+	return true
+}
+
+func (s *stream) Close() error {
+	return s.body.Close()
+}
