@@ -24,6 +24,7 @@ type Server struct {
 	bin  string
 	dir  string
 	port int
+	args []string
 
 	mu   sync.Mutex
 	cmd  *exec.Cmd
@@ -32,9 +33,11 @@ type Server struct {
 }
 
 // Start runs redis-server (no persistence) on a free loopback port, waits
-// until it answers PING and stops it when the test ends. Without
-// redis-server on PATH it skips the test, or fails it when REQUIRE_REDIS=1.
-func Start(t testing.TB) *Server {
+// until it answers PING and stops it when the test ends. Extra args are
+// appended to the command line (e.g. "--cluster-enabled", "yes"); the
+// working directory is a fresh temporary one. Without redis-server on PATH
+// it skips the test, or fails it when REQUIRE_REDIS=1.
+func Start(t testing.TB, args ...string) *Server {
 	t.Helper()
 	bin, err := exec.LookPath("redis-server")
 	if err != nil {
@@ -43,7 +46,7 @@ func Start(t testing.TB) *Server {
 		}
 		t.Skip("redis-server not found; install it (apt-get install redis-server) or see .ci/run")
 	}
-	s := &Server{t: t, bin: bin, dir: t.TempDir()}
+	s := &Server{t: t, bin: bin, dir: t.TempDir(), args: args}
 	t.Cleanup(s.stop)
 	// The free port can be taken between probing and binding; try again.
 	for attempt := 0; ; attempt++ {
@@ -74,9 +77,12 @@ func (s *Server) start() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	out := new(bytes.Buffer)
-	cmd := exec.Command(s.bin,
+	args := append([]string{
 		"--port", strconv.Itoa(s.port), "--bind", "127.0.0.1",
-		"--save", "", "--appendonly", "no", "--dir", s.dir, "--loglevel", "warning")
+		"--save", "", "--appendonly", "no", "--dir", s.dir, "--loglevel", "warning",
+	}, s.args...)
+	cmd := exec.Command(s.bin, args...)
+	cmd.Dir = s.dir
 	cmd.Stdout, cmd.Stderr = out, out // safe: only the exec copier writes before Wait returns
 	if err := cmd.Start(); err != nil {
 		return err
