@@ -140,6 +140,7 @@ type Upstream struct {
 	ConnectTimeout      time.Duration `yaml:"connect_timeout"`
 	FirstByteTimeout    time.Duration `yaml:"first_byte_timeout"`
 	TotalTimeout        time.Duration `yaml:"total_timeout"`
+	StreamIdleTimeout   time.Duration `yaml:"stream_idle_timeout"`
 	MaxIdleConnsPerHost int           `yaml:"max_idle_conns_per_host"`
 }
 
@@ -349,8 +350,8 @@ func (c *Config) Validate() error {
 			}
 		}
 	}
-	if c.Upstream.ConnectTimeout <= 0 || c.Upstream.FirstByteTimeout <= 0 || c.Upstream.TotalTimeout <= 0 {
-		bad("upstream", "connect_timeout, first_byte_timeout and total_timeout must be positive")
+	if c.Upstream.ConnectTimeout <= 0 || c.Upstream.FirstByteTimeout <= 0 || c.Upstream.TotalTimeout <= 0 || c.Upstream.StreamIdleTimeout <= 0 {
+		bad("upstream", "connect_timeout, first_byte_timeout, total_timeout and stream_idle_timeout must be positive")
 	}
 	switch c.Log.Level {
 	case "debug", "info", "warn", "error":

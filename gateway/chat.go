@@ -67,7 +67,7 @@ func (s *Server) chatCompletions(c echo.Context) error {
 	}
 	ns := s.namespace(c, route, pol)
 	x := &exchange{req: req, route: route, policy: pol, started: started, provider: prov}
-	x.key = cachekey.New(ns, route.Key(), normalize.Canonical(req))
+	x.key = cachekey.Derive(s.hasher, ns, route.Key(), normalize.Canonical(req))
 	x.keyStr = x.key.String()
 	return s.serve(c, x)
 }
@@ -216,6 +216,13 @@ func (s *Server) callUpstream(ctx context.Context, f *flight, x *exchange, req *
 		s.metrics.upstream(x.route, s.now().Sub(start), err)
 		return resp, err
 	}
+	// A stream that stalls longer than the idle timeout is cut, so waiting
+	// clients get an error event instead of hanging forever.
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	idle := s.cfg.Upstream.StreamIdleTimeout
+	watchdog := time.AfterFunc(idle, func() { cancel(errStreamStalled) })
+	defer watchdog.Stop()
 	st, err := x.provider.Stream(ctx, req)
 	if err != nil {
 		s.metrics.upstream(x.route, s.now().Sub(start), err)
@@ -229,9 +236,13 @@ func (s *Server) callUpstream(ctx context.Context, f *flight, x *exchange, req *
 			break
 		}
 		if err != nil {
+			if context.Cause(ctx) == errStreamStalled {
+				err = errStreamStalled
+			}
 			s.metrics.upstream(x.route, s.now().Sub(start), err)
 			return nil, err
 		}
+		watchdog.Reset(idle)
 		asm.Add(ch)
 		f.publish(ch)
 	}
@@ -239,6 +250,11 @@ func (s *Server) callUpstream(ctx context.Context, f *flight, x *exchange, req *
 	s.metrics.upstream(x.route, s.now().Sub(start), err)
 	return resp, err
 }
+
+// errStreamStalled ends a stream whose upstream sent nothing for
+// upstream.stream_idle_timeout.
+var errStreamStalled = &APIError{Status: http.StatusGatewayTimeout, Type: "server_error", Code: "upstream_stalled",
+	Message: "The upstream stream stalled and was cut; the partial answer was not cached."}
 
 // storeAnswer writes a complete answer; failures are logged and counted,
 // never returned.

@@ -15,6 +15,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/cespare/xxhash/v2"
 	"github.com/labstack/echo/v4"
 
 	"github.com/dittocache/ditto/cachekey"
@@ -63,6 +64,9 @@ type Deps struct {
 	Logger *slog.Logger
 	// Now is the clock. Nil: time.Now.
 	Now func() time.Time
+	// Hasher is the 64-bit key hash. Nil: xxhash64. Tests inject colliding
+	// hashers to prove the verification digest prevents wrong answers.
+	Hasher cachekey.Hasher
 }
 
 // Server is a configured gateway. Create it with New; it is safe for
@@ -76,6 +80,7 @@ type Server struct {
 	ownStore  bool
 	log       *slog.Logger
 	now       func() time.Time
+	hasher    cachekey.Hasher
 	flights   flightGroup
 	metrics   *metrics
 }
@@ -94,12 +99,16 @@ func New(ctx context.Context, cfg *configs.Config, deps Deps) (*Server, error) {
 		store:     deps.Store,
 		log:       deps.Logger,
 		now:       deps.Now,
+		hasher:    deps.Hasher,
 	}
 	if s.log == nil {
 		s.log = slog.Default()
 	}
 	if s.now == nil {
 		s.now = time.Now
+	}
+	if s.hasher == nil {
+		s.hasher = xxhash.Sum64
 	}
 	if s.store == nil {
 		st, err := openStore(ctx, cfg.Cache, s.log)

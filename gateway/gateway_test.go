@@ -1,0 +1,323 @@
+package gateway
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/dittocache/ditto/cachekey"
+	"github.com/dittocache/ditto/configs"
+	"github.com/dittocache/ditto/gateway/store"
+	"github.com/dittocache/ditto/internal/fakeopenai"
+	"github.com/dittocache/ditto/providers/openai"
+)
+
+type testGateway struct {
+	*Server
+	up  *fakeopenai.Server
+	url string
+}
+
+type testOpts struct {
+	cfg    func(*configs.Config)
+	store  Store
+	hasher cachekey.Hasher
+}
+
+func newTestGateway(t *testing.T, o testOpts) *testGateway {
+	t.Helper()
+	up := fakeopenai.New(t)
+	cfg := configs.Default()
+	if o.cfg != nil {
+		o.cfg(cfg)
+	}
+	deps := Deps{
+		Providers: map[string]Provider{"openai": openai.New(openai.Options{BaseURL: up.BaseURL(), APIKey: "sk-test"})},
+		Store:     o.store,
+		Logger:    slog.New(slog.NewTextHandler(io.Discard, nil)),
+		Hasher:    o.hasher,
+	}
+	srv, err := New(context.Background(), cfg, deps)
+	if err != nil {
+		t.Fatal(err)
+	}
+	hs := httptest.NewServer(srv.Handler())
+	t.Cleanup(func() { hs.Close(); srv.Close() })
+	return &testGateway{Server: srv, up: up, url: hs.URL}
+}
+
+func chatBody(prompt string, stream bool) string {
+	b, _ := json.Marshal(map[string]any{
+		"model":    "gpt-4o",
+		"messages": []map[string]string{{"role": "user", "content": prompt}},
+		"stream":   stream,
+	})
+	return string(b)
+}
+
+func post(ctx context.Context, t *testing.T, url, body string) (*http.Response, error) {
+	t.Helper()
+	req, _ := http.NewRequestWithContext(ctx, http.MethodPost, url+"/v1/chat/completions", strings.NewReader(body))
+	req.Header.Set("Content-Type", "application/json")
+	return http.DefaultClient.Do(req)
+}
+
+// completion posts a non-streaming request and returns status, cache status and content.
+func completion(t *testing.T, url, prompt string) (int, string, string) {
+	t.Helper()
+	resp, err := post(context.Background(), t, url, chatBody(prompt, false))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var c struct {
+		Choices []struct {
+			Message struct{ Content string } `json:"message"`
+		} `json:"choices"`
+	}
+	json.NewDecoder(resp.Body).Decode(&c)
+	content := ""
+	if len(c.Choices) > 0 {
+		content = c.Choices[0].Message.Content
+	}
+	return resp.StatusCode, resp.Header.Get("X-Ditto-Cache"), content
+}
+
+func TestCollidingKeysNeverServeTheWrongAnswer(t *testing.T) {
+	zero := func([]byte) uint64 { return 0 } // every request has the same store key
+	g := newTestGateway(t, testOpts{hasher: zero})
+	g.up.SetEcho(true)
+	prompts := []string{"first question", "second question", "third question"}
+	for _, p := range prompts {
+		_, status, content := completion(t, g.url, p)
+		if status != "MISS" || content != fakeopenai.EchoAnswer(p) {
+			t.Errorf("%q: status %s content %q, want MISS and its own answer", p, status, content)
+		}
+	}
+	// The last one stored wins the slot; it is a hit for itself only.
+	_, status, content := completion(t, g.url, "third question")
+	if status != "HIT" || content != fakeopenai.EchoAnswer("third question") {
+		t.Errorf("repeat: status %s content %q", status, content)
+	}
+	_, status, content = completion(t, g.url, "first question")
+	if status != "MISS" || content != fakeopenai.EchoAnswer("first question") {
+		t.Errorf("colliding request: status %s content %q, want MISS with its own answer", status, content)
+	}
+	g.metrics.mu.Lock()
+	mismatches := g.metrics.mismatches
+	g.metrics.mu.Unlock()
+	if mismatches < 3 {
+		t.Errorf("digest mismatches counted = %d, want at least 3", mismatches)
+	}
+}
+
+// moveStore copies entries to another key to simulate a value served under
+// the wrong key (the shared-pool mix-up class of bug).
+type swapStore struct {
+	*store.Memory
+	mu   sync.Mutex
+	last store.Entry
+	set  bool
+}
+
+func (s *swapStore) Set(ctx context.Context, k cachekey.Key, e store.Entry, ttl time.Duration) error {
+	s.mu.Lock()
+	s.last, s.set = e, true
+	s.mu.Unlock()
+	return s.Memory.Set(ctx, k, e, ttl)
+}
+
+func (s *swapStore) Get(ctx context.Context, k cachekey.Key) (store.Entry, bool, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.set {
+		return s.last, true, nil // always the most recent entry, whatever was asked
+	}
+	return store.Entry{}, false, nil
+}
+
+func TestEntryUnderWrongKeyIsAMiss(t *testing.T) {
+	g := newTestGateway(t, testOpts{store: &swapStore{Memory: store.NewMemory(1 << 20)}})
+	g.up.SetEcho(true)
+	completion(t, g.url, "alice's private question")
+	_, status, content := completion(t, g.url, "bob's question")
+	if status != "MISS" || content != fakeopenai.EchoAnswer("bob's question") {
+		t.Fatalf("bob got status %s content %q: another request's entry was served", status, content)
+	}
+	_, status, _ = completion(t, g.url, "bob's question")
+	if status != "HIT" {
+		t.Errorf("bob's repeat: %s, want HIT (his own entry)", status)
+	}
+}
+
+// failingStore fails every call, like a Redis that is down.
+type failingStore struct{ gets, sets atomic.Int64 }
+
+func (f *failingStore) Get(context.Context, cachekey.Key) (store.Entry, bool, error) {
+	f.gets.Add(1)
+	return store.Entry{}, false, errors.New("connection refused")
+}
+
+func (f *failingStore) Set(context.Context, cachekey.Key, store.Entry, time.Duration) error {
+	f.sets.Add(1)
+	return errors.New("connection refused")
+}
+
+func TestStoreFailureFallsBackToProvider(t *testing.T) {
+	fs := &failingStore{}
+	g := newTestGateway(t, testOpts{store: fs})
+	for i := 0; i < 3; i++ {
+		code, status, content := completion(t, g.url, "hi")
+		if code != 200 || status != "MISS" || content != fakeopenai.TextAnswer {
+			t.Fatalf("request %d: %d %s %q", i, code, status, content)
+		}
+	}
+	if fs.gets.Load() != 3 || fs.sets.Load() != 3 || g.up.Calls() != 3 {
+		t.Errorf("gets %d sets %d upstream %d, want 3 each", fs.gets.Load(), fs.sets.Load(), g.up.Calls())
+	}
+	g.metrics.mu.Lock()
+	defer g.metrics.mu.Unlock()
+	if g.metrics.storeErrors["get"] != 3 || g.metrics.storeErrors["set"] != 3 {
+		t.Errorf("store errors counted = %v", g.metrics.storeErrors)
+	}
+}
+
+// waiters reports how many clients follow the flight for key.
+func (g *testGateway) waiters(key string) int {
+	g.flights.mu.Lock()
+	f := g.flights.flights[key]
+	g.flights.mu.Unlock()
+	if f == nil {
+		return 0
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.waiters
+}
+
+func TestLeaderDisconnectDoesNotCancelFollowers(t *testing.T) {
+	g := newTestGateway(t, testOpts{})
+	release := g.up.Block()
+	arrived := g.up.Arrivals()
+
+	leaderCtx, cancelLeader := context.WithCancel(context.Background())
+	leaderDone := make(chan struct{})
+	go func() {
+		defer close(leaderDone)
+		resp, err := post(leaderCtx, t, g.url, chatBody("What's the weather like in SF?", true))
+		if err == nil {
+			io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+		}
+	}()
+	<-arrived
+	key := g.keyFor(t, chatBody("What's the weather like in SF?", true))
+
+	type result struct {
+		status, content string
+	}
+	follower := make(chan result, 1)
+	go func() {
+		_, status, content := completion(t, g.url, "What's the weather like in SF?")
+		follower <- result{status, content}
+	}()
+	waitFor(t, func() bool { return g.waiters(key) == 2 })
+	cancelLeader()
+	<-leaderDone
+	waitFor(t, func() bool { return g.waiters(key) == 1 })
+	release()
+	r := <-follower
+	if r.status != "COALESCED" || r.content != fakeopenai.StreamTextAnswer {
+		t.Errorf("follower: %s %q, want COALESCED with the streamed answer", r.status, r.content)
+	}
+	if g.up.Calls() != 1 {
+		t.Errorf("upstream calls = %d, want 1", g.up.Calls())
+	}
+	_, status, _ := completion(t, g.url, "What's the weather like in SF?")
+	if status != "HIT" {
+		t.Errorf("after the flight: %s, want HIT", status)
+	}
+}
+
+func TestSoleClientDisconnectCancelsUpstreamAndStoresNothing(t *testing.T) {
+	g := newTestGateway(t, testOpts{})
+	g.up.SetStreamDelay(50 * time.Millisecond)
+	ctx, cancel := context.WithCancel(context.Background())
+	resp, err := post(ctx, t, g.url, chatBody("What's the weather like in SF?", true))
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := bufio.NewReader(resp.Body)
+	for events := 0; events < 3; {
+		line, err := r.ReadString('\n')
+		if err != nil {
+			t.Fatal(err)
+		}
+		if strings.HasPrefix(line, "data: ") {
+			events++
+		}
+	}
+	cancel()
+	resp.Body.Close()
+	key := g.keyFor(t, chatBody("What's the weather like in SF?", true))
+	waitFor(t, func() bool { return g.waiters(key) == 0 })
+	g.up.SetStreamDelay(0)
+	_, status, _ := completion(t, g.url, "What's the weather like in SF?")
+	if status != "MISS" {
+		t.Errorf("after an abandoned stream: %s, want MISS (nothing partial stored)", status)
+	}
+	if g.up.Calls() != 2 {
+		t.Errorf("upstream calls = %d, want 2", g.up.Calls())
+	}
+}
+
+func TestStalledStreamEndsWithErrorEvent(t *testing.T) {
+	g := newTestGateway(t, testOpts{cfg: func(c *configs.Config) { c.Upstream.StreamIdleTimeout = 300 * time.Millisecond }})
+	g.up.SetStreamDelay(5 * time.Second) // first event, then silence
+	resp, err := post(context.Background(), t, g.url, chatBody("What's the weather like in SF?", true))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != 200 || !strings.Contains(string(body), `"code":"upstream_stalled"`) || strings.Contains(string(body), "[DONE]") {
+		t.Fatalf("stalled stream: %d %s, want an error event and no [DONE]", resp.StatusCode, body)
+	}
+	g.up.SetStreamDelay(0)
+	_, status, _ := completion(t, g.url, "What's the weather like in SF?")
+	if status != "MISS" {
+		t.Errorf("after a stalled stream: %s, want MISS", status)
+	}
+}
+
+func (g *testGateway) keyFor(t *testing.T, body string) string {
+	t.Helper()
+	e, err := Explain(g.cfg, g.cfg.Cache.Namespace, []byte(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return e.Key
+}
+
+// waitFor polls cond for up to 10 s: a bound for progress, not a timing
+// assertion.
+func waitFor(t *testing.T, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatal("condition not reached within 10s")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
