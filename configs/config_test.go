@@ -118,3 +118,13 @@ func TestValidateReportsEveryProblem(t *testing.T) {
 		t.Error("validation error reveals the redis password")
 	}
 }
+
+func TestExampleConfigLoads(t *testing.T) {
+	c, err := Load(env(map[string]string{"DITTO_CONFIG": "example.yaml"}))
+	if err != nil {
+		t.Fatalf("example.yaml: %v", err)
+	}
+	if len(c.Routes) == 0 || c.Providers["local"].BaseURL == "" {
+		t.Errorf("example.yaml not applied: %+v", c.Routes)
+	}
+}
