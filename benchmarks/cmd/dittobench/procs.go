@@ -29,13 +29,17 @@ type proc struct {
 type procs struct {
 	mu  sync.Mutex
 	all []*proc
+	n   int    // children started, numbers the logs
 	dir string // logs go here
 }
 
 // start runs name with args and env; when ready is nil it waits for the
 // child's first stdout line "listening http://…", else it calls ready.
 func (ps *procs) start(ctx context.Context, name, path string, args, env []string, ready func(context.Context, *proc) error) (*proc, error) {
-	logPath := fmt.Sprintf("%s/%s.log", ps.dir, name)
+	ps.mu.Lock()
+	ps.n++
+	logPath := fmt.Sprintf("%s/%02d-%s.log", ps.dir, ps.n, name)
+	ps.mu.Unlock()
 	logf, err := os.Create(logPath)
 	if err != nil {
 		return nil, err

@@ -14,6 +14,7 @@ import (
 
 // report is the Markdown document a run produces.
 type report struct {
+	notes    []string // paragraphs under the machine description
 	sections []*section
 	checks   []check
 }
@@ -204,6 +205,9 @@ func (r *report) markdown(m machine, o *options, started time.Time, took time.Du
 		"Closed-loop phases: %s measured after %s warm-up, rounds interleaved across targets, best of %d kept. "+
 		"Open-loop latency counts from each request's scheduled start (no coordinated omission). Latency histograms: HdrHistogram, 3 significant digits; "+
 		"percentiles are over successful requests, errors are counted separately.\n\n", m.cpus, o.phase, o.warmup, o.rounds)
+	for _, n := range r.notes {
+		b.WriteString(n + "\n\n")
+	}
 	b.WriteString("## Targets\n\n")
 	b.WriteString("| target | goal | measured | result |\n|---|---|---|---|\n")
 	for _, c := range r.checks {

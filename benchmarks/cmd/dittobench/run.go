@@ -32,6 +32,7 @@ type options struct {
 	scenarios     string
 	dittoBin      string
 	dittoPkg      string
+	dittoConfig   string
 	noDitto       bool
 	write         string
 	timeout       time.Duration
@@ -56,6 +57,7 @@ func (o *options) flags(fs *flag.FlagSet) {
 	fs.StringVar(&o.scenarios, "scenarios", strings.Join(allScenarios, ","), "comma-separated scenarios to run")
 	fs.StringVar(&o.dittoBin, "ditto-bin", "", "a prebuilt ditto binary (default: go build -o TMP/ditto -ditto-pkg)")
 	fs.StringVar(&o.dittoPkg, "ditto-pkg", "./cmd/ditto", "package to build the ditto binary from")
+	fs.StringVar(&o.dittoConfig, "ditto-config", "", "YAML config file given to every Ditto process as DITTO_CONFIG (default: none, env vars only)")
 	fs.BoolVar(&o.noDitto, "no-ditto", false, "skip every Ditto row (harness and baselines only)")
 	fs.StringVar(&o.write, "write", "", "also write the report to this file (e.g. benchmarks/RESULTS.md)")
 	fs.DurationVar(&o.timeout, "timeout", 9*time.Minute+30*time.Second, "stop the whole run after this long")
@@ -126,6 +128,7 @@ func runAll(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	}
 	b.setupDitto(ctx, dir)
 	b.setupRedis(ctx)
+	b.describeSetup()
 	if err := b.setupUpstreams(ctx); err != nil {
 		return err
 	}
@@ -171,6 +174,29 @@ func runAll(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 
 func (b *bench) progress(format string, args ...any) {
 	fmt.Fprintf(b.log, format+"\n", args...)
+}
+
+func (b *bench) describeSetup() {
+	switch {
+	case b.noDitto != "":
+		b.rep.notes = append(b.rep.notes, "**Ditto rows skipped:** "+b.noDitto+".")
+	default:
+		cfg := "configured by environment variables only (`DITTO_ADDR`, `OPENAI_BASE_URL`, `OPENAI_API_KEY`, `REDIS_URL`), i.e. its defaults"
+		if b.o.dittoConfig != "" {
+			cfg = "configured by `DITTO_CONFIG=" + b.o.dittoConfig + "` plus those environment variables"
+		}
+		src := "built from `" + b.o.dittoPkg + "` by `go build`"
+		if b.o.dittoBin != "" {
+			src = "the binary `" + b.o.dittoBin + "`"
+		}
+		b.rep.notes = append(b.rep.notes, "**Ditto:** "+src+", one process per scenario, "+cfg+
+			"; its log (one JSON line per request at the default level) goes to a file.")
+	}
+	if b.noRedis != "" {
+		b.rep.notes = append(b.rep.notes, "**Redis rows skipped:** "+b.noRedis+".")
+	} else {
+		b.rep.notes = append(b.rep.notes, "**Redis:** a private `redis-server` on a random loopback port, no persistence (`--save \"\" --appendonly no`), flushed before each Ditto-with-Redis process.")
+	}
 }
 
 // setupDitto builds the ditto binary, or records why Ditto rows are skipped.
@@ -272,6 +298,9 @@ func (b *bench) ditto(ctx context.Context, name string, up *upstreamRef, useRedi
 	}
 	addr := fmt.Sprintf("127.0.0.1:%d", port)
 	env := append(baseEnv(), "DITTO_ADDR="+addr, "OPENAI_BASE_URL="+up.origin+"/v1", "OPENAI_API_KEY="+b.o.apiKey)
+	if b.o.dittoConfig != "" {
+		env = append(env, "DITTO_CONFIG="+b.o.dittoConfig)
+	}
 	if useRedis {
 		env = append(env, "REDIS_URL="+b.redisURL)
 		b.rdb.FlushAll(ctx)

@@ -32,9 +32,12 @@ func (b *bench) hitPath(ctx context.Context, useRedis bool) {
 	for _, t := range []target{base, dit} {
 		b.prime(ctx, t, bodies)
 	}
+	how := "from a Go map keyed by xxhash of the body"
+	if useRedis {
+		how = "with one Redis GET keyed by xxhash of the body (go-redis, same redis-server)"
+	}
 	s.para("Every request is a hit: %d distinct real prompts (non-streaming, %s), primed once, then cycled. "+
-		"Baseline %s answers from a Go map keyed by xxhash of the body; with Redis, from one GET. Upstream: %s.",
-		len(bodies), b.o.model, ref, b.up0.desc)
+		"Baseline %s answers %s. Upstream: %s.", len(bodies), b.o.model, ref, how, b.up0.desc)
 	loads := []load{b.closed(1), b.closed(b.o.conc)}
 	rows := grid(ctx, []target{base, dit}, loads, b.o.rounds, b.o.apiKey,
 		func(target, load, int) loadgen.Source { return cycle(bodies) }, b.progressf)
