@@ -126,6 +126,7 @@ func openStore(ctx context.Context, c configs.Cache, log *slog.Logger) (Store, e
 	if c.Redis.URL == "" {
 		return store.NewMemory(c.MemoryMaxBytes), nil
 	}
+	store.SetRedisLogger(log)
 	r, err := store.NewRedis(ctx, store.RedisOptions{
 		URL:          c.Redis.URL.Value(),
 		DialTimeout:  c.Redis.DialTimeout,
