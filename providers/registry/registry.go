@@ -10,8 +10,10 @@ import (
 	"github.com/dittocache/ditto/configs"
 	"github.com/dittocache/ditto/providers"
 	"github.com/dittocache/ditto/providers/anthropic"
+	"github.com/dittocache/ditto/providers/azure"
 	"github.com/dittocache/ditto/providers/gemini"
 	"github.com/dittocache/ditto/providers/openai"
+	"github.com/dittocache/ditto/providers/simulated"
 )
 
 // Build returns one adapter per configured provider, keyed by provider
@@ -49,7 +51,11 @@ func build(name string, pc configs.Provider, client *http.Client) (providers.Pro
 		return anthropic.New(anthropic.Options{BaseURL: pc.BaseURL, APIKey: pc.APIKey.Value(), HTTPClient: client, DefaultMaxTokens: pc.MaxTokens}), nil
 	case "gemini":
 		return gemini.New(gemini.Options{BaseURL: pc.BaseURL, APIKey: pc.APIKey.Value(), HTTPClient: client}), nil
+	case "azure":
+		return azure.New(azure.Options{Endpoint: pc.BaseURL, APIKey: pc.APIKey.Value(), APIVersion: pc.APIVersion, HTTPClient: client}), nil
+	case "simulated":
+		return simulated.New(simulated.Options{Latency: pc.Latency, ChunkCount: pc.ChunkCount, ChunkDelay: pc.ChunkDelay}), nil
 	default:
-		return nil, fmt.Errorf("provider type %q is not available in this build", pc.Type)
+		return nil, fmt.Errorf("unknown provider type %q", pc.Type)
 	}
 }
