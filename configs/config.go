@@ -141,6 +141,9 @@ type Upstream struct {
 	FirstByteTimeout    time.Duration `yaml:"first_byte_timeout"`
 	TotalTimeout        time.Duration `yaml:"total_timeout"`
 	StreamIdleTimeout   time.Duration `yaml:"stream_idle_timeout"`
+	Retries             int           `yaml:"retries"`
+	RetryBackoff        time.Duration `yaml:"retry_backoff"`
+	MaxRetryWait        time.Duration `yaml:"max_retry_wait"`
 	MaxIdleConnsPerHost int           `yaml:"max_idle_conns_per_host"`
 }
 
@@ -352,6 +355,12 @@ func (c *Config) Validate() error {
 	}
 	if c.Upstream.ConnectTimeout <= 0 || c.Upstream.FirstByteTimeout <= 0 || c.Upstream.TotalTimeout <= 0 || c.Upstream.StreamIdleTimeout <= 0 {
 		bad("upstream", "connect_timeout, first_byte_timeout, total_timeout and stream_idle_timeout must be positive")
+	}
+	if c.Upstream.Retries < 0 || c.Upstream.Retries > 10 {
+		bad("upstream.retries", "must be between 0 and 10")
+	}
+	if c.Upstream.RetryBackoff <= 0 || c.Upstream.MaxRetryWait < 0 {
+		bad("upstream.retry_backoff", "retry_backoff must be positive and max_retry_wait not negative")
 	}
 	switch c.Log.Level {
 	case "debug", "info", "warn", "error":

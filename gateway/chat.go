@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/hex"
 	"errors"
-	"io"
 	"net/http"
 	"strconv"
 	"strings"
@@ -143,7 +142,7 @@ func (s *Server) serve(c echo.Context, x *exchange) error {
 		f := solo(func(f *flight, fctx context.Context) { s.runFlight(f, fctx, x, true) })
 		return s.follow(c, x, f)
 	}
-	f, leader := s.flights.join(x.keyStr, func(f *flight, fctx context.Context) {
+	f, leader := s.flights.join(flightKey(x.key), func(f *flight, fctx context.Context) {
 		defer s.flights.forget(f)
 		s.runFlight(f, fctx, x, true)
 	})
@@ -203,52 +202,6 @@ func (s *Server) runFlight(f *flight, ctx context.Context, x *exchange, store bo
 		stored = s.storeAnswer(x, resp, body)
 	}
 	f.finish(resp, body, stored, nil)
-}
-
-// callUpstream calls the provider, streaming when the flight's first client
-// asked for a stream, and returns the complete answer.
-func (s *Server) callUpstream(ctx context.Context, f *flight, x *exchange, req *normalize.Request) (*normalize.Response, error) {
-	start := s.now()
-	if !x.req.Stream {
-		cctx, cancel := context.WithTimeout(ctx, s.cfg.Upstream.TotalTimeout)
-		defer cancel()
-		resp, err := x.provider.Complete(cctx, req)
-		s.metrics.upstream(x.route, s.now().Sub(start), err)
-		return resp, err
-	}
-	// A stream that stalls longer than the idle timeout is cut, so waiting
-	// clients get an error event instead of hanging forever.
-	ctx, cancel := context.WithCancelCause(ctx)
-	defer cancel(nil)
-	idle := s.cfg.Upstream.StreamIdleTimeout
-	watchdog := time.AfterFunc(idle, func() { cancel(errStreamStalled) })
-	defer watchdog.Stop()
-	st, err := x.provider.Stream(ctx, req)
-	if err != nil {
-		s.metrics.upstream(x.route, s.now().Sub(start), err)
-		return nil, err
-	}
-	defer st.Close()
-	var asm normalize.Assembler
-	for {
-		ch, err := st.Recv()
-		if errors.Is(err, io.EOF) {
-			break
-		}
-		if err != nil {
-			if context.Cause(ctx) == errStreamStalled {
-				err = errStreamStalled
-			}
-			s.metrics.upstream(x.route, s.now().Sub(start), err)
-			return nil, err
-		}
-		watchdog.Reset(idle)
-		asm.Add(ch)
-		f.publish(ch)
-	}
-	resp, err := asm.Response()
-	s.metrics.upstream(x.route, s.now().Sub(start), err)
-	return resp, err
 }
 
 // errStreamStalled ends a stream whose upstream sent nothing for
@@ -381,7 +334,7 @@ func (s *Server) writeHit(c echo.Context, x *exchange, e store.Entry, age time.D
 		s.metrics.storeError("decode", err)
 		x.status = statusMiss
 		h.Del("Age")
-		f, _ := s.flights.join(x.keyStr, func(f *flight, fctx context.Context) {
+		f, _ := s.flights.join(flightKey(x.key), func(f *flight, fctx context.Context) {
 			defer s.flights.forget(f)
 			s.runFlight(f, fctx, x, true)
 		})

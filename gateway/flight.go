@@ -4,6 +4,7 @@ import (
 	"context"
 	"sync"
 
+	"github.com/dittocache/ditto/cachekey"
 	"github.com/dittocache/ditto/normalize"
 )
 
@@ -30,7 +31,12 @@ type flight struct {
 	waiters int
 }
 
-// flightGroup tracks in-flight upstream calls by cache key.
+// flightKey identifies a flight by the request's verification digest, not
+// its store key: requests whose 64-bit hashes collide must never share an
+// upstream answer.
+func flightKey(k cachekey.Key) string { return string(k.Digest[:]) }
+
+// flightGroup tracks in-flight upstream calls by flightKey.
 type flightGroup struct {
 	mu      sync.Mutex
 	flights map[string]*flight

@@ -19,6 +19,7 @@ import (
 	"github.com/dittocache/ditto/configs"
 	"github.com/dittocache/ditto/gateway/store"
 	"github.com/dittocache/ditto/internal/fakeopenai"
+	"github.com/dittocache/ditto/normalize"
 	"github.com/dittocache/ditto/providers/openai"
 )
 
@@ -36,16 +37,25 @@ type testOpts struct {
 
 func newTestGateway(t *testing.T, o testOpts) *testGateway {
 	t.Helper()
+	return newTestGatewayWith(t, func(c *configs.Config, d *Deps) {
+		if o.cfg != nil {
+			o.cfg(c)
+		}
+		d.Store, d.Hasher = o.store, o.hasher
+	})
+}
+
+func newTestGatewayWith(t *testing.T, setup func(*configs.Config, *Deps)) *testGateway {
+	t.Helper()
 	up := fakeopenai.New(t)
 	cfg := configs.Default()
-	if o.cfg != nil {
-		o.cfg(cfg)
-	}
 	deps := Deps{
 		Providers: map[string]Provider{"openai": openai.New(openai.Options{BaseURL: up.BaseURL(), APIKey: "sk-test"})},
-		Store:     o.store,
 		Logger:    slog.New(slog.NewTextHandler(io.Discard, nil)),
-		Hasher:    o.hasher,
+	}
+	setup(cfg, &deps)
+	if err := cfg.Validate(); err != nil {
+		t.Fatal(err)
 	}
 	srv, err := New(context.Background(), cfg, deps)
 	if err != nil {
@@ -221,7 +231,7 @@ func TestLeaderDisconnectDoesNotCancelFollowers(t *testing.T) {
 		}
 	}()
 	<-arrived
-	key := g.keyFor(t, chatBody("What's the weather like in SF?", true))
+	key := g.flightKeyFor(t, chatBody("What's the weather like in SF?", true))
 
 	type result struct {
 		status, content string
@@ -269,7 +279,7 @@ func TestSoleClientDisconnectCancelsUpstreamAndStoresNothing(t *testing.T) {
 	}
 	cancel()
 	resp.Body.Close()
-	key := g.keyFor(t, chatBody("What's the weather like in SF?", true))
+	key := g.flightKeyFor(t, chatBody("What's the weather like in SF?", true))
 	waitFor(t, func() bool { return g.waiters(key) == 0 })
 	g.up.SetStreamDelay(0)
 	_, status, _ := completion(t, g.url, "What's the weather like in SF?")
@@ -300,13 +310,17 @@ func TestStalledStreamEndsWithErrorEvent(t *testing.T) {
 	}
 }
 
-func (g *testGateway) keyFor(t *testing.T, body string) string {
+func (g *testGateway) flightKeyFor(t *testing.T, body string) string {
 	t.Helper()
-	e, err := Explain(g.cfg, g.cfg.Cache.Namespace, []byte(body))
+	req, err := normalize.DecodeOpenAI([]byte(body))
 	if err != nil {
 		t.Fatal(err)
 	}
-	return e.Key
+	route, err := g.router.resolve(req.Model)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return flightKey(cachekey.Derive(g.hasher, g.cfg.Cache.Namespace, route.Key(), normalize.Canonical(req)))
 }
 
 // waitFor polls cond for up to 10 s: a bound for progress, not a timing
@@ -319,5 +333,40 @@ func waitFor(t *testing.T, cond func() bool) {
 			t.Fatal("condition not reached within 10s")
 		}
 		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+func TestFallbackAnswersAndIsStoredUnderTheRequestedRoute(t *testing.T) {
+	backup := fakeopenai.New(t)
+	backup.SetEcho(true)
+	g := newTestGatewayWith(t, func(c *configs.Config, deps *Deps) {
+		c.Upstream.Retries = 1
+		c.Upstream.RetryBackoff = time.Millisecond
+		c.Routes = []configs.Route{
+			{Model: "gpt-4o", Provider: "openai", Fallbacks: []string{"backup-4o"}},
+			{Model: "backup-4o", Provider: "backup", UpstreamModel: "gpt-4o-backup"},
+		}
+		c.Providers["backup"] = configs.Provider{Type: "openai", BaseURL: backup.BaseURL()}
+		deps.Providers["backup"] = openai.New(openai.Options{Name: "backup", BaseURL: backup.BaseURL()})
+	})
+	g.up.FailNext(fakeopenai.Failure{Status: 500}, fakeopenai.Failure{Status: 502})
+	code, status, content := completion(t, g.url, "hello")
+	if code != 200 || status != "MISS" || content != fakeopenai.EchoAnswer("hello") {
+		t.Fatalf("fallback: %d %s %q", code, status, content)
+	}
+	if g.up.Calls() != 2 || backup.Calls() != 1 {
+		t.Errorf("primary calls %d (want 2: try + retry), backup calls %d (want 1)", g.up.Calls(), backup.Calls())
+	}
+	if !strings.Contains(string(backup.Requests()[0]), `"model":"gpt-4o-backup"`) {
+		t.Errorf("backup got %s, want its upstream model", backup.Requests()[0])
+	}
+	_, status, content = completion(t, g.url, "hello")
+	if status != "HIT" || content != fakeopenai.EchoAnswer("hello") {
+		t.Errorf("repeat: %s %q, want a HIT of the fallback answer", status, content)
+	}
+	// A request the primary rejects as invalid is not sent to the fallback.
+	g.up.FailNext(fakeopenai.Failure{Status: 400})
+	if code, _, _ := completion(t, g.url, "bad"); code != 400 || backup.Calls() != 1 {
+		t.Errorf("invalid request: status %d, backup calls %d; want 400 and no fallback", code, backup.Calls())
 	}
 }

@@ -252,7 +252,7 @@ func TestUpstreamErrorsAreNotCached(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(http.StatusText(tt.wantStatus), func(t *testing.T) {
-			e := newEnv(t)
+			e := newEnv(t, noRetries)
 			e.up.FailNext(tt.give)
 			var resp *http.Response
 			_, err := e.client.Chat.Completions.New(context.Background(), userMessage("hi"), option.WithResponseInto(&resp))
@@ -282,7 +282,7 @@ func TestUpstreamErrorsAreNotCached(t *testing.T) {
 
 func TestStreamErrorBeforeFirstChunkKeepsStatus(t *testing.T) {
 	e := newEnv(t)
-	e.up.FailNext(fakeopenai.Failure{Status: 429, RetryAfter: "3"})
+	e.up.FailNext(fakeopenai.Failure{Status: 429, RetryAfter: "60"}) // longer than max_retry_wait: not retried
 	s := e.client.Chat.Completions.NewStreaming(context.Background(), userMessage("hi"))
 	for s.Next() {
 	}
@@ -291,6 +291,34 @@ func TestStreamErrorBeforeFirstChunkKeepsStatus(t *testing.T) {
 		t.Fatalf("stream err = %v, want a 429 *openai.Error", s.Err())
 	}
 	s.Close()
+}
+
+var noRetries = withConfig(func(c *configs.Config) { c.Upstream.Retries = 0 })
+
+func TestTransientFailuresAreRetried(t *testing.T) {
+	e := newEnv(t)
+	e.up.FailNext(fakeopenai.Failure{Status: 503}, fakeopenai.Failure{Status: 429, RetryAfter: "0"})
+	c, h := e.complete(t, userMessage("hi"))
+	wantCache(t, h, "MISS")
+	if c.Choices[0].Message.Content != fakeopenai.TextAnswer || e.up.Calls() != 3 {
+		t.Errorf("content %q after %d upstream calls, want the answer after 3", c.Choices[0].Message.Content, e.up.Calls())
+	}
+	// An invalid request is not retried.
+	e.up.FailNext(fakeopenai.Failure{Status: 400})
+	_, err := e.client.Chat.Completions.New(context.Background(), userMessage("other"))
+	var apiErr *openai.Error
+	if !errors.As(err, &apiErr) || apiErr.StatusCode != 400 || e.up.Calls() != 4 {
+		t.Errorf("400: err %v after %d calls, want one call", err, e.up.Calls())
+	}
+	// A stream that broke after clients saw chunks is not retried.
+	e.up.CutStreamsAfter(3)
+	s := e.client.Chat.Completions.NewStreaming(context.Background(), userMessage("streamed"))
+	for s.Next() {
+	}
+	s.Close()
+	if s.Err() == nil || e.up.Calls() != 5 {
+		t.Errorf("cut stream: err %v after %d calls, want an error and one call", s.Err(), e.up.Calls())
+	}
 }
 
 func TestTruncatedStreamIsNotCached(t *testing.T) {
