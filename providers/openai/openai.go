@@ -3,12 +3,18 @@
 // OpenRouter, LiteLLM, …), selected by base URL.
 //
 // Requests are encoded by normalize.AppendOpenAIRequest, so fields Ditto does
-// not model reach the upstream unchanged. Upstream error bodies are decoded
-// with go-openai's wire types and returned as *providers.Error.
+// not model reach the upstream unchanged. Upstream error bodies, and error
+// events inside a 200 stream, are decoded with go-openai's wire types and
+// returned as *providers.Error.
+//
+// Streams always ask for stream_options.include_usage. A stream ends with
+// io.EOF at "data: [DONE]" once every choice has finished, or, for servers
+// that omit [DONE], at a clean end of body once every choice has finished
+// and the usage chunk has arrived. Any other end is an error wrapping
+// io.ErrUnexpectedEOF.
 package openai
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -16,6 +22,9 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
+	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -23,13 +32,12 @@ import (
 
 	"github.com/dittocache/ditto/normalize"
 	"github.com/dittocache/ditto/providers"
+	"github.com/dittocache/ditto/providers/internal/sse"
+	"github.com/dittocache/ditto/providers/internal/upstream"
 )
 
 // DefaultBaseURL is OpenAI's API root.
 const DefaultBaseURL = "https://api.openai.com/v1"
-
-// maxErrorBody bounds how much of an upstream error body is read.
-const maxErrorBody = 1 << 20
 
 // Options configure a Client. The zero value talks to api.openai.com with no
 // key.
@@ -39,7 +47,7 @@ type Options struct {
 	APIKey     string       // sent as "Authorization: Bearer"; omitted when empty
 	HTTPClient *http.Client // default providers.NewHTTPClient with zero options
 	// Header holds extra headers sent with every request, e.g.
-	// OpenAI-Organization. Must not be modified after New.
+	// OpenAI-Organization. New copies it.
 	Header http.Header
 }
 
@@ -56,7 +64,7 @@ var _ providers.Provider = (*Client)(nil)
 
 // New returns a Client.
 func New(o Options) *Client {
-	c := &Client{name: o.Name, url: strings.TrimRight(o.BaseURL, "/") + "/chat/completions", key: o.APIKey, http: o.HTTPClient, header: o.Header}
+	c := &Client{name: o.Name, url: strings.TrimRight(o.BaseURL, "/") + "/chat/completions", key: o.APIKey, http: o.HTTPClient}
 	if c.name == "" {
 		c.name = "openai"
 	}
@@ -65,6 +73,17 @@ func New(o Options) *Client {
 	}
 	if c.http == nil {
 		c.http = providers.NewHTTPClient(providers.HTTPOptions{})
+	}
+	if len(o.Header) > 0 {
+		c.header = make(http.Header, len(o.Header))
+		for k, v := range o.Header {
+			k = http.CanonicalHeaderKey(k)
+			c.header[k] = append(c.header[k], v...)
+		}
+		for k, v := range c.header {
+			// Requests share these slices: a full one makes any append copy.
+			c.header[k] = slices.Clip(v)
+		}
 	}
 	return c
 }
@@ -76,14 +95,13 @@ func (c *Client) Complete(ctx context.Context, req *normalize.Request) (*normali
 		return nil, err
 	}
 	defer resp.Body.Close()
-	body, err := io.ReadAll(resp.Body)
+	body, err := upstream.ReadAll(resp.Body, upstream.MaxResponseBody)
 	if err != nil {
 		return nil, fmt.Errorf("%s: read response: %w", c.name, err)
 	}
 	r, err := normalize.ParseOpenAIResponse(body)
 	if err != nil {
-		return nil, &providers.Error{Provider: c.name, Status: http.StatusBadGateway, Type: "server_error", Code: "bad_upstream_response",
-			Message: "the upstream returned a response that is not a chat completion: " + err.Error()}
+		return nil, c.badResponse("the upstream returned a response that is not a chat completion: " + err.Error())
 	}
 	return r, nil
 }
@@ -97,25 +115,29 @@ func (c *Client) Stream(ctx context.Context, req *normalize.Request) (normalize.
 	if ct := resp.Header.Get("Content-Type"); !strings.HasPrefix(ct, "text/event-stream") {
 		// Some servers ignore stream:true; accept a whole completion.
 		defer resp.Body.Close()
-		body, err := io.ReadAll(resp.Body)
+		body, err := upstream.ReadAll(resp.Body, upstream.MaxResponseBody)
 		if err != nil {
 			return nil, fmt.Errorf("%s: read response: %w", c.name, err)
 		}
 		r, perr := normalize.ParseOpenAIResponse(body)
 		if perr != nil {
-			return nil, &providers.Error{Provider: c.name, Status: http.StatusBadGateway, Type: "server_error", Code: "bad_upstream_response",
-				Message: "the upstream answered a stream request with " + ct}
+			return nil, c.badResponse("the upstream answered a stream request with " + ct)
 		}
 		return &replayStream{chunks: normalize.Replay(r, true)}, nil
 	}
-	return &stream{name: c.name, body: resp.Body, r: bufio.NewReaderSize(resp.Body, 16<<10)}, nil
+	return newStream(c.name, c.key, resp.Body), nil
+}
+
+func (c *Client) badResponse(msg string) *providers.Error {
+	return &providers.Error{Provider: c.name, Status: http.StatusBadGateway, Type: "server_error", Code: "bad_upstream_response",
+		Message: upstream.Redact(msg, c.key)}
 }
 
 func (c *Client) do(ctx context.Context, req *normalize.Request, stream bool) (*http.Response, error) {
 	body := normalize.AppendOpenAIRequest(make([]byte, 0, 1024), req, req.Model, stream)
 	hr, err := http.NewRequestWithContext(ctx, http.MethodPost, c.url, bytes.NewReader(body))
 	if err != nil {
-		return nil, fmt.Errorf("%s: new request: %w", c.name, err)
+		return nil, fmt.Errorf("%s: new request: %w", c.name, redactURLError(err))
 	}
 	for k, v := range c.header {
 		hr.Header[k] = v
@@ -142,19 +164,18 @@ func (c *Client) do(ctx context.Context, req *normalize.Request, stream bool) (*
 }
 
 // redactURLError drops the request URL from transport errors: some
-// OpenAI-compatible servers put keys in query strings.
+// OpenAI-compatible servers put keys in query strings. The cause stays in the
+// chain, so errors.Is(err, context.Canceled) and timeouts still match.
 func redactURLError(err error) error {
-	var ue interface{ Unwrap() error }
-	if errors.As(err, &ue) {
-		if inner := ue.Unwrap(); inner != nil {
-			return inner
-		}
+	var ue *url.Error
+	if errors.As(err, &ue) && ue.Err != nil {
+		return fmt.Errorf("%s: %w", ue.Op, ue.Err)
 	}
 	return err
 }
 
 func (c *Client) upstreamError(resp *http.Response) error {
-	body, _ := io.ReadAll(io.LimitReader(resp.Body, maxErrorBody))
+	body := upstream.ErrorBody(resp)
 	e := &providers.Error{
 		Provider:   c.name,
 		Status:     resp.StatusCode,
@@ -163,90 +184,120 @@ func (c *Client) upstreamError(resp *http.Response) error {
 	}
 	var er goopenai.ErrorResponse
 	if json.Unmarshal(body, &er) == nil && er.Error != nil && er.Error.Message != "" {
-		e.Message = er.Error.Message
-		if er.Error.Type != "" {
-			e.Type = er.Error.Type
-		}
-		if er.Error.Param != nil {
-			e.Param = *er.Error.Param
-		}
-		switch code := er.Error.Code.(type) {
-		case string:
-			e.Code = code
-		case float64:
-			e.Code = fmt.Sprint(int(code))
-		}
-	} else {
-		e.Message = fmt.Sprintf("upstream returned HTTP %d", resp.StatusCode)
-		if s := strings.TrimSpace(string(body)); s != "" && len(s) < 512 && !strings.ContainsAny(s, "<{") {
-			e.Message += ": " + s
-		}
+		fill(e, er.Error, c.key)
+		return e
+	}
+	e.Message = fmt.Sprintf("upstream returned HTTP %d", resp.StatusCode)
+	// A short plain-text body says what went wrong; HTML pages and JSON
+	// this adapter cannot read do not belong in a client-facing message.
+	if s := strings.TrimSpace(string(body)); s != "" && len(s) < 512 && !strings.ContainsAny(s, "<{") {
+		e.Message += ": " + upstream.Redact(s, c.key)
 	}
 	return e
 }
 
-// stream reads OpenAI SSE. It reports io.EOF only after "data: [DONE]" (or a
-// clean end of body) once every choice has finished.
+// fill copies go-openai's decoded error object into e. The type replaces
+// e's only when the upstream sent one; code may be a string or a number.
+func fill(e *providers.Error, ae *goopenai.APIError, key string) {
+	e.Message = upstream.Redact(ae.Message, key)
+	if ae.Type != "" {
+		e.Type = ae.Type
+	}
+	if ae.Param != nil {
+		e.Param = *ae.Param
+	}
+	switch code := ae.Code.(type) {
+	case string:
+		e.Code = code
+	case int: // go-openai decodes integral numeric codes as int
+		e.Code = strconv.Itoa(code)
+	case float64:
+		e.Code = strconv.FormatFloat(code, 'f', -1, 64)
+	}
+}
+
+// stream reads OpenAI SSE; see the package comment for when it ends with
+// io.EOF.
 type stream struct {
 	name     string
+	key      string
 	body     io.ReadCloser
-	r        *bufio.Reader
-	line     []byte
-	open     map[int]bool // choice index → finished
-	finished bool
+	events   *sse.Reader
+	finished map[int]bool // choice index → has a finish reason
+	usage    bool         // a chunk carried usage
+	err      error        // sticky: io.EOF after a complete answer, else the failure
+}
+
+func newStream(name, key string, body io.ReadCloser) *stream {
+	return &stream{name: name, key: key, body: body, events: sse.NewReader(body)}
 }
 
 func (s *stream) Recv() (*normalize.Chunk, error) {
-	for {
-		data, err := s.next()
-		if err != nil {
-			if errors.Is(err, io.EOF) {
-				if s.complete() {
-					return nil, io.EOF
-				}
-				return nil, fmt.Errorf("%s: stream ended before the answer finished: %w", s.name, io.ErrUnexpectedEOF)
-			}
-			return nil, fmt.Errorf("%s: read stream: %w", s.name, err)
-		}
-		if bytes.Equal(data, []byte("[DONE]")) {
-			if s.complete() {
-				return nil, io.EOF
-			}
-			return nil, fmt.Errorf("%s: stream ended before the answer finished: %w", s.name, io.ErrUnexpectedEOF)
-		}
-		if bytes.Contains(data, []byte(`"error"`)) {
-			if e := s.inlineError(data); e != nil {
-				return nil, e
-			}
-		}
-		ch, err := normalize.ParseOpenAIChunk(data)
-		if err != nil {
-			return nil, &providers.Error{Provider: s.name, Status: http.StatusBadGateway, Type: "server_error", Code: "bad_upstream_response",
-				Message: "the upstream sent a malformed stream event: " + err.Error()}
-		}
-		s.track(ch)
-		return ch, nil
+	if s.err != nil {
+		return nil, s.err
 	}
+	ch, err := s.next()
+	if err != nil {
+		s.err = err
+		return nil, err
+	}
+	return ch, nil
+}
+
+func (s *stream) next() (*normalize.Chunk, error) {
+	ev, err := s.events.Next()
+	if err == io.EOF {
+		// Servers that omit [DONE] still send the usage chunk last.
+		if s.complete() && s.usage {
+			return nil, io.EOF
+		}
+		return nil, fmt.Errorf("%s: stream ended before the answer finished: %w", s.name, io.ErrUnexpectedEOF)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("%s: read stream: %w", s.name, err)
+	}
+	data := bytes.TrimSpace(ev.Data)
+	if string(data) == "[DONE]" {
+		if s.complete() {
+			return nil, io.EOF
+		}
+		return nil, fmt.Errorf("%s: stream sent [DONE] before every choice finished: %w", s.name, io.ErrUnexpectedEOF)
+	}
+	if e := s.inlineError(data); e != nil {
+		return nil, e
+	}
+	ch, err := normalize.ParseOpenAIChunk(data)
+	if err != nil {
+		return nil, &providers.Error{Provider: s.name, Status: http.StatusBadGateway, Type: "server_error", Code: "bad_upstream_response",
+			Message: "the upstream sent a malformed stream event: " + err.Error()}
+	}
+	s.track(ch)
+	return ch, nil
 }
 
 func (s *stream) track(ch *normalize.Chunk) {
-	if s.open == nil {
-		s.open = make(map[int]bool, 1)
+	if ch.Usage != nil {
+		s.usage = true
+	}
+	if s.finished == nil {
+		s.finished = make(map[int]bool, 1)
 	}
 	for _, c := range ch.Choices {
 		if c.FinishReason != "" {
-			s.open[c.Index] = true
-		} else if _, ok := s.open[c.Index]; !ok {
-			s.open[c.Index] = false
+			s.finished[c.Index] = true
+		} else if _, ok := s.finished[c.Index]; !ok {
+			s.finished[c.Index] = false
 		}
 	}
 }
 
+// complete reports whether at least one choice was seen and all have
+// finished.
 func (s *stream) complete() bool {
-	if len(s.open) == 0 {
+	if len(s.finished) == 0 {
 		return false
 	}
-	for _, done := range s.open {
+	for _, done := range s.finished {
 		if !done {
 			return false
 		}
@@ -254,70 +305,27 @@ func (s *stream) complete() bool {
 	return true
 }
 
-// inlineError decodes an error event sent inside a 200 stream.
+// inlineError decodes an error event sent inside a 200 stream, or returns
+// nil when data is not one.
 func (s *stream) inlineError(data []byte) error {
-	var er goopenai.ErrorResponse
-	if json.Unmarshal(data, &er) != nil || er.Error == nil || er.Error.Message == "" {
+	if !bytes.Contains(data, []byte(`"error"`)) {
+		return nil // fast path: every chunk passes here
+	}
+	var probe struct {
+		Error json.RawMessage `json:"error"`
+	}
+	if json.Unmarshal(data, &probe) != nil || len(probe.Error) == 0 || string(probe.Error) == "null" {
 		return nil
 	}
-	e := &providers.Error{Provider: s.name, Status: http.StatusBadGateway, Type: er.Error.Type, Message: er.Error.Message}
-	if e.Type == "" {
-		e.Type = "server_error"
+	e := &providers.Error{Provider: s.name, Status: http.StatusBadGateway, Type: "server_error"}
+	var er goopenai.ErrorResponse
+	if json.Unmarshal(data, &er) == nil && er.Error != nil {
+		fill(e, er.Error, s.key)
 	}
-	if code, ok := er.Error.Code.(string); ok {
-		e.Code = code
+	if e.Message == "" {
+		e.Message = "the upstream sent an error event: " + upstream.Redact(upstream.Snippet(probe.Error), s.key)
 	}
 	return e
-}
-
-// next returns the data of the next SSE event, joining multi-line data.
-func (s *stream) next() ([]byte, error) {
-	var data []byte
-	for {
-		line, err := s.readLine()
-		if err != nil {
-			if errors.Is(err, io.EOF) && data != nil {
-				return data, nil
-			}
-			return nil, err
-		}
-		if len(line) == 0 {
-			if data != nil {
-				return data, nil
-			}
-			continue
-		}
-		if line[0] == ':' {
-			continue // comment / keep-alive
-		}
-		field, value, _ := bytes.Cut(line, []byte(":"))
-		if len(value) > 0 && value[0] == ' ' {
-			value = value[1:]
-		}
-		if string(field) == "data" {
-			if data != nil {
-				data = append(data, '\n')
-			}
-			data = append(data, value...)
-		}
-	}
-}
-
-func (s *stream) readLine() ([]byte, error) {
-	s.line = s.line[:0]
-	for {
-		frag, isPrefix, err := s.r.ReadLine()
-		if err != nil {
-			return nil, err
-		}
-		s.line = append(s.line, frag...)
-		if !isPrefix {
-			return s.line, nil
-		}
-		if len(s.line) > 16<<20 {
-			return nil, errors.New("stream event larger than 16 MiB")
-		}
-	}
 }
 
 func (s *stream) Close() error {
