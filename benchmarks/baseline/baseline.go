@@ -18,6 +18,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"log"
 	"net"
 	"net/http"
 	"net/http/httputil"
@@ -33,8 +34,17 @@ import (
 
 // Forwarder is baseline (c): a minimal forwarder with a tuned transport.
 type Forwarder struct {
+	// ErrorLog receives upstream failures. Nil: they are not logged.
+	ErrorLog *log.Logger
+
 	origin string // scheme://host:port, no trailing slash
 	client *http.Client
+}
+
+func (f *Forwarder) logf(format string, args ...any) {
+	if f.ErrorLog != nil {
+		f.ErrorLog.Printf(format, args...)
+	}
 }
 
 // NewForwarder returns a forwarder to origin (e.g. http://127.0.0.1:9000)
@@ -83,6 +93,7 @@ func (f *Forwarder) do(ctx context.Context, r *http.Request, body io.Reader, len
 func (f *Forwarder) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	resp, err := f.do(r.Context(), r, r.Body, r.ContentLength)
 	if err != nil {
+		f.logf("forward: %v", err)
 		badGateway(w, err)
 		return
 	}
@@ -107,11 +118,15 @@ func (f *Forwarder) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		n, err := resp.Body.Read(*bp)
 		if n > 0 {
 			if _, werr := w.Write((*bp)[:n]); werr != nil {
+				f.logf("stream to client: %v", werr)
 				return
 			}
 			rc.Flush()
 		}
 		if err != nil {
+			if err != io.EOF {
+				f.logf("stream from upstream: %v", err)
+			}
 			return
 		}
 	}

@@ -15,6 +15,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"log"
 	"net"
 	"net/http"
 	"os"
@@ -115,10 +116,12 @@ func baselineCmd(ctx context.Context, args []string, stdout io.Writer) error {
 	if *origin == "" {
 		return errors.New("baseline: -upstream is required")
 	}
+	fwd := baseline.NewForwarder(*origin, 0)
+	fwd.ErrorLog = log.New(os.Stderr, "baseline: ", log.LstdFlags|log.Lmicroseconds)
 	var h http.Handler
 	switch *kind {
 	case "memory":
-		h = baseline.NewMemory(baseline.NewForwarder(*origin, 0))
+		h = baseline.NewMemory(fwd)
 	case "redis":
 		opt, err := redis.ParseURL(*redisURL)
 		if err != nil {
@@ -127,9 +130,9 @@ func baselineCmd(ctx context.Context, args []string, stdout io.Writer) error {
 		opt.DisableIdentity = true
 		rdb := redis.NewClient(opt)
 		defer rdb.Close()
-		h = baseline.NewRedis(baseline.NewForwarder(*origin, 0), rdb, "bench:b:")
+		h = baseline.NewRedis(fwd, rdb, "bench:b:")
 	case "forward":
-		h = baseline.NewForwarder(*origin, 0)
+		h = fwd
 	case "reverseproxy":
 		rp, err := baseline.NewReverseProxy(*origin)
 		if err != nil {

@@ -47,7 +47,7 @@ var allScenarios = []string{"hit-memory", "hit-redis", "miss", "streaming", "mix
 func (o *options) flags(fs *flag.FlagSet) {
 	fs.DurationVar(&o.phase, "phase", 3*time.Second, "measured time of each closed-loop phase")
 	fs.DurationVar(&o.warmup, "warmup", time.Second, "warm-up before each phase")
-	fs.IntVar(&o.rounds, "rounds", 2, "rounds of the hit and miss grids; the best of each is kept")
+	fs.IntVar(&o.rounds, "rounds", 3, "rounds of the hit and miss grids; the best of each is kept")
 	fs.IntVar(&o.conc, "c", 50, "the high concurrency")
 	fs.Float64Var(&o.rate, "rate", 1000, "fixed rate (req/s) of the miss scenario's open-loop phase")
 	fs.IntVar(&o.mixRequests, "mix-requests", 2000, "requests in the realistic mix")

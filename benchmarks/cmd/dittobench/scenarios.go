@@ -158,8 +158,15 @@ func (b *bench) streaming(ctx context.Context) {
 		}
 		return b.unique(true, "stream"+fresh())
 	}
+	// Misses compare with (c), hits with (a).
+	refOf := func(name string) string {
+		if name == hitName || name == aName {
+			return aName
+		}
+		return cName
+	}
 	table := func(rows []row) {
-		header := []string{"target", "load", "TTFB p50", "TTFB p99", "total p50", "total p99", "req/s", "× " + cName, "errors", "X-Ditto-Cache"}
+		header := []string{"target", "load", "TTFB p50", "TTFB p99", "total p50", "total p99", "req/s", "req/s ×", "errors", "X-Ditto-Cache"}
 		var out [][]string
 		for _, r := range rows {
 			if !r.ok() {
@@ -167,8 +174,8 @@ func (b *bench) streaming(ctx context.Context) {
 				continue
 			}
 			x := "–"
-			if c, ok := find(rows, cName, r.load); ok {
-				x = ratio(r.res.Throughput(), c.res.Throughput())
+			if ref, ok := find(rows, refOf(r.target), r.load); ok {
+				x = ratio(r.res.Throughput(), ref.res.Throughput()) + " " + refOf(r.target)[:3]
 			}
 			out = append(out, []string{r.target, r.load, ms(qf(r, 50)), ms(qf(r, 99)), ms(q(r, 50)), ms(q(r, 99)),
 				fmt.Sprintf("%.0f", r.res.Throughput()), x, errCell(r.res), cacheCell(r.res)})
