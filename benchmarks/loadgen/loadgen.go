@@ -231,6 +231,7 @@ func openLoop(ctx context.Context, cfg *Config, rc *recorder, start, measureFrom
 	timer := time.NewTimer(0)
 	defer timer.Stop()
 	var measured int64
+loop:
 	for k := int64(0); ctx.Err() == nil; k++ {
 		due := start.Add(time.Duration(float64(k) * interval))
 		if !end.IsZero() && !due.Before(end) {
@@ -248,7 +249,7 @@ func openLoop(ctx context.Context, cfg *Config, rc *recorder, start, measureFrom
 			select {
 			case <-timer.C:
 			case <-ctx.Done():
-				return
+				break loop // still wait for the requests in flight
 			}
 		}
 		select {

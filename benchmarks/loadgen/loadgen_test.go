@@ -150,3 +150,20 @@ func TestRunRejectsUnbounded(t *testing.T) {
 		t.Fatal("Run with neither Duration nor MaxRequests: got nil error")
 	}
 }
+
+func TestRunStopsWithContext(t *testing.T) {
+	url := server(t, func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "{}") })
+	for _, cfg := range []Config{{Rate: 200}, {Concurrency: 2}} {
+		ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+		cfg.URL, cfg.Duration = url, time.Hour
+		cfg.Source = func(int64) Request { return Request{Body: []byte(`{}`)} }
+		res, err := Run(ctx, cfg)
+		cancel()
+		if err != context.DeadlineExceeded {
+			t.Errorf("Run(rate %v) error = %v, want context.DeadlineExceeded", cfg.Rate, err)
+		}
+		if res == nil || res.Requests == 0 {
+			t.Errorf("Run(rate %v) recorded nothing before the deadline", cfg.Rate)
+		}
+	}
+}
