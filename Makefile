@@ -23,6 +23,10 @@ test:
 test-short:
 	$(GO) test -count=1 $(PKGS)
 
+## e2e-node: the Node end-to-end suite (official openai npm SDK, aimock upstream, OpenAPI schema checks) against bin/ditto
+e2e-node: build
+	cd e2e && npm ci --no-audit --no-fund && DITTO_BIN=$(CURDIR)/bin/ditto npm test
+
 ## bench: micro-benchmarks and the load harness; writes benchmarks/RESULTS.md
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./normalize/ ./cachekey/ ./gateway/store/
