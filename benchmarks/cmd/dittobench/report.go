@@ -164,6 +164,20 @@ type machine struct {
 	cpus               int
 	model, kernel, goV string
 	commit             string
+	loadStart          string // /proc/loadavg before the run
+}
+
+// loadavg returns the 1-, 5- and 15-minute load averages, or "".
+func loadavg() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return ""
+	}
+	f := strings.Fields(string(b))
+	if len(f) < 3 {
+		return ""
+	}
+	return strings.Join(f[:3], " ")
 }
 
 func describeMachine() machine {
@@ -198,7 +212,11 @@ func (r *report) markdown(m machine, o *options, started time.Time, took time.Du
 		fmt.Fprintf(&b, " at commit %s", m.commit)
 	}
 	fmt.Fprintf(&b, ".\n\n")
-	fmt.Fprintf(&b, "**Machine:** %d cores (nproc), %s, %s, %s, GOMAXPROCS %d per process.\n\n", m.cpus, m.model, m.kernel, m.goV, runtime.GOMAXPROCS(0))
+	fmt.Fprintf(&b, "**Machine:** %d cores (nproc), %s, %s, %s, GOMAXPROCS %d per process.", m.cpus, m.model, m.kernel, m.goV, runtime.GOMAXPROCS(0))
+	if m.loadStart != "" {
+		fmt.Fprintf(&b, " Load average (1, 5, 15 min) before the run: %s; after: %s — a shared machine: other work competes for the cores.", m.loadStart, loadavg())
+	}
+	b.WriteString("\n\n")
 	fmt.Fprintf(&b, "**Read the ratios, not the absolute numbers.** The load generator, the simulated upstream, the baselines, Redis and Ditto "+
 		"all run on these %d cores at once, so every absolute figure (req/s, ms) is machine-specific and held down by the generator's own CPU use; "+
 		"each ratio compares two targets measured in the same run under the same load. "+

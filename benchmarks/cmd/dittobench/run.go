@@ -100,6 +100,7 @@ func runAll(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	ctx, cancel := context.WithTimeout(ctx, o.timeout)
 	defer cancel()
 	started := time.Now()
+	loadStart := loadavg()
 
 	dir, err := os.MkdirTemp("", "dittobench-")
 	if err != nil {
@@ -157,11 +158,10 @@ func runAll(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		b.progress("   %s took %s", name, time.Since(t0).Round(100*time.Millisecond))
 	}
 
-	command := "benchmarks/run.sh"
-	if len(args) > 0 {
-		command += " " + strings.Join(args, " ")
-	}
-	md := b.rep.markdown(describeMachine(), o, started, time.Since(started), command)
+	command := "benchmarks/run.sh" + commandFlags(fs)
+	m := describeMachine()
+	m.loadStart = loadStart
+	md := b.rep.markdown(m, o, started, time.Since(started), command)
 	fmt.Fprint(stdout, md)
 	if o.write != "" {
 		if err := os.WriteFile(o.write, []byte(md), 0o644); err != nil {
@@ -391,4 +391,19 @@ func brief(err error) string {
 		s = s[:200] + "…"
 	}
 	return s
+}
+
+// commandFlags spells the flags that shape the results, for the report's
+// "regenerate with" line; -write benchmarks/RESULTS.md is run.sh's default
+// and -logs changes nothing measured.
+func commandFlags(fs *flag.FlagSet) string {
+	var out string
+	fs.Visit(func(f *flag.Flag) {
+		switch {
+		case f.Name == "logs", f.Name == "write" && f.Value.String() == "benchmarks/RESULTS.md":
+			return
+		}
+		out += " -" + f.Name + "=" + f.Value.String()
+	})
+	return out
 }
