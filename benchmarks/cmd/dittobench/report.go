@@ -86,7 +86,8 @@ func ratio(a, b float64) string {
 func q(r row, p float64) time.Duration  { return loadgen.Quantile(r.res.Latency, p) }
 func qf(r row, p float64) time.Duration { return loadgen.Quantile(r.res.TTFB, p) }
 
-// cacheCell summarizes X-Ditto-Cache answers, e.g. "HIT 100%".
+// cacheCell summarizes X-Ditto-Cache answers: "HIT 100%", or counts
+// ("COALESCED 199, MISS 1") for phases of up to 1000 answers.
 func cacheCell(res *loadgen.Result) string {
 	ok := res.Requests - res.Errors
 	if ok == 0 {
@@ -102,7 +103,15 @@ func cacheCell(res *loadgen.Result) string {
 		if k == "" {
 			continue
 		}
-		parts = append(parts, fmt.Sprintf("%s %.0f%%", k, 100*float64(res.Cache[k])/float64(ok)))
+		n := res.Cache[k]
+		switch pct := 100 * float64(n) / float64(ok); {
+		case ok <= 1000:
+			parts = append(parts, fmt.Sprintf("%s %d", k, n)) // small phases: exact counts
+		case pct < 1:
+			parts = append(parts, k+" <1%")
+		default:
+			parts = append(parts, fmt.Sprintf("%s %.0f%%", k, pct))
+		}
 	}
 	if len(parts) == 0 {
 		return "–"
