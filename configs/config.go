@@ -19,6 +19,8 @@ import (
 	"time"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/dittocache/ditto/normalize"
 )
 
 //go:embed default.yaml
@@ -53,8 +55,56 @@ type Config struct {
 	Providers map[string]Provider `yaml:"providers"`
 	Routes    []Route             `yaml:"routes"`
 	Upstream  Upstream            `yaml:"upstream"`
+	Auth      Auth                `yaml:"auth"`
 	Log       Log                 `yaml:"log"`
+	Stats     Stats               `yaml:"stats"`
+	Pricing   map[string]Price    `yaml:"pricing"`
 }
+
+// Auth configures who may call the gateway and which tenant (cache
+// namespace) each caller gets. With no keys and no JWT configured the
+// gateway is open and every caller shares cache.namespace.
+type Auth struct {
+	// AdminKeyEnv names the environment variable holding the admin key,
+	// accepted as "Authorization: Bearer <key>" on admin endpoints
+	// (DELETE /v1/cache). Unset or empty: admin endpoints are disabled.
+	AdminKeyEnv string   `yaml:"admin_key_env"`
+	Keys        []APIKey `yaml:"keys"`
+	JWT         JWT      `yaml:"jwt"`
+
+	AdminKey Secret `yaml:"-"` // resolved from AdminKeyEnv
+}
+
+// APIKey is one client key. The key itself is either in the environment
+// variable KeyEnv or given as its hex SHA-256, so config files hold no
+// secrets.
+type APIKey struct {
+	Name   string `yaml:"name"`
+	Tenant string `yaml:"tenant"`
+	KeyEnv string `yaml:"key_env"`
+	SHA256 string `yaml:"sha256"`
+	Admin  bool   `yaml:"admin"`
+
+	Key Secret `yaml:"-"` // resolved from KeyEnv
+}
+
+// JWT accepts bearer JSON Web Tokens. Exactly one of HMACSecretEnv
+// (HS256/384/512) or PublicKeyFile (PEM: RSA → RS*/PS*, ECDSA → ES*,
+// Ed25519 → EdDSA) is set; only the algorithms of that key are accepted.
+// Tokens must carry exp; iss and aud are checked when configured.
+type JWT struct {
+	Issuer        string        `yaml:"issuer"`
+	Audience      string        `yaml:"audience"`
+	TenantClaim   string        `yaml:"tenant_claim"`
+	HMACSecretEnv string        `yaml:"hmac_secret_env"`
+	PublicKeyFile string        `yaml:"public_key_file"`
+	Leeway        time.Duration `yaml:"leeway"`
+
+	HMACSecret Secret `yaml:"-"` // resolved from HMACSecretEnv
+}
+
+// Enabled reports whether JWTs are accepted.
+func (j JWT) Enabled() bool { return j.HMACSecretEnv != "" || j.PublicKeyFile != "" }
 
 // Server configures the HTTP listener.
 type Server struct {
@@ -77,6 +127,10 @@ type Cache struct {
 	MemoryMaxBytes   int64         `yaml:"memory_max_bytes"`
 	OperationTimeout time.Duration `yaml:"operation_timeout"`
 	Coalesce         bool          `yaml:"coalesce"`
+	// FillLease is how long one replica may hold the cross-replica fill
+	// lease for a missing entry (Redis only); 0 disables cross-replica
+	// coalescing.
+	FillLease time.Duration `yaml:"fill_lease"`
 	Redis            Redis         `yaml:"redis"`
 }
 
@@ -84,6 +138,7 @@ type Cache struct {
 // in-memory store instead.
 type Redis struct {
 	URL             Secret        `yaml:"url"`
+	Cluster         bool          `yaml:"cluster"` // treat a single-address URL as a Cluster seed
 	DialTimeout     time.Duration `yaml:"dial_timeout"`
 	ReadTimeout     time.Duration `yaml:"read_timeout"`
 	WriteTimeout    time.Duration `yaml:"write_timeout"`
@@ -133,6 +188,21 @@ type RouteCache struct {
 	// SharedNamespace, when set, stores this route's entries in one
 	// namespace shared by every tenant instead of per tenant.
 	SharedNamespace string `yaml:"shared_namespace"`
+	// IgnoreFields names top-level request fields left out of this route's
+	// cache keys (e.g. seed, or an unknown user_id), so requests differing
+	// only there share an answer. Off (empty) by default; fields that shape
+	// the answer (messages, model, n, tools, ...) are refused. Loose entries
+	// live in their own namespace (see docs/normalization.md).
+	IgnoreFields []string `yaml:"ignore_fields"`
+	// TrimTrailingWhitespace keys each text content without its trailing
+	// white space. Off by default.
+	TrimTrailingWhitespace bool `yaml:"trim_trailing_whitespace"`
+}
+
+// Match returns the route's looser matching options; the zero value (the
+// default) is strict matching.
+func (rc RouteCache) Match() normalize.Options {
+	return normalize.Options{IgnoreFields: rc.IgnoreFields, TrimTrailingWhitespace: rc.TrimTrailingWhitespace}
 }
 
 // Upstream configures provider HTTP calls.
@@ -250,6 +320,17 @@ func (c *Config) ApplyEnv(getenv func(string) string) {
 		}
 		c.Providers[name] = p
 	}
+	if c.Auth.AdminKeyEnv != "" {
+		c.Auth.AdminKey = Secret(getenv(c.Auth.AdminKeyEnv))
+	}
+	for i := range c.Auth.Keys {
+		if k := &c.Auth.Keys[i]; k.KeyEnv != "" {
+			k.Key = Secret(getenv(k.KeyEnv))
+		}
+	}
+	if c.Auth.JWT.HMACSecretEnv != "" {
+		c.Auth.JWT.HMACSecret = Secret(getenv(c.Auth.JWT.HMACSecretEnv))
+	}
 	for name, p := range c.Providers {
 		if p.APIKeyEnv != "" {
 			p.APIKey = Secret(getenv(p.APIKeyEnv))
@@ -345,6 +426,11 @@ func (c *Config) Validate() error {
 		if r.Cache.TTL < 0 || r.Cache.TTL > c.Cache.MaxTTL {
 			bad(key+".cache.ttl", "must be between 0 and cache.max_ttl")
 		}
+		if err := r.Cache.Match().Validate(); err != nil {
+			for _, line := range strings.Split(err.Error(), "\n") {
+				bad(key+".cache", "%s", line)
+			}
+		}
 	}
 	for i, r := range c.Routes {
 		for _, f := range r.Fallbacks {
@@ -362,6 +448,8 @@ func (c *Config) Validate() error {
 	if c.Upstream.RetryBackoff <= 0 || c.Upstream.MaxRetryWait < 0 {
 		bad("upstream.retry_backoff", "retry_backoff must be positive and max_retry_wait not negative")
 	}
+	c.validateAuth(bad)
+	c.validateStats(bad)
 	switch c.Log.Level {
 	case "debug", "info", "warn", "error":
 	default:
@@ -378,7 +466,52 @@ func (c *Config) Validate() error {
 	return nil
 }
 
-// validName reports whether s is a valid namespace name.
+func (c *Config) validateAuth(bad func(key, format string, args ...any)) {
+	for i, k := range c.Auth.Keys {
+		key := fmt.Sprintf("auth.keys[%d]", i)
+		if !ValidName(k.Tenant) {
+			bad(key+".tenant", "must be 1-64 letters, digits, '.', '_' or '-'")
+		}
+		switch {
+		case k.KeyEnv != "" && k.SHA256 != "":
+			bad(key, "set key_env or sha256, not both")
+		case k.KeyEnv != "" && len(k.Key) < 16:
+			bad(key+".key_env", "environment variable %s must hold a key of at least 16 characters", k.KeyEnv)
+		case k.KeyEnv == "" && !isHexDigest(k.SHA256):
+			bad(key+".sha256", "must be the 64 hex digits of the key's SHA-256 (or use key_env)")
+		}
+	}
+	if c.Auth.AdminKey != "" && len(c.Auth.AdminKey) < 16 {
+		bad("auth.admin_key_env", "the admin key in %s must be at least 16 characters", c.Auth.AdminKeyEnv)
+	}
+	j := c.Auth.JWT
+	if j.HMACSecretEnv != "" && j.PublicKeyFile != "" {
+		bad("auth.jwt", "set hmac_secret_env or public_key_file, not both")
+	}
+	if j.HMACSecretEnv != "" && len(j.HMACSecret) < 32 {
+		bad("auth.jwt.hmac_secret_env", "environment variable %s must hold at least 32 bytes", j.HMACSecretEnv)
+	}
+	if j.Enabled() && j.TenantClaim == "" {
+		bad("auth.jwt.tenant_claim", "must not be empty")
+	}
+}
+
+func isHexDigest(s string) bool {
+	if len(s) != 64 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !(c >= '0' && c <= '9' || c >= 'a' && c <= 'f' || c >= 'A' && c <= 'F') {
+			return false
+		}
+	}
+	return true
+}
+
+// ValidName reports whether s is a valid namespace name: 1-64 letters,
+// digits, '.', '_' or '-' (so it never contains the '/' that joins tenant
+// and sub-namespace, nor the '@' of shared namespaces).
 func ValidName(s string) bool {
 	if len(s) == 0 || len(s) > 64 {
 		return false
@@ -399,4 +532,45 @@ func contains(list []string, s string) bool {
 		}
 	}
 	return false
+}
+
+// Stats configures the per-model statistics behind GET /v1/cache/stats and
+// the dashboard, kept in Redis when cache.redis.url is set (so every
+// replica shows the cluster's numbers), else in memory.
+type Stats struct {
+	FlushInterval   time.Duration `yaml:"flush_interval"`
+	MaxPending      int           `yaml:"max_pending"`
+	MinuteRetention time.Duration `yaml:"minute_retention"`
+	HourRetention   time.Duration `yaml:"hour_retention"`
+}
+
+// Price is a model's price in USD per million tokens.
+type Price struct {
+	Input  float64 `yaml:"input"`
+	Output float64 `yaml:"output"`
+}
+
+func (c *Config) validateStats(bad func(key, format string, args ...any)) {
+	if c.Stats.FlushInterval <= 0 {
+		bad("stats.flush_interval", "must be positive")
+	}
+	if c.Stats.MaxPending <= 0 {
+		bad("stats.max_pending", "must be positive")
+	}
+	if c.Stats.MinuteRetention < time.Hour {
+		bad("stats.minute_retention", "must be at least 1h (the 1h window reads minute buckets)")
+	}
+	if c.Stats.HourRetention < 24*time.Hour {
+		bad("stats.hour_retention", "must be at least 24h (the 24h and 7d windows read hour buckets)")
+	}
+	models := make([]string, 0, len(c.Pricing))
+	for m := range c.Pricing {
+		models = append(models, m)
+	}
+	sort.Strings(models)
+	for _, m := range models {
+		if p := c.Pricing[m]; m == "" || p.Input < 0 || p.Output < 0 {
+			bad("pricing."+m, "needs a model name and non-negative input and output prices")
+		}
+	}
 }

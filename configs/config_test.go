@@ -128,3 +128,38 @@ func TestExampleConfigLoads(t *testing.T) {
 		t.Errorf("example.yaml not applied: %+v", c.Routes)
 	}
 }
+
+func TestRouteCacheMatch(t *testing.T) {
+	c := Default()
+	c.Routes = []Route{
+		{Model: "a", Provider: "openai", Cache: RouteCache{IgnoreFields: []string{"seed", "user_id"}, TrimTrailingWhitespace: true}},
+		{Model: "b", Provider: "openai", Cache: RouteCache{IgnoreFields: []string{"messages", "user"}}},
+	}
+	err := c.Validate()
+	if err == nil {
+		t.Fatal("Validate() = nil, want errors for routes[1]")
+	}
+	for _, want := range []string{`routes[1].cache: ignore_fields: "messages"`, `routes[1].cache: ignore_fields: "user"`} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("Validate() error lacks %q:\n%v", want, err)
+		}
+	}
+	if strings.Contains(err.Error(), "routes[0]") {
+		t.Errorf("Validate() rejects a valid route:\n%v", err)
+	}
+	if tag := c.Routes[0].Cache.Match().Tag(); !strings.HasPrefix(tag, "loose:") {
+		t.Errorf("Match().Tag() = %q, want loose:…", tag)
+	}
+	if tag := (RouteCache{}).Match().Tag(); tag != "" {
+		t.Errorf("default Match().Tag() = %q, want empty (strict)", tag)
+	}
+	ex, err := Load(env(map[string]string{"DITTO_CONFIG": "example.yaml"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range ex.Routes {
+		if r.Model == "llama-*" && (!r.Cache.TrimTrailingWhitespace || len(r.Cache.IgnoreFields) != 2) {
+			t.Errorf("example.yaml llama-* cache = %+v, want the loose matching example", r.Cache)
+		}
+	}
+}

@@ -37,6 +37,7 @@ type exchange struct {
 	started  time.Time
 	status   string // X-Ditto-Cache
 	provider Provider
+	tel      *requestTelemetry // spans and outcome, for metrics (telemetry.go)
 }
 
 func (s *Server) chatCompletions(c echo.Context) error {
@@ -68,6 +69,7 @@ func (s *Server) chatCompletions(c echo.Context) error {
 	x := &exchange{req: req, route: route, policy: pol, started: started, provider: prov}
 	x.key = cachekey.Derive(s.hasher, ns, route.Key(), normalize.Canonical(req))
 	x.keyStr = x.key.String()
+	x.tel = s.begin(c, x)
 	return s.serve(c, x)
 }
 
@@ -130,7 +132,7 @@ func (s *Server) serve(c echo.Context, x *exchange) error {
 	}
 	if x.policy.onlyIfCached {
 		x.status = statusMiss
-		s.metrics.request(x.route.Model, statusMiss)
+		s.metrics.request(x, statusMiss)
 		return apiError(http.StatusGatewayTimeout, "invalid_request_error", "cache_miss", "",
 			"No cached answer for this request, and Cache-Control: only-if-cached forbids calling the provider.")
 	}
@@ -149,6 +151,7 @@ func (s *Server) serve(c echo.Context, x *exchange) error {
 	if !leader && x.status == statusMiss {
 		x.status = statusCoalesced
 		s.metrics.coalesced(x.route.Model)
+		s.startCoalesce(x.tel)
 	}
 	return s.follow(c, x, f)
 }
@@ -156,8 +159,10 @@ func (s *Server) serve(c echo.Context, x *exchange) error {
 // lookup reads and verifies the cached entry. Store errors, corrupt values
 // and digest mismatches are misses: a cache failure never fails a request.
 func (s *Server) lookup(ctx context.Context, x *exchange) (store.Entry, time.Duration, bool) {
+	ctx, span := s.traceLookup(ctx)
+	defer span.End()
 	lctx, cancel := context.WithTimeout(ctx, s.cfg.Cache.OperationTimeout)
-	entry, ok, err := s.store.Get(lctx, x.key)
+	entry, ok, err := s.storeGet(lctx, x.key)
 	cancel()
 	if err != nil {
 		s.metrics.storeError("get", err)
@@ -189,6 +194,15 @@ func (s *Server) lookup(ctx context.Context, x *exchange) (store.Entry, time.Dur
 // answer before announcing it, so a request sent after the answer was
 // delivered is a hit (read-your-writes).
 func (s *Server) runFlight(f *flight, ctx context.Context, x *exchange, store bool) {
+	if store {
+		// Across replicas: wait for another replica's fill, or hold the lease.
+		resp, body, release, found := s.awaitFill(ctx, x)
+		defer release()
+		if found {
+			f.finishRemote(resp, body)
+			return
+		}
+	}
 	upstream := *x.req
 	upstream.Model = x.route.UpstreamModel
 	resp, err := s.callUpstream(ctx, f, x, &upstream)
@@ -217,9 +231,9 @@ func (s *Server) storeAnswer(x *exchange, resp *normalize.Response, body []byte)
 			return false
 		}
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), s.cfg.Cache.OperationTimeout)
+	ctx, cancel := context.WithTimeout(x.tel.traceContext(), s.cfg.Cache.OperationTimeout)
 	defer cancel()
-	err := s.store.Set(ctx, x.key, store.Entry{Digest: x.key.Digest, Created: s.now(), Body: body}, x.policy.ttl)
+	err := s.storeSet(ctx, x.key, store.Entry{Digest: x.key.Digest, Created: s.now(), Body: body}, x.policy.ttl)
 	if err != nil {
 		s.metrics.storeError("set", err)
 		s.log.Debug("cache set failed", "key", x.keyStr, "err", err)
@@ -240,16 +254,20 @@ func (s *Server) follow(c echo.Context, x *exchange, f *flight) error {
 		return err
 	}
 	if st.err != nil {
-		s.metrics.request(x.route.Model, "ERROR")
+		s.metrics.request(x, "ERROR")
 		return st.err
 	}
-	s.setMissHeaders(c, x, st.stored)
-	s.metrics.request(x.route.Model, x.status)
-	s.metrics.served(x.route, st.resp, x.status)
+	s.setMissHeaders(c, x, st)
+	s.metrics.request(x, x.status)
+	s.metrics.served(x, st.resp, x.status)
 	return c.Blob(http.StatusOK, "application/json", st.body)
 }
 
-func (s *Server) setMissHeaders(c echo.Context, x *exchange, stored bool) {
+func (s *Server) setMissHeaders(c echo.Context, x *exchange, st flightState) {
+	if st.remote && x.status == statusMiss {
+		x.status = statusCoalesced // another replica called the provider
+	}
+	stored := st.stored
 	h := c.Response().Header()
 	h.Set("X-Ditto-Cache", x.status)
 	var cs string
@@ -279,17 +297,17 @@ func (s *Server) followStream(c echo.Context, x *exchange, f *flight) error {
 		if st.done && pos == 0 && len(st.chunks) == 0 {
 			// Nothing streamed (non-stream flight, or failed before any chunk).
 			if st.err != nil {
-				s.metrics.request(x.route.Model, "ERROR")
+				s.metrics.request(x, "ERROR")
 				return st.err
 			}
-			s.setMissHeaders(c, x, st.stored)
-			s.metrics.request(x.route.Model, x.status)
-			s.metrics.served(x.route, st.resp, x.status)
+			s.setMissHeaders(c, x, st)
+			s.metrics.request(x, x.status)
+			s.metrics.served(x, st.resp, x.status)
 			return s.replay(c, x, st.resp)
 		}
 		if len(st.chunks) > 0 {
 			if sse == nil {
-				s.setMissHeaders(c, x, false)
+				s.setMissHeaders(c, x, flightState{})
 				sse = newSSEWriter(c.Response())
 			}
 			for _, ch := range st.chunks {
@@ -305,12 +323,12 @@ func (s *Server) followStream(c echo.Context, x *exchange, f *flight) error {
 		}
 		if st.done {
 			if st.err != nil {
-				s.metrics.request(x.route.Model, "ERROR")
+				s.metrics.request(x, "ERROR")
 				sse.error(toAPIError(st.err))
 				return nil
 			}
-			s.metrics.request(x.route.Model, x.status)
-			s.metrics.served(x.route, st.resp, x.status)
+			s.metrics.request(x, x.status)
+			s.metrics.served(x, st.resp, x.status)
 			sse.done()
 			return nil
 		}
@@ -340,8 +358,8 @@ func (s *Server) writeHit(c echo.Context, x *exchange, e store.Entry, age time.D
 		})
 		return s.follow(c, x, f)
 	}
-	s.metrics.request(x.route.Model, statusHit)
-	s.metrics.served(x.route, resp, statusHit)
+	s.metrics.request(x, statusHit)
+	s.metrics.served(x, resp, statusHit)
 	if !x.req.Stream {
 		return c.Blob(http.StatusOK, "application/json", e.Body)
 	}

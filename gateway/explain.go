@@ -18,12 +18,13 @@ import (
 // Explanation shows how a request body maps to its cache key.
 type Explanation struct {
 	Model     string          `json:"model"`
-	Route     string          `json:"route"`     // provider/upstream-model: the key's route part
-	Namespace string          `json:"namespace"` // tenant namespace
-	Key       string          `json:"key"`       // store key
-	Digest    string          `json:"digest"`    // SHA-256 verification digest, hex
-	Canonical json.RawMessage `json:"canonical"` // the keyed canonical form
-	Cacheable bool            `json:"cacheable"` // the route caches at all
+	Route     string          `json:"route"`           // provider/upstream-model: the key's route part
+	Namespace string          `json:"namespace"`       // key namespace: tenant, sub-namespace, loose-matching tag
+	Match     string          `json:"match,omitempty"` // the route's loose-matching tag, empty when strict
+	Key       string          `json:"key"`             // store key
+	Digest    string          `json:"digest"`          // SHA-256 verification digest, hex
+	Canonical json.RawMessage `json:"canonical"`       // the keyed canonical form
+	Cacheable bool            `json:"cacheable"`       // the route caches at all
 }
 
 // Explain computes the canonical form and cache key of an OpenAI chat
@@ -43,12 +44,15 @@ func Explain(cfg *configs.Config, namespace string, body []byte) (*Explanation, 
 	return explain(req, route, namespace), nil
 }
 
-// explain describes req's key in namespace (already resolved).
+// explain describes req's key in namespace (tenant or shared, already
+// resolved), under the route's matching options, exactly as the chat
+// handler derives it.
 func explain(req *normalize.Request, route Route, namespace string) *Explanation {
-	canon := normalize.Canonical(req)
+	canon := normalize.CanonicalWith(req, route.Match)
+	namespace = route.keyNamespace(namespace)
 	k := cachekey.New(namespace, route.Key(), canon)
 	return &Explanation{
-		Model: req.Model, Route: route.Key(), Namespace: namespace,
+		Model: req.Model, Route: route.Key(), Namespace: namespace, Match: route.Match.Tag(),
 		Key: k.String(), Digest: digestHex(k.Digest), Canonical: canon, Cacheable: route.CacheEnabled,
 	}
 }

@@ -19,6 +19,9 @@ import (
 type flight struct {
 	key    string
 	cancel context.CancelFunc
+	// remote is set, before finish, when another replica produced the
+	// answer (cross-replica coalescing); every follower is then COALESCED.
+	remote bool
 
 	mu      sync.Mutex
 	chunks  []*normalize.Chunk // published chunks (stream flights)
@@ -112,6 +115,14 @@ func (f *flight) finish(resp *normalize.Response, body []byte, stored bool, err 
 	f.mu.Unlock()
 }
 
+// finishRemote records an answer another replica produced.
+func (f *flight) finishRemote(resp *normalize.Response, body []byte) {
+	f.mu.Lock()
+	f.remote = true
+	f.mu.Unlock()
+	f.finish(resp, body, false, nil)
+}
+
 func (f *flight) signalLocked() {
 	close(f.wake)
 	f.wake = make(chan struct{})
@@ -135,6 +146,7 @@ type flightState struct {
 	resp   *normalize.Response
 	body   []byte
 	stored bool
+	remote bool
 	err    error
 	wake   <-chan struct{} // closed when there is more to see
 }
@@ -143,7 +155,7 @@ type flightState struct {
 func (f *flight) state(from int) flightState {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	s := flightState{done: f.done, resp: f.resp, body: f.body, stored: f.stored, err: f.err, wake: f.wake}
+	s := flightState{done: f.done, resp: f.resp, body: f.body, stored: f.stored, remote: f.remote, err: f.err, wake: f.wake}
 	if from < len(f.chunks) {
 		s.chunks = f.chunks[from:len(f.chunks):len(f.chunks)]
 	}

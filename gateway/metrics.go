@@ -3,94 +3,362 @@ package gateway
 import (
 	"context"
 	"errors"
+	"fmt"
+	"net/http"
+	"strconv"
 	"sync"
 	"time"
 
+	"github.com/labstack/echo/v4"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/prometheus/otlptranslator"
+	"go.opentelemetry.io/otel"
+	"go.opentelemetry.io/otel/attribute"
+	otelprom "go.opentelemetry.io/otel/exporters/prometheus"
+	"go.opentelemetry.io/otel/metric"
+	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
+	"go.opentelemetry.io/otel/trace"
+
+	"github.com/dittocache/ditto/gateway/stats"
 	"github.com/dittocache/ditto/normalize"
 )
 
-// metrics holds the gateway's in-process counters. Safe for concurrent use.
+// metrics is the gateway's telemetry: OpenTelemetry instruments exported
+// to a per-Server Prometheus registry (GET /metrics), the tracer, and the
+// per-model statistics behind /v1/cache/stats and the dashboard. Safe for
+// concurrent use.
 type metrics struct {
+	srv      *Server
+	tracer   trace.Tracer
+	provider *sdkmetric.MeterProvider
+	handler  http.Handler // GET /metrics
+	stats    *stats.Recorder
+	labels   *modelLabels
+	prices   *pricer
+
+	requests      metric.Int64Counter
+	coalescedC    metric.Int64Counter
+	tokensSaved   metric.Int64Counter
+	costSaved     metric.Float64Counter
+	serverDur     metric.Float64Histogram
+	ttft          metric.Float64Histogram
+	clientDur     metric.Float64Histogram
+	tokenUsage    metric.Int64Histogram
+	upstreamErrs  metric.Int64Counter
+	storeErrs     metric.Int64Counter
+	mismatchC     metric.Int64Counter
+	lastFlushWarn time.Time
+
 	mu          sync.Mutex
-	models      map[string]*modelCounters
-	storeErrors map[string]int64 // by operation
+	storeErrors map[string]int64 // by operation, for tests and logs
 	mismatches  int64
 }
 
-// modelCounters are the counters of one requested model.
-type modelCounters struct {
-	Requests       map[string]int64 // by cache status
-	Coalesced      int64
-	UpstreamCalls  int64
-	UpstreamErrors int64
-	UpstreamTime   time.Duration
-	TokensSaved    int64
-	CostSaved      float64 // USD
-}
+// Histogram boundaries: the GenAI conventions' for provider calls and
+// tokens, with sub-millisecond buckets added for what clients see (hits).
+var (
+	durationBuckets = []float64{0.01, 0.02, 0.04, 0.08, 0.16, 0.32, 0.64, 1.28, 2.56, 5.12, 10.24, 20.48, 40.96, 81.92}
+	serverBuckets   = append([]float64{0.0005, 0.001, 0.0025, 0.005}, durationBuckets...)
+	ttftBuckets     = []float64{0.001, 0.005, 0.01, 0.02, 0.04, 0.06, 0.08, 0.1, 0.25, 0.5, 0.75, 1, 2.5, 5, 7.5, 10}
+	tokenBuckets    = []float64{1, 4, 16, 64, 256, 1024, 4096, 16384, 65536, 262144, 1048576, 4194304, 16777216, 67108864}
+)
 
-func newMetrics() *metrics {
-	return &metrics{models: map[string]*modelCounters{}, storeErrors: map[string]int64{}}
-}
-
-func (m *metrics) model(name string) *modelCounters {
-	mc, ok := m.models[name]
-	if !ok {
-		mc = &modelCounters{Requests: map[string]int64{}}
-		m.models[name] = mc
+func newMetrics(s *Server, deps Deps) (*metrics, error) {
+	m := &metrics{srv: s, storeErrors: map[string]int64{}, labels: newModelLabels(s.cfg), prices: newPricer(s.cfg.Pricing)}
+	tp := deps.TracerProvider
+	if tp == nil {
+		tp = otel.GetTracerProvider()
 	}
-	return mc
-}
+	m.tracer = tp.Tracer(tracerName)
 
-func (m *metrics) request(model, status string) {
-	m.mu.Lock()
-	m.model(model).Requests[status]++
-	m.mu.Unlock()
-}
-
-func (m *metrics) coalesced(model string) {
-	m.mu.Lock()
-	m.model(model).Coalesced++
-	m.mu.Unlock()
-}
-
-func (m *metrics) upstream(r Route, d time.Duration, err error) {
-	m.mu.Lock()
-	mc := m.model(r.Model)
-	mc.UpstreamCalls++
-	mc.UpstreamTime += d
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	exp, err := otelprom.New(
+		otelprom.WithRegisterer(reg),
+		otelprom.WithTranslationStrategy(otlptranslator.UnderscoreEscapingWithSuffixes),
+		otelprom.WithoutScopeInfo(),
+		otelprom.WithoutTargetInfo(),
+	)
 	if err != nil {
-		if !errors.Is(err, context.Canceled) {
-			mc.UpstreamErrors++
+		return nil, fmt.Errorf("gateway: prometheus exporter: %w", err)
+	}
+	m.provider = sdkmetric.NewMeterProvider(sdkmetric.WithReader(exp))
+	m.handler = promhttp.HandlerFor(reg, promhttp.HandlerOpts{})
+
+	var backend stats.Backend
+	if u := s.cfg.Cache.Redis.URL; u != "" {
+		r, err := stats.DialRedis(stats.RedisOptions{URL: u.Value(), DialTimeout: s.cfg.Cache.Redis.DialTimeout})
+		if err != nil {
+			return nil, fmt.Errorf("gateway: %w", err)
+		}
+		backend = r
+	}
+	sc := s.cfg.Stats
+	m.stats = stats.NewRecorder(stats.Options{
+		Backend: backend, Now: s.now, FlushInterval: sc.FlushInterval, MaxPending: sc.MaxPending,
+		MinuteTTL: sc.MinuteRetention, HourTTL: sc.HourRetention,
+		OnFlushError: m.flushFailed,
+	})
+	if err := m.instruments(); err != nil {
+		m.close(context.Background())
+		return nil, fmt.Errorf("gateway: metrics: %w", err)
+	}
+	return m, nil
+}
+
+func (m *metrics) instruments() error {
+	meter := m.provider.Meter(tracerName)
+	var errs []error
+	check := func(err error) {
+		if err != nil {
+			errs = append(errs, err)
 		}
 	}
-	m.mu.Unlock()
+	var err error
+	m.requests, err = meter.Int64Counter("ditto.cache.requests", metric.WithUnit("{request}"),
+		metric.WithDescription("Chat requests answered, by requested model and cache status (hit, miss, coalesced, bypass, error)."))
+	check(err)
+	m.coalescedC, err = meter.Int64Counter("ditto.cache.coalesced", metric.WithUnit("{request}"),
+		metric.WithDescription("Requests that joined another identical request's provider call."))
+	check(err)
+	m.tokensSaved, err = meter.Int64Counter("ditto.cache.tokens_saved", metric.WithUnit("{token}"),
+		metric.WithDescription("Tokens answered without a provider call (hits and coalesced requests)."))
+	check(err)
+	m.costSaved, err = meter.Float64Counter("ditto.cache.cost_saved", metric.WithUnit("{USD}"),
+		metric.WithDescription("List price in USD of the tokens answered without a provider call, priced by the model that answered."))
+	check(err)
+	m.serverDur, err = meter.Float64Histogram("gen_ai.server.request.duration", metric.WithUnit("s"),
+		metric.WithDescription("Duration of chat requests as clients see them."), metric.WithExplicitBucketBoundaries(serverBuckets...))
+	check(err)
+	m.ttft, err = meter.Float64Histogram("gen_ai.server.time_to_first_token", metric.WithUnit("s"),
+		metric.WithDescription("Time until the first byte of a successful streamed answer."), metric.WithExplicitBucketBoundaries(ttftBuckets...))
+	check(err)
+	m.clientDur, err = meter.Float64Histogram("gen_ai.client.operation.duration", metric.WithUnit("s"),
+		metric.WithDescription("Duration of provider calls (each attempt)."), metric.WithExplicitBucketBoundaries(durationBuckets...))
+	check(err)
+	m.tokenUsage, err = meter.Int64Histogram("gen_ai.client.token.usage", metric.WithUnit("{token}"),
+		metric.WithDescription("Tokens used by provider calls."), metric.WithExplicitBucketBoundaries(tokenBuckets...))
+	check(err)
+	m.upstreamErrs, err = meter.Int64Counter("ditto.upstream.errors", metric.WithUnit("{call}"),
+		metric.WithDescription("Failed provider calls, by provider, model and error type."))
+	check(err)
+	m.storeErrs, err = meter.Int64Counter("ditto.store.errors", metric.WithUnit("{operation}"),
+		metric.WithDescription("Cache store operations that failed (served as misses), by operation."))
+	check(err)
+	m.mismatchC, err = meter.Int64Counter("ditto.cache.digest_mismatches", metric.WithUnit("{entry}"),
+		metric.WithDescription("Cached entries whose verification digest did not match the request (served as misses)."))
+	check(err)
+	breaker, err := meter.Int64ObservableGauge("ditto.store.breaker.state",
+		metric.WithDescription("1 for the cache store circuit breaker's current state (closed, half-open, open)."))
+	check(err)
+	dropped, err := meter.Int64ObservableCounter("ditto.stats.dropped", metric.WithUnit("{event}"),
+		metric.WithDescription("Statistics events dropped because the flush queue was full."))
+	check(err)
+	flushErrs, err := meter.Int64ObservableCounter("ditto.stats.flush_errors", metric.WithUnit("{flush}"),
+		metric.WithDescription("Failed writes of statistics to their store."))
+	check(err)
+	if len(errs) > 0 {
+		return errors.Join(errs...)
+	}
+	_, err = meter.RegisterCallback(func(_ context.Context, o metric.Observer) error {
+		if b, ok := m.srv.store.(breakerState); ok {
+			cur := b.State()
+			for _, st := range []string{"closed", "half-open", "open"} {
+				v := int64(0)
+				if st == cur {
+					v = 1
+				}
+				o.ObserveInt64(breaker, v, metric.WithAttributes(attribute.String("state", st)))
+			}
+		}
+		o.ObserveInt64(dropped, m.stats.Dropped())
+		o.ObserveInt64(flushErrs, m.stats.FlushErrors())
+		return nil
+	}, breaker, dropped, flushErrs)
+	return err
 }
 
-// served records what a response saved: answers served from the cache or a
-// shared flight cost nothing upstream.
-func (m *metrics) served(r Route, resp *normalize.Response, status string) {
-	if resp == nil || resp.Usage == nil || (status != statusHit && status != statusCoalesced) {
+func (m *metrics) close(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	return errors.Join(m.stats.Close(ctx), m.provider.Shutdown(ctx))
+}
+
+func (m *metrics) flushFailed(err error) {
+	now := time.Now()
+	m.mu.Lock()
+	warn := now.Sub(m.lastFlushWarn) > time.Minute
+	if warn {
+		m.lastFlushWarn = now
+	}
+	m.mu.Unlock()
+	if warn {
+		m.srv.log.Warn("statistics flush failed; counts of this batch are lost", "err", err)
+	}
+}
+
+// cacheStatus is the ditto.cache.status value of an X-Ditto-Cache status.
+func cacheStatus(status string) string {
+	switch status {
+	case statusHit:
+		return "hit"
+	case statusMiss:
+		return "miss"
+	case statusCoalesced:
+		return "coalesced"
+	case statusBypass:
+		return "bypass"
+	case statusStale:
+		return "stale"
+	}
+	return "error"
+}
+
+// request records how a chat request was answered: status is its
+// X-Ditto-Cache value or "ERROR". Metrics are emitted when the request
+// ends (traceRequests), so durations include writing the answer.
+func (m *metrics) request(x *exchange, status string) {
+	if x.tel != nil {
+		x.tel.status = status
+	}
+}
+
+// coalesced records that a request for model joined another request's
+// provider call.
+func (m *metrics) coalesced(model string) {
+	m.coalescedC.Add(context.Background(), 1, metric.WithAttributes(attrRequestModel.String(m.labels.requested(model))))
+}
+
+// served records the answer a client got; hits and coalesced requests
+// count it as saved when the request ends.
+func (m *metrics) served(x *exchange, resp *normalize.Response, status string) {
+	if x.tel != nil {
+		x.tel.resp = resp
+	}
+}
+
+// finish ends a request's server span and, for chat requests with an
+// outcome, records its metrics and statistics.
+func (m *metrics) finish(c echo.Context, tel *requestTelemetry) {
+	tel.endCoalesce()
+	code := c.Response().Status
+	span := tel.span
+	span.SetAttributes(httpStatusAttrs(code)...)
+	if code >= 500 {
+		span.SetStatus(2, http.StatusText(code)) // codes.Error
+	}
+	x := tel.x
+	if x == nil || tel.status == "" {
+		span.End()
 		return
 	}
-	tokens := int64(resp.Usage.PromptTokens + resp.Usage.CompletionTokens)
-	var cost float64
-	if p, ok := catalogPrice(r.UpstreamModel); ok {
-		cost = (float64(resp.Usage.PromptTokens)*p.Input + float64(resp.Usage.CompletionTokens)*p.Output) / 1e6
+	end := time.Now()
+	status := cacheStatus(tel.status)
+	model := m.labels.requested(x.route.Model)
+	span.SetAttributes(attrCacheStatus.String(status))
+	if age := c.Response().Header().Get("Age"); age != "" && status == "hit" {
+		if n, err := strconv.Atoi(age); err == nil {
+			span.SetAttributes(attrCacheAge.Int(n))
+		}
 	}
-	m.mu.Lock()
-	mc := m.model(r.Model)
-	mc.TokensSaved += tokens
-	mc.CostSaved += cost
-	m.mu.Unlock()
+	span.SetAttributes(responseAttrs(tel.resp)...)
+	span.End()
+
+	ctx := context.Background()
+	modelAttr := attrRequestModel.String(model)
+	statusAttr := attrCacheStatus.String(status)
+	m.requests.Add(ctx, 1, metric.WithAttributes(modelAttr, statusAttr))
+	durAttrs := []attribute.KeyValue{attrOperation.String("chat"), modelAttr, statusAttr}
+	if status == "error" {
+		durAttrs = append(durAttrs, attrErrorType.String(strconv.Itoa(code)))
+	}
+	d := end.Sub(tel.start)
+	m.serverDur.Record(ctx, d.Seconds(), metric.WithAttributes(durAttrs...))
+
+	var ev stats.Counters
+	var ttft time.Duration
+	if x.req.Stream && !tel.firstByte.IsZero() && status != "error" {
+		ttft = tel.firstByte.Sub(tel.start)
+		m.ttft.Record(ctx, ttft.Seconds(), metric.WithAttributes(attrOperation.String("chat"), modelAttr, statusAttr))
+	}
+	switch status {
+	case "hit", "stale":
+		ev.Hits = 1
+		ev.HitLatency.Observe(d)
+		if ttft > 0 {
+			ev.HitTTFT.Observe(ttft)
+		}
+	case "miss":
+		ev.Misses = 1
+		ev.MissLatency.Observe(d)
+		if ttft > 0 {
+			ev.MissTTFT.Observe(ttft)
+		}
+	case "coalesced":
+		ev.Coalesced = 1
+	case "bypass":
+		ev.Bypasses = 1
+	default:
+		ev.Errors = 1
+	}
+	if r := tel.resp; r != nil && r.Usage != nil && (status == "hit" || status == "coalesced") {
+		in, out := int64(r.Usage.PromptTokens), int64(r.Usage.CompletionTokens)
+		m.tokensSaved.Add(ctx, in, metric.WithAttributes(modelAttr, attrTokenType.String("input")))
+		m.tokensSaved.Add(ctx, out, metric.WithAttributes(modelAttr, attrTokenType.String("output")))
+		answered := r.Model
+		if answered == "" {
+			answered = x.route.UpstreamModel
+		}
+		if p, ok := m.prices.lookup(answered); ok {
+			usd := (float64(in)*p.Input + float64(out)*p.Output) / 1e6
+			m.costSaved.Add(ctx, usd, metric.WithAttributes(modelAttr))
+			ev.CostSavedNanoUSD = stats.NanoUSD(usd)
+		}
+		ev.TokensSaved = in + out
+	}
+	m.stats.Add(m.srv.now(), model, ev)
+}
+
+// upstream records one provider call (an attempt: retries and fallbacks
+// each count) and ends its span.
+func (m *metrics) upstream(x *exchange, rt Route, span trace.Span, d time.Duration, resp *normalize.Response, err error) {
+	endProviderSpan(span, resp, err)
+	ctx := context.Background()
+	prov := attrProvider.String(m.srv.genAIProvider(rt.Provider))
+	reqModel := attrRequestModel.String(m.labels.upstream(rt.UpstreamModel))
+	attrs := []attribute.KeyValue{attrOperation.String("chat"), prov, reqModel}
+	ev := stats.Counters{UpstreamCalls: 1}
+	if err != nil {
+		et := errorType(err)
+		attrs = append(attrs, attrErrorType.String(et))
+		if !errors.Is(err, context.Canceled) {
+			m.upstreamErrs.Add(ctx, 1, metric.WithAttributes(prov, reqModel, attrErrorType.String(et)))
+			ev.UpstreamErrors = 1
+		}
+	} else if resp != nil {
+		respModel := attrResponseModel.String(m.labels.response(resp.Model, rt.UpstreamModel))
+		attrs = append(attrs, respModel)
+		if u := resp.Usage; u != nil {
+			base := []attribute.KeyValue{attrOperation.String("chat"), prov, reqModel, respModel}
+			m.tokenUsage.Record(ctx, int64(u.PromptTokens), metric.WithAttributes(append(base, attrTokenType.String("input"))...))
+			m.tokenUsage.Record(ctx, int64(u.CompletionTokens), metric.WithAttributes(append(base, attrTokenType.String("output"))...))
+		}
+	}
+	m.clientDur.Record(ctx, d.Seconds(), metric.WithAttributes(attrs...))
+	m.stats.Add(m.srv.now(), m.labels.requested(x.route.Model), ev)
 }
 
 func (m *metrics) storeError(op string, err error) {
+	m.storeErrs.Add(context.Background(), 1, metric.WithAttributes(attrStoreOp.String(op)))
 	m.mu.Lock()
 	m.storeErrors[op]++
 	m.mu.Unlock()
 }
 
 func (m *metrics) digestMismatch() {
+	m.mismatchC.Add(context.Background(), 1)
 	m.mu.Lock()
 	m.mismatches++
 	m.mu.Unlock()

@@ -13,6 +13,7 @@ import (
 const (
 	ctxModel  = "ditto.model"
 	ctxTenant = "ditto.tenant"
+	ctxAdmin  = "ditto.admin"
 )
 
 // requestLog assigns a request id and writes one structured line per
@@ -54,6 +55,7 @@ func (s *Server) requestLog(next echo.HandlerFunc) echo.HandlerFunc {
 			// strip URLs); prompts never appear in errors.
 			attrs = append(attrs, slog.String("error", err.Error()))
 		}
+		attrs = s.telemetryLogAttrs(c, attrs)
 		s.log.LogAttrs(c.Request().Context(), level, "request", attrs...)
 		return nil
 	}

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/dittocache/ditto/configs"
+	"github.com/dittocache/ditto/normalize"
 )
 
 // Route is a resolved destination for one request.
@@ -21,6 +22,21 @@ type Route struct {
 	// route's entries (an explicit opt-in to cross-tenant sharing).
 	SharedNamespace string
 	Fallbacks       []string // model names tried in order when this route fails
+	// Match loosens how this route's requests are matched (config
+	// cache.ignore_fields and cache.trim_trailing_whitespace); the zero
+	// value is strict matching. Keys made with it must use keyNamespace.
+	Match normalize.Options
+}
+
+// keyNamespace returns the namespace of this route's cache keys: ns under
+// strict matching, ns + "/" + Match.Tag() under looser matching, so loose
+// and strict entries never mix. A tag cannot collide with a sub-namespace:
+// those are letters, digits, '.', '_' and '-', and tags contain ':'.
+func (r Route) keyNamespace(ns string) string {
+	if tag := r.Match.Tag(); tag != "" {
+		return ns + "/" + tag
+	}
+	return ns
 }
 
 // Key is the route part of cache keys: provider and upstream model, so
@@ -102,6 +118,7 @@ func (rt *router) fromConfig(model string, r *configs.Route) Route {
 	}
 	out.SharedNamespace = r.Cache.SharedNamespace
 	out.Fallbacks = r.Fallbacks
+	out.Match = r.Cache.Match()
 	return out
 }
 

@@ -17,6 +17,7 @@ import (
 
 	"github.com/cespare/xxhash/v2"
 	"github.com/labstack/echo/v4"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/dittocache/ditto/cachekey"
 	"github.com/dittocache/ditto/configs"
@@ -67,6 +68,9 @@ type Deps struct {
 	// Hasher is the 64-bit key hash. Nil: xxhash64. Tests inject colliding
 	// hashers to prove the verification digest prevents wrong answers.
 	Hasher cachekey.Hasher
+	// TracerProvider creates the gateway's spans. Nil: the global one
+	// (see SetupTelemetry).
+	TracerProvider trace.TracerProvider
 }
 
 // Server is a configured gateway. Create it with New; it is safe for
@@ -83,7 +87,11 @@ type Server struct {
 	hasher    cachekey.Hasher
 	flights   flightGroup
 	metrics   *metrics
+	auth      *authenticator
 }
+
+// purgeTimeout bounds one DELETE /v1/cache; SCAN over a large Redis is slow.
+const purgeTimeout = 60 * time.Second
 
 // New builds a gateway from cfg. It connects to Redis when configured but
 // never fails because Redis is down: the gateway then serves from providers
@@ -110,6 +118,11 @@ func New(ctx context.Context, cfg *configs.Config, deps Deps) (*Server, error) {
 	if s.hasher == nil {
 		s.hasher = xxhash.Sum64
 	}
+	auth, err := newAuthenticator(cfg.Auth)
+	if err != nil {
+		return nil, err
+	}
+	s.auth = auth
 	if s.store == nil {
 		st, err := openStore(ctx, cfg.Cache, s.log)
 		if err != nil {
@@ -117,7 +130,11 @@ func New(ctx context.Context, cfg *configs.Config, deps Deps) (*Server, error) {
 		}
 		s.store, s.ownStore = st, true
 	}
-	s.metrics = newMetrics()
+	m, err := newMetrics(s, deps)
+	if err != nil {
+		return nil, err
+	}
+	s.metrics = m
 	s.echo = s.newEcho()
 	return s, nil
 }
@@ -129,6 +146,7 @@ func openStore(ctx context.Context, c configs.Cache, log *slog.Logger) (Store, e
 	store.SetRedisLogger(log)
 	r, err := store.NewRedis(ctx, store.RedisOptions{
 		URL:          c.Redis.URL.Value(),
+		Cluster:      c.Redis.Cluster,
 		DialTimeout:  c.Redis.DialTimeout,
 		ReadTimeout:  c.Redis.ReadTimeout,
 		WriteTimeout: c.Redis.WriteTimeout,
@@ -154,6 +172,7 @@ func (s *Server) Handler() http.Handler { return s.echo }
 
 // Close releases resources the gateway opened (the store it built).
 func (s *Server) Close() error {
+	_ = s.metrics.close(context.Background()) // flushes statistics
 	if c, ok := s.store.(interface{ Close() error }); ok && s.ownStore {
 		return c.Close()
 	}
@@ -203,14 +222,22 @@ func (s *Server) newEcho() *echo.Echo {
 	e.HideBanner = true
 	e.HidePort = true
 	e.HTTPErrorHandler = s.errorHandler
-	e.Use(s.recoverer, s.requestLog)
-	e.POST("/v1/chat/completions", s.chatCompletions)
-	e.POST("/chat/completions", s.chatCompletions) // base URLs without /v1
-	e.GET("/v1/models", s.listModels)
-	e.GET("/models", s.listModels)
-	e.POST("/v1/cache/explain", s.explainHandler)
+	e.Use(s.traceRequests, s.recoverer, s.requestLog)
+	// Per-route middleware, not a Group: an echo Group with middleware
+	// claims every unmatched path, turning 405s into 404s.
+	auth := s.authMiddleware
+	e.POST("/v1/chat/completions", s.chatCompletions, auth)
+	e.POST("/chat/completions", s.chatCompletions, auth) // base URLs without /v1
+	e.GET("/v1/models", s.listModels, auth)
+	e.GET("/models", s.listModels, auth)
+	e.POST("/v1/cache/explain", s.explainHandler, auth)
+	e.DELETE("/v1/cache", s.purge, auth, s.requireAdmin)
 	e.GET("/healthz", s.healthz)
 	e.GET("/readyz", s.readyz)
+	e.GET("/metrics", s.metricsHandler)
+	e.GET("/v1/cache/stats", s.cacheStats)
+	e.GET("/dashboard", dashboardHandler)
+	e.GET("/dashboard/*", dashboardHandler)
 	return e
 }
 

@@ -74,7 +74,8 @@ func (s *Server) callUpstream(ctx context.Context, f *flight, x *exchange, req *
 // reached followers (then the answer cannot be retried).
 func (s *Server) attempt(ctx context.Context, f *flight, x *exchange, rt Route, prov Provider, req *normalize.Request) (resp *normalize.Response, published bool, err error) {
 	start := s.now()
-	defer func() { s.metrics.upstream(rt, s.now().Sub(start), err) }()
+	ctx, span := s.startProviderSpan(ctx, x, rt, req)
+	defer func() { s.metrics.upstream(x, rt, span, s.now().Sub(start), resp, err) }()
 	if !x.req.Stream {
 		cctx, cancel := context.WithTimeout(ctx, s.cfg.Upstream.TotalTimeout)
 		defer cancel()

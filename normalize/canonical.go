@@ -2,46 +2,90 @@ package normalize
 
 import (
 	"strconv"
+	"strings"
+	"unicode"
+
+	"github.com/valyala/fastjson"
 )
 
 // Canonical returns the canonical encoding of the keyed part of r: a compact
 // JSON document with a fixed member order, independent of how the client
-// spelled the request. The model is not included: the cache key's route names
-// the resolved provider and upstream model, so aliases share entries.
-// Inline media (data: URLs, base64 audio and files) appear as sha256 digests.
+// spelled the request, of map iteration order, Go version and platform. The
+// model is not included: the cache key's route names the resolved provider
+// and upstream model, so aliases share entries. Inline media (data: URLs,
+// base64 audio and files) appear as SHA-256 digests.
 //
 // The encoding is versioned by cachekey.Version; any change to it must bump
-// that version. See docs/normalization.md for every rule.
+// that version (testdata/keys.golden fails first). See docs/normalization.md
+// for every rule.
 func Canonical(r *Request) []byte {
-	return AppendCanonical(make([]byte, 0, canonicalSizeHint(r)), r)
+	return CanonicalWith(r, Options{})
+}
+
+// CanonicalWith is Canonical with a route's looser matching options. Keys
+// made with non-zero options must live in their own namespace (see
+// Options.Tag) so that loose and strict entries never mix.
+func CanonicalWith(r *Request, o Options) []byte {
+	c := canonicalizer{trim: o.TrimTrailingWhitespace}
+	if len(o.IgnoreFields) > 0 {
+		c.ignore = o.normalizedIgnore()
+	}
+	return c.request(make([]byte, 0, canonicalSizeHint(r)), r)
+}
+
+// AppendCanonical appends the canonical encoding of r (as Canonical) to dst.
+func AppendCanonical(dst []byte, r *Request) []byte {
+	var c canonicalizer
+	return c.request(dst, r)
 }
 
 func canonicalSizeHint(r *Request) int {
 	n := 64
 	for i := range r.Messages {
 		for j := range r.Messages[i].Content {
-			n += len(r.Messages[i].Content[j].Text) + 32
+			p := &r.Messages[i].Content[j]
+			n += len(p.Text) + len(p.Raw) + 32
+			if !isInline(p.URL) {
+				n += len(p.URL)
+			}
 		}
 		n += 32
 	}
 	for i := range r.Tools {
 		n += len(r.Tools[i].Parameters) + len(r.Tools[i].Description) + len(r.Tools[i].Raw) + 64
 	}
-	return n
+	return n + len(r.ResponseFormat)
 }
 
-// AppendCanonical appends the canonical encoding of r to dst.
-func AppendCanonical(dst []byte, r *Request) []byte {
+// canonicalizer carries the matching options through one encoding.
+type canonicalizer struct {
+	ignore []string // canonical names of ignored top-level fields
+	trim   bool
+}
+
+func (c *canonicalizer) keep(name string) bool {
+	for _, n := range c.ignore {
+		if n == name {
+			return false
+		}
+	}
+	return true
+}
+
+// request writes the canonical document. Members appear in this fixed
+// order: messages, the generation parameters (alphabetically), tools,
+// tool_choice, response_format, extra.
+func (c *canonicalizer) request(dst []byte, r *Request) []byte {
 	dst = append(dst, `{"messages":[`...)
 	for i := range r.Messages {
 		if i > 0 {
 			dst = append(dst, ',')
 		}
-		dst = appendCanonicalMessage(dst, &r.Messages[i])
+		dst = c.message(dst, &r.Messages[i])
 	}
 	dst = append(dst, ']')
-	dst = appendCanonicalParams(dst, &r.Params)
-	if len(r.Tools) > 0 {
+	dst = c.params(dst, &r.Params)
+	if len(r.Tools) > 0 && c.keep("tools") {
 		dst = append(dst, `,"tools":[`...)
 		for i := range r.Tools {
 			if i > 0 {
@@ -51,7 +95,7 @@ func AppendCanonical(dst []byte, r *Request) []byte {
 		}
 		dst = append(dst, ']')
 	}
-	if r.ToolChoice != "" {
+	if r.ToolChoice != "" && c.keep("tool_choice") {
 		dst = append(dst, `,"tool_choice":`...)
 		if r.ToolChoice[0] == '{' {
 			dst = append(dst, r.ToolChoice...)
@@ -59,13 +103,27 @@ func AppendCanonical(dst []byte, r *Request) []byte {
 			dst = appendString(dst, r.ToolChoice)
 		}
 	}
-	if r.ResponseFormat != nil {
+	if r.ResponseFormat != nil && c.keep("response_format") {
 		dst = append(dst, `,"response_format":`...)
 		dst = append(dst, r.ResponseFormat...)
 	}
-	if len(r.Extra) > 0 {
-		dst = append(dst, `,"extra":`...)
-		dst = appendFields(dst, r.Extra)
+	first := true
+	for _, f := range r.Extra {
+		if !c.keep(f.Name) {
+			continue
+		}
+		if first {
+			dst = append(dst, `,"extra":{`...)
+			first = false
+		} else {
+			dst = append(dst, ',')
+		}
+		dst = appendString(dst, f.Name)
+		dst = append(dst, ':')
+		dst = append(dst, f.Value...)
+	}
+	if !first {
+		dst = append(dst, '}')
 	}
 	return append(dst, '}')
 }
@@ -83,7 +141,14 @@ func appendFields(dst []byte, fs []Field) []byte {
 	return append(dst, '}')
 }
 
-func appendCanonicalMessage(dst []byte, m *Message) []byte {
+func (c *canonicalizer) text(s string) string {
+	if c.trim {
+		return strings.TrimRightFunc(s, unicode.IsSpace)
+	}
+	return s
+}
+
+func (c *canonicalizer) message(dst []byte, m *Message) []byte {
 	dst = append(dst, `{"role":`...)
 	dst = appendString(dst, m.Role)
 	if m.Name != "" {
@@ -95,14 +160,14 @@ func appendCanonicalMessage(dst []byte, m *Message) []byte {
 	case len(m.Content) == 1 && m.Content[0].Type == PartText && m.Content[0].Raw == nil:
 		// A string and a one-element text-part array are the same content.
 		dst = append(dst, `,"content":`...)
-		dst = appendString(dst, m.Content[0].Text)
+		dst = appendString(dst, c.text(m.Content[0].Text))
 	default:
 		dst = append(dst, `,"content":[`...)
 		for i := range m.Content {
 			if i > 0 {
 				dst = append(dst, ',')
 			}
-			dst = appendCanonicalPart(dst, &m.Content[i])
+			dst = c.part(dst, &m.Content[i])
 		}
 		dst = append(dst, ']')
 	}
@@ -112,19 +177,11 @@ func appendCanonicalMessage(dst []byte, m *Message) []byte {
 	}
 	if len(m.ToolCalls) > 0 {
 		dst = append(dst, `,"tool_calls":[`...)
-		for i, c := range m.ToolCalls {
+		for i := range m.ToolCalls {
 			if i > 0 {
 				dst = append(dst, ',')
 			}
-			dst = append(dst, `{"id":`...)
-			dst = appendString(dst, c.ID)
-			dst = append(dst, `,"type":`...)
-			dst = appendString(dst, c.Type)
-			dst = append(dst, `,"name":`...)
-			dst = appendString(dst, c.Name)
-			dst = append(dst, `,"arguments":`...)
-			dst = appendString(dst, c.Arguments)
-			dst = append(dst, '}')
+			dst = appendCanonicalToolCall(dst, &m.ToolCalls[i])
 		}
 		dst = append(dst, ']')
 	}
@@ -139,28 +196,55 @@ func appendCanonicalMessage(dst []byte, m *Message) []byte {
 	return append(dst, '}')
 }
 
-func appendCanonicalPart(dst []byte, p *Part) []byte {
-	if p.Raw != nil {
+func appendCanonicalToolCall(dst []byte, tc *ToolCall) []byte {
+	if tc.Raw != nil {
 		dst = append(dst, `{"raw":`...)
-		dst = append(dst, p.Raw...)
+		dst = append(dst, tc.Raw...)
 		return append(dst, '}')
+	}
+	dst = append(dst, `{"id":`...)
+	dst = appendString(dst, tc.ID)
+	dst = append(dst, `,"type":`...)
+	dst = appendString(dst, orFunction(tc.Type))
+	dst = append(dst, `,"name":`...)
+	dst = appendString(dst, tc.Name)
+	dst = append(dst, `,"arguments":`...)
+	dst = appendString(dst, tc.Arguments)
+	return append(dst, '}')
+}
+
+// part writes one content part. Inline data is keyed by its SHA-256 under a
+// member name of its own ("url_sha256", "data_sha256", "file_data_sha256"),
+// so a digest can never be confused with a URL or text that happens to look
+// like one.
+func (c *canonicalizer) part(dst []byte, p *Part) []byte {
+	if p.Raw != nil {
+		return appendRawPart(dst, p.Raw)
 	}
 	dst = append(dst, `{"type":`...)
 	dst = appendString(dst, p.Type)
 	switch p.Type {
-	case PartText, PartRefusal:
+	case PartText:
+		dst = append(dst, `,"text":`...)
+		dst = appendString(dst, c.text(p.Text))
+	case PartRefusal:
 		dst = append(dst, `,"text":`...)
 		dst = appendString(dst, p.Text)
 	case PartImageURL:
-		dst = append(dst, `,"url":`...)
-		dst = appendString(dst, mediaRef(p.URL))
+		if isInline(p.URL) {
+			dst = append(dst, `,"url_sha256":`...)
+			dst = appendDigest(dst, p.URL)
+		} else {
+			dst = append(dst, `,"url":`...)
+			dst = appendString(dst, p.URL)
+		}
 		if p.Detail != "" {
 			dst = append(dst, `,"detail":`...)
 			dst = appendString(dst, p.Detail)
 		}
 	case PartInputAudio:
-		dst = append(dst, `,"data":`...)
-		dst = appendString(dst, digestString(p.Data))
+		dst = append(dst, `,"data_sha256":`...)
+		dst = appendDigest(dst, p.Data)
 		dst = append(dst, `,"format":`...)
 		dst = appendString(dst, p.Format)
 	case PartFile:
@@ -169,23 +253,121 @@ func appendCanonicalPart(dst []byte, p *Part) []byte {
 			dst = appendString(dst, p.FileID)
 		}
 		if p.Data != "" {
-			dst = append(dst, `,"data":`...)
-			dst = appendString(dst, digestString(p.Data))
+			dst = append(dst, `,"file_data_sha256":`...)
+			dst = appendDigest(dst, p.Data)
 		}
 		if p.Filename != "" {
 			dst = append(dst, `,"filename":`...)
 			dst = appendString(dst, p.Filename)
 		}
+	default:
+		// A typed Part of another type built in Go: key everything it holds.
+		for _, kv := range [...]struct{ k, v string }{{"text", p.Text}, {"url", p.URL}, {"detail", p.Detail}, {"format", p.Format}, {"file_id", p.FileID}, {"filename", p.Filename}} {
+			if kv.v != "" {
+				dst = append(dst, ',')
+				dst = appendString(dst, kv.k)
+				dst = append(dst, ':')
+				dst = appendString(dst, kv.v)
+			}
+		}
+		if p.Data != "" {
+			dst = append(dst, `,"data_sha256":`...)
+			dst = appendDigest(dst, p.Data)
+		}
 	}
 	return append(dst, '}')
 }
 
-// mediaRef keys inline media by digest and remote media by URL.
-func mediaRef(url string) string {
-	if isInline(url) {
-		return digestString(url)
+// appendRawPart writes {"raw":<json>} for a part kept whole. Inline data
+// inside it (any data: URL string, and the string values of members named
+// "data" or "file_data") is replaced by its hex SHA-256, and the JSON
+// Pointers (RFC 6901) of the replaced strings are listed in "sha256", so a
+// digest is never mistaken for a literal string:
+//
+//	{"raw":{"image_url":{"url":"<hex>"},"type":"image_url","x":1},"sha256":["/image_url/url"]}
+func appendRawPart(dst []byte, raw []byte) []byte {
+	p := parserPool.Get()
+	defer parserPool.Put(p)
+	v, err := p.ParseBytes(raw)
+	if err != nil {
+		// Not produced by DecodeOpenAI; key the bytes as they are.
+		dst = append(dst, `{"raw":`...)
+		dst = append(dst, raw...)
+		return append(dst, '}')
 	}
-	return url
+	w := rawWalker{}
+	dst = append(dst, `{"raw":`...)
+	dst = w.value(dst, v, "")
+	if len(w.digested) > 0 {
+		dst = append(dst, `,"sha256":[`...)
+		for i, ptr := range w.digested {
+			if i > 0 {
+				dst = append(dst, ',')
+			}
+			dst = appendString(dst, ptr)
+		}
+		dst = append(dst, ']')
+	}
+	return append(dst, '}')
+}
+
+// rawWalker re-emits canonical JSON (member order unchanged), digesting
+// inline data and recording where.
+type rawWalker struct {
+	path     []string
+	digested []string
+}
+
+func (w *rawWalker) value(dst []byte, v *fastjson.Value, member string) []byte {
+	switch v.Type() {
+	case fastjson.TypeObject:
+		o, _ := v.Object()
+		dst = append(dst, '{')
+		i := 0
+		o.Visit(func(k []byte, e *fastjson.Value) {
+			if i > 0 {
+				dst = append(dst, ',')
+			}
+			i++
+			dst = appendStringBytes(dst, k)
+			dst = append(dst, ':')
+			w.path = append(w.path, string(k))
+			dst = w.value(dst, e, string(k))
+			w.path = w.path[:len(w.path)-1]
+		})
+		return append(dst, '}')
+	case fastjson.TypeArray:
+		a, _ := v.Array()
+		dst = append(dst, '[')
+		for i, e := range a {
+			if i > 0 {
+				dst = append(dst, ',')
+			}
+			w.path = append(w.path, strconv.Itoa(i))
+			dst = w.value(dst, e, "")
+			w.path = w.path[:len(w.path)-1]
+		}
+		return append(dst, ']')
+	case fastjson.TypeString:
+		s := v.GetStringBytes()
+		if isInline(s) || member == "data" || member == "file_data" {
+			w.digested = append(w.digested, w.pointer())
+			return appendDigest(dst, string(s))
+		}
+		return appendStringBytes(dst, s)
+	default:
+		return v.MarshalTo(dst) // numbers and literals are canonical already
+	}
+}
+
+// pointer renders the current path as a JSON Pointer.
+func (w *rawWalker) pointer() string {
+	var b strings.Builder
+	for _, seg := range w.path {
+		b.WriteByte('/')
+		b.WriteString(strings.NewReplacer("~", "~0", "/", "~1").Replace(seg))
+	}
+	return b.String()
 }
 
 func appendCanonicalTool(dst []byte, t *Tool) []byte {
@@ -213,79 +395,82 @@ func appendCanonicalTool(dst []byte, t *Tool) []byte {
 	return append(dst, '}')
 }
 
-func appendCanonicalParams(dst []byte, p *Params) []byte {
-	f := func(name string, v *float64) {
-		if v != nil {
-			dst = append(dst, ',', '"')
-			dst = append(dst, name...)
-			dst = append(dst, '"', ':')
-			dst = appendFloat(dst, *v)
-		}
+// appendKey writes ,"name": for a parameter.
+func appendKey(dst []byte, name string) []byte {
+	dst = append(dst, ',', '"')
+	dst = append(dst, name...)
+	return append(dst, '"', ':')
+}
+
+func (c *canonicalizer) float(dst []byte, name string, v *float64) []byte {
+	if v == nil || !c.keep(name) {
+		return dst
 	}
-	i := func(name string, v *int) {
-		if v != nil {
-			dst = append(dst, ',', '"')
-			dst = append(dst, name...)
-			dst = append(dst, '"', ':')
-			dst = strconv.AppendInt(dst, int64(*v), 10)
-		}
+	return appendFloat(appendKey(dst, name), *v)
+}
+
+func (c *canonicalizer) int(dst []byte, name string, v *int) []byte {
+	if v == nil || !c.keep(name) {
+		return dst
 	}
-	s := func(name, v string) {
-		if v != "" {
-			dst = append(dst, ',', '"')
-			dst = append(dst, name...)
-			dst = append(dst, '"', ':')
-			dst = appendString(dst, v)
-		}
+	return strconv.AppendInt(appendKey(dst, name), int64(*v), 10)
+}
+
+func (c *canonicalizer) str(dst []byte, name, v string) []byte {
+	if v == "" || !c.keep(name) {
+		return dst
 	}
-	raw := func(name string, v []byte) {
-		if v != nil {
-			dst = append(dst, ',', '"')
-			dst = append(dst, name...)
-			dst = append(dst, '"', ':')
-			dst = append(dst, v...)
-		}
+	return appendString(appendKey(dst, name), v)
+}
+
+func (c *canonicalizer) raw(dst []byte, name string, v []byte) []byte {
+	if v == nil || !c.keep(name) {
+		return dst
 	}
-	list := func(name string, v []string) {
-		if len(v) > 0 {
-			dst = append(dst, ',', '"')
-			dst = append(dst, name...)
-			dst = append(dst, `":[`...)
-			for k, e := range v {
-				if k > 0 {
-					dst = append(dst, ',')
-				}
-				dst = appendString(dst, e)
-			}
-			dst = append(dst, ']')
-		}
+	return append(appendKey(dst, name), v...)
+}
+
+func (c *canonicalizer) list(dst []byte, name string, v []string) []byte {
+	if len(v) == 0 || !c.keep(name) {
+		return dst
 	}
-	// Alphabetical, so the document reads like canonical JSON.
-	raw("audio", p.Audio)
-	f("frequency_penalty", p.FrequencyPenalty)
-	raw("logit_bias", p.LogitBias)
-	if p.Logprobs {
+	dst = appendKey(dst, name)
+	dst = append(dst, '[')
+	for k, e := range v {
+		if k > 0 {
+			dst = append(dst, ',')
+		}
+		dst = appendString(dst, e)
+	}
+	return append(dst, ']')
+}
+
+// params writes the generation parameters that differ from their defaults,
+// alphabetically, so the document reads like canonical JSON.
+func (c *canonicalizer) params(dst []byte, p *Params) []byte {
+	dst = c.raw(dst, "audio", p.Audio)
+	dst = c.float(dst, "frequency_penalty", p.FrequencyPenalty)
+	dst = c.raw(dst, "logit_bias", p.LogitBias)
+	if p.Logprobs && c.keep("logprobs") {
 		dst = append(dst, `,"logprobs":true`...)
 	}
-	i("max_tokens", p.MaxTokens)
-	list("modalities", p.Modalities)
-	i("n", p.N)
-	if p.ParallelToolCalls != nil {
-		dst = append(dst, `,"parallel_tool_calls":`...)
-		dst = strconv.AppendBool(dst, *p.ParallelToolCalls)
+	dst = c.int(dst, "max_tokens", p.MaxTokens)
+	dst = c.list(dst, "modalities", p.Modalities)
+	dst = c.int(dst, "n", p.N)
+	if p.ParallelToolCalls != nil && c.keep("parallel_tool_calls") {
+		dst = strconv.AppendBool(appendKey(dst, "parallel_tool_calls"), *p.ParallelToolCalls)
 	}
-	raw("prediction", p.Prediction)
-	f("presence_penalty", p.PresencePenalty)
-	s("reasoning_effort", p.ReasoningEffort)
-	if p.Seed != nil {
-		dst = append(dst, `,"seed":`...)
-		dst = strconv.AppendInt(dst, *p.Seed, 10)
+	dst = c.raw(dst, "prediction", p.Prediction)
+	dst = c.float(dst, "presence_penalty", p.PresencePenalty)
+	dst = c.str(dst, "reasoning_effort", p.ReasoningEffort)
+	if p.Seed != nil && c.keep("seed") {
+		dst = strconv.AppendInt(appendKey(dst, "seed"), *p.Seed, 10)
 	}
-	s("service_tier", p.ServiceTier)
-	list("stop", p.Stop)
-	f("temperature", p.Temperature)
-	i("top_logprobs", p.TopLogprobs)
-	f("top_p", p.TopP)
-	s("verbosity", p.Verbosity)
+	dst = c.str(dst, "service_tier", p.ServiceTier)
+	dst = c.list(dst, "stop", p.Stop)
+	dst = c.float(dst, "temperature", p.Temperature)
+	dst = c.int(dst, "top_logprobs", p.TopLogprobs)
+	dst = c.float(dst, "top_p", p.TopP)
+	dst = c.str(dst, "verbosity", p.Verbosity)
 	return dst
 }

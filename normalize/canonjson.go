@@ -7,30 +7,42 @@ import (
 	"math"
 	"slices"
 	"strconv"
+	"strings"
 	"unicode/utf8"
+	"unsafe"
 
 	"github.com/valyala/fastjson"
 )
 
-// Canonical JSON: objects with members sorted by key bytes (duplicates are an
-// error), no insignificant whitespace, strings re-escaped one fixed way, and
-// numbers in one spelling (integers in decimal, others in Go's shortest 'g'
-// form). Inside JSON Schemas the members of "properties" keep their order,
-// because structured outputs generate fields in schema order.
+// Canonical JSON, as used for every JSON value Ditto does not model field by
+// field (unknown fields, tool schemas, response_format, logit_bias, ...):
+//
+//   - objects have their members sorted by the UTF-8 bytes of their names;
+//     a duplicate name is an error;
+//   - inside JSON Schemas (schema mode), the members of a "properties" object
+//     keep the client's order, because structured outputs and guided decoding
+//     generate fields in schema order; the data keywords "enum", "const",
+//     "default" and "examples" are plain values again;
+//   - no insignificant whitespace;
+//   - strings are written one fixed way (see appendString);
+//   - numbers are exact decimals in one spelling (see appendDecimal): 1, 1.0,
+//     10e-1 and 1E0 are all written 1, while 0.1 and 0.10000000000000001 stay
+//     distinct because they are different numbers as written.
 
 type jsonMode uint8
 
 const (
 	modePlain  jsonMode = iota
-	modeSchema          // value is a JSON Schema
+	modeSchema          // value is, or may contain, a JSON Schema
 )
 
-// appendCanonical appends the canonical JSON of v to dst.
-func appendCanonical(dst []byte, v *fastjson.Value, mode jsonMode, param string) ([]byte, error) {
+// appendCanonical appends the canonical JSON of v to dst. Errors are *Error
+// values with an empty Param; the caller knows where v came from.
+func appendCanonical(dst []byte, v *fastjson.Value, mode jsonMode) ([]byte, error) {
 	switch v.Type() {
 	case fastjson.TypeObject:
 		o, _ := v.Object()
-		return appendCanonicalObject(dst, o, mode, false, param)
+		return appendCanonicalObject(dst, o, mode, false)
 	case fastjson.TypeArray:
 		a, _ := v.Array()
 		dst = append(dst, '[')
@@ -39,13 +51,13 @@ func appendCanonical(dst []byte, v *fastjson.Value, mode jsonMode, param string)
 				dst = append(dst, ',')
 			}
 			var err error
-			if dst, err = appendCanonical(dst, e, mode, param); err != nil {
+			if dst, err = appendCanonical(dst, e, mode); err != nil {
 				return nil, err
 			}
 		}
 		return append(dst, ']'), nil
 	case fastjson.TypeString:
-		return appendString(dst, string(v.GetStringBytes())), nil
+		return appendStringBytes(dst, v.GetStringBytes()), nil
 	case fastjson.TypeNumber:
 		return appendNumber(dst, v)
 	case fastjson.TypeTrue:
@@ -57,40 +69,54 @@ func appendCanonical(dst []byte, v *fastjson.Value, mode jsonMode, param string)
 	}
 }
 
+// member is one object member during canonicalization. The key aliases the
+// parser's buffer, which outlives the call.
 type member struct {
-	key string
+	key []byte
 	val *fastjson.Value
 }
 
-func appendCanonicalObject(dst []byte, o *fastjson.Object, mode jsonMode, keepOrder bool, param string) ([]byte, error) {
-	members := make([]member, 0, o.Len())
+// smallObject is the member count handled without heap allocation.
+const smallObject = 16
+
+func appendCanonicalObject(dst []byte, o *fastjson.Object, mode jsonMode, keepOrder bool) ([]byte, error) {
+	var buf [smallObject]member
+	members := buf[:0]
+	if o.Len() > smallObject {
+		members = make([]member, 0, o.Len())
+	}
 	o.Visit(func(k []byte, v *fastjson.Value) {
-		members = append(members, member{string(k), v})
+		members = append(members, member{k, v})
 	})
-	if !keepOrder {
-		slices.SortStableFunc(members, func(a, b member) int { return cmpString(a.key, b.key) })
+	if keepOrder {
+		if k, dup := duplicateKey(members); dup {
+			return nil, &Error{Message: "duplicate key " + strconv.Quote(string(k))}
+		}
+	} else {
+		sortMembers(members)
 		for i := 1; i < len(members); i++ {
-			if members[i].key == members[i-1].key {
-				return nil, invalid(param, "duplicate key %q", members[i].key)
+			if bytes.Equal(members[i].key, members[i-1].key) {
+				return nil, &Error{Message: "duplicate key " + strconv.Quote(string(members[i].key))}
 			}
 		}
-	} else if hasDuplicate(members) {
-		return nil, invalid(param, "duplicate key in object")
 	}
 	dst = append(dst, '{')
 	for i, m := range members {
 		if i > 0 {
 			dst = append(dst, ',')
 		}
-		dst = appendString(dst, m.key)
+		dst = appendStringBytes(dst, m.key)
 		dst = append(dst, ':')
 		var err error
-		if mode == modeSchema && m.key == "properties" && !keepOrder && m.val.Type() == fastjson.TypeObject {
+		switch {
+		case mode == modeSchema && !keepOrder && string(m.key) == "properties" && m.val.Type() == fastjson.TypeObject:
 			// Members of "properties" are property schemas, in generation order.
 			po, _ := m.val.Object()
-			dst, err = appendCanonicalObject(dst, po, modeSchema, true, param)
-		} else {
-			dst, err = appendCanonical(dst, m.val, mode, param)
+			dst, err = appendCanonicalObject(dst, po, modeSchema, true)
+		case mode == modeSchema && !keepOrder && isSchemaDataKeyword(m.key):
+			dst, err = appendCanonical(dst, m.val, modePlain)
+		default:
+			dst, err = appendCanonical(dst, m.val, mode)
 		}
 		if err != nil {
 			return nil, err
@@ -99,85 +125,293 @@ func appendCanonicalObject(dst []byte, o *fastjson.Object, mode jsonMode, keepOr
 	return append(dst, '}'), nil
 }
 
-func hasDuplicate(ms []member) bool {
-	if len(ms) < 2 {
-		return false
-	}
-	seen := make(map[string]struct{}, len(ms))
-	for _, m := range ms {
-		if _, ok := seen[m.key]; ok {
-			return true
-		}
-		seen[m.key] = struct{}{}
+// isSchemaDataKeyword reports JSON Schema keywords whose values are data,
+// not schemas: their objects are plain JSON, sorted like any other.
+func isSchemaDataKeyword(k []byte) bool {
+	switch string(k) {
+	case "enum", "const", "default", "examples":
+		return true
 	}
 	return false
 }
 
-func cmpString(a, b string) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
+// sortMembers sorts by key bytes: insertion sort for the common small
+// objects (no allocation, no closure), slices.SortFunc for large ones.
+func sortMembers(ms []member) {
+	if len(ms) > smallObject {
+		slices.SortFunc(ms, func(a, b member) int { return bytes.Compare(a.key, b.key) })
+		return
 	}
-	return 0
+	for i := 1; i < len(ms); i++ {
+		for j := i; j > 0 && bytes.Compare(ms[j].key, ms[j-1].key) < 0; j-- {
+			ms[j], ms[j-1] = ms[j-1], ms[j]
+		}
+	}
+}
+
+// duplicateKey reports a key that occurs twice, without reordering ms.
+func duplicateKey(ms []member) ([]byte, bool) {
+	if len(ms) <= smallObject {
+		for i := 1; i < len(ms); i++ {
+			for j := 0; j < i; j++ {
+				if bytes.Equal(ms[i].key, ms[j].key) {
+					return ms[i].key, true
+				}
+			}
+		}
+		return nil, false
+	}
+	keys := make([][]byte, len(ms))
+	for i := range ms {
+		keys[i] = ms[i].key
+	}
+	slices.SortFunc(keys, bytes.Compare)
+	for i := 1; i < len(keys); i++ {
+		if bytes.Equal(keys[i], keys[i-1]) {
+			return keys[i], true
+		}
+	}
+	return nil, false
+}
+
+// objectDuplicate reports a member name that occurs twice in o. Decoders
+// that read objects member by member use it: fastjson's Get returns the
+// first of two equal names while other parsers take the last, so duplicates
+// are rejected rather than guessed at.
+func objectDuplicate(o *fastjson.Object) ([]byte, bool) {
+	if o.Len() < 2 {
+		return nil, false
+	}
+	var buf [smallObject]member
+	ms := buf[:0]
+	if o.Len() > smallObject {
+		ms = make([]member, 0, o.Len())
+	}
+	o.Visit(func(k []byte, v *fastjson.Value) { ms = append(ms, member{k, v}) })
+	return duplicateKey(ms)
+}
+
+func cmpString(a, b string) int { return strings.Compare(a, b) }
+
+// decimal is an exactly parsed JSON number: (-1)^neg × 0.digits × 10^point.
+// digits has no leading or trailing zeros; it is empty for zero.
+type decimal struct {
+	neg    bool
+	digits []byte
+	point  int // position of the decimal point relative to the digits
+}
+
+// maxExponent bounds exponents so that point arithmetic cannot overflow.
+const maxExponent = 1 << 30
+
+// parseDecimal parses a JSON number exactly, enforcing RFC 8259's grammar
+// (fastjson's parser is lenient: it accepts 01, 1., .5, +1 and NaN). buf is
+// scratch space for the digits.
+func parseDecimal(s []byte, buf []byte) (decimal, bool) {
+	var d decimal
+	i := 0
+	if i < len(s) && s[i] == '-' {
+		d.neg = true
+		i++
+	}
+	// Integer part: 0 or [1-9][0-9]*.
+	start := i
+	if i < len(s) && s[i] == '0' {
+		i++
+	} else {
+		for i < len(s) && s[i] >= '0' && s[i] <= '9' {
+			i++
+		}
+	}
+	if i == start {
+		return d, false
+	}
+	digits := buf[:0]
+	point := 0
+	for _, c := range s[start:i] {
+		if c == '0' && len(digits) == 0 {
+			continue // leading zero
+		}
+		digits = append(digits, c)
+		point++
+	}
+	if i < len(s) && s[i] == '.' {
+		i++
+		fstart := i
+		for i < len(s) && s[i] >= '0' && s[i] <= '9' {
+			if c := s[i]; c == '0' && len(digits) == 0 {
+				point-- // 0.00x: shifts the point, adds no digit
+			} else {
+				digits = append(digits, c)
+			}
+			i++
+		}
+		if i == fstart {
+			return d, false
+		}
+	}
+	if i < len(s) && (s[i] == 'e' || s[i] == 'E') {
+		i++
+		eneg := false
+		if i < len(s) && (s[i] == '+' || s[i] == '-') {
+			eneg = s[i] == '-'
+			i++
+		}
+		estart := i
+		exp := 0
+		for i < len(s) && s[i] >= '0' && s[i] <= '9' {
+			if exp < maxExponent {
+				exp = exp*10 + int(s[i]-'0')
+			}
+			i++
+		}
+		if i == estart || exp >= maxExponent {
+			return d, false
+		}
+		if eneg {
+			exp = -exp
+		}
+		point += exp
+	}
+	if i != len(s) {
+		return d, false
+	}
+	for len(digits) > 0 && digits[len(digits)-1] == '0' {
+		digits = digits[:len(digits)-1]
+	}
+	if len(digits) == 0 {
+		return decimal{}, true // -0, 0.0 and 0e5 are all zero
+	}
+	d.digits, d.point = digits, point
+	return d, true
+}
+
+// appendDecimal writes d in the layout of ECMAScript's Number::toString
+// (RFC 8785), applied to the exact digits: plain integers up to 21 digits,
+// plain fractions down to 1e-6, exponent notation beyond.
+func appendDecimal(dst []byte, d decimal) []byte {
+	if len(d.digits) == 0 {
+		return append(dst, '0')
+	}
+	if d.neg {
+		dst = append(dst, '-')
+	}
+	k, n := len(d.digits), d.point
+	switch {
+	case k <= n && n <= 21:
+		dst = append(dst, d.digits...)
+		for range n - k {
+			dst = append(dst, '0')
+		}
+	case 0 < n && n <= 21:
+		dst = append(dst, d.digits[:n]...)
+		dst = append(dst, '.')
+		dst = append(dst, d.digits[n:]...)
+	case -6 < n && n <= 0:
+		dst = append(dst, '0', '.')
+		for range -n {
+			dst = append(dst, '0')
+		}
+		dst = append(dst, d.digits...)
+	default:
+		dst = append(dst, d.digits[0])
+		if k > 1 {
+			dst = append(dst, '.')
+			dst = append(dst, d.digits[1:]...)
+		}
+		dst = append(dst, 'e')
+		if n-1 >= 0 {
+			dst = append(dst, '+')
+		}
+		dst = strconv.AppendInt(dst, int64(n-1), 10)
+	}
+	return dst
+}
+
+// integer returns d as an int64 if it is an integer in range.
+func (d decimal) integer() (int64, bool) {
+	if len(d.digits) == 0 {
+		return 0, true
+	}
+	if d.point < len(d.digits) || d.point > 19 {
+		return 0, false
+	}
+	var u uint64
+	for i := range d.point {
+		c := byte('0')
+		if i < len(d.digits) {
+			c = d.digits[i]
+		}
+		u = u*10 + uint64(c-'0')
+	}
+	if d.neg {
+		if u > 1<<63 {
+			return 0, false
+		}
+		return -int64(u), true
+	}
+	if u > math.MaxInt64 {
+		return 0, false
+	}
+	return int64(u), true
 }
 
 // appendNumber writes a JSON number in its canonical spelling.
 func appendNumber(dst []byte, v *fastjson.Value) ([]byte, error) {
-	raw := v.MarshalTo(nil)
-	if isIntLiteral(raw) {
-		if i, err := strconv.ParseInt(string(raw), 10, 64); err == nil {
-			return strconv.AppendInt(dst, i, 10), nil
-		}
-		// Out of int64 range: the literal itself is already canonical
-		// except for a leading "-0", which isIntLiteral excludes.
-		return append(dst, raw...), nil
+	var raw [32]byte
+	var dbuf [32]byte
+	lit := v.MarshalTo(raw[:0])
+	d, ok := parseDecimal(lit, dbuf[:0])
+	if !ok {
+		return nil, &Error{Message: "invalid number " + strconv.Quote(string(lit))}
 	}
-	f, err := strconv.ParseFloat(string(raw), 64)
-	if err != nil || math.IsInf(f, 0) || math.IsNaN(f) {
-		return nil, invalid("", "number %s out of range", raw)
-	}
-	return appendFloat(dst, f), nil
+	return appendDecimal(dst, d), nil
 }
 
+// appendFloat writes f in the same spelling appendNumber gives the shortest
+// decimal that parses back to f. f must be finite.
 func appendFloat(dst []byte, f float64) []byte {
-	if f == math.Trunc(f) && math.Abs(f) < 1e15 {
-		return strconv.AppendInt(dst, int64(f), 10)
-	}
-	return strconv.AppendFloat(dst, f, 'g', -1, 64)
-}
-
-func isIntLiteral(b []byte) bool {
-	if len(b) == 0 {
-		return false
-	}
-	s := b
-	if s[0] == '-' {
-		s = s[1:]
-		if len(s) == 1 && s[0] == '0' {
-			return false // "-0" → canonical "0" via the float path
-		}
-	}
-	if len(s) == 0 || (s[0] == '0' && len(s) > 1) {
-		return false
-	}
-	for _, c := range s {
-		if c < '0' || c > '9' {
-			return false
-		}
-	}
-	return true
+	var buf [32]byte
+	var dbuf [32]byte
+	d, _ := parseDecimal(strconv.AppendFloat(buf[:0], f, 'e', -1, 64), dbuf[:0])
+	return appendDecimal(dst, d)
 }
 
 const hexDigits = "0123456789abcdef"
 
+const (
+	lsb = 0x0101010101010101
+	msb = 0x8080808080808080
+)
+
+// plain8 reports whether the 8 bytes at s[i:] are ASCII that appendString
+// copies unchanged: no control character, '"', '\\' or byte >= 0x80.
+func plain8[S string | []byte](s S, i int) bool {
+	x := uint64(s[i]) | uint64(s[i+1])<<8 | uint64(s[i+2])<<16 | uint64(s[i+3])<<24 |
+		uint64(s[i+4])<<32 | uint64(s[i+5])<<40 | uint64(s[i+6])<<48 | uint64(s[i+7])<<56
+	q := x ^ (lsb * '"')
+	b := x ^ (lsb * '\\')
+	// Per byte: below 0x20, equal to '"', equal to '\\', or high bit set.
+	t := (x-lsb*0x20)&^x | (q-lsb)&^q | (b-lsb)&^b | x
+	return t&msb == 0
+}
+
 // appendString writes s as a JSON string: '"', '\\' and control characters
-// escaped, invalid UTF-8 replaced by U+FFFD, everything else literal.
-func appendString(dst []byte, s string) []byte {
+// escaped (\n, \r, \t, others as \u00XX), U+2028 and U+2029 escaped, invalid
+// UTF-8 replaced by U+FFFD (DecodeOpenAI rejects it, so this only concerns
+// Requests built in Go), everything else literal.
+func appendString(dst []byte, s string) []byte { return appendStr(dst, s) }
+
+func appendStringBytes(dst []byte, s []byte) []byte { return appendStr(dst, s) }
+
+func appendStr[S string | []byte](dst []byte, s S) []byte {
 	dst = append(dst, '"')
 	start := 0
 	for i := 0; i < len(s); {
+		if i+8 <= len(s) && plain8(s, i) {
+			i += 8
+			continue
+		}
 		c := s[i]
 		if c < utf8.RuneSelf {
 			if c >= 0x20 && c != '"' && c != '\\' {
@@ -201,7 +435,7 @@ func appendString(dst []byte, s string) []byte {
 			start = i
 			continue
 		}
-		r, size := utf8.DecodeRuneInString(s[i:])
+		r, size := decodeRune(s[i:])
 		if r == utf8.RuneError && size == 1 {
 			dst = append(dst, s[start:i]...)
 			dst = append(dst, "\ufffd"...)
@@ -223,13 +457,60 @@ func appendString(dst []byte, s string) []byte {
 	return append(dst, '"')
 }
 
-// digestString returns "sha256:<hex>" of s; inline media is keyed by it.
-func digestString(s string) string {
-	sum := sha256.Sum256([]byte(s))
-	return "sha256:" + hex.EncodeToString(sum[:])
+// decodeRune is utf8.DecodeRune for strings and byte slices alike.
+func decodeRune[S string | []byte](s S) (rune, int) {
+	n := len(s)
+	if n == 0 {
+		return utf8.RuneError, 0
+	}
+	c0 := s[0]
+	switch {
+	case c0 < 0x80:
+		return rune(c0), 1
+	case c0 < 0xC2:
+		return utf8.RuneError, 1
+	case c0 < 0xE0:
+		if n < 2 || s[1]&0xC0 != 0x80 {
+			return utf8.RuneError, 1
+		}
+		return rune(c0&0x1F)<<6 | rune(s[1]&0x3F), 2
+	case c0 < 0xF0:
+		lo, hi := byte(0x80), byte(0xBF)
+		if c0 == 0xE0 {
+			lo = 0xA0
+		} else if c0 == 0xED {
+			hi = 0x9F // no surrogates
+		}
+		if n < 3 || s[1] < lo || s[1] > hi || s[2]&0xC0 != 0x80 {
+			return utf8.RuneError, 1
+		}
+		return rune(c0&0x0F)<<12 | rune(s[1]&0x3F)<<6 | rune(s[2]&0x3F), 3
+	case c0 < 0xF5:
+		lo, hi := byte(0x80), byte(0xBF)
+		if c0 == 0xF0 {
+			lo = 0x90
+		} else if c0 == 0xF4 {
+			hi = 0x8F
+		}
+		if n < 4 || s[1] < lo || s[1] > hi || s[2]&0xC0 != 0x80 || s[3]&0xC0 != 0x80 {
+			return utf8.RuneError, 1
+		}
+		return rune(c0&0x07)<<18 | rune(s[1]&0x3F)<<12 | rune(s[2]&0x3F)<<6 | rune(s[3]&0x3F), 4
+	}
+	return utf8.RuneError, 1
 }
 
-// isInline reports whether a URL carries its bytes inline (data: URL).
-func isInline(url string) bool {
-	return len(url) >= 5 && bytes.EqualFold([]byte(url[:5]), []byte("data:"))
+// appendDigest writes the lowercase hex SHA-256 of s as a JSON string.
+// Inline media is keyed by it, so payloads of any size cost 64 bytes.
+func appendDigest(dst []byte, s string) []byte {
+	// A read-only view: hashing a multi-megabyte data URL should not copy it.
+	sum := sha256.Sum256(unsafe.Slice(unsafe.StringData(s), len(s)))
+	dst = append(dst, '"')
+	dst = hex.AppendEncode(dst, sum[:])
+	return append(dst, '"')
+}
+
+// isInline reports whether a URL carries its bytes inline (a data: URL).
+func isInline[S string | []byte](url S) bool {
+	return len(url) >= 5 && strings.EqualFold(string(url[:5]), "data:")
 }

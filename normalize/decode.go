@@ -1,10 +1,12 @@
 package normalize
 
 import (
+	"bytes"
 	"encoding/json"
 	"math"
 	"slices"
 	"strconv"
+	"unicode/utf8"
 
 	"github.com/valyala/fastjson"
 )
@@ -22,8 +24,18 @@ var parserPool fastjson.ParserPool
 // DecodeOpenAI decodes an OpenAI chat-completions request body into its
 // canonical form. It validates types and shapes (not model-specific limits,
 // which the provider enforces) and returns an error wrapping ErrInvalid for
-// anything malformed. The returned Request does not alias body.
+// anything malformed: invalid UTF-8, invalid escapes or unpaired surrogates,
+// numbers outside JSON's grammar, and duplicate member names. The returned
+// Request does not alias body.
+//
+// See docs/normalization.md for every equivalence rule applied here.
 func DecodeOpenAI(body []byte) (*Request, error) {
+	if !utf8.Valid(body) {
+		return nil, invalid("", "The request body is not valid UTF-8.")
+	}
+	if err := checkEscapes(body); err != nil {
+		return nil, err
+	}
 	p := parserPool.Get()
 	defer parserPool.Put(p)
 	v, err := p.ParseBytes(body)
@@ -41,14 +53,114 @@ func DecodeOpenAI(body []byte) (*Request, error) {
 	return d.req, nil
 }
 
+// checkEscapes rejects string escapes that fastjson would keep verbatim
+// ("\x", "\u12") and unpaired UTF-16 surrogates ("\ud800"): fastjson decodes
+// both to the same text as an escaped backslash, so "\\x" and "\x" would
+// otherwise share a key. Backslashes only occur inside strings in valid JSON,
+// so a scan for them is enough.
+func checkEscapes(body []byte) error {
+	bad := func(i int) error {
+		end := min(i+12, len(body))
+		return invalid("", "We could not parse the JSON body of your request: invalid escape %q in a string.", body[i:end])
+	}
+	for i := 0; ; {
+		j := bytes.IndexByte(body[i:], '\\')
+		if j < 0 {
+			return nil
+		}
+		at := i + j
+		i = at + 1
+		if i >= len(body) {
+			return bad(at)
+		}
+		switch body[i] {
+		case '"', '\\', '/', 'b', 'f', 'n', 'r', 't':
+			i++
+		case 'u':
+			r, ok := hex4(body[i+1:])
+			if !ok {
+				return bad(at)
+			}
+			i += 5
+			if r < 0xD800 || r > 0xDFFF {
+				continue
+			}
+			if r >= 0xDC00 || i+6 > len(body) || body[i] != '\\' || body[i+1] != 'u' {
+				return bad(at)
+			}
+			if r2, ok := hex4(body[i+2:]); !ok || r2 < 0xDC00 || r2 > 0xDFFF {
+				return bad(at)
+			}
+			i += 6
+		default:
+			return bad(at)
+		}
+	}
+}
+
+func hex4(b []byte) (rune, bool) {
+	if len(b) < 4 {
+		return 0, false
+	}
+	var r rune
+	for _, c := range b[:4] {
+		switch {
+		case c >= '0' && c <= '9':
+			r = r<<4 | rune(c-'0')
+		case c >= 'a' && c <= 'f':
+			r = r<<4 | rune(c-'a'+10)
+		case c >= 'A' && c <= 'F':
+			r = r<<4 | rune(c-'A'+10)
+		default:
+			return 0, false
+		}
+	}
+	return r, true
+}
+
+// Top-level members modeled by the decoder, one bit each, to reject
+// duplicates without a map.
+const (
+	fModel = 1 << iota
+	fMessages
+	fTemperature
+	fTopP
+	fPresencePenalty
+	fFrequencyPenalty
+	fN
+	fMaxTokens
+	fMaxCompletionTokens
+	fStop
+	fSeed
+	fLogitBias
+	fLogprobs
+	fTopLogprobs
+	fReasoningEffort
+	fVerbosity
+	fParallelToolCalls
+	fModalities
+	fAudio
+	fPrediction
+	fServiceTier
+	fTools
+	fToolChoice
+	fResponseFormat
+	fStream
+	fStreamOptions
+	fUser
+	fUnkeyed // metadata, store, ...: checked by name below
+)
+
 type decoder struct {
-	req          *Request
-	maxTokens    *int
-	maxCompl     *int
-	toolChoice   *fastjson.Value
-	parallel     *bool
-	seenMessages bool
-	err          error
+	req        *Request
+	seen       uint64
+	maxTokens  *int
+	maxCompl   *int
+	toolChoice *fastjson.Value
+	parallel   *bool
+	textSlab   []Part // backing store for one-part string contents
+	nmsg       int    // number of messages, sizes textSlab
+	err        error
 }
 
 func (d *decoder) fail(err error) {
@@ -57,119 +169,127 @@ func (d *decoder) fail(err error) {
 	}
 }
 
+// failAt records a canonicalization error under param.
+func (d *decoder) failAt(err error, param string) {
+	if e, ok := err.(*Error); ok && e.Param == "" {
+		e.Param = param
+	}
+	d.fail(err)
+}
+
+// once marks a top-level member as seen and reports whether it is new.
+func (d *decoder) once(bit uint64, name []byte) bool {
+	if d.seen&bit != 0 {
+		d.fail(invalid(string(name), "duplicate key %q", name))
+		return false
+	}
+	d.seen |= bit
+	return true
+}
+
 func (d *decoder) top(obj *fastjson.Object) error {
 	r := d.req
-	seen := make(map[string]struct{}, obj.Len())
 	obj.Visit(func(kb []byte, v *fastjson.Value) {
 		if d.err != nil {
 			return
 		}
-		k := string(kb)
-		if _, dup := seen[k]; dup {
-			d.fail(invalid(k, "duplicate key %q", k))
+		bit := topBit(kb)
+		if bit != 0 && bit != fUnkeyed && !d.once(bit, kb) {
 			return
 		}
-		seen[k] = struct{}{}
-		if v.Type() == fastjson.TypeNull && k != "messages" && k != "model" {
+		if v.Type() == fastjson.TypeNull && bit != fModel && bit != fMessages {
 			return // null means "not sent" for every optional field
 		}
-		switch k {
-		case "model":
-			r.Model = d.str(k, v)
-		case "messages":
+		switch bit {
+		case fModel:
+			r.Model = d.str("model", v)
+		case fMessages:
 			d.messages(v)
-		case "temperature":
-			r.Params.Temperature = d.float(k, v, 1)
-		case "top_p":
-			r.Params.TopP = d.float(k, v, 1)
-		case "presence_penalty":
-			r.Params.PresencePenalty = d.float(k, v, 0)
-		case "frequency_penalty":
-			r.Params.FrequencyPenalty = d.float(k, v, 0)
-		case "n":
-			if n := d.int(k, v); n != nil {
+		case fTemperature:
+			r.Params.Temperature = d.float("temperature", v, 1)
+		case fTopP:
+			r.Params.TopP = d.float("top_p", v, 1)
+		case fPresencePenalty:
+			r.Params.PresencePenalty = d.float("presence_penalty", v, 0)
+		case fFrequencyPenalty:
+			r.Params.FrequencyPenalty = d.float("frequency_penalty", v, 0)
+		case fN:
+			if n := d.int("n", v); n != nil {
 				if *n < 1 || *n > MaxN {
-					d.fail(invalid(k, "n must be between 1 and %d", MaxN))
+					d.fail(invalid("n", "n must be between 1 and %d", MaxN))
 				} else if *n != 1 {
 					r.Params.N = n
 				}
 			}
-		case "max_tokens":
-			d.maxTokens = d.tokens(k, v)
-		case "max_completion_tokens":
-			d.maxCompl = d.tokens(k, v)
-		case "stop":
+		case fMaxTokens:
+			d.maxTokens = d.tokens("max_tokens", v)
+		case fMaxCompletionTokens:
+			d.maxCompl = d.tokens("max_completion_tokens", v)
+		case fStop:
 			d.stop(v)
-		case "seed":
-			if v.Type() != fastjson.TypeNumber {
-				d.fail(invalid(k, "seed must be an integer"))
-				return
-			}
-			i, err := v.Int64()
-			if err != nil {
-				d.fail(invalid(k, "seed must be a 64-bit integer"))
+		case fSeed:
+			i, ok := d.int64(v)
+			if !ok {
+				d.fail(invalid("seed", "seed must be a 64-bit integer"))
 				return
 			}
 			r.Params.Seed = &i
-		case "logit_bias":
+		case fLogitBias:
 			if v.Type() != fastjson.TypeObject {
-				d.fail(invalid(k, "logit_bias must be an object"))
+				d.fail(invalid("logit_bias", "logit_bias must be an object"))
 				return
 			}
 			if o, _ := v.Object(); o.Len() > 0 {
-				r.Params.LogitBias = d.canon(k, v, modePlain)
+				r.Params.LogitBias = d.canon("logit_bias", v, modePlain)
 			}
-		case "logprobs":
-			r.Params.Logprobs = d.bool(k, v)
-		case "top_logprobs":
-			if n := d.int(k, v); n != nil {
+		case fLogprobs:
+			r.Params.Logprobs = d.bool("logprobs", v)
+		case fTopLogprobs:
+			if n := d.int("top_logprobs", v); n != nil {
 				if *n < 0 || *n > MaxTopLogprobs {
-					d.fail(invalid(k, "top_logprobs must be between 0 and %d", MaxTopLogprobs))
+					d.fail(invalid("top_logprobs", "top_logprobs must be between 0 and %d", MaxTopLogprobs))
 				}
 				r.Params.TopLogprobs = n
 			}
-		case "reasoning_effort":
-			r.Params.ReasoningEffort = d.str(k, v)
-		case "verbosity":
-			r.Params.Verbosity = d.str(k, v)
-		case "parallel_tool_calls":
-			b := d.bool(k, v)
+		case fReasoningEffort:
+			r.Params.ReasoningEffort = d.str("reasoning_effort", v)
+		case fVerbosity:
+			r.Params.Verbosity = d.str("verbosity", v)
+		case fParallelToolCalls:
+			b := d.bool("parallel_tool_calls", v)
 			d.parallel = &b
-		case "modalities":
-			r.Params.Modalities = d.strings(k, v)
-			if len(r.Params.Modalities) == 1 && r.Params.Modalities[0] == "text" {
-				r.Params.Modalities = nil // the documented default
+		case fModalities:
+			m := d.strings("modalities", v)
+			if len(m) == 1 && m[0] == "text" {
+				m = nil // the documented default
 			}
-		case "audio":
-			r.Params.Audio = d.canon(k, v, modePlain)
-		case "prediction":
-			r.Params.Prediction = d.canon(k, v, modePlain)
-		case "service_tier":
-			if s := d.str(k, v); s != "auto" {
+			r.Params.Modalities = sortedSet(m)
+		case fAudio:
+			r.Params.Audio = d.canon("audio", v, modePlain)
+		case fPrediction:
+			r.Params.Prediction = d.canon("prediction", v, modePlain)
+		case fServiceTier:
+			if s := d.str("service_tier", v); s != "auto" {
 				r.Params.ServiceTier = s
 			}
-		case "tools":
+		case fTools:
 			d.tools(v)
-		case "tool_choice":
+		case fToolChoice:
 			d.toolChoice = v
-		case "response_format":
+		case fResponseFormat:
 			d.responseFormat(v)
-		case "stream":
-			r.Stream = d.bool(k, v)
-		case "stream_options":
-			if v.Type() != fastjson.TypeObject {
-				d.fail(invalid(k, "stream_options must be an object"))
-				return
-			}
-			if iu := v.Get("include_usage"); iu != nil && iu.Type() != fastjson.TypeNull {
-				r.IncludeUsage = d.bool(k+".include_usage", iu)
-			}
-		case "user":
-			r.User = d.str(k, v)
-		case "metadata", "store", "safety_identifier", "prompt_cache_key", "prompt_cache_retention":
+		case fStream:
+			r.Stream = d.bool("stream", v)
+		case fStreamOptions:
+			d.streamOptions(v)
+		case fUser:
+			r.User = d.str("user", v)
+		case fUnkeyed:
+			k := string(kb)
 			r.Unkeyed = append(r.Unkeyed, Field{Name: k, Value: d.canon(k, v, modePlain)})
 		default:
-			r.Extra = append(r.Extra, Field{Name: k, Value: d.canon(k, v, modePlain)})
+			k := string(kb)
+			r.Extra = append(r.Extra, Field{Name: k, Value: d.canon(k, v, modeSchema)})
 		}
 	})
 	if d.err != nil {
@@ -178,17 +298,101 @@ func (d *decoder) top(obj *fastjson.Object) error {
 	if r.Model == "" {
 		return invalid("model", "you must provide a model parameter")
 	}
-	if !d.seenMessages {
+	if d.seen&fMessages == 0 {
 		return invalid("messages", "Missing required parameter: 'messages'.")
 	}
 	d.finishTokens()
 	d.finishTools()
-	sortFields(r.Extra)
-	sortFields(r.Unkeyed)
+	if r.Params.TopLogprobs != nil && !r.Params.Logprobs {
+		d.fail(invalid("top_logprobs", "top_logprobs requires logprobs to be true"))
+	}
+	d.sortUnique("", r.Extra)
+	d.sortUnique("", r.Unkeyed)
 	if !r.Stream {
 		r.IncludeUsage = false
 	}
 	return d.err
+}
+
+// topBit maps a top-level member name to its bit; 0 for unknown names.
+func topBit(k []byte) uint64 {
+	switch string(k) {
+	case "model":
+		return fModel
+	case "messages":
+		return fMessages
+	case "temperature":
+		return fTemperature
+	case "top_p":
+		return fTopP
+	case "presence_penalty":
+		return fPresencePenalty
+	case "frequency_penalty":
+		return fFrequencyPenalty
+	case "n":
+		return fN
+	case "max_tokens":
+		return fMaxTokens
+	case "max_completion_tokens":
+		return fMaxCompletionTokens
+	case "stop":
+		return fStop
+	case "seed":
+		return fSeed
+	case "logit_bias":
+		return fLogitBias
+	case "logprobs":
+		return fLogprobs
+	case "top_logprobs":
+		return fTopLogprobs
+	case "reasoning_effort":
+		return fReasoningEffort
+	case "verbosity":
+		return fVerbosity
+	case "parallel_tool_calls":
+		return fParallelToolCalls
+	case "modalities":
+		return fModalities
+	case "audio":
+		return fAudio
+	case "prediction":
+		return fPrediction
+	case "service_tier":
+		return fServiceTier
+	case "tools":
+		return fTools
+	case "tool_choice":
+		return fToolChoice
+	case "response_format":
+		return fResponseFormat
+	case "stream":
+		return fStream
+	case "stream_options":
+		return fStreamOptions
+	case "user":
+		return fUser
+	case "metadata", "store", "safety_identifier", "prompt_cache_key", "prompt_cache_retention":
+		return fUnkeyed
+	}
+	return 0
+}
+
+// unkeyedFields are the top-level members that are pure metadata: passed
+// through, never keyed. user, stream and stream_options are modeled fields.
+var unkeyedFields = []string{"metadata", "prompt_cache_key", "prompt_cache_retention", "safety_identifier", "store"}
+
+// sortUnique sorts fields by name and rejects a name that occurs twice.
+func (d *decoder) sortUnique(prefix string, fs []Field) {
+	if len(fs) < 2 {
+		return
+	}
+	sortFields(fs)
+	for i := 1; i < len(fs); i++ {
+		if fs[i].Name == fs[i-1].Name {
+			d.fail(invalid(prefix+fs[i].Name, "duplicate key %q", fs[i].Name))
+			return
+		}
+	}
 }
 
 func (d *decoder) finishTokens() {
@@ -257,13 +461,27 @@ func (d *decoder) bool(param string, v *fastjson.Value) bool {
 	return false
 }
 
-// float decodes a number, returning nil when it equals the default def.
-func (d *decoder) float(param string, v *fastjson.Value, def float64) *float64 {
+// number parses a JSON number exactly; ok is false for anything outside
+// JSON's number grammar.
+func number(v *fastjson.Value, buf []byte) (decimal, bool) {
 	if v.Type() != fastjson.TypeNumber {
+		return decimal{}, false
+	}
+	var raw [32]byte
+	return parseDecimal(v.MarshalTo(raw[:0]), buf)
+}
+
+// float decodes a number, returning nil when it equals the default def.
+// Values are compared as float64, the type providers parse them into.
+func (d *decoder) float(param string, v *fastjson.Value, def float64) *float64 {
+	var buf [32]byte
+	dec, ok := number(v, buf[:0])
+	if !ok {
 		d.fail(invalid(param, "%s must be a number", param))
 		return nil
 	}
-	f, err := strconv.ParseFloat(string(v.MarshalTo(nil)), 64)
+	var tmp [48]byte
+	f, err := strconv.ParseFloat(string(appendDecimal(tmp[:0], dec)), 64)
 	if err != nil || math.IsInf(f, 0) || math.IsNaN(f) {
 		d.fail(invalid(param, "%s is not a valid number", param))
 		return nil
@@ -274,27 +492,29 @@ func (d *decoder) float(param string, v *fastjson.Value, def float64) *float64 {
 	return &f
 }
 
+// int64 decodes an integer; integral spellings such as 2.0 and 2e0 count.
+func (d *decoder) int64(v *fastjson.Value) (int64, bool) {
+	var buf [32]byte
+	dec, ok := number(v, buf[:0])
+	if !ok {
+		return 0, false
+	}
+	return dec.integer()
+}
+
 func (d *decoder) int(param string, v *fastjson.Value) *int {
-	if v.Type() != fastjson.TypeNumber {
+	i, ok := d.int64(v)
+	if !ok || i > math.MaxInt32 || i < math.MinInt32 {
 		d.fail(invalid(param, "%s must be an integer", param))
 		return nil
 	}
-	i, err := v.Int()
-	if err != nil {
-		// Accept integral floats such as 2.0, as OpenAI does.
-		f, ferr := v.Float64()
-		if ferr != nil || f != math.Trunc(f) || math.Abs(f) > math.MaxInt32 {
-			d.fail(invalid(param, "%s must be an integer", param))
-			return nil
-		}
-		i = int(f)
-	}
-	return &i
+	n := int(i)
+	return &n
 }
 
 func (d *decoder) tokens(param string, v *fastjson.Value) *int {
 	n := d.int(param, v)
-	if n != nil && (*n < 1 || *n > math.MaxInt32) {
+	if n != nil && *n < 1 {
 		d.fail(invalid(param, "%s must be a positive integer", param))
 		return nil
 	}
@@ -318,10 +538,20 @@ func (d *decoder) strings(param string, v *fastjson.Value) []string {
 	return out
 }
 
+// sortedSet sorts s and removes repeats; nil when empty. It is used for
+// lists whose order and multiplicity providers ignore (stop, modalities).
+func sortedSet(s []string) []string {
+	if len(s) == 0 {
+		return nil
+	}
+	slices.Sort(s)
+	return slices.Compact(s)
+}
+
 func (d *decoder) canon(param string, v *fastjson.Value, mode jsonMode) json.RawMessage {
-	b, err := appendCanonical(nil, v, mode, param)
+	b, err := appendCanonical(nil, v, mode)
 	if err != nil {
-		d.fail(err)
+		d.failAt(err, param)
 		return nil
 	}
 	return b
@@ -339,26 +569,55 @@ func (d *decoder) stop(v *fastjson.Value) {
 			d.fail(invalid("stop", "stop accepts at most %d sequences", MaxStop))
 			return
 		}
-		if len(s) > 0 {
-			d.req.Params.Stop = s
-		}
+		d.req.Params.Stop = sortedSet(s)
 	default:
 		d.fail(invalid("stop", "stop must be a string or an array of strings"))
 	}
 }
 
+func (d *decoder) streamOptions(v *fastjson.Value) {
+	o, err := v.Object()
+	if err != nil {
+		d.fail(invalid("stream_options", "stream_options must be an object"))
+		return
+	}
+	if k, dup := objectDuplicate(o); dup {
+		d.fail(invalid("stream_options", "duplicate key %q", k))
+		return
+	}
+	// Other members (include_obfuscation, ...) shape the transport, which
+	// Ditto owns: it writes its own stream_options upstream.
+	if iu := o.Get("include_usage"); iu != nil && iu.Type() != fastjson.TypeNull {
+		d.req.IncludeUsage = d.bool("stream_options.include_usage", iu)
+	}
+}
+
 func (d *decoder) responseFormat(v *fastjson.Value) {
-	if v.Type() != fastjson.TypeObject {
+	o, err := v.Object()
+	if err != nil {
 		d.fail(invalid("response_format", "response_format must be an object"))
 		return
 	}
-	t := v.Get("type")
+	t := o.Get("type")
 	if t == nil || t.Type() != fastjson.TypeString {
 		d.fail(invalid("response_format.type", "response_format.type must be a string"))
 		return
 	}
-	if o, _ := v.Object(); o.Len() == 1 && string(t.GetStringBytes()) == "text" {
-		return // the default
+	switch string(t.GetStringBytes()) {
+	case "text":
+		if o.Len() == 1 {
+			return // the default
+		}
+	case "json_schema":
+		// json_schema.strict defaults to false.
+		if js := o.Get("json_schema"); js != nil && js.Type() == fastjson.TypeObject {
+			jo, _ := js.Object()
+			if s := jo.Get("strict"); s != nil && (s.Type() == fastjson.TypeFalse || s.Type() == fastjson.TypeNull) {
+				if _, dup := objectDuplicate(jo); !dup {
+					jo.Del("strict")
+				}
+			}
+		}
 	}
 	d.req.ResponseFormat = d.canon("response_format", v, modeSchema)
 }
@@ -374,51 +633,62 @@ func (d *decoder) tools(v *fastjson.Value) {
 	}
 	tools := make([]Tool, 0, len(a))
 	for i, tv := range a {
-		param := "tools[" + strconv.Itoa(i) + "]"
 		if tv.Type() != fastjson.TypeObject {
-			d.fail(invalid(param, "each tool must be an object"))
+			d.fail(invalid(indexed("tools", i, ""), "each tool must be an object"))
 			return
 		}
-		tools = append(tools, d.tool(param, tv))
+		tools = append(tools, d.tool(i, tv))
 	}
 	d.req.Tools = tools
 }
 
-func (d *decoder) tool(param string, tv *fastjson.Value) Tool {
+// indexed renders a parameter path such as "tools[2].function.name".
+func indexed(base string, i int, rest string) string {
+	return base + "[" + strconv.Itoa(i) + "]" + rest
+}
+
+func (d *decoder) tool(i int, tv *fastjson.Value) Tool {
 	o, _ := tv.Object()
-	typ := tv.Get("type")
-	fn := tv.Get("function")
+	typ := o.Get("type")
+	fn := o.Get("function")
 	if typ == nil || typ.Type() != fastjson.TypeString {
-		d.fail(invalid(param+".type", "tool type must be a string"))
+		d.fail(invalid(indexed("tools", i, ".type"), "tool type must be a string"))
 		return Tool{}
 	}
 	t := Tool{Type: string(typ.GetStringBytes())}
 	simple := t.Type == "function" && o.Len() == 2 && fn != nil && fn.Type() == fastjson.TypeObject
 	if simple {
 		fo, _ := fn.Object()
+		if _, dup := objectDuplicate(fo); dup {
+			simple = false // canonicalization below reports it
+		}
+	}
+	if simple {
+		fo, _ := fn.Object()
 		fo.Visit(func(k []byte, fv *fastjson.Value) {
 			if !simple {
 				return
 			}
+			null := fv.Type() == fastjson.TypeNull
 			switch string(k) {
 			case "name":
 				simple = fv.Type() == fastjson.TypeString
 				t.Name = string(fv.GetStringBytes())
 			case "description":
-				simple = fv.Type() == fastjson.TypeString
-				t.Description = string(fv.GetStringBytes())
+				if !null {
+					simple = fv.Type() == fastjson.TypeString
+					t.Description = string(fv.GetStringBytes())
+				}
 			case "parameters":
-				if fv.Type() != fastjson.TypeNull {
-					t.Parameters = d.canon(param+".function.parameters", fv, modeSchema)
+				if !null {
+					t.Parameters = d.canon(indexed("tools", i, ".function.parameters"), fv, modeSchema)
 				}
 			case "strict":
 				switch fv.Type() {
-				case fastjson.TypeTrue, fastjson.TypeFalse:
-					b := fv.Type() == fastjson.TypeTrue
-					if b {
-						t.Strict = &b // false is the default
-					}
-				case fastjson.TypeNull:
+				case fastjson.TypeTrue:
+					b := true
+					t.Strict = &b // false is the default
+				case fastjson.TypeFalse, fastjson.TypeNull:
 				default:
 					simple = false
 				}
@@ -427,22 +697,25 @@ func (d *decoder) tool(param string, tv *fastjson.Value) Tool {
 			}
 		})
 		if simple && t.Name == "" {
-			d.fail(invalid(param+".function.name", "function name is required"))
+			d.fail(invalid(indexed("tools", i, ".function.name"), "function name is required"))
 		}
 	} else if t.Type == "function" && (fn == nil || fn.Type() != fastjson.TypeObject) {
-		d.fail(invalid(param+".function", "a function tool needs a function object"))
+		d.fail(invalid(indexed("tools", i, ".function"), "a function tool needs a function object"))
 	}
 	if !simple {
 		// Keep everything we do not model, so nothing that shapes the answer
 		// is dropped.
-		name := t.Name
-		t = Tool{Type: t.Type, Name: name, Raw: d.canon(param, tv, modeSchema)}
+		t = Tool{Type: t.Type, Raw: d.canon(indexed("tools", i, ""), tv, modeSchema)}
+		if fn != nil {
+			if n := fn.Get("name"); n != nil && n.Type() == fastjson.TypeString {
+				t.Name = string(n.GetStringBytes())
+			}
+		}
 	}
 	return t
 }
 
 func (d *decoder) messages(v *fastjson.Value) {
-	d.seenMessages = true
 	a, err := v.Array()
 	if err != nil {
 		d.fail(invalid("messages", "messages must be an array"))
@@ -457,13 +730,13 @@ func (d *decoder) messages(v *fastjson.Value) {
 		return
 	}
 	msgs := make([]Message, len(a))
+	d.nmsg = len(a)
 	for i, mv := range a {
-		param := "messages[" + strconv.Itoa(i) + "]"
 		if mv.Type() != fastjson.TypeObject {
-			d.fail(invalid(param, "each message must be an object"))
+			d.fail(invalid(indexed("messages", i, ""), "each message must be an object"))
 			return
 		}
-		d.message(param, mv, &msgs[i])
+		d.message(i, mv, &msgs[i])
 		if d.err != nil {
 			return
 		}
@@ -471,40 +744,103 @@ func (d *decoder) messages(v *fastjson.Value) {
 	d.req.Messages = msgs
 }
 
-func (d *decoder) message(param string, mv *fastjson.Value, m *Message) {
+// Message members modeled by the decoder.
+const (
+	mRole = 1 << iota
+	mContent
+	mName
+	mToolCallID
+	mRefusal
+	mToolCalls
+)
+
+// role returns r as one of the Role constants when it is one, so common
+// roles cost no allocation.
+func role(b []byte) string {
+	switch string(b) {
+	case RoleSystem:
+		return RoleSystem
+	case RoleDeveloper:
+		return RoleDeveloper
+	case RoleUser:
+		return RoleUser
+	case RoleAssistant:
+		return RoleAssistant
+	case RoleTool:
+		return RoleTool
+	case "function":
+		return "function"
+	}
+	return string(b)
+}
+
+func (d *decoder) message(i int, mv *fastjson.Value, m *Message) {
 	o, _ := mv.Object()
 	var content *fastjson.Value
+	var seen uint8
 	o.Visit(func(kb []byte, v *fastjson.Value) {
 		if d.err != nil {
 			return
 		}
-		k := string(kb)
-		switch k {
+		var bit uint8
+		switch string(kb) {
 		case "role":
-			m.Role = d.str(param+".role", v)
+			bit = mRole
 		case "content":
-			content = v
+			bit = mContent
 		case "name":
-			if v.Type() != fastjson.TypeNull {
-				m.Name = d.str(param+".name", v)
-			}
+			bit = mName
 		case "tool_call_id":
-			if v.Type() != fastjson.TypeNull {
-				m.ToolCallID = d.str(param+".tool_call_id", v)
-			}
+			bit = mToolCallID
 		case "refusal":
-			if v.Type() != fastjson.TypeNull {
-				m.Refusal = d.str(param+".refusal", v)
-			}
+			bit = mRefusal
 		case "tool_calls":
-			if v.Type() != fastjson.TypeNull {
-				m.ToolCalls = d.toolCalls(param+".tool_calls", v)
-			}
-		default:
-			if v.Type() == fastjson.TypeNull {
+			bit = mToolCalls
+		}
+		if bit != 0 {
+			if seen&bit != 0 {
+				d.fail(invalid(indexed("messages", i, ""), "duplicate key %q", kb))
 				return
 			}
-			m.Extra = append(m.Extra, Field{Name: k, Value: d.canon(param+"."+k, v, modePlain)})
+			seen |= bit
+		}
+		null := v.Type() == fastjson.TypeNull
+		switch bit {
+		case mRole:
+			if v.Type() != fastjson.TypeString {
+				d.fail(invalid(indexed("messages", i, ".role"), "role must be a string"))
+				return
+			}
+			m.Role = role(v.GetStringBytes())
+		case mContent:
+			content = v
+		case mName:
+			if !null {
+				m.Name = d.msgStr(i, ".name", v)
+			}
+		case mToolCallID:
+			if !null {
+				m.ToolCallID = d.msgStr(i, ".tool_call_id", v)
+			}
+		case mRefusal:
+			if !null {
+				m.Refusal = d.msgStr(i, ".refusal", v)
+			}
+		case mToolCalls:
+			if !null {
+				m.ToolCalls = d.toolCalls(i, v)
+			}
+		default:
+			if null {
+				return
+			}
+			k := string(kb)
+			b, err := appendCanonical(nil, v, modeSchema)
+			if err != nil {
+				d.failAt(err, indexed("messages", i, "."+k))
+				return
+			}
+			m.Extra = append(m.Extra, Field{Name: k, Value: b})
 		}
 	})
 	if d.err != nil {
@@ -513,105 +849,170 @@ func (d *decoder) message(param string, mv *fastjson.Value, m *Message) {
 	switch m.Role {
 	case RoleSystem, RoleDeveloper, RoleUser, RoleAssistant, RoleTool, "function":
 	case "":
-		d.fail(invalid(param+".role", "Missing required parameter: '%s.role'.", param))
+		p := indexed("messages", i, ".role")
+		d.fail(invalid(p, "Missing required parameter: '%s'.", p))
 		return
 	default:
-		d.fail(invalid(param+".role", "Invalid value: '%s'. Supported values are: 'system', 'developer', 'user', 'assistant', 'tool' and 'function'.", m.Role))
+		d.fail(invalid(indexed("messages", i, ".role"), "Invalid value: '%s'. Supported values are: 'system', 'developer', 'user', 'assistant', 'tool' and 'function'.", m.Role))
 		return
 	}
 	if content != nil {
-		m.Content = d.content(param+".content", content)
+		m.Content = d.content(i, content)
 	}
 	if m.Content == nil && len(m.ToolCalls) == 0 && m.Role != RoleAssistant {
-		d.fail(invalid(param+".content", "Missing required parameter: '%s.content'.", param))
+		p := indexed("messages", i, ".content")
+		d.fail(invalid(p, "Missing required parameter: '%s'.", p))
 		return
 	}
-	if m.Role == RoleAssistant && len(m.ToolCalls) > 0 && len(m.Content) == 1 && m.Content[0].Type == PartText && m.Content[0].Text == "" {
+	if m.Role == RoleAssistant && len(m.ToolCalls) > 0 && len(m.Content) == 1 && m.Content[0].Type == PartText && m.Content[0].Raw == nil && m.Content[0].Text == "" {
 		m.Content = nil // "" and null content beside tool calls mean the same
 	}
 	if m.Role == RoleTool && m.ToolCallID == "" {
-		d.fail(invalid(param+".tool_call_id", "Missing required parameter: '%s.tool_call_id'.", param))
+		p := indexed("messages", i, ".tool_call_id")
+		d.fail(invalid(p, "Missing required parameter: '%s'.", p))
 	}
-	sortFields(m.Extra)
+	if len(m.Extra) > 1 {
+		d.sortUnique(indexed("messages", i, "."), m.Extra)
+	}
 }
 
-func (d *decoder) toolCalls(param string, v *fastjson.Value) []ToolCall {
+func (d *decoder) msgStr(i int, field string, v *fastjson.Value) string {
+	if v.Type() != fastjson.TypeString {
+		d.fail(invalid(indexed("messages", i, field), "%s must be a string", field[1:]))
+		return ""
+	}
+	return string(v.GetStringBytes())
+}
+
+// toolCalls decodes an assistant turn's tool calls. A call with members
+// Ditto does not model keeps its canonical JSON in Raw.
+func (d *decoder) toolCalls(i int, v *fastjson.Value) []ToolCall {
 	a, err := v.Array()
 	if err != nil {
-		d.fail(invalid(param, "tool_calls must be an array"))
+		d.fail(invalid(indexed("messages", i, ".tool_calls"), "tool_calls must be an array"))
 		return nil
 	}
 	if len(a) == 0 {
 		return nil
 	}
 	calls := make([]ToolCall, len(a))
-	for i, cv := range a {
-		p := param + "[" + strconv.Itoa(i) + "]"
-		fn := cv.Get("function")
-		if cv.Type() != fastjson.TypeObject || fn == nil || fn.Type() != fastjson.TypeObject {
-			d.fail(invalid(p, "each tool call must be an object with a function"))
+	for j, cv := range a {
+		c := &calls[j]
+		param := func(rest string) string {
+			return indexed("messages", i, indexed(".tool_calls", j, rest))
+		}
+		o, err := cv.Object()
+		if err != nil {
+			d.fail(invalid(param(""), "each tool call must be an object"))
 			return nil
 		}
-		c := &calls[i]
-		c.ID = d.optStr(p+".id", cv.Get("id"))
-		c.Type = d.optStr(p+".type", cv.Get("type"))
+		modeled := true
+		var fn *fastjson.Value
+		o.Visit(func(k []byte, v *fastjson.Value) {
+			switch string(k) {
+			case "id":
+				c.ID, modeled = optStr(v, modeled)
+			case "type":
+				c.Type, modeled = optStr(v, modeled)
+			case "function":
+				fn = v
+			default:
+				modeled = false
+			}
+		})
+		if fn != nil && fn.Type() == fastjson.TypeObject {
+			fo, _ := fn.Object()
+			fo.Visit(func(k []byte, v *fastjson.Value) {
+				switch string(k) {
+				case "name":
+					c.Name, modeled = optStr(v, modeled)
+				case "arguments":
+					c.Arguments, modeled = optStr(v, modeled)
+				default:
+					modeled = false
+				}
+			})
+			if _, dup := objectDuplicate(fo); dup {
+				modeled = false
+			}
+		} else {
+			modeled = false // e.g. a custom tool call
+		}
+		if _, dup := objectDuplicate(o); dup {
+			modeled = false
+		}
 		if c.Type == "" {
 			c.Type = "function"
 		}
-		c.Name = d.optStr(p+".function.name", fn.Get("name"))
-		c.Arguments = d.optStr(p+".function.arguments", fn.Get("arguments"))
+		if !modeled {
+			b, err := appendCanonical(nil, cv, modeSchema)
+			if err != nil {
+				d.failAt(err, param(""))
+				return nil
+			}
+			c.Raw = b
+		}
 	}
 	return calls
 }
 
-func (d *decoder) optStr(param string, v *fastjson.Value) string {
-	if v == nil || v.Type() == fastjson.TypeNull {
-		return ""
+// optStr reads an optional string member; a wrong type clears ok so the
+// containing object is kept whole.
+func optStr(v *fastjson.Value, ok bool) (string, bool) {
+	switch v.Type() {
+	case fastjson.TypeString:
+		return string(v.GetStringBytes()), ok
+	case fastjson.TypeNull:
+		return "", ok
 	}
-	return d.str(param, v)
+	return "", false
 }
 
-func (d *decoder) content(param string, v *fastjson.Value) []Part {
+func (d *decoder) content(i int, v *fastjson.Value) []Part {
 	switch v.Type() {
 	case fastjson.TypeNull:
 		return nil
 	case fastjson.TypeString:
-		return []Part{{Type: PartText, Text: string(v.GetStringBytes())}}
+		if len(d.textSlab) == 0 {
+			// One allocation for every string content of the request.
+			d.textSlab = make([]Part, max(d.nmsg-i, 1))
+		}
+		p := d.textSlab[:1:1]
+		d.textSlab = d.textSlab[1:]
+		p[0] = Part{Type: PartText, Text: string(v.GetStringBytes())}
+		return p
 	case fastjson.TypeArray:
 	default:
-		d.fail(invalid(param, "content must be a string, an array of parts or null"))
+		d.fail(invalid(indexed("messages", i, ".content"), "content must be a string, an array of parts or null"))
 		return nil
 	}
 	a, _ := v.Array()
 	parts := make([]Part, 0, len(a))
-	for i, pv := range a {
-		p := param + "[" + strconv.Itoa(i) + "]"
+	for j, pv := range a {
 		if pv.Type() != fastjson.TypeObject {
-			d.fail(invalid(p, "each content part must be an object"))
+			d.fail(invalid(indexed("messages", i, indexed(".content", j, "")), "each content part must be an object"))
 			return nil
 		}
-		parts = append(parts, d.part(p, pv))
+		parts = append(parts, d.part(i, j, pv))
 		if d.err != nil {
 			return nil
 		}
 	}
-	if len(parts) == 0 {
-		return []Part{} // an empty array is not null
-	}
-	return parts
+	return parts // an empty array is not null
 }
 
 // part decodes one content part. Known shapes become typed Parts; a known
 // type with unexpected members is kept whole in Raw so nothing is lost.
-func (d *decoder) part(param string, pv *fastjson.Value) Part {
+func (d *decoder) part(i, j int, pv *fastjson.Value) Part {
+	param := func(rest string) string { return indexed("messages", i, indexed(".content", j, rest)) }
 	o, _ := pv.Object()
-	tv := pv.Get("type")
+	tv := o.Get("type")
 	if tv == nil || tv.Type() != fastjson.TypeString {
-		d.fail(invalid(param+".type", "content part type must be a string"))
+		d.fail(invalid(param(".type"), "content part type must be a string"))
 		return Part{}
 	}
 	p := Part{Type: string(tv.GetStringBytes())}
-	ok := true
+	ok := o.Len() == 2
 	str := func(v *fastjson.Value) string {
 		if v == nil || v.Type() != fastjson.TypeString {
 			ok = false
@@ -621,50 +1022,51 @@ func (d *decoder) part(param string, pv *fastjson.Value) Part {
 	}
 	switch p.Type {
 	case PartText:
-		p.Text = str(pv.Get("text"))
-		ok = ok && o.Len() == 2
+		p.Text = str(o.Get("text"))
 	case PartRefusal:
-		p.Text = str(pv.Get("refusal"))
-		ok = ok && o.Len() == 2
+		p.Text = str(o.Get("refusal"))
 	case PartImageURL:
-		iu := pv.Get("image_url")
-		if iu != nil && iu.Type() == fastjson.TypeString {
+		iu := o.Get("image_url")
+		switch {
+		case iu == nil:
+			d.fail(invalid(param(".image_url"), "image_url part needs an image_url object"))
+			return Part{}
+		case iu.Type() == fastjson.TypeString:
 			p.URL = str(iu) // some clients send the URL directly
-		} else if iu != nil && iu.Type() == fastjson.TypeObject {
+		case iu.Type() == fastjson.TypeObject:
 			io, _ := iu.Object()
-			p.URL = str(iu.Get("url"))
+			p.URL = str(io.Get("url"))
 			n := 1
-			if dv := iu.Get("detail"); dv != nil && dv.Type() != fastjson.TypeNull {
-				p.Detail = str(dv)
+			if dv := io.Get("detail"); dv != nil {
 				n++
+				if dv.Type() != fastjson.TypeNull {
+					p.Detail = str(dv)
+				}
 			}
 			ok = ok && io.Len() == n
 			if p.Detail == "auto" {
 				p.Detail = "" // the documented default
 			}
-		} else {
+		default:
 			ok = false
 		}
-		ok = ok && o.Len() == 2
-		if !ok && iu == nil {
-			d.fail(invalid(param+".image_url", "image_url part needs an image_url object"))
-			return Part{}
-		}
 	case PartInputAudio:
-		ia := pv.Get("input_audio")
+		ia := o.Get("input_audio")
 		if ia != nil && ia.Type() == fastjson.TypeObject {
 			io, _ := ia.Object()
-			p.Data = str(ia.Get("data"))
-			p.Format = str(ia.Get("format"))
+			p.Data = str(io.Get("data"))
+			p.Format = str(io.Get("format"))
 			ok = ok && io.Len() == 2
 		} else {
 			ok = false
 		}
-		ok = ok && o.Len() == 2
 	case PartFile:
-		f := pv.Get("file")
+		f := o.Get("file")
 		if f != nil && f.Type() == fastjson.TypeObject {
 			fo, _ := f.Object()
+			if _, dup := objectDuplicate(fo); dup {
+				ok = false
+			}
 			fo.Visit(func(k []byte, v *fastjson.Value) {
 				switch string(k) {
 				case "file_id":
@@ -680,12 +1082,16 @@ func (d *decoder) part(param string, pv *fastjson.Value) Part {
 		} else {
 			ok = false
 		}
-		ok = ok && o.Len() == 2
 	default:
 		ok = false
 	}
 	if !ok {
-		return Part{Type: p.Type, Raw: d.canon(param, pv, modePlain)}
+		b, err := appendCanonical(nil, pv, modeSchema)
+		if err != nil {
+			d.failAt(err, param(""))
+			return Part{}
+		}
+		return Part{Type: p.Type, Raw: b}
 	}
 	return p
 }

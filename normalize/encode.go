@@ -100,6 +100,10 @@ func appendWireMessage(dst []byte, m *Message) []byte {
 			if i > 0 {
 				dst = append(dst, ',')
 			}
+			if c.Raw != nil {
+				dst = append(dst, c.Raw...)
+				continue
+			}
 			dst = append(dst, `{"id":`...)
 			dst = appendString(dst, c.ID)
 			dst = append(dst, `,"type":`...)

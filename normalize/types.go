@@ -58,7 +58,8 @@ type Request struct {
 	// OpenAI-compatible upstreams.
 	Extra []Field
 
-	// --- not keyed ---
+	// --- not keyed (IncludeUsage, Stream and User shape only the transport
+	// or are pure metadata; see docs/normalization.md) ---
 
 	Stream       bool   // client asked for SSE
 	IncludeUsage bool   // stream_options.include_usage
@@ -170,7 +171,10 @@ type Part struct {
 	FileID   string
 	Filename string
 
-	Raw json.RawMessage // canonical JSON of unknown part types (and their extra fields)
+	// Raw holds the canonical JSON of a part of unknown type, or of a known
+	// type with members Ditto does not model. It is sent upstream verbatim;
+	// in the cache key its inline data is replaced by digests.
+	Raw json.RawMessage
 }
 
 // Tool is a function the model may call.
@@ -189,6 +193,10 @@ type ToolCall struct {
 	Type      string // "function"
 	Name      string
 	Arguments string // JSON text exactly as produced by the model
+	// Raw holds the canonical JSON of the whole call when it has members
+	// Ditto does not model (or is not a function call); the fields above are
+	// then filled on a best-effort basis. nil for ordinary calls.
+	Raw json.RawMessage
 }
 
 // Response is a complete, successful answer in canonical form. It is what the

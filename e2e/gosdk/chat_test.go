@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 	"testing"
 
 	"github.com/openai/openai-go/v3"
@@ -560,5 +561,68 @@ func TestRedisDownFailsOpen(t *testing.T) {
 	resp.Body.Close()
 	if resp.StatusCode != 200 || !bytes.Contains(b, []byte(`"degraded"`)) {
 		t.Errorf("/readyz with Redis down = %d %s, want 200 degraded", resp.StatusCode, b)
+	}
+}
+
+func TestIdenticalMissesAcrossReplicasCallUpstreamOnce(t *testing.T) {
+	rs := redistest.Start(t)
+	a := newEnv(t, withRedis(rs.URL()))
+	b := newEnv(t, withRedis(rs.URL()))
+	release := a.up.Block()
+	arrived := a.up.Arrivals()
+	p := userMessage("What's the weather like in SF?")
+	done := make(chan string, 1)
+	go func() {
+		c, h := a.complete(t, p)
+		done <- h.Get("X-Ditto-Cache") + " " + c.Choices[0].Message.Content
+	}()
+	<-arrived // replica A holds the fill lease and is waiting on its provider
+	type res struct {
+		status, content string
+	}
+	fromB := make(chan res, 1)
+	go func() {
+		acc, _, h := b.stream(t, p) // a streaming client on replica B
+		fromB <- res{h.Get("X-Ditto-Cache"), acc.Choices[0].Message.Content}
+	}()
+	// Replica B has tried the lease (a second SET) and is now waiting for A.
+	waitUntil(t, func() bool { return redisSetCalls(t, rs) >= 2 })
+	release()
+	if got := <-done; got != "MISS "+fakeopenai.TextAnswer {
+		t.Errorf("replica A: %q", got)
+	}
+	r := <-fromB
+	if r.content != fakeopenai.TextAnswer || r.status != "COALESCED" {
+		t.Errorf("replica B: %s %q, want A's answer, COALESCED", r.status, r.content)
+	}
+	if b.up.Calls() != 0 || a.up.Calls() != 1 {
+		t.Errorf("upstream calls: A %d, B %d; want 1 and 0", a.up.Calls(), b.up.Calls())
+	}
+}
+
+// redisSetCalls reads how many SET commands the server has run.
+func redisSetCalls(t *testing.T, rs *redistest.Server) int {
+	info, err := rs.Client().Info(context.Background(), "commandstats").Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, line := range strings.Split(info, "\n") {
+		if rest, ok := strings.CutPrefix(line, "cmdstat_set:calls="); ok {
+			n, _ := strconv.Atoi(strings.SplitN(rest, ",", 2)[0])
+			return n
+		}
+	}
+	return 0
+}
+
+// waitUntil polls cond for up to 10 s: a bound on progress, not a timing assertion.
+func waitUntil(t *testing.T, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatal("condition not reached within 10s")
+		}
+		time.Sleep(5 * time.Millisecond)
 	}
 }

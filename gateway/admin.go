@@ -1,0 +1,79 @@
+package gateway
+
+import (
+	"context"
+	"net/http"
+	"strings"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/dittocache/ditto/cachekey"
+	"github.com/dittocache/ditto/configs"
+)
+
+// purge serves DELETE /v1/cache (admin only). Exactly one selector:
+//
+//	?key=ditto:v1:...        one entry, by the X-Ditto-Cache-Key a response carried
+//	?model=NAME[&namespace=NS] every entry of the route NAME resolves to, in namespace NS
+//	                         (default: the default tenant namespace)
+//	?namespace=NS            every entry of a namespace (a tenant, tenant/sub, or @shared/NAME)
+//	?all=true                every Ditto entry in the store
+//
+// It answers {"deleted": N}.
+func (s *Server) purge(c echo.Context) error {
+	p, ok := s.store.(purger)
+	if !ok {
+		return apiError(http.StatusNotImplemented, "server_error", "purge_unsupported", "", "This store cannot purge.")
+	}
+	q := c.QueryParams()
+	ns := q.Get("namespace")
+	if ns != "" && !validPurgeNamespace(ns) {
+		return apiError(http.StatusBadRequest, "invalid_request_error", "invalid_namespace", "namespace", "Invalid namespace.")
+	}
+	var prefix string
+	switch {
+	case q.Get("key") != "":
+		k := q.Get("key")
+		if !strings.HasPrefix(k, cachekey.Prefix("", "")[:len("ditto:v")]) || strings.ContainsAny(k, "*?[]\\") {
+			return apiError(http.StatusBadRequest, "invalid_request_error", "invalid_key", "key", "key must be a Ditto cache key (ditto:v...).")
+		}
+		prefix = k
+	case q.Get("model") != "":
+		route, err := s.router.resolve(q.Get("model"))
+		if err != nil {
+			return err
+		}
+		if ns == "" {
+			ns = s.cfg.Cache.Namespace
+			if route.SharedNamespace != "" {
+				ns = sharedNamespace(route)
+			}
+		}
+		prefix = cachekey.Prefix(ns, route.Key())
+	case ns != "":
+		prefix = cachekey.Prefix(ns, "")
+	case q.Get("all") == "true":
+		prefix = "ditto:"
+	default:
+		return apiError(http.StatusBadRequest, "invalid_request_error", "missing_selector", "",
+			"Say what to purge: ?key=, ?model=, ?namespace= or ?all=true.")
+	}
+	ctx, cancel := context.WithTimeout(c.Request().Context(), purgeTimeout)
+	defer cancel()
+	n, err := p.Purge(ctx, prefix)
+	if err != nil {
+		s.log.Warn("purge failed", "prefix", prefix, "err", err)
+		return apiError(http.StatusServiceUnavailable, "server_error", "store_unavailable", "", "The cache store could not complete the purge.")
+	}
+	s.log.Info("cache purged", "prefix", prefix, "deleted", n)
+	return c.JSON(http.StatusOK, map[string]int{"deleted": n})
+}
+
+// validPurgeNamespace accepts the namespace shapes the gateway creates.
+func validPurgeNamespace(ns string) bool {
+	if rest, ok := strings.CutPrefix(ns, "@shared/"); ok {
+		return configs.ValidName(rest)
+	}
+	tenant, sub, hasSub := strings.Cut(ns, "/")
+	return configs.ValidName(tenant) && (!hasSub || configs.ValidName(sub))
+}

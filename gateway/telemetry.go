@@ -1,0 +1,361 @@
+package gateway
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/labstack/echo/v4"
+	"go.opentelemetry.io/otel"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/exporters/otlp/otlptrace/otlptracehttp"
+	"go.opentelemetry.io/otel/propagation"
+	"go.opentelemetry.io/otel/sdk/resource"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	"go.opentelemetry.io/otel/trace"
+
+	"github.com/dittocache/ditto/cachekey"
+	"github.com/dittocache/ditto/gateway/store"
+	"github.com/dittocache/ditto/normalize"
+)
+
+// Attribute keys: OpenTelemetry's GenAI semantic conventions where they
+// apply, Ditto's own under ditto.*.
+const (
+	attrOperation     = attribute.Key("gen_ai.operation.name")
+	attrProvider      = attribute.Key("gen_ai.provider.name")
+	attrRequestModel  = attribute.Key("gen_ai.request.model")
+	attrResponseModel = attribute.Key("gen_ai.response.model")
+	attrInputTokens   = attribute.Key("gen_ai.usage.input_tokens")
+	attrOutputTokens  = attribute.Key("gen_ai.usage.output_tokens")
+	attrFinishReasons = attribute.Key("gen_ai.response.finish_reasons")
+	attrTokenType     = attribute.Key("gen_ai.token.type")
+	attrErrorType     = attribute.Key("error.type")
+	attrCacheStatus   = attribute.Key("ditto.cache.status")
+	attrCacheKey      = attribute.Key("ditto.cache.key")
+	attrCacheAge      = attribute.Key("ditto.cache.age")
+	attrRoute         = attribute.Key("ditto.route")
+	attrProviderName  = attribute.Key("ditto.provider")
+	attrStoreOp       = attribute.Key("ditto.store.operation")
+)
+
+const tracerName = "github.com/dittocache/ditto/gateway"
+
+// SetupTelemetry installs the process-wide OpenTelemetry settings: the W3C
+// trace-context and baggage propagator (always, so a client's traceparent
+// reaches providers even with tracing off) and, when getenv has
+// OTEL_EXPORTER_OTLP_ENDPOINT or OTEL_EXPORTER_OTLP_TRACES_ENDPOINT, a tracer
+// provider exporting spans with OTLP over HTTP/protobuf. Everything else
+// (headers, sampler, resource attributes, service name) follows the
+// standard OTEL_* variables. Without an endpoint, or with OTEL_SDK_DISABLED
+// or OTEL_TRACES_EXPORTER=none, tracing stays a no-op.
+//
+// The returned shutdown flushes buffered spans; call it once on exit.
+func SetupTelemetry(ctx context.Context, getenv func(string) string, version string) (shutdown func(context.Context) error, err error) {
+	otel.SetTextMapPropagator(propagation.NewCompositeTextMapPropagator(propagation.TraceContext{}, propagation.Baggage{}))
+	noop := func(context.Context) error { return nil }
+	if !tracingEnabled(getenv) {
+		return noop, nil
+	}
+	proto := getenv("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL")
+	if proto == "" {
+		proto = getenv("OTEL_EXPORTER_OTLP_PROTOCOL")
+	}
+	if proto != "" && proto != "http/protobuf" {
+		return noop, fmt.Errorf("telemetry: OTLP protocol %q is not supported; use http/protobuf (the collector's port 4318)", proto)
+	}
+	exp, err := otlptracehttp.New(ctx)
+	if err != nil {
+		return noop, fmt.Errorf("telemetry: otlp exporter: %w", err)
+	}
+	name := getenv("OTEL_SERVICE_NAME")
+	if name == "" {
+		name = "ditto"
+	}
+	res, err := resource.Merge(resource.Default(), resource.NewSchemaless(
+		attribute.String("service.name", name), attribute.String("service.version", version)))
+	if err != nil {
+		return noop, fmt.Errorf("telemetry: resource: %w", err)
+	}
+	if env, err := resource.New(ctx, resource.WithFromEnv()); err == nil {
+		if merged, err := resource.Merge(res, env); err == nil {
+			res = merged
+		}
+	}
+	tp := sdktrace.NewTracerProvider(sdktrace.WithBatcher(exp), sdktrace.WithResource(res))
+	otel.SetTracerProvider(tp)
+	return tp.Shutdown, nil
+}
+
+func tracingEnabled(getenv func(string) string) bool {
+	if strings.EqualFold(getenv("OTEL_SDK_DISABLED"), "true") || getenv("OTEL_TRACES_EXPORTER") == "none" {
+		return false
+	}
+	return getenv("OTEL_EXPORTER_OTLP_ENDPOINT") != "" || getenv("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT") != ""
+}
+
+// ctxTelemetry is the echo context key of a request's *requestTelemetry.
+const ctxTelemetry = "ditto.telemetry"
+
+// requestTelemetry is one request's server span and, for chat requests,
+// the outcome the handler reports; traceRequests turns it into metrics and
+// statistics when the request ends. Methods are nil-safe. Fields other than
+// ctx and span are touched only by the request's goroutine.
+type requestTelemetry struct {
+	ctx   context.Context // the request context, carrying span
+	span  trace.Span
+	start time.Time
+
+	x         *exchange           // set by begin: a chat request
+	status    string              // X-Ditto-Cache value or "ERROR"; "" until reported
+	resp      *normalize.Response // the answer the client got
+	firstByte time.Time           // when the response headers were written
+
+	mu       sync.Mutex // guards coalesce: ended by the write hook or the end
+	coalesce trace.Span // the coalesce-wait span of a follower
+}
+
+// traceRequests is the outermost middleware: it joins the client's trace
+// (W3C traceparent), opens the server span, and records the request's
+// metrics when it ends.
+func (s *Server) traceRequests(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		r := c.Request()
+		ctx := otel.GetTextMapPropagator().Extract(r.Context(), propagation.HeaderCarrier(r.Header))
+		route := c.Path()
+		if !tracedPath(route) {
+			c.SetRequest(r.WithContext(ctx))
+			return next(c)
+		}
+		ctx, span := s.metrics.tracer.Start(ctx, r.Method+" "+route,
+			trace.WithSpanKind(trace.SpanKindServer),
+			trace.WithAttributes(
+				attribute.String("http.request.method", r.Method),
+				attribute.String("http.route", route),
+				attribute.String("url.path", r.URL.Path),
+			))
+		tel := &requestTelemetry{ctx: ctx, span: span, start: time.Now()}
+		c.Set(ctxTelemetry, tel)
+		c.SetRequest(r.WithContext(ctx))
+		c.Response().Before(func() {
+			tel.firstByte = time.Now()
+			tel.endCoalesce()
+		})
+		err := next(c)
+		if err != nil {
+			// Let the error handler write the response now, so the span and
+			// metrics see the final status.
+			c.Error(err)
+		}
+		s.metrics.finish(c, tel)
+		return nil
+	}
+}
+
+// tracedPath leaves scrapes, probes and dashboard assets out of traces.
+func tracedPath(route string) bool {
+	switch {
+	case route == "/metrics", route == "/healthz", route == "/readyz", strings.HasPrefix(route, "/dashboard"):
+		return false
+	}
+	return true
+}
+
+// telemetryOf returns the request's telemetry, or nil outside traceRequests.
+func telemetryOf(c echo.Context) *requestTelemetry {
+	t, _ := c.Get(ctxTelemetry).(*requestTelemetry)
+	return t
+}
+
+// begin binds a chat exchange to its request's telemetry: it records the
+// normalize span (from the start of the handler to now) and the request
+// attributes. Call it once the key is derived.
+func (s *Server) begin(c echo.Context, x *exchange) *requestTelemetry {
+	tel := telemetryOf(c)
+	if tel == nil {
+		return nil
+	}
+	tel.x = x
+	_, span := s.metrics.tracer.Start(tel.ctx, "normalize", trace.WithTimestamp(tel.start),
+		trace.WithAttributes(attrRequestModel.String(x.req.Model), attrCacheKey.String(x.keyStr)))
+	span.End()
+	tel.span.SetAttributes(
+		attrOperation.String("chat"),
+		attrRequestModel.String(x.req.Model),
+		attrRoute.String(x.route.Key()),
+		attrProviderName.String(x.route.Provider),
+		attrCacheKey.String(x.keyStr),
+	)
+	return tel
+}
+
+// traceContext is a context for work done on behalf of the request outside
+// its lifetime (flights, stores): it carries the request's span but not
+// its cancellation.
+func (t *requestTelemetry) traceContext() context.Context {
+	if t == nil {
+		return context.Background()
+	}
+	return trace.ContextWithSpan(context.Background(), t.span)
+}
+
+// startCoalesce opens the span of a follower waiting on another request's
+// provider call; it ends when the follower starts answering.
+func (s *Server) startCoalesce(t *requestTelemetry) {
+	if t == nil {
+		return
+	}
+	_, span := s.metrics.tracer.Start(t.ctx, "coalesce wait")
+	t.mu.Lock()
+	t.coalesce = span
+	t.mu.Unlock()
+}
+
+func (t *requestTelemetry) endCoalesce() {
+	t.mu.Lock()
+	span := t.coalesce
+	t.coalesce = nil
+	t.mu.Unlock()
+	if span != nil {
+		span.End()
+	}
+}
+
+// traceLookup opens the cache-lookup span; end it with the result.
+func (s *Server) traceLookup(ctx context.Context) (context.Context, trace.Span) {
+	return s.metrics.tracer.Start(ctx, "cache lookup")
+}
+
+// storeGet is s.store.Get in a store span.
+func (s *Server) storeGet(ctx context.Context, k cachekey.Key) (store.Entry, bool, error) {
+	ctx, span := s.startStoreSpan(ctx, "get")
+	e, ok, err := s.store.Get(ctx, k)
+	endSpan(span, err)
+	return e, ok, err
+}
+
+// storeSet is s.store.Set in a store span.
+func (s *Server) storeSet(ctx context.Context, k cachekey.Key, e store.Entry, ttl time.Duration) error {
+	ctx, span := s.startStoreSpan(ctx, "set")
+	err := s.store.Set(ctx, k, e, ttl)
+	endSpan(span, err)
+	return err
+}
+
+func (s *Server) startStoreSpan(ctx context.Context, op string) (context.Context, trace.Span) {
+	attrs := []attribute.KeyValue{attrStoreOp.String(op)}
+	if s.storeKind() == "redis" {
+		attrs = append(attrs, attribute.String("db.system.name", "redis"))
+	}
+	return s.metrics.tracer.Start(ctx, "store "+op, trace.WithSpanKind(trace.SpanKindClient), trace.WithAttributes(attrs...))
+}
+
+func endSpan(span trace.Span, err error) {
+	if err != nil && !errors.Is(err, context.Canceled) {
+		span.RecordError(err)
+		span.SetStatus(codes.Error, err.Error())
+	}
+	span.End()
+}
+
+// startProviderSpan opens the client span of one provider call, as a child
+// of the request that started the flight.
+func (s *Server) startProviderSpan(ctx context.Context, x *exchange, rt Route, req *normalize.Request) (context.Context, trace.Span) {
+	parent := trace.SpanFromContext(x.tel.traceContext())
+	ctx = trace.ContextWithSpan(ctx, parent)
+	return s.metrics.tracer.Start(ctx, "chat "+req.Model, trace.WithSpanKind(trace.SpanKindClient),
+		trace.WithAttributes(
+			attrOperation.String("chat"),
+			attrProvider.String(s.genAIProvider(rt.Provider)),
+			attrProviderName.String(rt.Provider),
+			attrRequestModel.String(req.Model),
+		))
+}
+
+// endProviderSpan records the answer's GenAI attributes, or the error.
+func endProviderSpan(span trace.Span, resp *normalize.Response, err error) {
+	if err != nil {
+		span.SetAttributes(attrErrorType.String(errorType(err)))
+		endSpan(span, err)
+		return
+	}
+	span.SetAttributes(responseAttrs(resp)...)
+	span.End()
+}
+
+func responseAttrs(resp *normalize.Response) []attribute.KeyValue {
+	if resp == nil {
+		return nil
+	}
+	attrs := []attribute.KeyValue{attrResponseModel.String(resp.Model)}
+	if u := resp.Usage; u != nil {
+		attrs = append(attrs, attrInputTokens.Int(u.PromptTokens), attrOutputTokens.Int(u.CompletionTokens))
+	}
+	reasons := make([]string, 0, len(resp.Choices))
+	for _, ch := range resp.Choices {
+		reasons = append(reasons, ch.FinishReason)
+	}
+	return append(attrs, attrFinishReasons.StringSlice(reasons))
+}
+
+// genAIProvider maps a configured provider to the GenAI convention's
+// gen_ai.provider.name values.
+func (s *Server) genAIProvider(name string) string {
+	switch t := s.cfg.Providers[name].Type; t {
+	case "gemini":
+		return "gcp.gemini"
+	case "azure":
+		return "azure.ai.openai"
+	case "":
+		return name
+	default:
+		return t
+	}
+}
+
+// errorType is the error.type of a failed call: the HTTP status for
+// provider and client errors, else a short class.
+func errorType(err error) string {
+	ae := toAPIError(err)
+	switch {
+	case errors.Is(err, errStreamStalled):
+		return "stalled"
+	case errors.Is(err, context.DeadlineExceeded):
+		return "timeout"
+	case errors.Is(err, context.Canceled):
+		return "canceled"
+	case ae != nil && ae.Status > 0:
+		return strconv.Itoa(ae.Status)
+	}
+	return "_OTHER"
+}
+
+// telemetryLogAttrs adds the route, provider and trace id to a request's
+// log line.
+func (s *Server) telemetryLogAttrs(c echo.Context, attrs []slog.Attr) []slog.Attr {
+	if tel := telemetryOf(c); tel != nil && tel.x != nil {
+		attrs = append(attrs, slog.String("route", tel.x.route.Key()), slog.String("provider", tel.x.route.Provider))
+	}
+	if sc := trace.SpanContextFromContext(c.Request().Context()); sc.IsValid() {
+		attrs = append(attrs, slog.String("trace_id", sc.TraceID().String()))
+	}
+	return attrs
+}
+
+// statusCode of a finished response, for spans.
+func httpStatusAttrs(status int) []attribute.KeyValue {
+	attrs := []attribute.KeyValue{attribute.Int("http.response.status_code", status)}
+	if status >= 400 {
+		attrs = append(attrs, attrErrorType.String(strconv.Itoa(status)))
+	}
+	return attrs
+}
+
+var _ = http.StatusOK

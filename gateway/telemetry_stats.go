@@ -1,0 +1,212 @@
+package gateway
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"path"
+	"strings"
+	"time"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/dittocache/ditto/configs"
+	"github.com/dittocache/ditto/gateway/dashboard"
+	"github.com/dittocache/ditto/gateway/stats"
+)
+
+// otherModel is the label of every model name the gateway was not
+// configured for, so clients cannot grow metric cardinality.
+const otherModel = "other"
+
+// modelLabels bounds the model names used as metric labels and statistics
+// keys to configured routes and aliases, wildcard patterns, configured and
+// priced upstream models, and catalog models.
+type modelLabels struct {
+	exact     map[string]bool // requested names kept as they are
+	wild      []string        // wildcard route patterns, used as the label of what they match
+	upstreams map[string]bool // upstream model names kept as they are
+	providers map[string]configs.Provider
+}
+
+func newModelLabels(cfg *configs.Config) *modelLabels {
+	l := &modelLabels{exact: map[string]bool{}, upstreams: map[string]bool{}, providers: cfg.Providers}
+	for _, m := range catalog {
+		l.exact[m.Model] = true
+		l.upstreams[m.Model] = true
+	}
+	for m := range cfg.Pricing {
+		l.exact[m] = true
+		l.upstreams[m] = true
+	}
+	for _, r := range cfg.Routes {
+		for _, name := range append([]string{r.Model}, r.Aliases...) {
+			if strings.Contains(name, "*") {
+				l.wild = append(l.wild, name)
+			} else {
+				l.exact[name] = true
+			}
+		}
+		if r.UpstreamModel != "" {
+			l.upstreams[r.UpstreamModel] = true
+		} else if !strings.Contains(r.Model, "*") {
+			l.upstreams[r.Model] = true
+		}
+	}
+	return l
+}
+
+// requested labels a model name as a client sent it.
+func (l *modelLabels) requested(name string) string {
+	if l.exact[name] {
+		return name
+	}
+	if prov, m, ok := strings.Cut(name, "/"); ok {
+		if _, known := l.providers[prov]; known && l.upstreams[m] {
+			return name
+		}
+	}
+	for _, p := range l.wild {
+		if ok, _ := path.Match(p, name); ok {
+			return p
+		}
+	}
+	return otherModel
+}
+
+// upstream labels a model name sent to a provider.
+func (l *modelLabels) upstream(name string) string {
+	if l.upstreams[name] {
+		return name
+	}
+	return otherModel
+}
+
+// response labels the model a provider says answered: a known model or a
+// dated snapshot of one ("gpt-4o-2024-08-06"); empty falls back to the
+// model asked for.
+func (l *modelLabels) response(name, asked string) string {
+	if name == "" {
+		return l.upstream(asked)
+	}
+	for m := name; ; {
+		if l.upstreams[m] {
+			return name
+		}
+		i := strings.LastIndexByte(m, '-')
+		if i <= 0 {
+			return otherModel
+		}
+		m = m[:i]
+	}
+}
+
+// pricer prices tokens: the catalog's list prices, overridden and extended
+// by the pricing section of the configuration.
+type pricer struct {
+	prices map[string]price
+}
+
+func newPricer(cfg map[string]configs.Price) *pricer {
+	p := &pricer{prices: make(map[string]price, len(catalog)+len(cfg))}
+	for _, m := range catalog {
+		p.prices[m.Model] = m.Price
+	}
+	for m, pr := range cfg {
+		p.prices[m] = price{Input: pr.Input, Output: pr.Output}
+	}
+	return p
+}
+
+// lookup finds the price of a model, matching dated snapshots
+// ("gpt-4o-2024-08-06") to their family by longest prefix.
+func (p *pricer) lookup(model string) (price, bool) {
+	for m := model; m != ""; {
+		if pr, ok := p.prices[m]; ok {
+			return pr, true
+		}
+		i := strings.LastIndexByte(m, '-')
+		if i <= 0 {
+			break
+		}
+		m = m[:i]
+	}
+	return price{}, false
+}
+
+// metricsHandler serves GET /metrics from the gateway's own registry.
+func (s *Server) metricsHandler(c echo.Context) error {
+	s.metrics.handler.ServeHTTP(c.Response(), c.Request())
+	return nil
+}
+
+// storeHealth is the store part of /v1/cache/stats.
+type storeHealth struct {
+	Kind    string `json:"kind"`              // memory, redis or custom
+	Status  string `json:"status"`            // ok or unreachable
+	Breaker string `json:"breaker,omitempty"` // closed, half-open or open
+}
+
+// statsHealth describes the statistics backend.
+type statsHealth struct {
+	Backend     string `json:"backend"` // memory (this gateway) or redis (the cluster)
+	Dropped     int64  `json:"dropped"`
+	FlushErrors int64  `json:"flush_errors"`
+	LastError   string `json:"last_error,omitempty"`
+}
+
+// statsResponse is the body of GET /v1/cache/stats.
+type statsResponse struct {
+	*stats.Report
+	Store       storeHealth `json:"store"`
+	Stats       statsHealth `json:"stats"`
+	GeneratedAt time.Time   `json:"generated_at"`
+}
+
+// cacheStats serves GET /v1/cache/stats?window=1h|24h|7d&model=NAME.
+func (s *Server) cacheStats(c echo.Context) error {
+	w, err := stats.ParseWindow(c.QueryParam("window"))
+	if err != nil {
+		return apiError(http.StatusBadRequest, "invalid_request_error", "invalid_window", "window",
+			"window must be one of 1h, 24h or 7d.")
+	}
+	ctx, cancel := context.WithTimeout(c.Request().Context(), 2*time.Second)
+	defer cancel()
+	rep, err := s.metrics.stats.Query(ctx, w, c.QueryParam("model"))
+	if err != nil {
+		if errors.Is(err, context.Canceled) {
+			return err
+		}
+		return apiError(http.StatusServiceUnavailable, "server_error", "stats_unavailable", "",
+			"Statistics are unavailable: their store did not answer.")
+	}
+	body := statsResponse{Report: rep, Store: s.storeHealth(ctx), Stats: statsHealth{
+		Backend: s.metrics.stats.Kind(), Dropped: s.metrics.stats.Dropped(),
+		FlushErrors: s.metrics.stats.FlushErrors(), LastError: s.metrics.stats.LastError(),
+	}, GeneratedAt: s.now().UTC()}
+	b, err := json.Marshal(body)
+	if err != nil {
+		return err
+	}
+	c.Response().Header().Set("Cache-Control", "no-store")
+	return c.JSONBlob(http.StatusOK, b)
+}
+
+func (s *Server) storeHealth(ctx context.Context) storeHealth {
+	h := storeHealth{Kind: s.storeKind(), Status: "ok"}
+	if p, ok := s.store.(pinger); ok {
+		pctx, cancel := context.WithTimeout(ctx, s.cfg.Cache.OperationTimeout*2)
+		if p.Ping(pctx) != nil {
+			h.Status = "unreachable"
+		}
+		cancel()
+	}
+	if b, ok := s.store.(breakerState); ok {
+		h.Breaker = b.State()
+	}
+	return h
+}
+
+// dashboardHandler serves GET /dashboard and its embedded assets.
+var dashboardHandler = echo.WrapHandler(dashboard.Handler())
