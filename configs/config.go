@@ -131,7 +131,7 @@ type Cache struct {
 	// lease for a missing entry (Redis only); 0 disables cross-replica
 	// coalescing.
 	FillLease time.Duration `yaml:"fill_lease"`
-	Redis            Redis         `yaml:"redis"`
+	Redis     Redis         `yaml:"redis"`
 }
 
 // Redis configures the shared store. An empty URL selects the embedded
