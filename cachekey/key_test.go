@@ -62,3 +62,21 @@ func TestPrefix(t *testing.T) {
 		t.Error("prefix of namespace acme matches namespace acme2")
 	}
 }
+
+// FuzzKeyString checks that the store key string never confuses two
+// (namespace, route) pairs: escaping is injective.
+func FuzzKeyString(f *testing.F) {
+	f.Add("a:b", "c", "a", "b:c")
+	f.Add("a%3Ab", "c", "a:b", "c")
+	f.Add("x*", "r", "x%2A", "r")
+	f.Fuzz(func(t *testing.T, ns1, r1, ns2, r2 string) {
+		k1 := Key{Namespace: ns1, Route: r1, Hash: 7}
+		k2 := Key{Namespace: ns2, Route: r2, Hash: 7}
+		if k1.String() == k2.String() && (ns1 != ns2 || r1 != r2) {
+			t.Fatalf("(%q, %q) and (%q, %q) share key %s", ns1, r1, ns2, r2, k1)
+		}
+		if strings.ContainsAny(strings.TrimPrefix(k1.String(), prefix), "*?[]\\") {
+			t.Fatalf("key %s contains a glob character", k1)
+		}
+	})
+}
