@@ -4,6 +4,8 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"log/slog"
+	"net/http"
+	"strconv"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -58,5 +60,23 @@ func (s *Server) requestLog(next echo.HandlerFunc) echo.HandlerFunc {
 		attrs = s.telemetryLogAttrs(c, attrs)
 		s.log.LogAttrs(c.Request().Context(), level, "request", attrs...)
 		return nil
+	}
+}
+
+// headerLimit answers requests whose headers exceed server.max_header_bytes
+// with a 431 in OpenAI's error shape.
+func (s *Server) headerLimit(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		n := 0
+		for k, vs := range c.Request().Header {
+			for _, v := range vs {
+				n += len(k) + len(v) + 4 // ": " and CRLF
+			}
+		}
+		if n > s.cfg.Server.MaxHeaderBytes {
+			return apiError(http.StatusRequestHeaderFieldsTooLarge, "invalid_request_error", "headers_too_large", "",
+				"The request headers exceed the limit of "+strconv.Itoa(s.cfg.Server.MaxHeaderBytes)+" bytes.")
+		}
+		return next(c)
 	}
 }

@@ -190,8 +190,10 @@ func (s *Server) HTTPServer(addr string) *http.Server {
 		ReadTimeout:       c.ReadTimeout,
 		WriteTimeout:      c.WriteTimeout,
 		IdleTimeout:       c.IdleTimeout,
-		MaxHeaderBytes:    c.MaxHeaderBytes,
-		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
+		// Headers up to twice the limit reach headerLimit, which answers
+		// 431 as OpenAI JSON; net/http cuts anything larger itself.
+		MaxHeaderBytes: 2 * c.MaxHeaderBytes,
+		ErrorLog:       slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
 	}
 }
 
@@ -222,7 +224,7 @@ func (s *Server) newEcho() *echo.Echo {
 	e.HideBanner = true
 	e.HidePort = true
 	e.HTTPErrorHandler = s.errorHandler
-	e.Use(s.traceRequests, s.recoverer, s.requestLog)
+	e.Use(s.traceRequests, s.recoverer, s.requestLog, s.headerLimit)
 	// Per-route middleware, not a Group: an echo Group with middleware
 	// claims every unmatched path, turning 405s into 404s.
 	auth := s.authMiddleware
