@@ -15,6 +15,7 @@ import (
 type upstreamRef struct {
 	origin string
 	desc   string // for the report, e.g. "0 ms, 16 tokens"
+	pid    int    // 0 when unknown
 }
 
 func (u *upstreamRef) stats(ctx context.Context) (upstream.Stats, error) {
@@ -37,6 +38,7 @@ type target struct {
 	base   string      // OpenAI base URL including /v1
 	header http.Header // extra headers for every request (e.g. Cache-Control: no-store)
 	up     *upstreamRef
+	pid    int    // the serving process, for its CPU time; 0 when unknown
 	skip   string // why this target has no figures, when it has none
 }
 
@@ -58,7 +60,21 @@ type row struct {
 	load   string
 	res    *loadgen.Result
 	calls  upstream.Stats // calls that reached the upstream during the phase
+	cpu    time.Duration  // CPU time of the target's process during the measured phase; 0 when unknown
 	skip   string
+}
+
+// minCPU is the least CPU time a phase must use for its CPU/req to be shown:
+// /proc/PID/stat counts in 10 ms ticks, so this keeps the error within 5%.
+const minCPU = 200 * time.Millisecond
+
+// cpuPerReq is the target process's CPU time per successful request, or 0
+// when the phase used too little CPU to tell.
+func (r row) cpuPerReq() time.Duration {
+	if r.cpu < minCPU || r.res.Requests == r.res.Errors {
+		return 0
+	}
+	return r.cpu / time.Duration(r.res.Requests-r.res.Errors)
 }
 
 func (r row) ok() bool { return r.skip == "" && r.res != nil }
@@ -83,20 +99,32 @@ func measure(ctx context.Context, t target, l load, src loadgen.Source, apiKey s
 		h = http.Header{}
 	}
 	h.Set("Authorization", "Bearer "+apiKey)
-	res, err := loadgen.Run(ctx, loadgen.Config{
+	cfg := loadgen.Config{
 		URL:         t.url(),
 		Source:      src,
 		Header:      h,
 		Concurrency: l.concurrency,
 		Rate:        l.rate,
-		Warmup:      l.warmup,
-		Duration:    l.duration,
-		MaxRequests: l.requests,
+		Duration:    l.warmup,
 		MaxInFlight: 4096,
-	})
+		Client:      loadgen.NewClient(max(l.concurrency, 256)),
+	}
+	defer cfg.Client.CloseIdleConnections()
+	if l.warmup > 0 { // a separate run, so the CPU time below covers only the measured phase
+		if _, err := loadgen.Run(ctx, cfg); err != nil {
+			out.skip = err.Error()
+			return out
+		}
+	}
+	cfg.Duration, cfg.MaxRequests = l.duration, l.requests
+	cpu0, cpuErr := cpuTime(t.pid)
+	res, err := loadgen.Run(ctx, cfg)
 	if err != nil {
 		out.skip = err.Error()
 		return out
+	}
+	if cpu1, err := cpuTime(t.pid); t.pid > 0 && cpuErr == nil && err == nil {
+		out.cpu = cpu1 - cpu0
 	}
 	out.res = res
 	if t.up != nil {

@@ -76,8 +76,16 @@ func ms(d time.Duration) string {
 	return fmt.Sprintf("%.1f ms", f)
 }
 
+// us prints a duration in microseconds; 0 means unknown.
+func us(d time.Duration) string {
+	if d <= 0 {
+		return "–"
+	}
+	return fmt.Sprintf("%.0f µs", float64(d)/float64(time.Microsecond))
+}
+
 func ratio(a, b float64) string {
-	if b == 0 {
+	if b == 0 || a == 0 {
 		return "–"
 	}
 	return fmt.Sprintf("%.2f×", a/b)
@@ -150,20 +158,22 @@ func pad(cells []string, width int) []string {
 
 // throughputTable prints rows with ratios to the reference target under the same load.
 func throughputTable(s *section, rows []row, ref string) {
-	header := []string{"target", "load", "req/s", "× " + ref, "p50", "p50 × " + ref, "p90", "p99", "p99.9", "errors", "X-Ditto-Cache", "upstream calls"}
+	header := []string{"target", "load", "req/s", "× " + ref, "p50", "p50 × " + ref, "p90", "p99", "p99.9", "CPU/req", "CPU × " + ref, "errors", "X-Ditto-Cache", "upstream calls"}
 	var out [][]string
 	for _, r := range rows {
 		if !r.ok() {
 			out = append(out, skipRow(r, len(header)))
 			continue
 		}
-		tp, p50r := "–", "–"
+		tp, p50r, cpur := "–", "–", "–"
 		if b, ok := find(rows, ref, r.load); ok {
 			tp = ratio(r.res.Throughput(), b.res.Throughput())
 			p50r = ratio(float64(q(r, 50)), float64(q(b, 50)))
+			cpur = ratio(float64(r.cpuPerReq()), float64(b.cpuPerReq()))
 		}
 		out = append(out, []string{r.target, r.load, fmt.Sprintf("%.0f", r.res.Throughput()), tp,
-			ms(q(r, 50)), p50r, ms(q(r, 90)), ms(q(r, 99)), ms(q(r, 99.9)), errCell(r.res), cacheCell(r.res), fmt.Sprint(r.calls.Requests)})
+			ms(q(r, 50)), p50r, ms(q(r, 90)), ms(q(r, 99)), ms(q(r, 99.9)), us(r.cpuPerReq()), cpur,
+			errCell(r.res), cacheCell(r.res), fmt.Sprint(r.calls.Requests)})
 	}
 	s.table(header, out)
 }
@@ -231,7 +241,9 @@ func (r *report) markdown(m machine, o *options, started time.Time, took time.Du
 		"each ratio compares two targets measured in the same run under the same load. "+
 		"Closed-loop phases: %s measured after %s warm-up, rounds interleaved across targets, best of %d kept. "+
 		"Open-loop latency counts from each request's scheduled start (no coordinated omission). Latency histograms: HdrHistogram, 3 significant digits; "+
-		"percentiles are over successful requests, errors are counted separately.\n\n", m.cpus, o.phase, o.warmup, o.rounds)
+		"percentiles are over successful requests, errors are counted separately. "+
+		"**CPU/req** is the user+system CPU time of the target's own server process during the measured phase (from /proc/PID/stat, 10 ms resolution) "+
+		"divided by its successful requests (shown when the phase used at least 200 ms of CPU): the efficiency figure least disturbed by other load on a shared machine.\n\n", m.cpus, o.phase, o.warmup, o.rounds)
 	for _, n := range r.notes {
 		b.WriteString(n + "\n\n")
 	}

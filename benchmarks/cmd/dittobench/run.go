@@ -266,7 +266,7 @@ func (b *bench) setupUpstreams(ctx context.Context) error {
 		if err != nil {
 			return nil, err
 		}
-		return &upstreamRef{origin: p.origin, desc: desc}, nil
+		return &upstreamRef{origin: p.origin, desc: desc, pid: p.cmd.Process.Pid}, nil
 	}
 	var err error
 	if b.up0, err = start("upstream-zero", "0 ms, 16 tokens, no delay between chunks", "-tokens", "16"); err != nil {
@@ -314,7 +314,7 @@ func (b *bench) ditto(ctx context.Context, name string, up *upstreamRef, useRedi
 		b.progress("%s: %v", name, err)
 		return t, func() {}
 	}
-	t.base = "http://" + addr + "/v1"
+	t.base, t.pid = "http://"+addr+"/v1", p.cmd.Process.Pid
 	return t, func() { b.ps.stop(p) }
 }
 
@@ -334,13 +334,13 @@ func (b *bench) baseline(ctx context.Context, name, kind string, up *upstreamRef
 		t.skip = brief(err)
 		return t, func() {}
 	}
-	t.base = p.origin + "/v1"
+	t.base, t.pid = p.origin+"/v1", p.cmd.Process.Pid
 	return t, func() { b.ps.stop(p) }
 }
 
 // direct is the upstream itself as a target: baseline (d).
 func direct(name string, up *upstreamRef) target {
-	return target{name: name, base: up.origin + "/v1", up: up}
+	return target{name: name, base: up.origin + "/v1", up: up, pid: up.pid}
 }
 
 func (b *bench) closed(c int) load {

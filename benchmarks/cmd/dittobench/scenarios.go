@@ -48,7 +48,7 @@ func (b *bench) hitPath(ctx context.Context, useRedis bool) {
 	if d, okD := find(rows, dittoName, hi); okD {
 		if r, okR := find(rows, ref, hi); okR {
 			v := d.res.Throughput() / r.res.Throughput()
-			b.rep.check(fmt.Sprintf("hit %s: throughput at %s", store, hi), "≥ 0.80× "+ref, fmt.Sprintf("%.2f×", v), v >= 0.8)
+			b.rep.check(fmt.Sprintf("hit %s: throughput at %s", store, hi), "≥ 0.80× "+ref, fmt.Sprintf("%.2f×%s", v, cpuNote(d, r)), v >= 0.8)
 		}
 	} else {
 		b.rep.unjudged(fmt.Sprintf("hit %s: throughput at %s", store, hi), "≥ 0.80× "+ref, skipWhy(rows, dittoName, hi))
@@ -62,6 +62,14 @@ func (b *bench) hitPath(ctx context.Context, useRedis bool) {
 	} else {
 		b.rep.unjudged(fmt.Sprintf("hit %s: p50 at %s", store, lo), fmt.Sprintf("≤ %.1f× %s", p50Goal, ref), skipWhy(rows, dittoName, lo))
 	}
+}
+
+// cpuNote gives a's CPU time per request relative to ref's, for the targets table.
+func cpuNote(a, ref row) string {
+	if a.cpuPerReq() == 0 || ref.cpuPerReq() == 0 {
+		return ""
+	}
+	return fmt.Sprintf(" (CPU/req %s)", ratio(float64(a.cpuPerReq()), float64(ref.cpuPerReq())))
 }
 
 func skipWhy(rows []row, target, load string) string {
@@ -126,7 +134,7 @@ func (b *bench) missPath(ctx context.Context) {
 		if r, ok := find(rows, name, hi); ok {
 			if c, okC := find(rows, cName, hi); okC {
 				v := r.res.Throughput() / c.res.Throughput()
-				b.rep.check(check, goal, fmt.Sprintf("%.2f×", v), v >= 0.8)
+				b.rep.check(check, goal, fmt.Sprintf("%.2f×%s", v, cpuNote(r, c)), v >= 0.8)
 			}
 		} else {
 			b.rep.unjudged(check, goal, skipWhy(rows, name, hi))
@@ -166,19 +174,20 @@ func (b *bench) streaming(ctx context.Context) {
 		return cName
 	}
 	table := func(rows []row) {
-		header := []string{"target", "load", "TTFB p50", "TTFB p99", "total p50", "total p99", "req/s", "req/s ×", "errors", "X-Ditto-Cache"}
+		header := []string{"target", "load", "TTFB p50", "TTFB p99", "total p50", "total p99", "req/s", "req/s ×", "CPU/req", "CPU ×", "errors", "X-Ditto-Cache"}
 		var out [][]string
 		for _, r := range rows {
 			if !r.ok() {
 				out = append(out, skipRow(r, len(header)))
 				continue
 			}
-			x := "–"
+			x, cpux := "–", "–"
 			if ref, ok := find(rows, refOf(r.target), r.load); ok {
 				x = ratio(r.res.Throughput(), ref.res.Throughput()) + " " + refOf(r.target)[:3]
+				cpux = ratio(float64(r.cpuPerReq()), float64(ref.cpuPerReq())) + " " + refOf(r.target)[:3]
 			}
 			out = append(out, []string{r.target, r.load, ms(qf(r, 50)), ms(qf(r, 99)), ms(q(r, 50)), ms(q(r, 99)),
-				fmt.Sprintf("%.0f", r.res.Throughput()), x, errCell(r.res), cacheCell(r.res)})
+				fmt.Sprintf("%.0f", r.res.Throughput()), x, us(r.cpuPerReq()), cpux, errCell(r.res), cacheCell(r.res)})
 		}
 		s.table(header, out)
 	}
@@ -217,7 +226,7 @@ func (b *bench) streaming(ctx context.Context) {
 	if r, ok := find(rows, missName, hi.name); ok {
 		if c, okC := find(rows, cName, hi.name); okC {
 			v := r.res.Throughput() / c.res.Throughput()
-			b.rep.check(check, goal, fmt.Sprintf("%.2f×", v), v >= 0.8)
+			b.rep.check(check, goal, fmt.Sprintf("%.2f×%s", v, cpuNote(r, c)), v >= 0.8)
 		}
 	} else {
 		b.rep.unjudged(check, goal, skipWhy(rows, missName, hi.name))
