@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"net/http/httptest"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -95,5 +96,29 @@ func TestMS(t *testing.T) {
 		if got := ms(tt.give); got != tt.want {
 			t.Errorf("ms(%v) = %q, want %q", tt.give, got, tt.want)
 		}
+	}
+}
+
+func TestCPUTimeOfSelf(t *testing.T) {
+	if _, err := os.Stat("/proc/self/stat"); err != nil {
+		t.Skip("no /proc")
+	}
+	before, err := cpuTime(os.Getpid())
+	if err != nil {
+		t.Fatal(err)
+	}
+	x := 0
+	for i := range 50_000_000 { // burn some CPU; the assertion is on order only
+		x += i
+	}
+	after, err := cpuTime(os.Getpid())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if after < before || x == 0 {
+		t.Errorf("cpuTime went from %v to %v", before, after)
+	}
+	if _, err := cpuTime(0); err == nil {
+		t.Error("cpuTime(0): got nil error")
 	}
 }
