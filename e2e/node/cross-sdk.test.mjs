@@ -51,7 +51,7 @@ const cases = {
 
 const fixture = (sdk, name) => readFileSync(`${DIR}${sdk}.${name}.json`, "utf8").trim();
 
-describe("cross-SDK cache sharing (Node openai, openai-go, go-openai)", () => {
+describe("cross-SDK cache sharing (Node openai, openai-go, go-openai)", { timeout: 120_000 }, () => {
   let mock, ditto, c;
 
   before(async () => {

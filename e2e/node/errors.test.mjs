@@ -20,7 +20,7 @@ async function rejects(fn, cls) {
   assert.fail(`no error, want ${cls.name}`);
 }
 
-describe("errors through the openai SDK", () => {
+describe("errors through the openai SDK", { timeout: 120_000 }, () => {
   let mock, ditto, c;
 
   before(async () => {

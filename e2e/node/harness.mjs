@@ -5,6 +5,7 @@
 import { spawn, execFileSync } from "node:child_process";
 import { createServer } from "node:net";
 import http from "node:http";
+import { pipeline } from "node:stream";
 import { mkdtempSync, writeFileSync, rmSync, mkdirSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -77,9 +78,12 @@ export async function startTap(target) {
       requests.push({ method: req.method, path: req.url, headers: req.headers, body: body.toString("utf8") });
       const up = http.request(new URL(req.url, target), { method: req.method, headers: req.headers }, (upRes) => {
         res.writeHead(upRes.statusCode, upRes.headers);
-        upRes.pipe(res);
+        // An upstream that drops the connection mid-body must look the
+        // same through the tap: cut ours too.
+        pipeline(upRes, res, (err) => err && res.destroy(err));
       });
       up.on("error", (err) => {
+        if (res.headersSent) return res.destroy(err);
         res.writeHead(502, { "content-type": "text/plain" });
         res.end(String(err));
       });
@@ -246,14 +250,19 @@ export function violations(x) {
   }
   if (path.endsWith("/chat/completions")) {
     if (ct.startsWith("text/event-stream")) {
+      // A stream ends with data: [DONE], or, when it failed after it
+      // started, with one error event in OpenAI's shape (as OpenAI sends).
       const events = parseSSE(x.text);
-      if (events.at(-1) !== "[DONE]") out.push(`${path}: stream does not end with data: [DONE]`);
+      const failed = events.length > 0 && events.at(-1) !== "[DONE]" && "error" in JSON.parse(events.at(-1));
+      if (events.at(-1) !== "[DONE]" && !failed) out.push(`${path}: stream does not end with data: [DONE] or an error event`);
       events.forEach((e, i) => {
+        const last = i === events.length - 1;
         if (e === "[DONE]") {
-          if (i !== events.length - 1) out.push(`${path}: [DONE] before the end of the stream`);
+          if (!last) out.push(`${path}: [DONE] before the end of the stream`);
           return;
         }
-        for (const v of check("CreateChatCompletionStreamResponse", JSON.parse(e))) out.push(`chunk ${i}: ${v}\n  ${e}`);
+        const schema = last && failed ? "ErrorResponse" : "CreateChatCompletionStreamResponse";
+        for (const v of check(schema, JSON.parse(e))) out.push(`chunk ${i}: ${v}\n  ${e}`);
       });
       return out;
     }

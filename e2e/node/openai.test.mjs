@@ -3,6 +3,7 @@
 // OpenAI's OpenAPI schemas (conforms).
 import { describe, it, before, after } from "node:test";
 import assert from "node:assert/strict";
+import OpenAI from "openai";
 import { startUpstream, startDitto, client, conforms, upstreamCalls, wantCache, journal, PNG_1x1, PNG_1x1_RED } from "./harness.mjs";
 
 const MODEL = "gpt-4o-mini";
@@ -26,7 +27,7 @@ const timeTool = {
   function: { name: "get_time", parameters: { type: "object", properties: { tz: { type: "string" } }, required: ["tz"] } },
 };
 
-describe("openai SDK → ditto → aimock (OpenAI wire)", () => {
+describe("openai SDK → ditto → aimock (OpenAI wire)", { timeout: 120_000 }, () => {
   let mock, ditto, c;
 
   before(async () => {
@@ -63,6 +64,12 @@ describe("openai SDK → ditto → aimock (OpenAI wire)", () => {
     });
     mock.onMessage("[helper-text]", { content: "Helpers assemble this text." });
     mock.onMessage("[image]", { content: "A single pixel." });
+    mock.onMessage("[slow]", { content: "Worth the wait." }, { latency: 50 });
+    mock.onMessage(
+      "[cut]",
+      { content: "This answer is long enough to be cut into many pieces by the emulator." },
+      { truncateAfterChunks: 6, chunkSize: 5, latency: 10 },
+    );
     ditto = await startDitto({ openai: `${mock.url}/v1` });
     c = client(ditto.url);
   });
@@ -311,6 +318,46 @@ describe("openai SDK → ditto → aimock (OpenAI wire)", () => {
     const image = parts.find((p) => p.type === "image_url");
     assert.equal(image?.image_url?.url, PNG_1x1);
     assert.equal(image?.image_url?.detail, "low");
+    await conforms(c);
+  });
+
+  it("concurrent identical requests share one upstream call (COALESCED)", async () => {
+    const params = (stream) => ({ model: MODEL, stream, messages: [{ role: "user", content: "[slow] take your time" }] });
+    const results = await Promise.all(
+      Array.from({ length: 6 }, async (_, i) => {
+        const { data, response } = await c.chat.completions.create(params(i % 2 === 0)).withResponse();
+        let text = data.choices?.[0]?.message?.content ?? "";
+        if (i % 2 === 0) for await (const chunk of data) text += chunk.choices[0]?.delta?.content ?? "";
+        return { status: response.headers.get("x-ditto-cache"), text };
+      }),
+    );
+    for (const r of results) assert.equal(r.text, "Worth the wait.");
+    const statuses = results.map((r) => r.status).sort();
+    assert.equal(statuses.filter((s) => s === "MISS").length, 1, `statuses ${statuses}`);
+    assert.ok(statuses.every((s) => ["MISS", "COALESCED", "HIT"].includes(s)), `statuses ${statuses}`);
+    assert.equal((await upstreamCalls(mock, "[slow]")).length, 1);
+    await conforms(c);
+  });
+
+  it("a stream cut mid-way: the SDK raises APIError, and nothing is cached", async () => {
+    for (const want of ["MISS", "MISS"]) {
+      let text = "";
+      let status;
+      const err = await (async () => {
+        try {
+          const { data, response } = await c.chat.completions
+            .create({ model: MODEL, stream: true, messages: [{ role: "user", content: "[cut] go" }] })
+            .withResponse();
+          status = response.headers.get("x-ditto-cache");
+          for await (const chunk of data) text += chunk.choices[0]?.delta?.content ?? "";
+        } catch (e) {
+          return e;
+        }
+      })();
+      assert.ok(err instanceof OpenAI.APIError, `a cut stream must not look complete; got ${err} after ${JSON.stringify(text)}`);
+      assert.equal(status, want);
+      assert.ok(text.length > 0 && !text.includes("emulator."), `partial text ${JSON.stringify(text)}`);
+    }
     await conforms(c);
   });
 

@@ -69,7 +69,7 @@ const families = [
 ];
 
 for (const f of families) {
-  describe(`openai SDK → ditto → aimock (${f.name} wire, ${f.model})`, () => {
+  describe(`openai SDK → ditto → aimock (${f.name} wire, ${f.model})`, { timeout: 120_000 }, () => {
     let mock, tap, ditto, c;
     const ask = (text, extra = {}) => ({ model: f.model, messages: [{ role: "user", content: text }], ...extra });
     // upstream returns aimock's journal entries for this family with marker.
@@ -84,6 +84,7 @@ for (const f of families) {
       mock.onMessage("[stream]", { content: `Streaming from ${f.name}, in several pieces.`, usage: { prompt_tokens: 8, completion_tokens: 9, total_tokens: 17 } });
       mock.onMessage("[tools]", { toolCalls: [{ id: "toolu_t_1", name: "get_weather", arguments: { city: "Madrid" } }] });
       mock.onMessage("[image]", { content: "One pixel." });
+      mock.onMessage("[cut]", { content: "A long answer that the emulator cuts off in the middle of the stream." }, { truncateAfterChunks: 6, chunkSize: 5, latency: 10 });
       mock.on({ userMessage: "[e400]" }, { error: { message: "messages: field required", type: "invalid_request_error" }, status: 400 });
       mock.on({ userMessage: "[e401]" }, { error: { message: "invalid x-api-key", type: "authentication_error" }, status: 401 });
       mock.on({ userMessage: "[e429]" }, { error: { message: "Number of request tokens has exceeded your rate limit.", type: "rate_limit_error" }, status: 429 });
@@ -202,6 +203,25 @@ for (const f of families) {
       assert.equal(sent.length, 2);
       assert.deepEqual(f.wire.image(sent[0].json), f.wire.wantImage);
       assert.equal(f.wire.userText(sent[0].json), "[image] what is this?");
+      await conforms(c);
+    });
+
+    it("a stream cut mid-way raises APIError in the SDK and is not cached", async () => {
+      for (let i = 0; i < 2; i++) {
+        let text = "";
+        let status;
+        let err;
+        try {
+          const { data, response } = await c.chat.completions.create(ask("[cut] go", { stream: true })).withResponse();
+          status = response.headers.get("x-ditto-cache");
+          for await (const chunk of data) text += chunk.choices[0]?.delta?.content ?? "";
+        } catch (e) {
+          err = e;
+        }
+        assert.ok(err instanceof OpenAI.APIError, `a cut stream must not look complete; got ${err} after ${JSON.stringify(text)}`);
+        assert.equal(status, "MISS", `attempt ${i + 1}`);
+      }
+      assert.equal((await upstream("[cut]")).length, 2);
       await conforms(c);
     });
 
