@@ -131,7 +131,10 @@ type Cache struct {
 	// lease for a missing entry (Redis only); 0 disables cross-replica
 	// coalescing.
 	FillLease time.Duration `yaml:"fill_lease"`
-	Redis     Redis         `yaml:"redis"`
+	// StaleIfError keeps entries this long past their TTL; a stale entry
+	// answers (X-Ditto-Cache: STALE) only when the provider fails.
+	StaleIfError time.Duration `yaml:"stale_if_error"`
+	Redis        Redis         `yaml:"redis"`
 }
 
 // Redis configures the shared store. An empty URL selects the embedded
@@ -369,6 +372,9 @@ func (c *Config) Validate() error {
 	}
 	if c.Cache.MemoryMaxBytes <= 0 {
 		bad("cache.memory_max_bytes", "must be positive")
+	}
+	if c.Cache.StaleIfError < 0 {
+		bad("cache.stale_if_error", "must not be negative")
 	}
 	if c.Cache.OperationTimeout <= 0 {
 		bad("cache.operation_timeout", "must be positive")

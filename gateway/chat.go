@@ -38,6 +38,10 @@ type exchange struct {
 	status   string // X-Ditto-Cache
 	provider Provider
 	tel      *requestTelemetry // spans and outcome, for metrics (telemetry.go)
+	// stale is an entry past its fresh lifetime, kept to answer with if
+	// the provider fails (stale-if-error).
+	stale    *store.Entry
+	staleAge time.Duration
 }
 
 func (s *Server) chatCompletions(c echo.Context) error {
@@ -187,6 +191,11 @@ func (s *Server) lookup(ctx context.Context, x *exchange) (store.Entry, time.Dur
 	if x.policy.maxAge >= 0 && age > x.policy.maxAge {
 		return store.Entry{}, 0, false
 	}
+	if entry.Fresh > 0 && age > entry.Fresh {
+		// Past its lifetime: refresh, but keep it in case the provider fails.
+		x.stale, x.staleAge = &entry, age
+		return store.Entry{}, 0, false
+	}
 	return entry, age, true
 }
 
@@ -233,7 +242,9 @@ func (s *Server) storeAnswer(x *exchange, resp *normalize.Response, body []byte)
 	}
 	ctx, cancel := context.WithTimeout(x.tel.traceContext(), s.cfg.Cache.OperationTimeout)
 	defer cancel()
-	err := s.storeSet(ctx, x.key, store.Entry{Digest: x.key.Digest, Created: s.now(), Body: body}, x.policy.ttl)
+	// Kept past its fresh lifetime for stale-if-error.
+	e := store.Entry{Digest: x.key.Digest, Created: s.now(), Fresh: x.policy.ttl, Body: body}
+	err := s.storeSet(ctx, x.key, e, x.policy.ttl+s.cfg.Cache.StaleIfError)
 	if err != nil {
 		s.metrics.storeError("set", err)
 		s.log.Debug("cache set failed", "key", x.keyStr, "err", err)
@@ -254,6 +265,9 @@ func (s *Server) follow(c echo.Context, x *exchange, f *flight) error {
 		return err
 	}
 	if st.err != nil {
+		if x.stale != nil && fallbackable(st.err) {
+			return s.writeStale(c, x, st.err)
+		}
 		s.metrics.request(x, "ERROR")
 		return st.err
 	}
@@ -297,6 +311,9 @@ func (s *Server) followStream(c echo.Context, x *exchange, f *flight) error {
 		if st.done && pos == 0 && len(st.chunks) == 0 {
 			// Nothing streamed (non-stream flight, or failed before any chunk).
 			if st.err != nil {
+				if x.stale != nil && fallbackable(st.err) {
+					return s.writeStale(c, x, st.err)
+				}
 				s.metrics.request(x, "ERROR")
 				return st.err
 			}
@@ -362,6 +379,27 @@ func (s *Server) writeHit(c echo.Context, x *exchange, e store.Entry, age time.D
 	s.metrics.served(x, resp, statusHit)
 	if !x.req.Stream {
 		return c.Blob(http.StatusOK, "application/json", e.Body)
+	}
+	return s.replay(c, x, resp)
+}
+
+// writeStale answers with an entry past its fresh lifetime because the
+// provider failed (stale-if-error).
+func (s *Server) writeStale(c echo.Context, x *exchange, upstreamErr error) error {
+	resp, err := normalize.ParseOpenAIResponse(x.stale.Body)
+	if err != nil {
+		return upstreamErr
+	}
+	x.status = statusStale
+	h := c.Response().Header()
+	h.Set("X-Ditto-Cache", statusStale)
+	h.Set("Cache-Status", "ditto; fwd=stale; fwd-status="+strconv.Itoa(toAPIError(upstreamErr).Status))
+	h.Set("Age", strconv.FormatInt(int64(x.staleAge/time.Second), 10))
+	s.log.Warn("provider failed; served a stale answer", "key", x.keyStr, "err", upstreamErr)
+	s.metrics.request(x, statusStale)
+	s.metrics.served(x, resp, statusStale)
+	if !x.req.Stream {
+		return c.Blob(http.StatusOK, "application/json", x.stale.Body)
 	}
 	return s.replay(c, x, resp)
 }

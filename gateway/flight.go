@@ -55,7 +55,9 @@ func (g *flightGroup) join(key string, start func(f *flight, ctx context.Context
 	}
 	if f, ok := g.flights[key]; ok {
 		f.mu.Lock()
-		abandoned := f.waiters == 0 && !f.done // cancelled; about to fail
+		// A cancelled flight is about to fail, and a failed one is final:
+		// new requests deserve their own attempt, not an old error.
+		abandoned := (f.waiters == 0 && !f.done) || (f.done && f.err != nil)
 		if !abandoned {
 			f.waiters++
 		}

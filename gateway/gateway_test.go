@@ -370,3 +370,58 @@ func TestFallbackAnswersAndIsStoredUnderTheRequestedRoute(t *testing.T) {
 		t.Errorf("invalid request: status %d, backup calls %d; want 400 and no fallback", code, backup.Calls())
 	}
 }
+
+// clock is a settable test clock.
+type clock struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+func (c *clock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.now }
+func (c *clock) Advance(d time.Duration) {
+	c.mu.Lock()
+	c.now = c.now.Add(d)
+	c.mu.Unlock()
+}
+
+func TestStaleIfError(t *testing.T) {
+	clk := &clock{now: time.Now()}
+	g := newTestGatewayWith(t, func(c *configs.Config, d *Deps) {
+		c.Upstream.Retries = 0
+		d.Now = clk.Now
+	})
+	ask := func() (int, http.Header, string) {
+		resp, err := post(context.Background(), t, g.url, chatBody("What's the weather like in SF?", false))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, resp.Header, string(b)
+	}
+	_, h, first := ask()
+	if h.Get("X-Ditto-Cache") != "MISS" {
+		t.Fatalf("first: %s", h.Get("X-Ditto-Cache"))
+	}
+	clk.Advance(25 * time.Hour) // past the 24h default TTL, within the 1h stale grace
+	g.up.FailNext(fakeopenai.Failure{Status: 503})
+	code, h, body := ask()
+	if code != 200 || h.Get("X-Ditto-Cache") != "STALE" || body != first {
+		t.Fatalf("provider down with a stale entry: %d %s, want the stale answer", code, h.Get("X-Ditto-Cache"))
+	}
+	if h.Get("Cache-Status") != "ditto; fwd=stale; fwd-status=503" || h.Get("Age") != "90000" {
+		t.Errorf("stale headers: Cache-Status %q Age %q", h.Get("Cache-Status"), h.Get("Age"))
+	}
+	// An invalid-request answer is the client's problem: no stale cover.
+	g.up.FailNext(fakeopenai.Failure{Status: 400})
+	if code, _, _ := ask(); code != 400 {
+		t.Errorf("400 with a stale entry: %d, want 400 passed through", code)
+	}
+	// Provider back: the stale entry is refreshed, then fresh hits follow.
+	if _, h, _ := ask(); h.Get("X-Ditto-Cache") != "MISS" {
+		t.Errorf("refresh: %s, want MISS", h.Get("X-Ditto-Cache"))
+	}
+	if _, h, _ := ask(); h.Get("X-Ditto-Cache") != "HIT" || h.Get("Age") != "0" {
+		t.Errorf("after refresh: %s age %s, want a fresh HIT", h.Get("X-Ditto-Cache"), h.Get("Age"))
+	}
+}

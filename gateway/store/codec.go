@@ -3,6 +3,7 @@ package store
 import (
 	"encoding/binary"
 	"fmt"
+	"time"
 )
 
 // Value encoding used by Redis (all integers big-endian):
@@ -12,15 +13,16 @@ import (
 //	3       1     format version (formatVersion)
 //	4       32    digest
 //	36      8     created, Unix nanoseconds (0 = zero time)
-//	44      8     body length
-//	52      n     body
+//	44      8     fresh lifetime, nanoseconds
+//	52      8     body length
+//	60      n     body
 //
 // Bump formatVersion whenever the layout changes; values written by another
 // version decode as ErrCorrupt and are overwritten on the next fill.
 const (
 	magic         = "DTO"
-	formatVersion = 1
-	headerLen     = len(magic) + 1 + 32 + 8 + 8
+	formatVersion = 2
+	headerLen     = len(magic) + 1 + 32 + 8 + 8 + 8
 )
 
 // MarshalEntry encodes e in Ditto's versioned binary value format. The result
@@ -31,7 +33,8 @@ func MarshalEntry(e Entry) []byte {
 	b[3] = formatVersion
 	copy(b[4:36], e.Digest[:])
 	binary.BigEndian.PutUint64(b[36:44], uint64(unixNano(e.Created)))
-	binary.BigEndian.PutUint64(b[44:52], uint64(len(e.Body)))
+	binary.BigEndian.PutUint64(b[44:52], uint64(max(e.Fresh, 0)))
+	binary.BigEndian.PutUint64(b[52:60], uint64(len(e.Body)))
 	copy(b[headerLen:], e.Body)
 	return b
 }
@@ -50,13 +53,18 @@ func UnmarshalEntry(b []byte) (Entry, error) {
 	if v := b[3]; v != formatVersion {
 		return Entry{}, fmt.Errorf("%w: format version %d, want %d", ErrCorrupt, v, formatVersion)
 	}
-	n := binary.BigEndian.Uint64(b[44:52])
+	fresh := int64(binary.BigEndian.Uint64(b[44:52]))
+	if fresh < 0 {
+		return Entry{}, fmt.Errorf("%w: negative fresh lifetime", ErrCorrupt)
+	}
+	n := binary.BigEndian.Uint64(b[52:60])
 	if n != uint64(len(b)-headerLen) {
 		return Entry{}, fmt.Errorf("%w: body length %d, have %d bytes", ErrCorrupt, n, len(b)-headerLen)
 	}
 	var e Entry
 	copy(e.Digest[:], b[4:36])
 	e.Created = fromUnixNano(int64(binary.BigEndian.Uint64(b[36:44])))
+	e.Fresh = time.Duration(fresh)
 	e.Body = b[headerLen:len(b):len(b)]
 	return e, nil
 }

@@ -20,11 +20,12 @@ const DefaultMemoryBytes = 64 << 20
 //	[0:8]   ttl in nanoseconds (read by the expiry calculator)
 //	[8:16]  created, Unix nanoseconds (0 = zero time)
 //	[16:48] digest
-//	[48:]   body
+//	[48:56] fresh lifetime in nanoseconds
+//	[56:]   body
 //
 // One buffer instead of a struct with a separate body keeps the per-entry
 // overhead to the otter node, one map slot and the key string.
-const memHeaderLen = 48
+const memHeaderLen = 56
 
 // memEntryOverhead approximates the heap bytes each entry costs beyond its
 // key and buffer lengths: otter's node (96 bytes: links, expiry, key and
@@ -75,6 +76,7 @@ func (m *Memory) Get(ctx context.Context, k cachekey.Key) (Entry, bool, error) {
 	}
 	e := Entry{
 		Created: fromUnixNano(int64(binary.LittleEndian.Uint64(buf[8:16]))),
+		Fresh:   time.Duration(binary.LittleEndian.Uint64(buf[48:56])),
 		Body:    buf[memHeaderLen:len(buf):len(buf)],
 	}
 	copy(e.Digest[:], buf[16:48])
@@ -93,6 +95,7 @@ func (m *Memory) Set(ctx context.Context, k cachekey.Key, e Entry, ttl time.Dura
 	binary.LittleEndian.PutUint64(buf[0:8], uint64(ttl))
 	binary.LittleEndian.PutUint64(buf[8:16], uint64(unixNano(e.Created)))
 	copy(buf[16:48], e.Digest[:])
+	binary.LittleEndian.PutUint64(buf[48:56], uint64(max(e.Fresh, 0)))
 	copy(buf[memHeaderLen:], e.Body)
 	m.c.Set(k.String(), buf)
 	return nil

@@ -30,6 +30,10 @@ type Entry struct {
 	// time round-trips as the zero time. Times outside the years 1678–2262
 	// are not representable.
 	Created time.Time
+	// Fresh is how long after Created the entry may be served as a hit; 0
+	// means for as long as it is stored. The store may keep it longer (the
+	// gateway stores with extra time for stale-if-error).
+	Fresh time.Duration
 	// Body is the OpenAI chat.completion JSON rendered by the gateway. It
 	// may be empty.
 	Body []byte

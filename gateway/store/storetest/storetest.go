@@ -56,6 +56,7 @@ func entry(k cachekey.Key, body string) store.Entry {
 	return store.Entry{
 		Digest:  k.Digest,
 		Created: time.Date(2025, 3, 1, 12, 30, 45, 123456789, time.UTC),
+		Fresh:   time.Hour + time.Nanosecond,
 		Body:    []byte(body),
 	}
 }
@@ -87,6 +88,9 @@ func wantEntry(t *testing.T, s store.Backend, k cachekey.Key, want store.Entry) 
 	}
 	if !got.Created.Equal(want.Created) {
 		t.Errorf("Get(%s).Created = %v, want %v", k, got.Created, want.Created)
+	}
+	if got.Fresh != want.Fresh {
+		t.Errorf("Get(%s).Fresh = %v, want %v", k, got.Fresh, want.Fresh)
 	}
 	if !bytes.Equal(got.Body, want.Body) {
 		t.Errorf("Get(%s).Body = %.80q (%d bytes), want %.80q (%d bytes)", k, got.Body, len(got.Body), want.Body, len(want.Body))
