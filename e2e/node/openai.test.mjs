@@ -64,6 +64,7 @@ describe("openai SDK → ditto → aimock (OpenAI wire)", { timeout: 120_000 }, 
     });
     mock.onMessage("[helper-text]", { content: "Helpers assemble this text." });
     mock.onMessage("[image]", { content: "A single pixel." });
+    mock.on({ userMessage: "[json]", responseFormat: "json_schema" }, { content: '{"city":"Paris","temp_c":18}' });
     mock.onMessage("[slow]", { content: "Worth the wait." }, { latency: 50 });
     mock.onMessage(
       "[cut]",
@@ -318,6 +319,42 @@ describe("openai SDK → ditto → aimock (OpenAI wire)", { timeout: 120_000 }, 
     const image = parts.find((p) => p.type === "image_url");
     assert.equal(image?.image_url?.url, PNG_1x1);
     assert.equal(image?.image_url?.detail, "low");
+    await conforms(c);
+  });
+
+  it("structured outputs via chat.completions.parse(): schema passed through, parsed, cached", async () => {
+    const format = (extra = {}) => ({
+      type: "json_schema",
+      json_schema: {
+        name: "weather",
+        strict: true,
+        schema: {
+          type: "object",
+          properties: { city: { type: "string" }, temp_c: { type: "number" }, ...extra },
+          required: ["city", "temp_c"],
+          additionalProperties: false,
+        },
+      },
+    });
+    const params = (user, response_format = format()) => ({
+      model: MODEL,
+      messages: [{ role: "user", content: "[json] weather in Paris" }],
+      response_format,
+      seed: 7,
+      max_completion_tokens: 100,
+      user, // pure metadata: does not split the key
+    });
+    for (const [user, want] of [["alice", "MISS"], ["bob", "HIT"]]) {
+      const { data, response } = await c.chat.completions.parse(params(user)).withResponse();
+      wantCache(response.headers, want);
+      assert.deepEqual(data.choices[0].message.parsed, { city: "Paris", temp_c: 18 });
+    }
+    const { response } = await c.chat.completions.parse(params("alice", format({ sky: { type: "string" } }))).withResponse();
+    wantCache(response.headers, "MISS");
+    const [first] = await upstreamCalls(mock, "[json]");
+    assert.deepEqual(first.body.response_format, format());
+    assert.equal(first.body.seed, 7);
+    assert.equal(first.body.max_completion_tokens, 100);
     await conforms(c);
   });
 
