@@ -43,12 +43,46 @@ func BenchmarkDecodeCanonicalKey(b *testing.B) {
 		b.Run(fmt.Sprintf("%dKB", size>>10), func(b *testing.B) {
 			b.ReportAllocs()
 			b.SetBytes(int64(len(body)))
+			cpu := processCPU()
 			for b.Loop() {
 				req, err := normalize.DecodeOpenAI(body)
 				if err != nil {
 					b.Fatal(err)
 				}
 				_ = cachekey.New("default", "openai/gpt-4o-mini", normalize.Canonical(req))
+			}
+			if cpu > 0 {
+				b.ReportMetric(float64(processCPU()-cpu)/float64(b.N), "cpu-ns/op")
+			}
+		})
+	}
+}
+
+// BenchmarkStages splits the 1 KB path into its stages.
+func BenchmarkStages(b *testing.B) {
+	body := benchBody(1 << 10)
+	req, err := normalize.DecodeOpenAI(body)
+	if err != nil {
+		b.Fatal(err)
+	}
+	canon := normalize.Canonical(req)
+	stages := []struct {
+		name string
+		f    func()
+	}{
+		{"decode", func() { _, _ = normalize.DecodeOpenAI(body) }},
+		{"canonical", func() { _ = normalize.Canonical(req) }},
+		{"key", func() { _ = cachekey.New("default", "openai/gpt-4o-mini", canon) }},
+	}
+	for _, s := range stages {
+		b.Run(s.name, func(b *testing.B) {
+			b.ReportAllocs()
+			cpu := processCPU()
+			for b.Loop() {
+				s.f()
+			}
+			if cpu > 0 {
+				b.ReportMetric(float64(processCPU()-cpu)/float64(b.N), "cpu-ns/op")
 			}
 		})
 	}

@@ -36,13 +36,25 @@ const (
 	modeSchema          // value is, or may contain, a JSON Schema
 )
 
+// canonWriter holds scratch space reused across the values of one request,
+// so canonicalization allocates nothing per number or object.
+type canonWriter struct {
+	num    []byte // a number literal
+	digits []byte // its significant digits
+}
+
 // appendCanonical appends the canonical JSON of v to dst. Errors are *Error
 // values with an empty Param; the caller knows where v came from.
 func appendCanonical(dst []byte, v *fastjson.Value, mode jsonMode) ([]byte, error) {
+	var w canonWriter
+	return w.value(dst, v, mode)
+}
+
+func (w *canonWriter) value(dst []byte, v *fastjson.Value, mode jsonMode) ([]byte, error) {
 	switch v.Type() {
 	case fastjson.TypeObject:
 		o, _ := v.Object()
-		return appendCanonicalObject(dst, o, mode, false)
+		return w.object(dst, o, mode, false)
 	case fastjson.TypeArray:
 		a, _ := v.Array()
 		dst = append(dst, '[')
@@ -51,7 +63,7 @@ func appendCanonical(dst []byte, v *fastjson.Value, mode jsonMode) ([]byte, erro
 				dst = append(dst, ',')
 			}
 			var err error
-			if dst, err = appendCanonical(dst, e, mode); err != nil {
+			if dst, err = w.value(dst, e, mode); err != nil {
 				return nil, err
 			}
 		}
@@ -59,7 +71,7 @@ func appendCanonical(dst []byte, v *fastjson.Value, mode jsonMode) ([]byte, erro
 	case fastjson.TypeString:
 		return appendStringBytes(dst, v.GetStringBytes()), nil
 	case fastjson.TypeNumber:
-		return appendNumber(dst, v)
+		return w.number(dst, v)
 	case fastjson.TypeTrue:
 		return append(dst, "true"...), nil
 	case fastjson.TypeFalse:
@@ -79,7 +91,7 @@ type member struct {
 // smallObject is the member count handled without heap allocation.
 const smallObject = 16
 
-func appendCanonicalObject(dst []byte, o *fastjson.Object, mode jsonMode, keepOrder bool) ([]byte, error) {
+func (w *canonWriter) object(dst []byte, o *fastjson.Object, mode jsonMode, keepOrder bool) ([]byte, error) {
 	var buf [smallObject]member
 	members := buf[:0]
 	if o.Len() > smallObject {
@@ -112,11 +124,11 @@ func appendCanonicalObject(dst []byte, o *fastjson.Object, mode jsonMode, keepOr
 		case mode == modeSchema && !keepOrder && string(m.key) == "properties" && m.val.Type() == fastjson.TypeObject:
 			// Members of "properties" are property schemas, in generation order.
 			po, _ := m.val.Object()
-			dst, err = appendCanonicalObject(dst, po, modeSchema, true)
+			dst, err = w.object(dst, po, modeSchema, true)
 		case mode == modeSchema && !keepOrder && isSchemaDataKeyword(m.key):
-			dst, err = appendCanonical(dst, m.val, modePlain)
+			dst, err = w.value(dst, m.val, modePlain)
 		default:
-			dst, err = appendCanonical(dst, m.val, mode)
+			dst, err = w.value(dst, m.val, mode)
 		}
 		if err != nil {
 			return nil, err
@@ -358,10 +370,26 @@ func (d decimal) integer() (int64, bool) {
 
 // appendNumber writes a JSON number in its canonical spelling.
 func appendNumber(dst []byte, v *fastjson.Value) ([]byte, error) {
-	var raw [32]byte
-	var dbuf [32]byte
-	lit := v.MarshalTo(raw[:0])
-	d, ok := parseDecimal(lit, dbuf[:0])
+	var w canonWriter
+	return w.number(dst, v)
+}
+
+// decimal parses the number v exactly; ok is false for anything outside
+// JSON's number grammar. The result aliases w's scratch space.
+func (w *canonWriter) decimal(v *fastjson.Value) (d decimal, lit []byte, ok bool) {
+	if v.Type() != fastjson.TypeNumber {
+		return decimal{}, nil, false
+	}
+	w.num = v.MarshalTo(w.num[:0])
+	d, ok = parseDecimal(w.num, w.digits[:0])
+	if ok {
+		w.digits = d.digits[:0]
+	}
+	return d, w.num, ok
+}
+
+func (w *canonWriter) number(dst []byte, v *fastjson.Value) ([]byte, error) {
+	d, lit, ok := w.decimal(v)
 	if !ok {
 		return nil, &Error{Message: "invalid number " + strconv.Quote(string(lit))}
 	}

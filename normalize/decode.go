@@ -6,6 +6,7 @@ import (
 	"math"
 	"slices"
 	"strconv"
+	"sync"
 	"unicode/utf8"
 
 	"github.com/valyala/fastjson"
@@ -46,11 +47,30 @@ func DecodeOpenAI(body []byte) (*Request, error) {
 	if err != nil {
 		return nil, invalid("", "The request body must be a JSON object.")
 	}
-	d := decoder{req: &Request{}}
-	if err := d.top(obj); err != nil {
+	sc := scratchPool.Get().(*scratch)
+	defer sc.release()
+	d := decoder{req: &Request{}, w: sc.w, out: sc.out}
+	err = d.top(obj)
+	sc.w, sc.out = d.w, d.out
+	if err != nil {
 		return nil, err
 	}
 	return d.req, nil
+}
+
+// scratch is the reusable working space of one decode.
+type scratch struct {
+	w   canonWriter
+	out []byte
+}
+
+var scratchPool = sync.Pool{New: func() any { return &scratch{out: make([]byte, 0, 1024)} }}
+
+func (sc *scratch) release() {
+	if cap(sc.out) > 64<<10 {
+		sc.out = make([]byte, 0, 1024) // do not pin one huge schema's buffer
+	}
+	scratchPool.Put(sc)
 }
 
 // checkEscapes rejects string escapes that fastjson would keep verbatim
@@ -152,6 +172,8 @@ const (
 )
 
 type decoder struct {
+	w          canonWriter
+	out        []byte // scratch for canonical values, copied out exactly sized
 	req        *Request
 	seen       uint64
 	maxTokens  *int
@@ -461,21 +483,10 @@ func (d *decoder) bool(param string, v *fastjson.Value) bool {
 	return false
 }
 
-// number parses a JSON number exactly; ok is false for anything outside
-// JSON's number grammar.
-func number(v *fastjson.Value, buf []byte) (decimal, bool) {
-	if v.Type() != fastjson.TypeNumber {
-		return decimal{}, false
-	}
-	var raw [32]byte
-	return parseDecimal(v.MarshalTo(raw[:0]), buf)
-}
-
 // float decodes a number, returning nil when it equals the default def.
 // Values are compared as float64, the type providers parse them into.
 func (d *decoder) float(param string, v *fastjson.Value, def float64) *float64 {
-	var buf [32]byte
-	dec, ok := number(v, buf[:0])
+	dec, _, ok := d.w.decimal(v)
 	if !ok {
 		d.fail(invalid(param, "%s must be a number", param))
 		return nil
@@ -494,8 +505,7 @@ func (d *decoder) float(param string, v *fastjson.Value, def float64) *float64 {
 
 // int64 decodes an integer; integral spellings such as 2.0 and 2e0 count.
 func (d *decoder) int64(v *fastjson.Value) (int64, bool) {
-	var buf [32]byte
-	dec, ok := number(v, buf[:0])
+	dec, _, ok := d.w.decimal(v)
 	if !ok {
 		return 0, false
 	}
@@ -549,12 +559,21 @@ func sortedSet(s []string) []string {
 }
 
 func (d *decoder) canon(param string, v *fastjson.Value, mode jsonMode) json.RawMessage {
-	b, err := appendCanonical(nil, v, mode)
+	b, err := d.canonValue(v, mode)
 	if err != nil {
 		d.failAt(err, param)
-		return nil
 	}
 	return b
+}
+
+// canonValue returns the canonical JSON of v in a new, exactly sized slice.
+func (d *decoder) canonValue(v *fastjson.Value, mode jsonMode) (json.RawMessage, error) {
+	b, err := d.w.value(d.out[:0], v, mode)
+	if err != nil {
+		return nil, err
+	}
+	d.out = b[:0]
+	return bytes.Clone(b), nil
 }
 
 func (d *decoder) stop(v *fastjson.Value) {
@@ -655,7 +674,7 @@ func (d *decoder) tool(i int, tv *fastjson.Value) Tool {
 		d.fail(invalid(indexed("tools", i, ".type"), "tool type must be a string"))
 		return Tool{}
 	}
-	t := Tool{Type: string(typ.GetStringBytes())}
+	t := Tool{Type: toolType(typ.GetStringBytes())}
 	simple := t.Type == "function" && o.Len() == 2 && fn != nil && fn.Type() == fastjson.TypeObject
 	if simple {
 		fo, _ := fn.Object()
@@ -681,7 +700,10 @@ func (d *decoder) tool(i int, tv *fastjson.Value) Tool {
 				}
 			case "parameters":
 				if !null {
-					t.Parameters = d.canon(indexed("tools", i, ".function.parameters"), fv, modeSchema)
+					var err error
+					if t.Parameters, err = d.canonValue(fv, modeSchema); err != nil {
+						d.failAt(err, indexed("tools", i, ".function.parameters"))
+					}
 				}
 			case "strict":
 				switch fv.Type() {
@@ -713,6 +735,14 @@ func (d *decoder) tool(i int, tv *fastjson.Value) Tool {
 		}
 	}
 	return t
+}
+
+// toolType returns "function" without allocating; other types are copied.
+func toolType(b []byte) string {
+	if string(b) == "function" {
+		return "function"
+	}
+	return string(b)
 }
 
 func (d *decoder) messages(v *fastjson.Value) {
@@ -835,7 +865,7 @@ func (d *decoder) message(i int, mv *fastjson.Value, m *Message) {
 				return
 			}
 			k := string(kb)
-			b, err := appendCanonical(nil, v, modeSchema)
+			b, err := d.canonValue(v, modeSchema)
 			if err != nil {
 				d.failAt(err, indexed("messages", i, "."+k))
 				return
@@ -941,11 +971,11 @@ func (d *decoder) toolCalls(i int, v *fastjson.Value) []ToolCall {
 		if _, dup := objectDuplicate(o); dup {
 			modeled = false
 		}
-		if c.Type == "" {
-			c.Type = "function"
+		if c.Type == "" || c.Type == "function" {
+			c.Type = "function" // the default, shared rather than copied
 		}
 		if !modeled {
-			b, err := appendCanonical(nil, cv, modeSchema)
+			b, err := d.canonValue(cv, modeSchema)
 			if err != nil {
 				d.failAt(err, param(""))
 				return nil
@@ -1086,7 +1116,7 @@ func (d *decoder) part(i, j int, pv *fastjson.Value) Part {
 		ok = false
 	}
 	if !ok {
-		b, err := appendCanonical(nil, pv, modeSchema)
+		b, err := d.canonValue(pv, modeSchema)
 		if err != nil {
 			d.failAt(err, param(""))
 			return Part{}
