@@ -16,6 +16,7 @@ import (
 	"github.com/prometheus/otlptranslator"
 	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
 	otelprom "go.opentelemetry.io/otel/exporters/prometheus"
 	"go.opentelemetry.io/otel/metric"
 	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
@@ -247,7 +248,7 @@ func (m *metrics) finish(c echo.Context, tel *requestTelemetry) {
 	span := tel.span
 	span.SetAttributes(httpStatusAttrs(code)...)
 	if code >= 500 {
-		span.SetStatus(2, http.StatusText(code)) // codes.Error
+		span.SetStatus(codes.Error, http.StatusText(code))
 	}
 	x := tel.x
 	if x == nil || tel.status == "" {

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net/http"
 	"strconv"
 	"strings"
 	"sync"
@@ -349,7 +348,7 @@ func (s *Server) telemetryLogAttrs(c echo.Context, attrs []slog.Attr) []slog.Att
 	return attrs
 }
 
-// statusCode of a finished response, for spans.
+// httpStatusAttrs describe a finished response on its server span.
 func httpStatusAttrs(status int) []attribute.KeyValue {
 	attrs := []attribute.KeyValue{attribute.Int("http.response.status_code", status)}
 	if status >= 400 {
@@ -357,5 +356,3 @@ func httpStatusAttrs(status int) []attribute.KeyValue {
 	}
 	return attrs
 }
-
-var _ = http.StatusOK

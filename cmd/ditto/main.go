@@ -16,6 +16,7 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+	"time"
 
 	"github.com/dittocache/ditto/configs"
 	"github.com/dittocache/ditto/gateway"
@@ -81,6 +82,17 @@ func serve(ctx context.Context, getenv func(string) string, logw io.Writer) erro
 		return err
 	}
 	log := newLogger(cfg, logw)
+	shutdownTelemetry, err := gateway.SetupTelemetry(ctx, getenv, version)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		if err := shutdownTelemetry(sctx); err != nil {
+			log.Warn("telemetry shutdown", "err", err)
+		}
+	}()
 	provs, err := registry.Build(cfg, nil)
 	if err != nil {
 		return err
