@@ -58,15 +58,15 @@ type Request struct {
 	// OpenAI-compatible upstreams.
 	Extra []Field
 
-	// --- not keyed (IncludeUsage, Stream and User shape only the transport
-	// or are pure metadata; see docs/normalization.md) ---
+	// --- not keyed ---
 
 	Stream       bool   // client asked for SSE
 	IncludeUsage bool   // stream_options.include_usage
 	User         string // end-user id for provider abuse monitoring
 	// Unkeyed holds pure-metadata fields passed through to OpenAI-compatible
 	// upstreams but excluded from the key (metadata, store,
-	// safety_identifier, prompt_cache_key), sorted by name.
+	// safety_identifier, prompt_cache_key, prompt_cache_retention), sorted
+	// by name.
 	Unkeyed []Field
 	// MaxTokensField records which spelling the client used for the output
 	// token limit ("max_tokens" or "max_completion_tokens") so OpenAI-compatible
@@ -87,7 +87,7 @@ type Params struct {
 	TopP              *float64
 	N                 *int
 	MaxTokens         *int // max_completion_tokens or max_tokens
-	Stop              []string
+	Stop              []string // sorted, without repeats: stop sequences are a set
 	Seed              *int64
 	PresencePenalty   *float64
 	FrequencyPenalty  *float64
@@ -96,7 +96,7 @@ type Params struct {
 	TopLogprobs       *int
 	ReasoningEffort   string
 	ParallelToolCalls *bool // nil when true (the default) or when there are no tools
-	Modalities        []string
+	Modalities        []string // sorted, without repeats; nil for the default ["text"]
 	Audio             json.RawMessage // canonical JSON
 	Prediction        json.RawMessage // canonical JSON
 	ServiceTier       string          // "" for the default "auto"
