@@ -86,7 +86,7 @@ type Params struct {
 	Temperature       *float64
 	TopP              *float64
 	N                 *int
-	MaxTokens         *int // max_completion_tokens or max_tokens
+	MaxTokens         *int     // max_completion_tokens or max_tokens
 	Stop              []string // sorted, without repeats: stop sequences are a set
 	Seed              *int64
 	PresencePenalty   *float64
@@ -95,8 +95,8 @@ type Params struct {
 	Logprobs          bool
 	TopLogprobs       *int
 	ReasoningEffort   string
-	ParallelToolCalls *bool // nil when true (the default) or when there are no tools
-	Modalities        []string // sorted, without repeats; nil for the default ["text"]
+	ParallelToolCalls *bool           // nil when true (the default) or when there are no tools
+	Modalities        []string        // sorted, without repeats; nil for the default ["text"]
 	Audio             json.RawMessage // canonical JSON
 	Prediction        json.RawMessage // canonical JSON
 	ServiceTier       string          // "" for the default "auto"
