@@ -56,6 +56,9 @@ type Config struct {
 	MaxInFlight int
 	// Timeout bounds each request. 0 means 30 s.
 	Timeout time.Duration
+	// StopOnError ends a closed-loop run at the first failed request, e.g.
+	// when priming a cache, where one failure makes the rest pointless.
+	StopOnError bool
 	// Client sends the requests. nil means NewClient(max(Concurrency, 256)).
 	Client *http.Client
 }
@@ -200,11 +203,12 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 
 func closedLoop(ctx context.Context, cfg *Config, rc *recorder, measureFrom, end time.Time) {
 	var next, measured atomic.Int64
+	var failed atomic.Bool
 	var wg sync.WaitGroup
 	for range cfg.Concurrency {
 		wg.Go(func() {
 			buf := make([]byte, 32<<10)
-			for ctx.Err() == nil {
+			for ctx.Err() == nil && !failed.Load() {
 				now := time.Now()
 				if !end.IsZero() && !now.Before(end) {
 					return
@@ -216,6 +220,9 @@ func closedLoop(ctx context.Context, cfg *Config, rc *recorder, measureFrom, end
 				o := send(ctx, cfg, cfg.Source(next.Add(1)-1), now, buf)
 				if counted {
 					rc.add(o)
+				}
+				if o.errKind != "" && cfg.StopOnError {
+					failed.Store(true)
 				}
 			}
 		})

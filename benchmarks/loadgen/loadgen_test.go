@@ -167,3 +167,24 @@ func TestRunStopsWithContext(t *testing.T) {
 		}
 	}
 }
+
+func TestRunStopOnError(t *testing.T) {
+	var calls atomic.Int64
+	url := server(t, func(w http.ResponseWriter, r *http.Request) {
+		if calls.Add(1) == 3 {
+			http.Error(w, "boom", http.StatusBadGateway)
+			return
+		}
+		io.WriteString(w, "{}")
+	})
+	res, err := Run(context.Background(), Config{
+		URL: url, Source: func(int64) Request { return Request{Body: []byte(`{}`)} },
+		MaxRequests: 100, StopOnError: true,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Requests != 3 || res.Errors != 1 {
+		t.Errorf("Requests = %d, Errors = %d; want to stop after the failed third", res.Requests, res.Errors)
+	}
+}

@@ -115,8 +115,10 @@ func loadCmd(ctx context.Context, args []string, stdout io.Writer) error {
 			p := prompts[i*len(prompts)/(*hot)]
 			bodies = append(bodies, workload.Body(workload.Chat{Model: *model, Prompt: p.Text, Stream: *stream, IncludeUsage: *stream}))
 		}
-		for _, t := range targets {
-			measure(ctx, t, load{name: "prime", concurrency: 1, requests: int64(len(bodies))}, cycle(bodies), *apiKey)
+		for i := range targets {
+			if !prime(ctx, &targets[i], bodies, *apiKey) {
+				fmt.Fprintf(stdout, "%s: %s\n", targets[i].name, targets[i].skip)
+			}
 		}
 		src = func(target, load, int) loadgen.Source { return cycle(bodies) }
 	case "unique":

@@ -71,8 +71,8 @@ func TestGridSideBySide(t *testing.T) {
 	if !d.ok() || !c.ok() || d.res.Requests != 20 || c.res.Requests != 20 {
 		t.Fatalf("rows = %+v, %+v", d, c)
 	}
-	if d.calls.Requests != 20 || c.calls.Requests > 1 {
-		t.Errorf("upstream calls: direct %d (want 20), cache %d (want ≤ 1)", d.calls.Requests, c.calls.Requests)
+	if d.calls.Requests != 20 || c.calls.Requests > 2 { // two cold concurrent misses at most
+		t.Errorf("upstream calls: direct %d (want 20), cache %d (want ≤ 2)", d.calls.Requests, c.calls.Requests)
 	}
 	rep := &report{}
 	throughputTable(rep.section("t"), rows, "direct")

@@ -1,10 +1,12 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/dittocache/ditto/benchmarks/loadgen"
@@ -52,7 +54,14 @@ type load struct {
 	requests    int64 // cap on measured requests; 0 means none
 	duration    time.Duration
 	warmup      time.Duration
+	timeout     time.Duration // per request; 0 means phaseTimeout
+	stopOnError bool
 }
+
+// phaseTimeout bounds each request of a phase: every answer here should take
+// well under a second, so a request still unanswered after this is a hang,
+// and it must not stall the run.
+const phaseTimeout = 10 * time.Second
 
 // row is what one target measured under one load.
 type row struct {
@@ -107,6 +116,8 @@ func measure(ctx context.Context, t target, l load, src loadgen.Source, apiKey s
 		Rate:        l.rate,
 		Duration:    l.warmup,
 		MaxInFlight: 4096,
+		Timeout:     cmp.Or(l.timeout, phaseTimeout),
+		StopOnError: l.stopOnError,
 		Client:      loadgen.NewClient(max(l.concurrency, 256)),
 	}
 	defer cfg.Client.CloseIdleConnections()
@@ -197,4 +208,21 @@ func find(rows []row, target, load string) (row, bool) {
 		}
 	}
 	return row{}, false
+}
+
+// prime sends every body to t once, one at a time, so later requests can
+// hit. On the first failure it stops and gives t a skip reason, so a broken
+// target costs one request timeout rather than one per body.
+func prime(ctx context.Context, t *target, bodies [][]byte, apiKey string) bool {
+	if t.skip != "" {
+		return false
+	}
+	r := measure(ctx, *t, load{name: "prime", concurrency: 1, requests: int64(len(bodies)), stopOnError: true}, cycle(bodies), apiKey)
+	switch {
+	case !r.ok():
+		t.skip = "priming failed: " + r.skip
+	case r.res.Errors > 0:
+		t.skip = "priming failed: " + strings.ReplaceAll(r.res.ErrFirst, "|", "/")
+	}
+	return t.skip == ""
 }

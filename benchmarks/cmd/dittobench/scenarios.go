@@ -29,9 +29,8 @@ func (b *bench) hitPath(ctx context.Context, useRedis bool) {
 	dit, stopDitto := b.ditto(ctx, dittoName, b.up0, useRedis)
 	defer stopDitto()
 	bodies := b.hotBodies(false)
-	for _, t := range []target{base, dit} {
-		b.prime(ctx, t, bodies)
-	}
+	b.prime(ctx, &base, bodies)
+	b.prime(ctx, &dit, bodies)
 	how := "from a Go map keyed by xxhash of the body"
 	if useRedis {
 		how = "with one Redis GET keyed by xxhash of the body (go-redis, same redis-server)"
@@ -197,8 +196,8 @@ func (b *bench) streaming(ctx context.Context) {
 		dit, stopDitto := b.ditto(ctx, hitName, up, false)
 		miss := dit
 		miss.name, miss.header = missName, noStore
-		b.prime(ctx, dit, hot)
-		b.prime(ctx, mem, hot)
+		b.prime(ctx, &dit, hot)
+		b.prime(ctx, &mem, hot)
 		return []target{direct(dName, up), fwd, miss, mem, dit}, func() { stopDitto(); stopMem(); stopFwd() }
 	}
 
