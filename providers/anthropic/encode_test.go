@@ -124,7 +124,6 @@ func TestEncodeRejects(t *testing.T) {
 	}{
 		{`{"n":2}`, "n"},
 		{`{"logprobs":true}`, "logprobs"},
-		{`{"top_logprobs":2}`, "top_logprobs"},
 		{`{"logit_bias":{"50256":-100}}`, "logit_bias"},
 		{`{"seed":7}`, "seed"},
 		{`{"presence_penalty":0.5}`, "presence_penalty"},

@@ -103,7 +103,6 @@ func TestEncodeRejects(t *testing.T) {
 		wantParam string
 	}{
 		{`{"logprobs":true}`, "logprobs"},
-		{`{"top_logprobs":2}`, "top_logprobs"},
 		{`{"logit_bias":{"50256":-100}}`, "logit_bias"},
 		{`{"reasoning_effort":"low"}`, "reasoning_effort"},
 		{`{"modalities":["text","audio"]}`, "modalities"},
