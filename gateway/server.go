@@ -88,6 +88,7 @@ type Server struct {
 	flights   flightGroup
 	metrics   *metrics
 	auth      *authenticator
+	started   time.Time
 }
 
 // purgeTimeout bounds one DELETE /v1/cache; SCAN over a large Redis is slow.
@@ -108,6 +109,7 @@ func New(ctx context.Context, cfg *configs.Config, deps Deps) (*Server, error) {
 		log:       deps.Logger,
 		now:       deps.Now,
 		hasher:    deps.Hasher,
+		started:   time.Now(),
 	}
 	if s.log == nil {
 		s.log = slog.Default()
@@ -232,6 +234,7 @@ func (s *Server) newEcho() *echo.Echo {
 	e.POST("/chat/completions", s.chatCompletions, auth) // base URLs without /v1
 	e.GET("/v1/models", s.listModels, auth)
 	e.GET("/models", s.listModels, auth)
+	e.GET("/v1/models/*", s.getModel, auth) // ids may contain '/' (provider/model)
 	e.POST("/v1/cache/explain", s.explainHandler, auth)
 	e.DELETE("/v1/cache", s.purge, auth, s.requireAdmin)
 	e.GET("/healthz", s.healthz)

@@ -626,3 +626,25 @@ func waitUntil(t *testing.T, cond func() bool) {
 		time.Sleep(5 * time.Millisecond)
 	}
 }
+
+func TestModelsListAndRetrieve(t *testing.T) {
+	e := newEnv(t)
+	page, err := e.client.Models.List(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	ids := map[string]bool{}
+	for _, m := range page.Data {
+		ids[m.ID] = true
+		if m.Object != "model" || m.OwnedBy == "" || m.Created == 0 {
+			t.Errorf("model %+v lacks fields", m)
+		}
+	}
+	if !ids["gpt-4o-mini"] {
+		t.Errorf("models.list() = %v, want the OpenAI catalog (a key is configured)", ids)
+	}
+	m, err := e.client.Models.Get(context.Background(), "anthropic/claude-sonnet-4-5")
+	if err != nil || m.ID != "anthropic/claude-sonnet-4-5" || m.OwnedBy != "anthropic" {
+		t.Errorf("models.retrieve(provider/model) = %+v, %v", m, err)
+	}
+}
