@@ -349,12 +349,12 @@ func (w *rawWalker) value(dst []byte, v *fastjson.Value, member string) []byte {
 		}
 		return append(dst, ']')
 	case fastjson.TypeString:
-		s := v.GetStringBytes()
+		s := string(v.GetStringBytes())
 		if isInline(s) || member == "data" || member == "file_data" {
 			w.digested = append(w.digested, w.pointer())
-			return appendDigest(dst, string(s))
+			return appendDigest(dst, s)
 		}
-		return appendStringBytes(dst, s)
+		return appendString(dst, s)
 	default:
 		return v.MarshalTo(dst) // numbers and literals are canonical already
 	}

@@ -412,33 +412,27 @@ const (
 	msb = 0x8080808080808080
 )
 
-// plain8 reports whether the 8 bytes at s[i:] are ASCII that appendString
-// copies unchanged: no control character, '"', '\\' or byte >= 0x80.
-func plain8[S string | []byte](s S, i int) bool {
-	x := uint64(s[i]) | uint64(s[i+1])<<8 | uint64(s[i+2])<<16 | uint64(s[i+3])<<24 |
-		uint64(s[i+4])<<32 | uint64(s[i+5])<<40 | uint64(s[i+6])<<48 | uint64(s[i+7])<<56
-	q := x ^ (lsb * '"')
-	b := x ^ (lsb * '\\')
-	// Per byte: below 0x20, equal to '"', equal to '\\', or high bit set.
-	t := (x-lsb*0x20)&^x | (q-lsb)&^q | (b-lsb)&^b | x
-	return t&msb == 0
-}
-
 // appendString writes s as a JSON string: '"', '\\' and control characters
 // escaped (\n, \r, \t, others as \u00XX), U+2028 and U+2029 escaped, invalid
 // UTF-8 replaced by U+FFFD (DecodeOpenAI rejects it, so this only concerns
 // Requests built in Go), everything else literal.
-func appendString(dst []byte, s string) []byte { return appendStr(dst, s) }
-
-func appendStringBytes(dst []byte, s []byte) []byte { return appendStr(dst, s) }
-
-func appendStr[S string | []byte](dst []byte, s S) []byte {
+func appendString(dst []byte, s string) []byte {
 	dst = append(dst, '"')
 	start := 0
 	for i := 0; i < len(s); {
-		if i+8 <= len(s) && plain8(s, i) {
-			i += 8
-			continue
+		// Skip 8 bytes at a time while none is a control character, '"',
+		// '\\' or non-ASCII (SWAR: a per-byte test on one uint64).
+		for ; i+8 <= len(s); i += 8 {
+			w := s[i : i+8]
+			x := uint64(w[0]) | uint64(w[1])<<8 | uint64(w[2])<<16 | uint64(w[3])<<24 |
+				uint64(w[4])<<32 | uint64(w[5])<<40 | uint64(w[6])<<48 | uint64(w[7])<<56
+			q, b := x^(lsb*'"'), x^(lsb*'\\')
+			if ((x-lsb*0x20)&^x|(q-lsb)&^q|(b-lsb)&^b|x)&msb != 0 {
+				break
+			}
+		}
+		if i >= len(s) {
+			break
 		}
 		c := s[i]
 		if c < utf8.RuneSelf {
@@ -463,7 +457,7 @@ func appendStr[S string | []byte](dst []byte, s S) []byte {
 			start = i
 			continue
 		}
-		r, size := decodeRune(s[i:])
+		r, size := utf8.DecodeRuneInString(s[i:])
 		if r == utf8.RuneError && size == 1 {
 			dst = append(dst, s[start:i]...)
 			dst = append(dst, "\ufffd"...)
@@ -485,47 +479,10 @@ func appendStr[S string | []byte](dst []byte, s S) []byte {
 	return append(dst, '"')
 }
 
-// decodeRune is utf8.DecodeRune for strings and byte slices alike.
-func decodeRune[S string | []byte](s S) (rune, int) {
-	n := len(s)
-	if n == 0 {
-		return utf8.RuneError, 0
-	}
-	c0 := s[0]
-	switch {
-	case c0 < 0x80:
-		return rune(c0), 1
-	case c0 < 0xC2:
-		return utf8.RuneError, 1
-	case c0 < 0xE0:
-		if n < 2 || s[1]&0xC0 != 0x80 {
-			return utf8.RuneError, 1
-		}
-		return rune(c0&0x1F)<<6 | rune(s[1]&0x3F), 2
-	case c0 < 0xF0:
-		lo, hi := byte(0x80), byte(0xBF)
-		if c0 == 0xE0 {
-			lo = 0xA0
-		} else if c0 == 0xED {
-			hi = 0x9F // no surrogates
-		}
-		if n < 3 || s[1] < lo || s[1] > hi || s[2]&0xC0 != 0x80 {
-			return utf8.RuneError, 1
-		}
-		return rune(c0&0x0F)<<12 | rune(s[1]&0x3F)<<6 | rune(s[2]&0x3F), 3
-	case c0 < 0xF5:
-		lo, hi := byte(0x80), byte(0xBF)
-		if c0 == 0xF0 {
-			lo = 0x90
-		} else if c0 == 0xF4 {
-			hi = 0x8F
-		}
-		if n < 4 || s[1] < lo || s[1] > hi || s[2]&0xC0 != 0x80 || s[3]&0xC0 != 0x80 {
-			return utf8.RuneError, 1
-		}
-		return rune(c0&0x07)<<18 | rune(s[1]&0x3F)<<12 | rune(s[2]&0x3F)<<6 | rune(s[3]&0x3F), 4
-	}
-	return utf8.RuneError, 1
+// appendStringBytes is appendString for a byte slice, through a read-only
+// view: s is neither kept nor modified.
+func appendStringBytes(dst []byte, s []byte) []byte {
+	return appendString(dst, unsafe.String(unsafe.SliceData(s), len(s)))
 }
 
 // appendDigest writes the lowercase hex SHA-256 of s as a JSON string.
@@ -539,6 +496,6 @@ func appendDigest(dst []byte, s string) []byte {
 }
 
 // isInline reports whether a URL carries its bytes inline (a data: URL).
-func isInline[S string | []byte](url S) bool {
-	return len(url) >= 5 && strings.EqualFold(string(url[:5]), "data:")
+func isInline(url string) bool {
+	return len(url) >= 5 && strings.EqualFold(url[:5], "data:")
 }

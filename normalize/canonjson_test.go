@@ -154,42 +154,15 @@ func referenceString(s string) string {
 	return string(append(b, '"'))
 }
 
-func TestDecodeRune(t *testing.T) {
-	check := func(b []byte) {
-		r1, n1 := decodeRune(b)
-		r2, n2 := utf8.DecodeRune(b)
-		if r1 != r2 || n1 != n2 {
-			t.Fatalf("decodeRune(% x) = %U, %d; want %U, %d", b, r1, n1, r2, n2)
-		}
-		if r3, n3 := decodeRune(string(b)); r3 != r2 || n3 != n2 {
-			t.Fatalf("decodeRune(string % x) = %U, %d; want %U, %d", b, r3, n3, r2, n2)
-		}
-	}
-	for i := range 1 << 16 {
-		check([]byte{byte(i >> 8), byte(i)})
-		check([]byte{byte(i >> 8)})
-	}
-	rng := rand.New(rand.NewPCG(5, 6))
-	for range 1 << 18 {
-		x := rng.Uint32()
-		b := []byte{byte(x >> 24), byte(x >> 16), byte(x >> 8), byte(x)}
-		b[0] |= 0xC0 // mostly lead bytes
-		if rng.IntN(2) == 0 {
-			b[1], b[2], b[3] = 0x80|b[1]&0x3F, 0x80|b[2]&0x3F, 0x80|b[3]&0x3F
-		}
-		check(b)
-		check(b[:3])
-	}
-}
-
-func TestPlain8(t *testing.T) {
+// TestAppendStringWindows puts every byte value at every position of a
+// 16-byte string, to exercise the 8-byte fast path's edges.
+func TestAppendStringWindows(t *testing.T) {
 	for c := range 256 {
-		for pos := range 8 {
-			b := []byte("abcdefgh")
+		for pos := range 16 {
+			b := []byte("abcdefghijklmnop")
 			b[pos] = byte(c)
-			want := c >= 0x20 && c < 0x80 && c != '"' && c != '\\'
-			if got := plain8(b, 0); got != want {
-				t.Fatalf("plain8 with byte %#x at %d = %v, want %v", c, pos, got, want)
+			if got, want := string(appendString(nil, string(b))), referenceString(string(b)); got != want {
+				t.Fatalf("appendString(%q) = %s, want %s", b, got, want)
 			}
 		}
 	}
