@@ -220,7 +220,15 @@ func (d *decoder) top(obj *fastjson.Object) error {
 			return
 		}
 		if v.Type() == fastjson.TypeNull && bit != fModel && bit != fMessages {
-			return // null means "not sent" for every optional field
+			// null means "not sent" for every optional field; unknown names
+			// are recorded (without a value) to catch duplicates.
+			switch bit {
+			case 0:
+				r.Extra = append(r.Extra, Field{Name: string(kb)})
+			case fUnkeyed:
+				r.Unkeyed = append(r.Unkeyed, Field{Name: string(kb)})
+			}
+			return
 		}
 		switch bit {
 		case fModel:
@@ -328,8 +336,8 @@ func (d *decoder) top(obj *fastjson.Object) error {
 	if r.Params.TopLogprobs != nil && !r.Params.Logprobs {
 		d.fail(invalid("top_logprobs", "top_logprobs requires logprobs to be true"))
 	}
-	d.sortUnique("", r.Extra)
-	d.sortUnique("", r.Unkeyed)
+	r.Extra = d.sortUnique("", r.Extra)
+	r.Unkeyed = d.sortUnique("", r.Unkeyed)
 	if !r.Stream {
 		r.IncludeUsage = false
 	}
@@ -403,18 +411,21 @@ func topBit(k []byte) uint64 {
 // through, never keyed. user, stream and stream_options are modeled fields.
 var unkeyedFields = []string{"metadata", "prompt_cache_key", "prompt_cache_retention", "safety_identifier", "store"}
 
-// sortUnique sorts fields by name and rejects a name that occurs twice.
-func (d *decoder) sortUnique(prefix string, fs []Field) {
-	if len(fs) < 2 {
-		return
-	}
+// sortUnique sorts fields by name, rejects a name that occurs twice, and
+// drops the fields recorded only for that check (null values, nil Value).
+func (d *decoder) sortUnique(prefix string, fs []Field) []Field {
 	sortFields(fs)
 	for i := 1; i < len(fs); i++ {
 		if fs[i].Name == fs[i-1].Name {
 			d.fail(invalid(prefix+fs[i].Name, "duplicate key %q", fs[i].Name))
-			return
+			return nil
 		}
 	}
+	fs = slices.DeleteFunc(fs, func(f Field) bool { return f.Value == nil })
+	if len(fs) == 0 {
+		return nil
+	}
+	return fs
 }
 
 func (d *decoder) finishTokens() {
@@ -861,10 +872,11 @@ func (d *decoder) message(i int, mv *fastjson.Value, m *Message) {
 				m.ToolCalls = d.toolCalls(i, v)
 			}
 		default:
+			k := string(kb)
 			if null {
+				m.Extra = append(m.Extra, Field{Name: k}) // for the duplicate check only
 				return
 			}
-			k := string(kb)
 			b, err := d.canonValue(v, modeSchema)
 			if err != nil {
 				d.failAt(err, indexed("messages", i, "."+k))
@@ -901,8 +913,8 @@ func (d *decoder) message(i int, mv *fastjson.Value, m *Message) {
 		p := indexed("messages", i, ".tool_call_id")
 		d.fail(invalid(p, "Missing required parameter: '%s'.", p))
 	}
-	if len(m.Extra) > 1 {
-		d.sortUnique(indexed("messages", i, "."), m.Extra)
+	if len(m.Extra) > 0 {
+		m.Extra = d.sortUnique(indexed("messages", i, "."), m.Extra)
 	}
 }
 

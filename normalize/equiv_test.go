@@ -213,6 +213,9 @@ func TestInvalid(t *testing.T) {
 	}{
 		{"duplicate top-level key", `{"model":"m","messages":[{"role":"user","content":"a"}],"seed":1,"seed":2}`, "seed"},
 		{"duplicate unknown key", `{"model":"m","messages":[{"role":"user","content":"a"}],"x":1,"x":2}`, "x"},
+		{"duplicate unknown key with null", `{"model":"m","messages":[{"role":"user","content":"a"}],"x":null,"x":2}`, "x"},
+		{"duplicate unkeyed key", `{"model":"m","messages":[{"role":"user","content":"a"}],"metadata":null,"metadata":{}}`, "metadata"},
+		{"duplicate unknown message key with null", `{"model":"m","messages":[{"role":"user","content":"a","x":1,"x":null}]}`, "messages[0].x"},
 		{"duplicate nested key", `{"model":"m","messages":[{"role":"user","content":"a"}],"x":{"a":1,"a":2}}`, "x"},
 		{"duplicate message key", `{"model":"m","messages":[{"role":"user","content":"a","content":"b"}]}`, "messages[0]"},
 		{"duplicate part key", `{"model":"m","messages":[{"role":"user","content":[{"type":"text","text":"a","text":"b"}]}]}`, "messages[0].content[0]"},
