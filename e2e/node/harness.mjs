@@ -58,7 +58,7 @@ export async function journal(mock, pathPart = "") {
   return all.filter((e) => !pathPart || e.path.includes(pathPart));
 }
 
-// upstreamCalls counts journal entries whose request body mentions marker
+// upstreamCalls returns the POSTs in the journal whose body mentions marker
 // (each test uses its own marker in its prompt).
 export async function upstreamCalls(mock, marker) {
   const entries = await journal(mock);
@@ -248,6 +248,9 @@ export function violations(x) {
   if (path.endsWith("/models")) {
     return check("ListModelsResponse", JSON.parse(x.text)).map((v) => `GET ${path}: ${v}`);
   }
+  if (/\/models\/[^/]+$/.test(path)) {
+    return check("Model", JSON.parse(x.text)).map((v) => `GET ${path}: ${v}`);
+  }
   if (path.endsWith("/chat/completions")) {
     if (ct.startsWith("text/event-stream")) {
       // A stream ends with data: [DONE], or, when it failed after it
@@ -295,7 +298,7 @@ export async function rawPost(url, body, headers = {}) {
   return x;
 }
 
-// cacheHeaders asserts X-Ditto-Cache (and its companions) on headers.
+// wantCache asserts X-Ditto-Cache (and its companions) on headers.
 export function wantCache(headers, status) {
   assert.equal(headers.get("x-ditto-cache"), status, "X-Ditto-Cache");
   const cs = headers.get("cache-status") ?? "";

@@ -398,7 +398,7 @@ describe("openai SDK → ditto → aimock (OpenAI wire)", { timeout: 120_000 }, 
     await conforms(c);
   });
 
-  it("models.list() lists routable models in OpenAI's list shape", async () => {
+  it("models.list() and models.retrieve() in OpenAI's shapes", async () => {
     const ids = [];
     for await (const m of c.models.list()) {
       assert.equal(m.object, "model");
@@ -408,6 +408,9 @@ describe("openai SDK → ditto → aimock (OpenAI wire)", { timeout: 120_000 }, 
     for (const want of [MODEL, "claude-sonnet-4-5", "gemini-2.5-flash"]) {
       assert.ok(ids.includes(want), `models.list() lacks ${want}: ${ids}`);
     }
+    const one = await c.models.retrieve(MODEL);
+    assert.equal(one.id, MODEL);
+    assert.equal(one.object, "model");
     await conforms(c);
     assert.equal((await journal(mock, "/models")).length, 0, "listing models does not call upstream");
   });
