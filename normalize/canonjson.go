@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"math"
+	"math/bits"
 	"slices"
 	"strconv"
 	"strings"
@@ -427,7 +428,10 @@ func appendString(dst []byte, s string) []byte {
 			x := uint64(w[0]) | uint64(w[1])<<8 | uint64(w[2])<<16 | uint64(w[3])<<24 |
 				uint64(w[4])<<32 | uint64(w[5])<<40 | uint64(w[6])<<48 | uint64(w[7])<<56
 			q, b := x^(lsb*'"'), x^(lsb*'\\')
-			if ((x-lsb*0x20)&^x|(q-lsb)&^q|(b-lsb)&^b|x)&msb != 0 {
+			if t := ((x-lsb*0x20)&^x | (q-lsb)&^q | (b-lsb)&^b | x) & msb; t != 0 {
+				// The lowest flagged byte is exact (borrows only
+				// propagate upwards): go straight to it.
+				i += bits.TrailingZeros64(t) >> 3
 				break
 			}
 		}
