@@ -36,7 +36,9 @@ func Handler() http.Handler {
 		switch name {
 		case "", "/", "/index.html":
 			if name != "" {
-				http.Redirect(w, r, "../dashboard", http.StatusMovedPermanently)
+				// Relative, so it survives a proxy's path prefix.
+				w.Header().Set("Location", "../dashboard")
+				w.WriteHeader(http.StatusMovedPermanently)
 				return
 			}
 			name = "index.html"
