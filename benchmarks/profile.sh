@@ -6,8 +6,9 @@
 # Builds benchmarks/cmd/dittoprof (cmd/ditto's serve path plus net/http/pprof,
 # build tag dittoprof), starts the simulated upstream and Ditto on loopback
 # ports, primes the hot set, sends closed-loop load at c=50 and takes a CPU
-# profile of Ditto meanwhile. Prints the top functions; the profile is kept in
-# benchmarks/out/ (git-ignored) for `go tool pprof -http`.
+# profile, then an allocation profile, of Ditto meanwhile. Prints the top
+# functions; the profiles are kept in benchmarks/out/ (git-ignored) for
+# `go tool pprof -http`.
 # DITTO_CONFIG, if set, is passed to Ditto.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -55,10 +56,11 @@ case $mode in
   miss) workload=unique; header=(-header "Cache-Control: no-store") ;;
 esac
 "$tmp/dittobench" load -target "ditto=http://$addr/v1" -workload "$workload" "${header[@]}" \
-  -c 50 -warmup 1s -duration "$((secs + 2))s" >"$tmp/load.out" &
+  -c 50 -warmup 1s -duration "$((2 * secs + 3))s" >"$tmp/load.out" &
 loadpid=$!
 sleep 1.5
 curl -fs -o "$out/ditto-$mode.cpu.pprof" "http://$pprof/debug/pprof/profile?seconds=$secs"
+curl -fs -o "$out/ditto-$mode.allocs.pprof" "http://$pprof/debug/pprof/allocs?seconds=$secs"
 wait "$loadpid"
 cat "$tmp/load.out" | tail -3
 echo
@@ -66,3 +68,6 @@ go tool pprof -top -nodecount=40 "$out/ditto-$mode.cpu.pprof" 2>/dev/null | head
 echo
 echo "cumulative:"
 go tool pprof -top -cum -nodecount=45 "$out/ditto-$mode.cpu.pprof" 2>/dev/null | sed -n '6,55p'
+echo
+echo "allocated bytes, cumulative:"
+go tool pprof -sample_index=alloc_space -top -cum -nodecount=30 "$out/ditto-$mode.allocs.pprof" 2>/dev/null | sed -n '5,40p'

@@ -223,6 +223,11 @@ func describeMachine() machine {
 	return m
 }
 
+const commandsNote = "Other commands: `benchmarks/run.sh -quick` (a one-minute smoke run that only prints), " +
+	"`benchmarks/run.sh -scenarios hit-memory,miss` (some scenarios), `benchmarks/profile.sh hit|miss|hit-redis` (pprof CPU and allocation profiles of Ditto under load), " +
+	"`go run ./benchmarks/cmd/dittobench load -target a=http://127.0.0.1:8080/v1 -target b=http://127.0.0.1:4000/v1 -c 50` " +
+	"(the same load against any OpenAI-compatible servers on this machine, side by side); see `benchmarks/README.md`."
+
 func (r *report) markdown(m machine, o *options, started time.Time, took time.Duration, command string) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "# Ditto benchmark results\n\n")
@@ -231,6 +236,7 @@ func (r *report) markdown(m machine, o *options, started time.Time, took time.Du
 		fmt.Fprintf(&b, " at commit %s", m.commit)
 	}
 	fmt.Fprintf(&b, ".\n\n")
+	b.WriteString(commandsNote + "\n\n")
 	fmt.Fprintf(&b, "**Machine:** %d cores (nproc), %s, %s, %s, GOMAXPROCS %d per process.", m.cpus, m.model, m.kernel, m.goV, runtime.GOMAXPROCS(0))
 	if m.loadStart != "" {
 		fmt.Fprintf(&b, " Load average (1, 5, 15 min) before the run: %s; after: %s — a shared machine: other work competes for the cores.", m.loadStart, loadavg())
