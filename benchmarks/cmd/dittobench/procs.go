@@ -3,7 +3,6 @@ package main
 import (
 	"bufio"
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -187,5 +186,3 @@ func baseEnv() []string {
 	}
 	return env
 }
-
-var errSkip = errors.New("skipped")
