@@ -273,7 +273,11 @@ func (m *metrics) finish(c echo.Context, tel *requestTelemetry) {
 	m.requests.Add(ctx, 1, metric.WithAttributes(modelAttr, statusAttr))
 	durAttrs := []attribute.KeyValue{attrOperation.String("chat"), modelAttr, statusAttr}
 	if status == "error" {
-		durAttrs = append(durAttrs, attrErrorType.String(strconv.Itoa(code)))
+		et := "stream_error" // failed after the stream started (status 200)
+		if code >= 400 {
+			et = strconv.Itoa(code)
+		}
+		durAttrs = append(durAttrs, attrErrorType.String(et))
 	}
 	d := end.Sub(tel.start)
 	m.serverDur.Record(ctx, d.Seconds(), metric.WithAttributes(durAttrs...))

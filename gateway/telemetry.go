@@ -133,7 +133,11 @@ func (s *Server) traceRequests(next echo.HandlerFunc) echo.HandlerFunc {
 			c.SetRequest(r.WithContext(ctx))
 			return next(c)
 		}
-		ctx, span := s.metrics.tracer.Start(ctx, r.Method+" "+route,
+		name := r.Method
+		if route != "" {
+			name += " " + route
+		}
+		ctx, span := s.metrics.tracer.Start(ctx, name,
 			trace.WithSpanKind(trace.SpanKindServer),
 			trace.WithAttributes(
 				attribute.String("http.request.method", r.Method),
