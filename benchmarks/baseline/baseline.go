@@ -91,7 +91,17 @@ func (f *Forwarder) do(ctx context.Context, r *http.Request, body io.Reader, len
 // ServeHTTP streams the request to the upstream and the answer back,
 // flushing each read of an event stream at once.
 func (f *Forwarder) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	resp, err := f.do(r.Context(), r, r.Body, r.ContentLength)
+	// Read the request body first, as a gateway that looks at it must; it
+	// also keeps the transport from still reading the incoming body while the
+	// answer streams back.
+	buf := bodyBufs.Get().(*bytes.Buffer)
+	defer bodyBufs.Put(buf)
+	buf.Reset()
+	if _, err := buf.ReadFrom(r.Body); err != nil {
+		http.Error(w, err.Error(), http.StatusBadRequest)
+		return
+	}
+	resp, err := f.do(r.Context(), r, bytes.NewReader(buf.Bytes()), int64(buf.Len()))
 	if err != nil {
 		f.logf("forward: %v", err)
 		badGateway(w, err)
