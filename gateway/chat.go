@@ -431,12 +431,18 @@ func (p policy) cacheable() bool { return p.store || p.lookup }
 // parsePolicy reads Cache-Control, X-Ditto-Cache-TTL and X-Ditto-Namespace.
 func parsePolicy(h http.Header, route Route, maxTTL time.Duration) (policy, error) {
 	p := policy{lookup: route.CacheEnabled, store: route.CacheEnabled, maxAge: -1, ttl: route.TTL}
+	// SSE clients send "Cache-Control: no-cache" with every stream by
+	// transport convention (EventSource, go-openai), not to refresh the
+	// answer; streams that want a fresh answer send max-age=0.
+	sse := strings.Contains(h.Get("Accept"), "text/event-stream")
 	for _, v := range h.Values("Cache-Control") {
 		for _, d := range strings.Split(v, ",") {
 			name, arg, _ := strings.Cut(strings.TrimSpace(d), "=")
 			switch strings.ToLower(name) {
 			case "no-cache":
-				p.lookup = false
+				if !sse {
+					p.lookup = false
+				}
 			case "no-store":
 				p.lookup, p.store = false, false
 			case "only-if-cached":

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"io"
 	"net/http"
 	"strconv"
 
@@ -60,6 +61,10 @@ func toAPIError(err error) *APIError {
 	if errors.As(err, &mbe) {
 		return apiError(http.StatusRequestEntityTooLarge, "invalid_request_error", "request_too_large", "",
 			"The request body exceeds the limit of "+strconv.FormatInt(mbe.Limit, 10)+" bytes.")
+	}
+	if errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, normalize.ErrIncomplete) {
+		return apiError(http.StatusBadGateway, "server_error", "upstream_incomplete", "",
+			"The upstream provider ended its answer early; the partial answer was not cached.")
 	}
 	if errors.Is(err, context.DeadlineExceeded) {
 		return apiError(http.StatusGatewayTimeout, "server_error", "upstream_timeout", "", "The upstream provider did not answer in time.")

@@ -121,11 +121,11 @@ func sendOpenAIGo(t *testing.T, baseURL string, sc sdkCase, ns string) http.Head
 	return resp.Header
 }
 
-// sendGoOpenAI sends a case with go-openai and returns the response headers.
-// Streams drop go-openai's Cache-Control: no-cache (see headerCapture).
+// sendGoOpenAI sends a case with go-openai, unmodified, and returns the
+// response headers.
 func sendGoOpenAI(t *testing.T, baseURL string, sc sdkCase, ns string) http.Header {
 	t.Helper()
-	hc := &headerCapture{base: http.DefaultTransport, dropNoCache: true, extra: http.Header{"X-Ditto-Namespace": {ns}}}
+	hc := &headerCapture{base: http.DefaultTransport, extra: http.Header{"X-Ditto-Namespace": {ns}}}
 	cfg := goopenai.DefaultConfig("sk-client")
 	cfg.BaseURL = baseURL + "/v1"
 	cfg.HTTPClient = &http.Client{Transport: hc}
