@@ -157,6 +157,9 @@ var ProviderTypes = []string{"openai", "anthropic", "gemini", "azure", "simulate
 // Provider configures one upstream. The API key is read from the environment
 // variable named by APIKeyEnv; keys are never written in config files.
 type Provider struct {
+	// Disabled removes the provider (built-in ones included): its models
+	// no longer route and the zero-config prefixes skip it (404).
+	Disabled   bool   `yaml:"disabled"`
 	Type       string `yaml:"type"`
 	BaseURL    string `yaml:"base_url"`
 	APIKeyEnv  string `yaml:"api_key_env"`
@@ -263,6 +266,11 @@ func Load(getenv func(string) string) (*Config, error) {
 		}
 	}
 	c.ApplyEnv(getenv)
+	for name, p := range c.Providers {
+		if p.Disabled {
+			delete(c.Providers, name)
+		}
+	}
 	if err := c.Validate(); err != nil {
 		return nil, err
 	}

@@ -163,3 +163,18 @@ func TestRouteCacheMatch(t *testing.T) {
 		}
 	}
 }
+
+func TestDisabledProviderIsRemoved(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "c.yaml")
+	os.WriteFile(path, []byte("providers:\n  gemini:\n    disabled: true\n"), 0o600)
+	c, err := Load(env(map[string]string{"DITTO_CONFIG": path}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := c.Providers["gemini"]; ok {
+		t.Error("disabled provider still configured")
+	}
+	if _, ok := c.Providers["openai"]; !ok {
+		t.Error("other providers were dropped")
+	}
+}
