@@ -72,6 +72,7 @@ func BenchmarkStages(b *testing.B) {
 	}{
 		{"decode", func() { _, _ = normalize.DecodeOpenAI(body) }},
 		{"canonical", func() { _ = normalize.Canonical(req) }},
+		{"canonical-reused-buffer", func() { canon = normalize.AppendCanonical(canon[:0], req) }},
 		{"key", func() { _ = cachekey.New("default", "openai/gpt-4o-mini", canon) }},
 	}
 	for _, s := range stages {

@@ -26,16 +26,21 @@ func Canonical(r *Request) []byte {
 // made with non-zero options must live in their own namespace (see
 // Options.Tag) so that loose and strict entries never mix.
 func CanonicalWith(r *Request, o Options) []byte {
-	c := canonicalizer{trim: o.TrimTrailingWhitespace}
-	if len(o.IgnoreFields) > 0 {
-		c.ignore = o.normalizedIgnore()
-	}
-	return c.request(make([]byte, 0, canonicalSizeHint(r)), r)
+	return AppendCanonicalWith(make([]byte, 0, canonicalSizeHint(r)), r, o)
 }
 
 // AppendCanonical appends the canonical encoding of r (as Canonical) to dst.
 func AppendCanonical(dst []byte, r *Request) []byte {
-	var c canonicalizer
+	return AppendCanonicalWith(dst, r, Options{})
+}
+
+// AppendCanonicalWith appends the encoding of CanonicalWith to dst. Callers
+// that only hash the bytes can reuse one buffer across requests.
+func AppendCanonicalWith(dst []byte, r *Request, o Options) []byte {
+	c := canonicalizer{trim: o.TrimTrailingWhitespace}
+	if len(o.IgnoreFields) > 0 {
+		c.ignore = o.normalizedIgnore()
+	}
 	return c.request(dst, r)
 }
 
