@@ -270,7 +270,6 @@ func (m *metrics) finish(c echo.Context, tel *requestTelemetry) {
 	ctx := context.Background()
 	modelAttr := attrRequestModel.String(model)
 	statusAttr := attrCacheStatus.String(status)
-	m.requests.Add(ctx, 1, metric.WithAttributes(modelAttr, statusAttr))
 	durAttrs := []attribute.KeyValue{attrOperation.String("chat"), modelAttr, statusAttr}
 	if status == "error" {
 		et := "stream_error" // failed after the stream started (status 200)
@@ -324,6 +323,9 @@ func (m *metrics) finish(c echo.Context, tel *requestTelemetry) {
 		ev.TokensSaved = in + out
 	}
 	m.stats.Add(m.srv.now(), model, ev)
+	// Last, so that a scrape counting this request also sees everything
+	// else recorded for it, statistics included.
+	m.requests.Add(ctx, 1, metric.WithAttributes(modelAttr, statusAttr))
 }
 
 // upstream records one provider call (an attempt: retries and fallbacks

@@ -5,12 +5,14 @@ import (
 	"context"
 	"encoding/json"
 	"io"
+	"log/slog"
 	"math"
 	"net/http"
 	"net/http/httptest"
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 
 	"go.opentelemetry.io/otel"
@@ -184,6 +186,33 @@ func getStats(t *testing.T, url, query string) (int, statsReport) {
 	return resp.StatusCode, r
 }
 
+// settle waits until the gateway has recorded n chat requests. Metrics and
+// statistics are recorded when a handler returns, which may be just after
+// the client has its answer; ditto_cache_requests_total is recorded last.
+func settle(t *testing.T, url string, n int64) {
+	t.Helper()
+	waitFor(t, func() bool {
+		v, _ := metricValue(scrape(t, url), "ditto_cache_requests_total", nil)
+		return int64(v) == n
+	})
+}
+
+// endedSpans waits until a span named name has ended, then returns them all.
+func endedSpans(t *testing.T, rec *tracetest.SpanRecorder, name string) []sdktrace.ReadOnlySpan {
+	t.Helper()
+	var spans []sdktrace.ReadOnlySpan
+	waitFor(t, func() bool {
+		spans = rec.Ended()
+		for _, s := range spans {
+			if s.Name() == name {
+				return true
+			}
+		}
+		return false
+	})
+	return spans
+}
+
 func ratio(p *float64) float64 {
 	if p == nil {
 		return math.NaN()
@@ -216,6 +245,7 @@ func TestMetricsAndStatsCountScriptedTraffic(t *testing.T) {
 	send(t, g.url, "gpt-4o-mini", "m", false)
 	send(t, g.url, "gpt-4o-mini", "m", false)
 	send(t, g.url, "someones-random-model-7f3a", "r", false)
+	settle(t, g.url, 15)
 
 	m := scrape(t, g.url)
 	req := "ditto_cache_requests_total"
@@ -300,6 +330,8 @@ func TestStatsAggregateAcrossGatewaysSharingRedis(t *testing.T) {
 			t.Fatalf("b request %d: %s, want HIT from the shared store", i, st)
 		}
 	}
+	settle(t, a.url, 5)
+	settle(t, b.url, 5)
 	// Each gateway's /metrics counts its own traffic.
 	ma, mb := scrape(t, a.url), scrape(t, b.url)
 	expectMetric(t, ma, "ditto_cache_requests_total", map[string]string{"gen_ai_request_model": "gpt-4o", "ditto_cache_status": "miss"}, 3)
@@ -340,6 +372,7 @@ func TestPricingConfigOverridesCatalog(t *testing.T) {
 	g.up.SetEcho(true)
 	send(t, g.url, "house", "p", false)
 	send(t, g.url, "house", "p", false)
+	settle(t, g.url, 2)
 	m := scrape(t, g.url)
 	// Priced by the model that answered (gpt-4o-2024-08-06 → gpt-4o), at
 	// the configured price; labelled by the configured route name.
@@ -413,7 +446,7 @@ func TestTracesFollowTheRequest(t *testing.T) {
 	const parent = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
 	send(t, g.url, "gpt-4o", "traced", false, "traceparent", parent)
 
-	spans := rec.Ended()
+	spans := endedSpans(t, rec, "POST /v1/chat/completions")
 	byName := map[string]sdktrace.ReadOnlySpan{}
 	for _, s := range spans {
 		byName[s.Name()] = s
@@ -469,7 +502,7 @@ func TestTracesFollowTheRequest(t *testing.T) {
 
 	rec.Reset()
 	send(t, g.url, "gpt-4o", "traced", false)
-	for _, s := range rec.Ended() {
+	for _, s := range endedSpans(t, rec, "POST /v1/chat/completions") {
 		if s.Name() == "chat gpt-4o" {
 			t.Error("a hit made a provider call")
 		}
@@ -503,6 +536,7 @@ func TestCoalescedFollowerIsCountedAndTraced(t *testing.T) {
 	if !(got[0] == "MISS" && got[1] == "COALESCED" || got[0] == "COALESCED" && got[1] == "MISS") {
 		t.Fatalf("statuses = %v, want one MISS and one COALESCED", got)
 	}
+	settle(t, g.url, 2)
 	m := scrape(t, g.url)
 	expectMetric(t, m, "ditto_cache_coalesced_total", map[string]string{"gen_ai_request_model": "gpt-4o"}, 1)
 	expectMetric(t, m, "ditto_cache_requests_total", map[string]string{"gen_ai_request_model": "gpt-4o", "ditto_cache_status": "coalesced"}, 1)
@@ -613,4 +647,54 @@ func slicesContain(s []string, v string) bool {
 		}
 	}
 	return false
+}
+
+func TestRequestLogNamesRouteProviderAndTrace(t *testing.T) {
+	prev := otel.GetTextMapPropagator()
+	otel.SetTextMapPropagator(propagation.TraceContext{})
+	t.Cleanup(func() { otel.SetTextMapPropagator(prev) })
+	var mu sync.Mutex
+	var buf strings.Builder
+	g := newTestGatewayWith(t, func(c *configs.Config, d *Deps) {
+		d.Logger = slog.New(slog.NewJSONHandler(lockedWriter{&mu, &buf}, nil))
+	})
+	g.up.SetEcho(true)
+	send(t, g.url, "gpt-4o", "a secret prompt", false, "traceparent", "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01")
+	// The line is written once the handler returns, maybe after the client
+	// has its answer.
+	var out string
+	var line map[string]any
+	waitFor(t, func() bool {
+		mu.Lock()
+		out = buf.String()
+		mu.Unlock()
+		for _, l := range strings.Split(strings.TrimSpace(out), "\n") {
+			var m map[string]any
+			if json.Unmarshal([]byte(l), &m) == nil && m["msg"] == "request" {
+				line = m
+			}
+		}
+		return line != nil
+	})
+	want := map[string]string{"model": "gpt-4o", "cache": "MISS", "route": "openai/gpt-4o", "provider": "openai",
+		"trace_id": "4bf92f3577b34da6a3ce929d0e0e4736"}
+	for k, v := range want {
+		if line[k] != v {
+			t.Errorf("request log %s = %v, want %q (line %v)", k, line[k], v, line)
+		}
+	}
+	if strings.Contains(out, "secret prompt") {
+		t.Error("the prompt reached the log")
+	}
+}
+
+type lockedWriter struct {
+	mu *sync.Mutex
+	w  io.Writer
+}
+
+func (l lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
 }

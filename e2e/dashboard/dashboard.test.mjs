@@ -121,6 +121,14 @@ before(async () => {
   for (let i = 0; i < 2; i++) assert.equal(await chat("gpt-4o", "other " + i), "MISS");
   for (let i = 0; i < 2; i++) assert.equal(await chat("gpt-4o", "other " + i), "HIT");
   assert.equal(await chat("gpt-4o", "other 0", { "cache-control": "no-store" }), "BYPASS");
+  // A request is counted when its handler returns, which can be just after
+  // the client has the answer: wait until all 15 are.
+  for (let i = 0; ; i++) {
+    const s = await (await fetch(base + "/v1/cache/stats")).json();
+    if (s.totals.requests === 15) break;
+    assert.ok(i < 100, `stats count ${s.totals.requests} requests, want 15`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
 
   browserDir = mkdtempSync(join(tmpdir(), "ditto-chromium-"));
   context = await chromium.launchPersistentContext(browserDir, {
