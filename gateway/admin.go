@@ -49,7 +49,7 @@ func (s *Server) purge(c echo.Context) error {
 				ns = sharedNamespace(route)
 			}
 		}
-		prefix = cachekey.Prefix(ns, route.Key())
+		prefix = cachekey.Prefix(route.keyNamespace(ns), route.Key())
 	case ns != "":
 		prefix = cachekey.Prefix(ns, "")
 	case q.Get("all") == "true":

@@ -71,7 +71,7 @@ func (s *Server) chatCompletions(c echo.Context) error {
 	}
 	ns := s.namespace(c, route, pol)
 	x := &exchange{req: req, route: route, policy: pol, started: started, provider: prov}
-	x.key = cachekey.Derive(s.hasher, ns, route.Key(), normalize.Canonical(req))
+	x.key = cachekey.Derive(s.hasher, route.keyNamespace(ns), route.Key(), normalize.CanonicalWith(req, route.Match))
 	x.keyStr = x.key.String()
 	x.tel = s.begin(c, x)
 	return s.serve(c, x)
@@ -149,7 +149,6 @@ func (s *Server) serve(c echo.Context, x *exchange) error {
 		return s.follow(c, x, f)
 	}
 	f, leader := s.flights.join(flightKey(x.key), func(f *flight, fctx context.Context) {
-		defer s.flights.forget(f)
 		s.runFlight(f, fctx, x, true)
 	})
 	if !leader && x.status == statusMiss {
@@ -370,7 +369,6 @@ func (s *Server) writeHit(c echo.Context, x *exchange, e store.Entry, age time.D
 		x.status = statusMiss
 		h.Del("Age")
 		f, _ := s.flights.join(flightKey(x.key), func(f *flight, fctx context.Context) {
-			defer s.flights.forget(f)
 			s.runFlight(f, fctx, x, true)
 		})
 		return s.follow(c, x, f)

@@ -55,6 +55,9 @@ func (s *Server) awaitFill(ctx context.Context, x *exchange) (resp *normalize.Re
 			s.metrics.coalesced(x.route.Model)
 			return resp, body, noop, true
 		}
+		if wait == fillPollFirst*3/2 {
+			s.startCoalesce(x.tel) // waiting on another replica: trace the wait
+		}
 		if s.now().After(deadline) {
 			return nil, nil, noop, false
 		}

@@ -18,6 +18,7 @@ import (
 // follower that joins late still sees the whole stream from its start.
 type flight struct {
 	key    string
+	group  *flightGroup // nil for solo flights
 	cancel context.CancelFunc
 	// remote is set, before finish, when another replica produced the
 	// answer (cross-replica coalescing); every follower is then COALESCED.
@@ -55,9 +56,9 @@ func (g *flightGroup) join(key string, start func(f *flight, ctx context.Context
 	}
 	if f, ok := g.flights[key]; ok {
 		f.mu.Lock()
-		// A cancelled flight is about to fail, and a failed one is final:
-		// new requests deserve their own attempt, not an old error.
-		abandoned := (f.waiters == 0 && !f.done) || (f.done && f.err != nil)
+		// A cancelled flight is about to fail: new requests deserve their
+		// own attempt, not its error.
+		abandoned := f.waiters == 0 && !f.done
 		if !abandoned {
 			f.waiters++
 		}
@@ -68,7 +69,7 @@ func (g *flightGroup) join(key string, start func(f *flight, ctx context.Context
 		}
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	f = &flight{key: key, cancel: cancel, wake: make(chan struct{}), waiters: 1}
+	f = &flight{key: key, group: g, cancel: cancel, wake: make(chan struct{}), waiters: 1}
 	g.flights[key] = f
 	g.mu.Unlock()
 	go func() {
@@ -79,8 +80,9 @@ func (g *flightGroup) join(key string, start func(f *flight, ctx context.Context
 }
 
 // forget removes f from the group so later requests start a new flight (or
-// find the stored answer). Called by the flight itself once its answer is
-// stored or it failed.
+// find the stored answer). finish calls it before announcing the outcome, so
+// a request sent after a client got its answer never joins a finished
+// flight: it is a HIT (answer stored), or a new attempt (failure).
 func (g *flightGroup) forget(f *flight) {
 	g.mu.Lock()
 	if g.flights[f.key] == f {
@@ -111,6 +113,9 @@ func (f *flight) publish(c *normalize.Chunk) {
 
 // finish records the outcome and wakes followers. Exactly one call.
 func (f *flight) finish(resp *normalize.Response, body []byte, stored bool, err error) {
+	if f.group != nil {
+		f.group.forget(f)
+	}
 	f.mu.Lock()
 	f.done, f.resp, f.body, f.stored, f.err = true, resp, body, stored, err
 	f.signalLocked()

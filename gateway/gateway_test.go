@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -292,8 +293,8 @@ func TestSoleClientDisconnectCancelsUpstreamAndStoresNothing(t *testing.T) {
 }
 
 func TestStalledStreamEndsWithErrorEvent(t *testing.T) {
-	g := newTestGateway(t, testOpts{cfg: func(c *configs.Config) { c.Upstream.StreamIdleTimeout = 300 * time.Millisecond }})
-	g.up.SetStreamDelay(5 * time.Second) // first event, then silence
+	g := newTestGateway(t, testOpts{cfg: func(c *configs.Config) { c.Upstream.StreamIdleTimeout = time.Second }})
+	g.up.SetStreamDelay(30 * time.Second) // first event, then silence
 	resp, err := post(context.Background(), t, g.url, chatBody("What's the weather like in SF?", true))
 	if err != nil {
 		t.Fatal(err)
@@ -423,5 +424,46 @@ func TestStaleIfError(t *testing.T) {
 	}
 	if _, h, _ := ask(); h.Get("X-Ditto-Cache") != "HIT" || h.Get("Age") != "0" {
 		t.Errorf("after refresh: %s age %s, want a fresh HIT", h.Get("X-Ditto-Cache"), h.Get("Age"))
+	}
+}
+
+func TestLooseMatchingRouteSharesOnlyItsOwnEntries(t *testing.T) {
+	g := newTestGatewayWith(t, func(c *configs.Config, d *Deps) {
+		c.Routes = []configs.Route{
+			{Model: "gpt-4o-loose", Provider: "openai", UpstreamModel: "gpt-4o",
+				Cache: configs.RouteCache{IgnoreFields: []string{"seed"}, TrimTrailingWhitespace: true}},
+		}
+		c.Auth.AdminKey = adminKey
+	})
+	g.up.SetEcho(true)
+	send := func(model, content string, seed int) string {
+		body := fmt.Sprintf(`{"model":%q,"seed":%d,"messages":[{"role":"user","content":%q}]}`, model, seed, content)
+		resp, err := post(context.Background(), t, g.url, body)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.Header.Get("X-Ditto-Cache")
+	}
+	steps := []struct {
+		model, content string
+		seed           int
+		want           string
+	}{
+		{"gpt-4o-loose", "hello", 1, "MISS"},
+		{"gpt-4o-loose", "hello  \n", 2, "HIT"}, // seed ignored, trailing whitespace trimmed
+		{"gpt-4o", "hello", 1, "MISS"},          // same upstream model, strict route: never mixes with loose entries
+		{"gpt-4o", "hello", 2, "MISS"},          // strict: the seed matters
+		{"gpt-4o-loose", " hello", 3, "MISS"},   // leading whitespace is content
+	}
+	for i, st := range steps {
+		if got := send(st.model, st.content, st.seed); got != st.want {
+			t.Errorf("step %d (%s %q seed %d): %s, want %s", i, st.model, st.content, st.seed, got, st.want)
+		}
+	}
+	// Purging the loose route by model reaches its tagged namespace.
+	status, _, m := call(t, "DELETE", g.url+"/v1/cache?model=gpt-4o-loose", adminKey, "")
+	if status != 200 || m["deleted"] != float64(2) {
+		t.Errorf("purge loose route: %d %v, want 2 deleted", status, m)
 	}
 }

@@ -23,8 +23,13 @@ import (
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/dittocache/ditto/gateway/stats"
+	"github.com/dittocache/ditto/gateway/store"
 	"github.com/dittocache/ditto/normalize"
 )
+
+// statsRedisTimeout bounds the statistics flushes' Redis calls; they run in
+// the background, so they can wait longer than cache lookups.
+const statsRedisTimeout = 250 * time.Millisecond
 
 // metrics is the gateway's telemetry: OpenTelemetry instruments exported
 // to a per-Server Prometheus registry (GET /metrics), the tracer, and the
@@ -90,11 +95,15 @@ func newMetrics(s *Server, deps Deps) (*metrics, error) {
 
 	var backend stats.Backend
 	if u := s.cfg.Cache.Redis.URL; u != "" {
-		r, err := stats.DialRedis(stats.RedisOptions{URL: u.Value(), DialTimeout: s.cfg.Cache.Redis.DialTimeout})
+		// A small pool of its own, so statistics never compete with lookups.
+		c, err := store.NewClient(store.RedisOptions{
+			URL: u.Value(), Cluster: s.cfg.Cache.Redis.Cluster, DialTimeout: s.cfg.Cache.Redis.DialTimeout,
+			ReadTimeout: statsRedisTimeout, WriteTimeout: statsRedisTimeout, PoolSize: 2,
+		})
 		if err != nil {
-			return nil, fmt.Errorf("gateway: %w", err)
+			return nil, fmt.Errorf("gateway: stats redis: %w", err)
 		}
-		backend = r
+		backend = stats.NewRedis(c, true)
 	}
 	sc := s.cfg.Stats
 	m.stats = stats.NewRecorder(stats.Options{

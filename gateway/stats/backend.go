@@ -2,15 +2,12 @@ package stats
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"net/url"
 	"strconv"
 	"sync"
 	"time"
 
 	"github.com/redis/go-redis/v9"
-	"github.com/redis/go-redis/v9/maintnotifications"
 )
 
 // Backend stores bucket hashes: string fields with integer values, each
@@ -115,70 +112,9 @@ type Redis struct {
 	own bool
 }
 
-// NewRedis uses c; the caller keeps ownership of c.
-func NewRedis(c redis.UniversalClient) *Redis { return &Redis{c: c} }
-
-// RedisOptions configures DialRedis. Zero durations select small,
-// fail-fast defaults (statistics must never hold anything up).
-type RedisOptions struct {
-	// URL is a redis:// or rediss:// URL; with master_name=NAME it names
-	// Sentinels, with addr=host:port parameters Cluster seeds.
-	URL          string
-	DialTimeout  time.Duration // default 250ms
-	ReadTimeout  time.Duration // default 250ms
-	WriteTimeout time.Duration // default 250ms
-}
-
-// DialRedis builds a client of its own for statistics (a small pool,
-// separate from the cache's so statistics never compete with lookups) and
-// returns a Backend that closes it on Close. It does not contact Redis.
-func DialRedis(o RedisOptions) (*Redis, error) {
-	u, err := url.Parse(o.URL)
-	if err != nil {
-		return nil, errors.New("stats redis: invalid URL") // never echo it: it may hold a password
-	}
-	def := func(d time.Duration) time.Duration {
-		if d <= 0 {
-			return 250 * time.Millisecond
-		}
-		return d
-	}
-	dial, read, write := def(o.DialTimeout), def(o.ReadTimeout), def(o.WriteTimeout)
-	off := &maintnotifications.Config{Mode: maintnotifications.ModeDisabled}
-	var c redis.UniversalClient
-	switch q := u.Query(); {
-	case q.Has("master_name"):
-		fo, err := redis.ParseFailoverURL(o.URL)
-		if err != nil {
-			return nil, errors.New("stats redis: invalid sentinel URL")
-		}
-		fo.DialTimeout, fo.ReadTimeout, fo.WriteTimeout = dial, read, write
-		fo.PoolSize, fo.MaxRetries, fo.DialerRetries = 2, -1, 1
-		fo.ContextTimeoutEnabled, fo.DisableIdentity = true, true
-		c = redis.NewFailoverClient(fo)
-	case q.Has("addr"):
-		co, err := redis.ParseClusterURL(o.URL)
-		if err != nil {
-			return nil, errors.New("stats redis: invalid cluster URL")
-		}
-		co.DialTimeout, co.ReadTimeout, co.WriteTimeout = dial, read, write
-		co.PoolSize, co.MaxRetries, co.DialerRetries = 2, -1, 1
-		co.ContextTimeoutEnabled, co.DisableIdentity = true, true
-		co.MaintNotificationsConfig = off
-		c = redis.NewClusterClient(co)
-	default:
-		so, err := redis.ParseURL(o.URL)
-		if err != nil {
-			return nil, errors.New("stats redis: invalid URL")
-		}
-		so.DialTimeout, so.ReadTimeout, so.WriteTimeout = dial, read, write
-		so.PoolSize, so.MaxRetries, so.DialerRetries = 2, -1, 1
-		so.ContextTimeoutEnabled, so.DisableIdentity = true, true
-		so.MaintNotificationsConfig = off
-		c = redis.NewClient(so)
-	}
-	return &Redis{c: c, own: true}, nil
-}
+// NewRedis uses c (see store.NewClient). When own is set, Close closes c;
+// otherwise the caller keeps ownership.
+func NewRedis(c redis.UniversalClient, own bool) *Redis { return &Redis{c: c, own: own} }
 
 // Kind returns "redis".
 func (r *Redis) Kind() string { return "redis" }
@@ -231,7 +167,7 @@ func (r *Redis) Read(ctx context.Context, keys []string) ([]map[string]int64, er
 	return out, nil
 }
 
-// Close closes the client when DialRedis created it.
+// Close closes the client when the Redis owns it.
 func (r *Redis) Close() error {
 	if r.own {
 		return r.c.Close()

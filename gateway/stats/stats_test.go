@@ -2,6 +2,7 @@ package stats
 
 import (
 	"context"
+	"github.com/dittocache/ditto/gateway/store"
 	"sync"
 	"testing"
 	"time"
@@ -39,7 +40,7 @@ func backends(t *testing.T, f func(t *testing.T, newBackend func(now func() time
 	t.Run("redis", func(t *testing.T) {
 		srv := redistest.Start(t)
 		f(t, func(func() time.Time) Backend {
-			b, err := DialRedis(RedisOptions{URL: srv.URL()})
+			b, err := dialRedis(srv.URL())
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -136,7 +137,7 @@ func TestRecordersShareRedis(t *testing.T) {
 	c := &clock{t: t0}
 	var rs []*Recorder
 	for i := 0; i < 2; i++ {
-		b, err := DialRedis(RedisOptions{URL: srv.URL()})
+		b, err := dialRedis(srv.URL())
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -199,7 +200,7 @@ func TestRecorderBoundsPendingRows(t *testing.T) {
 
 func TestFailedFlushIsReported(t *testing.T) {
 	srv := redistest.Start(t)
-	b, err := DialRedis(RedisOptions{URL: srv.URL()})
+	b, err := dialRedis(srv.URL())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -232,4 +233,12 @@ func TestParseWindow(t *testing.T) {
 			t.Errorf("ParseWindow(%q) = %q, %v; want %q, error %v", tt.give, w.Name, err, tt.want, tt.err)
 		}
 	}
+}
+
+func dialRedis(url string) (*Redis, error) {
+	c, err := store.NewClient(store.RedisOptions{URL: url})
+	if err != nil {
+		return nil, err
+	}
+	return NewRedis(c, true), nil
 }

@@ -146,3 +146,7 @@ func (m *Memory) Close() error {
 	m.c.StopAllGoroutines()
 	return nil
 }
+
+// CleanUp runs pending maintenance (eviction, expiry) now. Eviction is
+// otherwise asynchronous, so the store may briefly hold more than its bound.
+func (m *Memory) CleanUp() { m.c.CleanUp() }

@@ -43,6 +43,7 @@ func TestMemoryBounded(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	m.CleanUp() // settle the asynchronous eviction before counting
 	hits := 0
 	for _, k := range keys {
 		if _, ok, _ := m.Get(ctx, k); ok {

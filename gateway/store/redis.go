@@ -78,7 +78,7 @@ type Redis struct {
 // error, so a replica can start during an outage (fail open); use Ping for
 // readiness. ctx bounds a warm-up ping whose failure is ignored.
 func NewRedis(ctx context.Context, opts RedisOptions) (*Redis, error) {
-	c, err := newUniversalClient(opts)
+	c, err := NewClient(opts)
 	if err != nil {
 		return nil, fmt.Errorf("new redis: %w", err)
 	}
@@ -86,7 +86,10 @@ func NewRedis(ctx context.Context, opts RedisOptions) (*Redis, error) {
 	return &Redis{c: c, prefix: opts.KeyPrefix}, nil
 }
 
-func newUniversalClient(opts RedisOptions) (redis.UniversalClient, error) {
+// NewClient builds the go-redis client NewRedis uses (standalone, Sentinel
+// or Cluster from the URL; fail-open timeouts), for other Ditto parts that
+// share the deployment, such as statistics. It does not contact Redis.
+func NewClient(opts RedisOptions) (redis.UniversalClient, error) {
 	if opts.URL == "" {
 		return nil, fmt.Errorf("empty URL: %w", ErrInvalid)
 	}
