@@ -2,9 +2,13 @@ package main
 
 import (
 	"context"
+	"io"
+	"net/http"
 	"net/http/httptest"
 	"os"
+	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -120,5 +124,52 @@ func TestCPUTimeOfSelf(t *testing.T) {
 	}
 	if _, err := cpuTime(0); err == nil {
 		t.Error("cpuTime(0): got nil error")
+	}
+}
+
+// TestMeasureContinuesAfterWarmup guards the miss scenarios: the measured
+// phase must not replay the warm-up's unique prompts (they would hit).
+func TestMeasureContinuesAfterWarmup(t *testing.T) {
+	var mu sync.Mutex
+	seen := map[string]int{}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		mu.Lock()
+		seen[string(b)]++
+		mu.Unlock()
+		io.WriteString(w, "{}")
+	}))
+	defer srv.Close()
+	src := func(i int64) loadgen.Request { return loadgen.Request{Body: []byte(strconv.FormatInt(i, 10))} }
+	l := load{name: "c=2", concurrency: 2, warmup: 30 * time.Millisecond, duration: 30 * time.Millisecond}
+	r := measure(context.Background(), target{name: "t", base: srv.URL + "/v1"}, l, src, "k")
+	if !r.ok() {
+		t.Fatalf("measure: %s", r.skip)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	for body, n := range seen {
+		if n > 1 {
+			t.Errorf("body %s sent %d times", body, n)
+		}
+	}
+}
+
+func TestWriteReportKeepsAddedSections(t *testing.T) {
+	path := t.TempDir() + "/RESULTS.md"
+	if err := writeReport(path, "# old\n"); err != nil {
+		t.Fatal(err)
+	}
+	b, _ := os.ReadFile(path)
+	if err := os.WriteFile(path, append(b, "\n## Added by hand\n\nkeep me\n"...), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := writeReport(path, "# new\n"); err != nil {
+		t.Fatal(err)
+	}
+	got, _ := os.ReadFile(path)
+	want := "# new\n\n" + keepMarker + "\n\n## Added by hand\n\nkeep me\n"
+	if string(got) != want {
+		t.Errorf("file = %q, want %q", got, want)
 	}
 }

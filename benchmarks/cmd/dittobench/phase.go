@@ -122,10 +122,15 @@ func measure(ctx context.Context, t target, l load, src loadgen.Source, apiKey s
 	}
 	defer cfg.Client.CloseIdleConnections()
 	if l.warmup > 0 { // a separate run, so the CPU time below covers only the measured phase
-		if _, err := loadgen.Run(ctx, cfg); err != nil {
+		warm, err := loadgen.Run(ctx, cfg)
+		if err != nil {
 			out.skip = err.Error()
 			return out
 		}
+		// Carry on the sequence where the warm-up left it: a source of
+		// unique prompts must not repeat the warm-up's.
+		off := warm.Requests
+		cfg.Source = func(i int64) loadgen.Request { return src(i + off) }
 	}
 	cfg.Duration, cfg.MaxRequests = l.duration, l.requests
 	cpu0, cpuErr := cpuTime(t.pid)
