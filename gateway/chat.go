@@ -46,17 +46,7 @@ type exchange struct {
 
 func (s *Server) chatCompletions(c echo.Context) error {
 	started := s.now()
-	r := c.Request()
-	body, err := s.readBody(c)
-	if err != nil {
-		return err
-	}
-	req, err := normalize.DecodeOpenAI(body)
-	if err != nil {
-		return err
-	}
-	c.Set(ctxModel, req.Model)
-	route, err := s.router.resolve(req.Model)
+	req, route, pol, err := s.parseChat(c)
 	if err != nil {
 		return err
 	}
@@ -65,16 +55,43 @@ func (s *Server) chatCompletions(c echo.Context) error {
 		return apiError(http.StatusNotFound, "invalid_request_error", "model_not_found", "model",
 			"The model `"+req.Model+"` routes to provider `"+route.Provider+"`, which is not configured.")
 	}
-	pol, err := parsePolicy(r.Header, route, s.cfg.Cache.MaxTTL)
-	if err != nil {
-		return err
-	}
-	ns := s.namespace(c, route, pol)
 	x := &exchange{req: req, route: route, policy: pol, started: started, provider: prov}
-	x.key = cachekey.Derive(s.hasher, route.keyNamespace(ns), route.Key(), normalize.CanonicalWith(req, route.Match))
+	x.key, _ = requestKey(s.hasher, req, route, s.namespace(c, route, pol))
 	x.keyStr = x.key.String()
 	x.tel = s.begin(c, x)
 	return s.serve(c, x)
+}
+
+// parseChat reads, decodes and routes a chat request and reads its cache
+// policy: the front half shared by chat completions and explain.
+func (s *Server) parseChat(c echo.Context) (*normalize.Request, Route, policy, error) {
+	body, err := s.readBody(c)
+	if err != nil {
+		return nil, Route{}, policy{}, err
+	}
+	req, err := normalize.DecodeOpenAI(body)
+	if err != nil {
+		return nil, Route{}, policy{}, err
+	}
+	c.Set(ctxModel, req.Model)
+	route, err := s.router.resolve(req.Model)
+	if err != nil {
+		return nil, Route{}, policy{}, err
+	}
+	pol, err := parsePolicy(c.Request().Header, route, s.cfg.Cache.MaxTTL)
+	if err != nil {
+		return nil, Route{}, policy{}, err
+	}
+	return req, route, pol, nil
+}
+
+// requestKey derives the cache key of req on route in namespace (the
+// tenant's, or a shared one, before the route's matching tag) and returns
+// the canonical bytes it hashed. Chat completions and explain both use it,
+// so explain always shows the key a request is served under.
+func requestKey(h cachekey.Hasher, req *normalize.Request, route Route, namespace string) (cachekey.Key, []byte) {
+	canon := normalize.CanonicalWith(req, route.Match)
+	return cachekey.Derive(h, route.keyNamespace(namespace), route.Key(), canon), canon
 }
 
 // namespace derives the cache namespace from the authenticated tenant (never
@@ -264,16 +281,28 @@ func (s *Server) follow(c echo.Context, x *exchange, f *flight) error {
 		return err
 	}
 	if st.err != nil {
-		if x.stale != nil && fallbackable(st.err) {
-			return s.writeStale(c, x, st.err)
-		}
-		s.metrics.request(x, "ERROR")
-		return st.err
+		return s.flightFailed(c, x, st)
 	}
+	s.flightServed(c, x, st)
+	return c.Blob(http.StatusOK, "application/json", st.body)
+}
+
+// flightFailed answers a client whose flight failed before it saw any
+// chunk: a stale entry when the failure allows one, else the error.
+func (s *Server) flightFailed(c echo.Context, x *exchange, st flightState) error {
+	if x.stale != nil && fallbackable(st.err) {
+		return s.writeStale(c, x, st.err)
+	}
+	s.metrics.request(x, "ERROR")
+	return st.err
+}
+
+// flightServed sets the headers and records the metrics of a client
+// answered by a successful flight.
+func (s *Server) flightServed(c echo.Context, x *exchange, st flightState) {
 	s.setMissHeaders(c, x, st)
 	s.metrics.request(x, x.status)
 	s.metrics.served(x, st.resp, x.status)
-	return c.Blob(http.StatusOK, "application/json", st.body)
 }
 
 func (s *Server) setMissHeaders(c echo.Context, x *exchange, st flightState) {
@@ -310,15 +339,9 @@ func (s *Server) followStream(c echo.Context, x *exchange, f *flight) error {
 		if st.done && pos == 0 && len(st.chunks) == 0 {
 			// Nothing streamed (non-stream flight, or failed before any chunk).
 			if st.err != nil {
-				if x.stale != nil && fallbackable(st.err) {
-					return s.writeStale(c, x, st.err)
-				}
-				s.metrics.request(x, "ERROR")
-				return st.err
+				return s.flightFailed(c, x, st)
 			}
-			s.setMissHeaders(c, x, st)
-			s.metrics.request(x, x.status)
-			s.metrics.served(x, st.resp, x.status)
+			s.flightServed(c, x, st)
 			return s.replay(c, x, st.resp)
 		}
 		if len(st.chunks) > 0 {

@@ -8,6 +8,7 @@ import (
 	"sort"
 	"strconv"
 
+	"github.com/cespare/xxhash/v2"
 	"github.com/labstack/echo/v4"
 
 	"github.com/dittocache/ditto/cachekey"
@@ -41,18 +42,15 @@ func Explain(cfg *configs.Config, namespace string, body []byte) (*Explanation, 
 	if route.SharedNamespace != "" {
 		namespace = sharedNamespace(route)
 	}
-	return explain(req, route, namespace), nil
+	return explain(xxhash.Sum64, req, route, namespace), nil
 }
 
 // explain describes req's key in namespace (tenant or shared, already
-// resolved), under the route's matching options, exactly as the chat
-// handler derives it.
-func explain(req *normalize.Request, route Route, namespace string) *Explanation {
-	canon := normalize.CanonicalWith(req, route.Match)
-	namespace = route.keyNamespace(namespace)
-	k := cachekey.New(namespace, route.Key(), canon)
+// resolved), exactly as the chat handler derives it.
+func explain(h cachekey.Hasher, req *normalize.Request, route Route, namespace string) *Explanation {
+	k, canon := requestKey(h, req, route, namespace)
 	return &Explanation{
-		Model: req.Model, Route: route.Key(), Namespace: namespace, Match: route.Match.Tag(),
+		Model: req.Model, Route: route.Key(), Namespace: k.Namespace, Match: route.Match.Tag(),
 		Key: k.String(), Digest: digestHex(k.Digest), Canonical: canon, Cacheable: route.CacheEnabled,
 	}
 }
@@ -143,21 +141,9 @@ func short(v any) string {
 // explainHandler serves POST /v1/cache/explain: the canonical form and key
 // of a request body under the caller's namespace, without calling upstream.
 func (s *Server) explainHandler(c echo.Context) error {
-	body, err := s.readBody(c)
+	req, route, pol, err := s.parseChat(c)
 	if err != nil {
 		return err
 	}
-	req, err := normalize.DecodeOpenAI(body)
-	if err != nil {
-		return err
-	}
-	route, err := s.router.resolve(req.Model)
-	if err != nil {
-		return err
-	}
-	pol, err := parsePolicy(c.Request().Header, route, s.cfg.Cache.MaxTTL)
-	if err != nil {
-		return err
-	}
-	return c.JSON(http.StatusOK, explain(req, route, s.namespace(c, route, pol)))
+	return c.JSON(http.StatusOK, explain(s.hasher, req, route, s.namespace(c, route, pol)))
 }

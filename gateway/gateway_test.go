@@ -321,7 +321,8 @@ func (g *testGateway) flightKeyFor(t *testing.T, body string) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return flightKey(cachekey.Derive(g.hasher, g.cfg.Cache.Namespace, route.Key(), normalize.Canonical(req)))
+	k, _ := requestKey(g.hasher, req, route, g.cfg.Cache.Namespace)
+	return flightKey(k)
 }
 
 // waitFor polls cond for up to 10 s: a bound for progress, not a timing
