@@ -1,7 +1,6 @@
 package anthropic
 
 import (
-	"bytes"
 	"encoding/json"
 	"errors"
 	"net/http"
@@ -12,6 +11,7 @@ import (
 	"github.com/dittocache/ditto/normalize"
 	"github.com/dittocache/ditto/providers"
 	"github.com/dittocache/ditto/providers/internal/upstream"
+	"github.com/dittocache/ditto/providers/internal/wire"
 )
 
 type wireResponse struct {
@@ -39,10 +39,6 @@ type wireUsage struct {
 	CacheReadInputTokens     int `json:"cache_read_input_tokens"`
 }
 
-// reasoningField is the message member carrying thinking text, as
-// OpenAI-compatible servers name it.
-const reasoningField = "reasoning_content"
-
 func decodeResponse(body []byte, created int64) (*normalize.Response, error) {
 	var w wireResponse
 	if err := json.Unmarshal(body, &w); err != nil {
@@ -60,7 +56,7 @@ func decodeResponse(body []byte, created int64) (*normalize.Response, error) {
 		case "thinking":
 			thinking.WriteString(b.Thinking)
 		case "tool_use":
-			m.ToolCalls = append(m.ToolCalls, normalize.ToolCall{ID: b.ID, Type: "function", Name: b.Name, Arguments: compactArgs(b.Input)})
+			m.ToolCalls = append(m.ToolCalls, normalize.ToolCall{ID: b.ID, Type: "function", Name: b.Name, Arguments: wire.CompactArgs(b.Input)})
 		}
 	}
 	// As an assembled stream has it: content is absent only beside tool calls.
@@ -68,8 +64,7 @@ func decodeResponse(body []byte, created int64) (*normalize.Response, error) {
 		m.Content = []normalize.Part{{Type: normalize.PartText, Text: text.String()}}
 	}
 	if thinking.Len() > 0 {
-		v, _ := json.Marshal(thinking.String())
-		m.Extra = []normalize.Field{{Name: reasoningField, Value: v}}
+		m.Extra = wire.Reasoning(thinking.String())
 	}
 	return &normalize.Response{
 		ID:      w.ID,
@@ -78,18 +73,6 @@ func decodeResponse(body []byte, created int64) (*normalize.Response, error) {
 		Choices: []normalize.Choice{{Message: m, FinishReason: finishReason(w.StopReason)}},
 		Usage:   w.Usage.canonical(),
 	}, nil
-}
-
-// compactArgs renders a tool_use input as compact JSON arguments.
-func compactArgs(in json.RawMessage) string {
-	if len(in) == 0 {
-		return "{}"
-	}
-	var b bytes.Buffer
-	if err := json.Compact(&b, in); err != nil {
-		return string(in)
-	}
-	return b.String()
 }
 
 func finishReason(stop string) string {

@@ -1,15 +1,14 @@
 package anthropic
 
 import (
-	"bytes"
 	"encoding/json"
 	"fmt"
-	"net/http"
 	"strconv"
 	"strings"
 
 	"github.com/dittocache/ditto/normalize"
 	"github.com/dittocache/ditto/providers"
+	"github.com/dittocache/ditto/providers/internal/wire"
 )
 
 // Wire types of a Messages request. Field order is the encoding order.
@@ -132,38 +131,18 @@ func encodeRequest(req *normalize.Request, stream bool, defaultMaxTokens int) ([
 	if w.OutputConfig, err = encodeResponseFormat(req.ResponseFormat); err != nil {
 		return nil, err
 	}
-	var buf bytes.Buffer
-	enc := json.NewEncoder(&buf)
-	enc.SetEscapeHTML(false)
-	if err := enc.Encode(&w); err != nil {
+	out, err := wire.Marshal(&w)
+	if err != nil {
 		return nil, fmt.Errorf("anthropic: encoding request: %w", err)
 	}
-	out := bytes.TrimRight(buf.Bytes(), "\n")
-	if len(req.Extra) == 0 {
-		return out, nil
+	if f, ok := wire.Reserved(req.Extra, wireFields); ok {
+		return nil, invalid(f, "%q is set by Ditto from the OpenAI request and cannot be passed through to Anthropic", f)
 	}
-	out = out[:len(out)-1] // reopen the object for the pass-through members
-	for _, f := range req.Extra {
-		if wireFields[f.Name] {
-			return nil, invalid(f.Name, "%q is set by Ditto from the OpenAI request and cannot be passed through to Anthropic", f.Name)
-		}
-		key, _ := json.Marshal(f.Name)
-		out = append(out, ',')
-		out = append(out, key...)
-		out = append(out, ':')
-		out = append(out, f.Value...)
-	}
-	return append(out, '}'), nil
+	return wire.AppendMembers(out, req.Extra), nil
 }
 
 func invalid(param, format string, args ...any) *providers.Error {
-	return &providers.Error{
-		Provider: name,
-		Status:   http.StatusBadRequest,
-		Type:     "invalid_request_error",
-		Param:    param,
-		Message:  fmt.Sprintf(format, args...),
-	}
+	return wire.InvalidParam(name, param, format, args...)
 }
 
 func unsupported(param string) *providers.Error {
@@ -324,7 +303,7 @@ func contentBlocks(parts []normalize.Part, param string) ([]any, error) {
 // mediaFromURL maps an image URL: data: URLs to a base64 source, http(s)
 // URLs to a url source.
 func mediaFromURL(u, param string) (mediaSource, error) {
-	if mt, data, ok := parseDataURL(u); ok {
+	if mt, data, ok := wire.ParseDataURL(u); ok {
 		return mediaSource{Type: "base64", MediaType: mt, Data: data}, nil
 	}
 	if lu := strings.ToLower(u); strings.HasPrefix(lu, "https://") || strings.HasPrefix(lu, "http://") {
@@ -336,7 +315,7 @@ func mediaFromURL(u, param string) (mediaSource, error) {
 // fileSource accepts PDF files sent inline, the only file type Anthropic
 // reads from base64 data.
 func fileSource(p *normalize.Part, param string) (mediaSource, error) {
-	mt, data, ok := parseDataURL(p.Data)
+	mt, data, ok := wire.ParseDataURL(p.Data)
 	if !ok && strings.HasSuffix(strings.ToLower(p.Filename), ".pdf") {
 		mt, data, ok = "application/pdf", p.Data, true
 	}
@@ -344,22 +323,6 @@ func fileSource(p *normalize.Part, param string) (mediaSource, error) {
 		return mediaSource{}, invalid(param+".file", "Anthropic adapter accepts only PDF files sent as base64 file_data")
 	}
 	return mediaSource{Type: "base64", MediaType: mt, Data: data}, nil
-}
-
-// parseDataURL splits "data:<media type>;base64,<data>".
-func parseDataURL(u string) (mediaType, data string, ok bool) {
-	if len(u) < 5 || !strings.EqualFold(u[:5], "data:") {
-		return "", "", false
-	}
-	meta, data, found := strings.Cut(u[5:], ",")
-	if !found {
-		return "", "", false
-	}
-	mt, enc, found := strings.Cut(meta, ";")
-	if !found || !strings.EqualFold(enc, "base64") || mt == "" {
-		return "", "", false
-	}
-	return strings.ToLower(mt), data, true
 }
 
 func assistantBlocks(m *normalize.Message, param string) ([]any, error) {
@@ -384,28 +347,13 @@ func assistantBlocks(m *normalize.Message, param string) ([]any, error) {
 		bs = append(bs, textBlock{Type: "text", Text: m.Refusal})
 	}
 	for j, tc := range m.ToolCalls {
-		input, err := toolInput(tc.Arguments)
+		input, err := wire.JSONObject(tc.Arguments)
 		if err != nil {
 			return nil, invalid(param+".tool_calls["+strconv.Itoa(j)+"].function.arguments", "tool call arguments must be a JSON object: %v", err)
 		}
 		bs = append(bs, toolUseBlock{Type: "tool_use", ID: tc.ID, Name: tc.Name, Input: input})
 	}
 	return bs, nil
-}
-
-// toolInput parses tool call arguments, which Anthropic needs as an object.
-func toolInput(args string) (json.RawMessage, error) {
-	b := bytes.TrimSpace([]byte(args))
-	if len(b) == 0 {
-		return json.RawMessage(`{}`), nil
-	}
-	if !json.Valid(b) {
-		return nil, fmt.Errorf("invalid JSON")
-	}
-	if b[0] != '{' {
-		return nil, fmt.Errorf("not an object")
-	}
-	return json.RawMessage(b), nil
 }
 
 func encodeTools(tools []normalize.Tool) ([]wireTool, error) {
@@ -444,16 +392,11 @@ func encodeToolChoice(req *normalize.Request) (*wireToolChoice, error) {
 	case "required":
 		tc.Type = "any"
 	default:
-		var obj struct {
-			Type     string `json:"type"`
-			Function struct {
-				Name string `json:"name"`
-			} `json:"function"`
-		}
-		if err := json.Unmarshal([]byte(s), &obj); err != nil || obj.Type != "function" || obj.Function.Name == "" {
+		fn, ok := wire.NamedFunction(s)
+		if !ok {
 			return nil, invalid("tool_choice", "Anthropic adapter supports tool_choice auto, none, required or a named function")
 		}
-		tc.Type, tc.Name = "tool", obj.Function.Name
+		tc.Type, tc.Name = "tool", fn
 	}
 	tc.DisableParallelToolUse = disable
 	return &tc, nil
@@ -463,23 +406,18 @@ func encodeResponseFormat(rf json.RawMessage) (*outputConfig, error) {
 	if rf == nil {
 		return nil, nil
 	}
-	var f struct {
-		Type       string `json:"type"`
-		JSONSchema struct {
-			Schema json.RawMessage `json:"schema"`
-		} `json:"json_schema"`
-	}
-	if err := json.Unmarshal(rf, &f); err != nil {
+	typ, schema, err := wire.ParseResponseFormat(rf)
+	if err != nil {
 		return nil, invalid("response_format", "invalid response_format: %v", err)
 	}
-	switch f.Type {
+	switch typ {
 	case "text":
 		return nil, nil
 	case "json_schema":
-		if f.JSONSchema.Schema == nil {
+		if schema == nil {
 			return nil, invalid("response_format.json_schema.schema", "response_format json_schema needs a schema")
 		}
-		return &outputConfig{Format: outputFormat{Type: "json_schema", Schema: f.JSONSchema.Schema}}, nil
+		return &outputConfig{Format: outputFormat{Type: "json_schema", Schema: schema}}, nil
 	}
-	return nil, invalid("response_format", "Anthropic supports response_format json_schema only, not %q", f.Type)
+	return nil, invalid("response_format", "Anthropic supports response_format json_schema only, not %q", typ)
 }

@@ -8,6 +8,7 @@ import (
 
 	"github.com/dittocache/ditto/normalize"
 	"github.com/dittocache/ditto/providers/internal/sse"
+	"github.com/dittocache/ditto/providers/internal/wire"
 )
 
 // errTruncated ends a stream whose body ended before message_stop.
@@ -192,7 +193,7 @@ func (s *stream) blockStart(index int, cb *wireBlock) error {
 		b.tool = s.tools
 		s.tools++
 		d := normalize.ToolCallDelta{Index: b.tool, ID: cb.ID, Type: "function", Name: cb.Name}
-		if args := compactArgs(cb.Input); args != "{}" {
+		if args := wire.CompactArgs(cb.Input); args != "{}" {
 			d.Arguments, b.args = args, true
 		}
 		s.emit(normalize.Delta{ToolCalls: []normalize.ToolCallDelta{d}})
@@ -219,8 +220,7 @@ func (s *stream) blockDelta(b *blockState, d *wireDelta) {
 }
 
 func reasoning(text string) normalize.Delta {
-	v, _ := json.Marshal(text)
-	return normalize.Delta{Extra: []normalize.Field{{Name: reasoningField, Value: v}}}
+	return normalize.Delta{Extra: wire.Reasoning(text)}
 }
 
 func (s *stream) chunk() *normalize.Chunk {

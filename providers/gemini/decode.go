@@ -13,6 +13,7 @@ import (
 	"github.com/dittocache/ditto/normalize"
 	"github.com/dittocache/ditto/providers"
 	"github.com/dittocache/ditto/providers/internal/upstream"
+	"github.com/dittocache/ditto/providers/internal/wire"
 )
 
 // wireResponse is a GenerateContentResponse; in a stream, one event.
@@ -53,10 +54,6 @@ type wireUsage struct {
 	ToolUsePromptTokenCount int `json:"toolUsePromptTokenCount"`
 }
 
-// reasoningField is the message member carrying thought text, as
-// OpenAI-compatible servers name it.
-const reasoningField = "reasoning_content"
-
 func decodeResponse(body []byte, model string, created int64, key string) (*normalize.Response, error) {
 	var w wireResponse
 	if err := json.Unmarshal(body, &w); err != nil {
@@ -80,8 +77,7 @@ func decodeResponse(body []byte, model string, created int64, key string) (*norm
 			m.Content = []normalize.Part{{Type: normalize.PartText, Text: p.text.String()}}
 		}
 		if p.thought.Len() > 0 {
-			v, _ := json.Marshal(p.thought.String())
-			m.Extra = []normalize.Field{{Name: reasoningField, Value: v}}
+			m.Extra = wire.Reasoning(p.thought.String())
 		}
 		r.Choices = append(r.Choices, normalize.Choice{Index: c.Index, Message: m, FinishReason: finishReason(c.FinishReason, len(p.calls) > 0)})
 	}
@@ -128,15 +124,13 @@ func callID(i int, name, args string) string {
 	return fmt.Sprintf("call_%d_%08x", i, h.Sum32())
 }
 
+// compactArgs is wire.CompactArgs that also reads a null args member as
+// no arguments.
 func compactArgs(in json.RawMessage) string {
-	if len(in) == 0 || string(in) == "null" {
+	if string(in) == "null" {
 		return "{}"
 	}
-	var b bytes.Buffer
-	if err := json.Compact(&b, in); err != nil {
-		return string(in)
-	}
-	return b.String()
+	return wire.CompactArgs(in)
 }
 
 func finishReason(r string, calls bool) string {

@@ -1,16 +1,15 @@
 package gemini
 
 import (
-	"bytes"
 	"encoding/json"
 	"fmt"
-	"net/http"
 	"path"
 	"strconv"
 	"strings"
 
 	"github.com/dittocache/ditto/normalize"
 	"github.com/dittocache/ditto/providers"
+	"github.com/dittocache/ditto/providers/internal/wire"
 )
 
 // Wire types of a GenerateContentRequest. Field order is the encoding order.
@@ -134,38 +133,18 @@ func encodeRequest(req *normalize.Request) ([]byte, error) {
 	if err := encodeResponseFormat(req.ResponseFormat, &w.GenerationConfig); err != nil {
 		return nil, err
 	}
-	var buf bytes.Buffer
-	enc := json.NewEncoder(&buf)
-	enc.SetEscapeHTML(false)
-	if err := enc.Encode(&w); err != nil {
+	out, err := wire.Marshal(&w)
+	if err != nil {
 		return nil, fmt.Errorf("gemini: encoding request: %w", err)
 	}
-	out := bytes.TrimRight(buf.Bytes(), "\n")
-	if len(req.Extra) == 0 {
-		return out, nil
+	if f, ok := wire.Reserved(req.Extra, wireFields); ok {
+		return nil, invalid(f, "%q is set by Ditto from the OpenAI request and cannot be passed through to Gemini", f)
 	}
-	out = out[:len(out)-1] // reopen the object for the pass-through members
-	for _, f := range req.Extra {
-		if wireFields[f.Name] {
-			return nil, invalid(f.Name, "%q is set by Ditto from the OpenAI request and cannot be passed through to Gemini", f.Name)
-		}
-		key, _ := json.Marshal(f.Name)
-		out = append(out, ',')
-		out = append(out, key...)
-		out = append(out, ':')
-		out = append(out, f.Value...)
-	}
-	return append(out, '}'), nil
+	return wire.AppendMembers(out, req.Extra), nil
 }
 
 func invalid(param, format string, args ...any) *providers.Error {
-	return &providers.Error{
-		Provider: name,
-		Status:   http.StatusBadRequest,
-		Type:     "invalid_request_error",
-		Param:    param,
-		Message:  fmt.Sprintf(format, args...),
-	}
+	return wire.InvalidParam(name, param, format, args...)
 }
 
 func unsupported(param string) *providers.Error {
@@ -239,7 +218,7 @@ func encodeMessages(msgs []normalize.Message) (system *wireContent, contents []w
 				parts = append(parts, textPart{Text: m.Refusal})
 			}
 			for j, tc := range m.ToolCalls {
-				args, err := jsonObject(tc.Arguments)
+				args, err := wire.JSONObject(tc.Arguments)
 				if err != nil {
 					return nil, nil, invalid(param+".tool_calls["+strconv.Itoa(j)+"].function.arguments", "tool call arguments must be a JSON object: %v", err)
 				}
@@ -307,7 +286,7 @@ func userParts(content []normalize.Part, param string) ([]any, error) {
 			}
 			parts = append(parts, textPart{Text: t})
 		case p.Type == normalize.PartImageURL && p.Raw == nil:
-			if mt, data, ok := parseDataURL(p.URL); ok {
+			if mt, data, ok := wire.ParseDataURL(p.URL); ok {
 				parts = append(parts, inlineDataPart{InlineData: blob{MimeType: mt, Data: data}})
 				continue
 			}
@@ -318,7 +297,7 @@ func userParts(content []normalize.Part, param string) ([]any, error) {
 		case p.Type == normalize.PartInputAudio && p.Raw == nil:
 			parts = append(parts, inlineDataPart{InlineData: blob{MimeType: "audio/" + p.Format, Data: p.Data}})
 		case p.Type == normalize.PartFile && p.Raw == nil && p.FileID == "":
-			mt, data, ok := parseDataURL(p.Data)
+			mt, data, ok := wire.ParseDataURL(p.Data)
 			if !ok && strings.HasSuffix(strings.ToLower(p.Filename), ".pdf") {
 				mt, data, ok = "application/pdf", p.Data, true
 			}
@@ -331,22 +310,6 @@ func userParts(content []normalize.Part, param string) ([]any, error) {
 		}
 	}
 	return parts, nil
-}
-
-// parseDataURL splits "data:<media type>;base64,<data>".
-func parseDataURL(u string) (mediaType, data string, ok bool) {
-	if len(u) < 5 || !strings.EqualFold(u[:5], "data:") {
-		return "", "", false
-	}
-	meta, data, found := strings.Cut(u[5:], ",")
-	if !found {
-		return "", "", false
-	}
-	mt, enc, found := strings.Cut(meta, ";")
-	if !found || !strings.EqualFold(enc, "base64") || mt == "" {
-		return "", "", false
-	}
-	return strings.ToLower(mt), data, true
 }
 
 var mimeByExt = map[string]string{
@@ -363,25 +326,10 @@ func mimeFromURL(u string) string {
 	return mimeByExt[strings.ToLower(path.Ext(u))]
 }
 
-// jsonObject parses tool call arguments, which Gemini needs as an object.
-func jsonObject(args string) (json.RawMessage, error) {
-	b := bytes.TrimSpace([]byte(args))
-	if len(b) == 0 {
-		return json.RawMessage(`{}`), nil
-	}
-	if !json.Valid(b) {
-		return nil, fmt.Errorf("invalid JSON")
-	}
-	if b[0] != '{' {
-		return nil, fmt.Errorf("not an object")
-	}
-	return json.RawMessage(b), nil
-}
-
 // toolResponse is a tool result as functionResponse.response, which must be
 // an object.
 func toolResponse(s string) json.RawMessage {
-	if obj, err := jsonObject(s); err == nil && strings.TrimSpace(s) != "" {
+	if obj, err := wire.JSONObject(s); err == nil && strings.TrimSpace(s) != "" {
 		return obj
 	}
 	b, _ := json.Marshal(map[string]string{"result": s})
@@ -427,16 +375,11 @@ func encodeToolChoice(req *normalize.Request) (*toolConfig, error) {
 	case "required":
 		fc.Mode = "ANY"
 	default:
-		var obj struct {
-			Type     string `json:"type"`
-			Function struct {
-				Name string `json:"name"`
-			} `json:"function"`
-		}
-		if err := json.Unmarshal([]byte(s), &obj); err != nil || obj.Type != "function" || obj.Function.Name == "" {
+		fn, ok := wire.NamedFunction(s)
+		if !ok {
 			return nil, invalid("tool_choice", "Gemini adapter supports tool_choice auto, none, required or a named function")
 		}
-		fc.Mode, fc.AllowedFunctionNames = "ANY", []string{obj.Function.Name}
+		fc.Mode, fc.AllowedFunctionNames = "ANY", []string{fn}
 	}
 	return &toolConfig{FunctionCallingConfig: fc}, nil
 }
@@ -445,30 +388,25 @@ func encodeResponseFormat(rf json.RawMessage, gc *generationConfig) error {
 	if rf == nil {
 		return nil
 	}
-	var f struct {
-		Type       string `json:"type"`
-		JSONSchema struct {
-			Schema json.RawMessage `json:"schema"`
-		} `json:"json_schema"`
-	}
-	if err := json.Unmarshal(rf, &f); err != nil {
+	typ, schema, err := wire.ParseResponseFormat(rf)
+	if err != nil {
 		return invalid("response_format", "invalid response_format: %v", err)
 	}
-	switch f.Type {
+	switch typ {
 	case "text":
 	case "json_object":
 		gc.ResponseMimeType = "application/json"
 	case "json_schema":
 		gc.ResponseMimeType = "application/json"
-		if f.JSONSchema.Schema != nil {
-			s, err := sanitizeSchema(f.JSONSchema.Schema)
+		if schema != nil {
+			s, err := sanitizeSchema(schema)
 			if err != nil {
 				return invalid("response_format.json_schema.schema", "%v", err)
 			}
 			gc.ResponseSchema = s
 		}
 	default:
-		return invalid("response_format", "Gemini adapter does not support response_format %q", f.Type)
+		return invalid("response_format", "Gemini adapter does not support response_format %q", typ)
 	}
 	return nil
 }

@@ -8,6 +8,7 @@ import (
 
 	"github.com/dittocache/ditto/normalize"
 	"github.com/dittocache/ditto/providers/internal/sse"
+	"github.com/dittocache/ditto/providers/internal/wire"
 )
 
 // errTruncated ends a stream whose body ended before every candidate
@@ -136,8 +137,7 @@ func (s *stream) handle(data []byte) error {
 			d.Content = &t
 		}
 		if p.thought.Len() > 0 {
-			v, _ := json.Marshal(p.thought.String())
-			d.Extra = []normalize.Field{{Name: reasoningField, Value: v}}
+			d.Extra = wire.Reasoning(p.thought.String())
 		}
 		for j, tc := range p.calls {
 			d.ToolCalls = append(d.ToolCalls, normalize.ToolCallDelta{Index: st.calls + j, ID: tc.ID, Type: "function", Name: tc.Name, Arguments: tc.Arguments})

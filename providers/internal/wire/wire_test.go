@@ -1,0 +1,74 @@
+package wire
+
+import (
+	"encoding/json"
+	"testing"
+
+	"github.com/dittocache/ditto/normalize"
+)
+
+func TestEncodeWithExtra(t *testing.T) {
+	obj, err := Marshal(map[string]string{"a": "<b>"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(obj) != `{"a":"<b>"}` {
+		t.Errorf("Marshal = %s", obj)
+	}
+	if got := AppendMembers(obj, nil); string(got) != `{"a":"<b>"}` {
+		t.Errorf("AppendMembers(no extra) = %s", got)
+	}
+	extra := []normalize.Field{{Name: "x", Value: json.RawMessage(`1`)}, {Name: "a", Value: json.RawMessage(`[true]`)}}
+	if f, ok := Reserved(extra, map[string]bool{"a": true}); !ok || f != "a" {
+		t.Errorf("Reserved = %q, %v; want a", f, ok)
+	}
+	if f, ok := Reserved(extra, map[string]bool{"b": true}); ok {
+		t.Errorf("Reserved = %q, want none", f)
+	}
+	if got := AppendMembers(obj, extra); string(got) != `{"a":"<b>","x":1,"a":[true]}` {
+		t.Errorf("AppendMembers = %s", got)
+	}
+}
+
+func TestParseDataURL(t *testing.T) {
+	for _, tt := range []struct {
+		give, mt, data string
+		ok             bool
+	}{
+		{"data:Image/PNG;base64,AAAA", "image/png", "AAAA", true},
+		{"DATA:application/pdf;BASE64,JVBE", "application/pdf", "JVBE", true},
+		{"data:image/png,AAAA", "", "", false},
+		{"data:;base64,AAAA", "", "", false},
+		{"https://x/y.png", "", "", false},
+	} {
+		mt, data, ok := ParseDataURL(tt.give)
+		if mt != tt.mt || data != tt.data || ok != tt.ok {
+			t.Errorf("ParseDataURL(%q) = %q, %q, %v", tt.give, mt, data, ok)
+		}
+	}
+}
+
+func TestArgs(t *testing.T) {
+	for give, want := range map[string]string{"": "{}", " {\"a\": 1} ": `{"a": 1}`, "[1]": "error", "{": "error"} {
+		got, err := JSONObject(give)
+		if (err != nil) != (want == "error") || (err == nil && string(got) != want) {
+			t.Errorf("JSONObject(%q) = %s, %v; want %s", give, got, err, want)
+		}
+	}
+	for give, want := range map[string]string{"": "{}", `{ "a" : [1, 2] }`: `{"a":[1,2]}`, "{bad": "{bad"} {
+		if got := CompactArgs(json.RawMessage(give)); got != want {
+			t.Errorf("CompactArgs(%q) = %s, want %s", give, got, want)
+		}
+	}
+}
+
+func TestNamedFunction(t *testing.T) {
+	if fn, ok := NamedFunction(`{"type":"function","function":{"name":"f"}}`); !ok || fn != "f" {
+		t.Errorf("NamedFunction = %q, %v", fn, ok)
+	}
+	for _, give := range []string{"auto", `{"type":"function","function":{}}`, `{"type":"custom","function":{"name":"f"}}`} {
+		if fn, ok := NamedFunction(give); ok {
+			t.Errorf("NamedFunction(%s) = %q, want none", give, fn)
+		}
+	}
+}
