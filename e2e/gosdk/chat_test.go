@@ -648,3 +648,45 @@ func TestModelsListAndRetrieve(t *testing.T) {
 		t.Errorf("models.retrieve(provider/model) = %+v, %v", m, err)
 	}
 }
+
+func TestAzureAndAliasRoutes(t *testing.T) {
+	azureUp := fakeopenai.New(t)
+	e := newEnv(t, withConfig(func(c *configs.Config) {
+		c.Providers["azure"] = configs.Provider{Type: "azure", BaseURL: azureUp.URL, APIVersion: "2024-10-21", APIKey: "azure-canary-key"}
+		c.Routes = []configs.Route{
+			{Model: "company-gpt", Provider: "azure", UpstreamModel: "gpt4o-deployment", Aliases: []string{"default"}},
+			{Model: "fast", Provider: "openai", UpstreamModel: "gpt-4o-mini"},
+		}
+	}))
+	p := userMessage("What's the weather like in SF?")
+	p.Model = "company-gpt"
+	c, h := e.complete(t, p)
+	wantCache(t, h, "MISS")
+	if c.Choices[0].Message.Content != fakeopenai.TextAnswer {
+		t.Errorf("azure answer %q", c.Choices[0].Message.Content)
+	}
+	if u := azureUp.URLs(); len(u) != 1 || u[0] != "/openai/deployments/gpt4o-deployment/chat/completions?api-version=2024-10-21" {
+		t.Errorf("azure request URI = %v", u)
+	}
+	if k := azureUp.Headers()[0].Get("Api-Key"); k != "azure-canary-key" {
+		t.Errorf("azure api-key header = %q", k)
+	}
+	// An alias of the same route shares the entry; streaming too.
+	p.Model = "default"
+	acc, _, h := e.stream(t, p)
+	wantCache(t, h, "HIT")
+	if acc.Choices[0].Message.Content != fakeopenai.TextAnswer || azureUp.Calls() != 1 {
+		t.Errorf("alias: %q after %d azure calls", acc.Choices[0].Message.Content, azureUp.Calls())
+	}
+	// "fast" and "gpt-4o-mini" are the same upstream model: one entry.
+	p.Model = "fast"
+	_, h = e.complete(t, p)
+	wantCache(t, h, "MISS")
+	p.Model = "gpt-4o-mini"
+	_, h = e.complete(t, p)
+	wantCache(t, h, "HIT")
+	// A different provider never shares: openai/gpt-4o vs the azure route.
+	p.Model = "gpt-4o"
+	_, h = e.complete(t, p)
+	wantCache(t, h, "MISS")
+}

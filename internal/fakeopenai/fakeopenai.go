@@ -63,6 +63,7 @@ type Server struct {
 	delay    time.Duration // between stream events
 	bodies   [][]byte      // request bodies received
 	headers  []http.Header // request headers received
+	urls     []string      // request URIs (path and query) received
 	arrived  chan struct{} // receives one value per call, if set
 }
 
@@ -122,6 +123,13 @@ func (s *Server) Requests() [][]byte {
 	return append([][]byte(nil), s.bodies...)
 }
 
+// URLs returns the request URIs (path and query) received so far.
+func (s *Server) URLs() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]string(nil), s.urls...)
+}
+
 // Headers returns the request headers received so far.
 func (s *Server) Headers() []http.Header {
 	s.mu.Lock()
@@ -147,7 +155,9 @@ func (s *Server) handle(w http.ResponseWriter, r *http.Request) {
 		io.WriteString(w, `{"object":"list","data":[{"id":"gpt-4o","object":"model","created":1,"owned_by":"openai"}]}`)
 		return
 	}
-	if r.Method != http.MethodPost || r.URL.Path != "/v1/chat/completions" {
+	// Any path ending in /chat/completions: OpenAI (/v1/...) and Azure
+	// (/openai/deployments/NAME/...) alike.
+	if r.Method != http.MethodPost || !strings.HasSuffix(r.URL.Path, "/chat/completions") {
 		http.Error(w, `{"error":{"message":"not found","type":"invalid_request_error","param":null,"code":null}}`, http.StatusNotFound)
 		return
 	}
@@ -156,6 +166,7 @@ func (s *Server) handle(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
 	s.bodies = append(s.bodies, body)
 	s.headers = append(s.headers, r.Header.Clone())
+	s.urls = append(s.urls, r.URL.RequestURI())
 	var fail *Failure
 	if len(s.failures) > 0 {
 		fail = &s.failures[0]
