@@ -41,7 +41,6 @@
 package anthropic
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"net/http"
@@ -76,9 +75,9 @@ type Options struct {
 // Client is the Anthropic adapter. It is safe for concurrent use and keeps
 // no state between calls.
 type Client struct {
-	base      string
+	url       string // the Messages endpoint
 	key       string
-	hc        *http.Client
+	api       upstream.Poster
 	maxTokens int
 }
 
@@ -86,29 +85,28 @@ var _ providers.Provider = (*Client)(nil)
 
 // New returns a Client for o.
 func New(o Options) *Client {
-	c := &Client{base: strings.TrimRight(o.BaseURL, "/"), key: o.APIKey, hc: o.HTTPClient, maxTokens: o.DefaultMaxTokens}
-	if c.base == "" {
-		c.base = DefaultBaseURL
+	base := strings.TrimRight(o.BaseURL, "/")
+	if base == "" {
+		base = DefaultBaseURL
 	}
-	if c.hc == nil {
-		c.hc = providers.NewHTTPClient(providers.HTTPOptions{})
-	}
+	c := &Client{url: base + "/v1/messages", key: o.APIKey, maxTokens: o.DefaultMaxTokens}
 	if c.maxTokens <= 0 {
 		c.maxTokens = DefaultMaxTokens
 	}
+	c.api = upstream.NewPoster(name, o.HTTPClient, http.Header{"X-Api-Key": {o.APIKey}, "Anthropic-Version": {APIVersion}}, func(status int, h http.Header, body []byte) error {
+		return decodeError(status, h, body, o.APIKey)
+	})
 	return c
 }
 
 // Complete sends req and returns the whole answer.
 func (c *Client) Complete(ctx context.Context, req *normalize.Request) (*normalize.Response, error) {
-	resp, err := c.post(ctx, req, false)
+	body, err := encodeRequest(req, false, c.maxTokens)
 	if err != nil {
 		return nil, err
 	}
-	defer resp.Body.Close()
-	body, err := upstream.ReadAll(resp.Body, upstream.MaxResponseBody)
-	if err != nil {
-		return nil, fmt.Errorf("anthropic: reading response: %w", err)
+	if body, err = c.api.Fetch(ctx, c.url, body); err != nil {
+		return nil, err
 	}
 	r, err := decodeResponse(body, time.Now().Unix())
 	if err != nil {
@@ -119,34 +117,13 @@ func (c *Client) Complete(ctx context.Context, req *normalize.Request) (*normali
 
 // Stream sends req with stream=true and returns the answer's chunks.
 func (c *Client) Stream(ctx context.Context, req *normalize.Request) (normalize.Stream, error) {
-	resp, err := c.post(ctx, req, true)
+	body, err := encodeRequest(req, true, c.maxTokens)
+	if err != nil {
+		return nil, err
+	}
+	resp, err := c.api.Post(ctx, c.url, body)
 	if err != nil {
 		return nil, err
 	}
 	return newStream(resp.Body, time.Now().Unix(), c.key), nil
-}
-
-// post sends the request and returns a 200 response, or the upstream error.
-func (c *Client) post(ctx context.Context, req *normalize.Request, stream bool) (*http.Response, error) {
-	body, err := encodeRequest(req, stream, c.maxTokens)
-	if err != nil {
-		return nil, err
-	}
-	hr, err := http.NewRequestWithContext(ctx, http.MethodPost, c.base+"/v1/messages", bytes.NewReader(body))
-	if err != nil {
-		return nil, fmt.Errorf("anthropic: %w", err)
-	}
-	hr.Header.Set("Content-Type", "application/json")
-	hr.Header.Set("X-Api-Key", c.key)
-	hr.Header.Set("Anthropic-Version", APIVersion)
-	providers.InjectTrace(ctx, hr.Header)
-	resp, err := c.hc.Do(hr)
-	if err != nil {
-		return nil, fmt.Errorf("anthropic: %w", err)
-	}
-	if resp.StatusCode != http.StatusOK {
-		defer resp.Body.Close()
-		return nil, decodeError(resp.StatusCode, resp.Header, upstream.ErrorBody(resp), c.key)
-	}
-	return resp, nil
 }

@@ -143,13 +143,7 @@ func decodeError(status int, h http.Header, body []byte, key string) *providers.
 	if k, ok := errorKinds[w.Error.Type]; ok && k.status == status {
 		e.Type = k.typ
 	}
-	if e.Message == "" {
-		e.Message = upstream.Snippet(body)
-		if e.Message == "" {
-			e.Message = http.StatusText(status)
-		}
-	}
-	e.Message = upstream.Redact(e.Message, key)
+	e.Message = upstream.ErrorMessage(e.Message, body, status, key)
 	return e
 }
 

@@ -58,7 +58,7 @@ type Client struct {
 	key         string
 	query       string
 	deployments map[string]string
-	hc          *http.Client
+	api         upstream.Poster
 }
 
 var _ providers.Provider = (*Client)(nil)
@@ -74,24 +74,18 @@ func New(o Options) *Client {
 		key:         o.APIKey,
 		query:       "api-version=" + url.QueryEscape(v),
 		deployments: o.Deployments,
-		hc:          o.HTTPClient,
 	}
-	if c.hc == nil {
-		c.hc = providers.NewHTTPClient(providers.HTTPOptions{})
-	}
+	c.api = upstream.NewPoster(name, o.HTTPClient, http.Header{"Api-Key": {o.APIKey}}, func(status int, h http.Header, body []byte) error {
+		return decodeError(status, h, body, o.APIKey)
+	})
 	return c
 }
 
 // Complete sends a non-streaming request.
 func (c *Client) Complete(ctx context.Context, req *normalize.Request) (*normalize.Response, error) {
-	resp, err := c.post(ctx, req, false)
+	body, err := c.api.Fetch(ctx, c.url(req.Model), normalize.AppendOpenAIRequest(make([]byte, 0, 1024), req, req.Model, false))
 	if err != nil {
 		return nil, err
-	}
-	defer resp.Body.Close()
-	body, err := upstream.ReadAll(resp.Body, upstream.MaxResponseBody)
-	if err != nil {
-		return nil, fmt.Errorf("azure: reading response: %w", err)
 	}
 	r, err := normalize.ParseOpenAIResponse(body)
 	if err != nil {
@@ -103,7 +97,7 @@ func (c *Client) Complete(ctx context.Context, req *normalize.Request) (*normali
 
 // Stream sends a streaming request; the caller must Close the stream.
 func (c *Client) Stream(ctx context.Context, req *normalize.Request) (normalize.Stream, error) {
-	resp, err := c.post(ctx, req, true)
+	resp, err := c.api.Post(ctx, c.url(req.Model), normalize.AppendOpenAIRequest(make([]byte, 0, 1024), req, req.Model, true))
 	if err != nil {
 		return nil, err
 	}
@@ -118,25 +112,9 @@ func (c *Client) Deployment(model string) string {
 	return model
 }
 
-func (c *Client) post(ctx context.Context, req *normalize.Request, stream bool) (*http.Response, error) {
-	body := normalize.AppendOpenAIRequest(make([]byte, 0, 1024), req, req.Model, stream)
-	u := c.endpoint + "/openai/deployments/" + url.PathEscape(c.Deployment(req.Model)) + "/chat/completions?" + c.query
-	hr, err := http.NewRequestWithContext(ctx, http.MethodPost, u, bytes.NewReader(body))
-	if err != nil {
-		return nil, fmt.Errorf("azure: %w", err)
-	}
-	hr.Header.Set("Content-Type", "application/json")
-	hr.Header.Set("Api-Key", c.key)
-	providers.InjectTrace(ctx, hr.Header)
-	resp, err := c.hc.Do(hr)
-	if err != nil {
-		return nil, fmt.Errorf("azure: %w", err)
-	}
-	if resp.StatusCode != http.StatusOK {
-		defer resp.Body.Close()
-		return nil, decodeError(resp.StatusCode, resp.Header, upstream.ErrorBody(resp), c.key)
-	}
-	return resp, nil
+// url is the chat-completions endpoint of the deployment serving model.
+func (c *Client) url(model string) string {
+	return c.endpoint + "/openai/deployments/" + url.PathEscape(c.Deployment(model)) + "/chat/completions?" + c.query
 }
 
 // wireError is OpenAI's error object as Azure sends it; code may be a
@@ -161,13 +139,7 @@ func decodeError(status int, h http.Header, body []byte, key string) *providers.
 	if json.Unmarshal(body, &w) == nil && w.Error != nil {
 		fill(e, &w)
 	}
-	if e.Message == "" {
-		e.Message = upstream.Snippet(body)
-		if e.Message == "" {
-			e.Message = http.StatusText(status)
-		}
-	}
-	e.Message = upstream.Redact(e.Message, key)
+	e.Message = upstream.ErrorMessage(e.Message, body, status, key)
 	return e
 }
 

@@ -227,14 +227,8 @@ func decodeError(status int, h http.Header, body []byte, key string) *providers.
 	if json.Unmarshal(b, &env) == nil && env.Error != nil {
 		fillError(e, env.Error)
 	}
-	if e.Message == "" {
-		e.Message = upstream.Snippet(body)
-		if e.Message == "" {
-			e.Message = http.StatusText(status)
-		}
-	}
 	e.Type = providers.TypeForStatus(e.Status)
-	e.Message = upstream.Redact(e.Message, key)
+	e.Message = upstream.ErrorMessage(e.Message, body, status, key)
 	return e
 }
 

@@ -46,9 +46,7 @@
 package gemini
 
 import (
-	"bytes"
 	"context"
-	"fmt"
 	"net/http"
 	"net/url"
 	"strings"
@@ -76,71 +74,53 @@ type Options struct {
 type Client struct {
 	base string
 	key  string
-	hc   *http.Client
+	api  upstream.Poster
 }
 
 var _ providers.Provider = (*Client)(nil)
 
 // New returns a Client for o.
 func New(o Options) *Client {
-	c := &Client{base: strings.TrimRight(o.BaseURL, "/"), key: o.APIKey, hc: o.HTTPClient}
+	c := &Client{base: strings.TrimRight(o.BaseURL, "/"), key: o.APIKey}
 	if c.base == "" {
 		c.base = DefaultBaseURL
 	}
-	if c.hc == nil {
-		c.hc = providers.NewHTTPClient(providers.HTTPOptions{})
-	}
+	c.api = upstream.NewPoster(name, o.HTTPClient, http.Header{"X-Goog-Api-Key": {o.APIKey}}, func(status int, h http.Header, body []byte) error {
+		return decodeError(status, h, body, o.APIKey)
+	})
 	return c
 }
 
 // Complete calls generateContent.
 func (c *Client) Complete(ctx context.Context, req *normalize.Request) (*normalize.Response, error) {
-	resp, err := c.post(ctx, req, false)
+	body, err := encodeRequest(req)
 	if err != nil {
 		return nil, err
 	}
-	defer resp.Body.Close()
-	body, err := upstream.ReadAll(resp.Body, upstream.MaxResponseBody)
-	if err != nil {
-		return nil, fmt.Errorf("gemini: reading response: %w", err)
+	if body, err = c.api.Fetch(ctx, c.url(req.Model, false), body); err != nil {
+		return nil, err
 	}
 	return decodeResponse(body, req.Model, time.Now().Unix(), c.key)
 }
 
 // Stream calls streamGenerateContent with alt=sse.
 func (c *Client) Stream(ctx context.Context, req *normalize.Request) (normalize.Stream, error) {
-	resp, err := c.post(ctx, req, true)
+	body, err := encodeRequest(req)
+	if err != nil {
+		return nil, err
+	}
+	resp, err := c.api.Post(ctx, c.url(req.Model, true), body)
 	if err != nil {
 		return nil, err
 	}
 	return newStream(resp.Body, req.Model, time.Now().Unix(), c.key), nil
 }
 
-func (c *Client) post(ctx context.Context, req *normalize.Request, stream bool) (*http.Response, error) {
-	body, err := encodeRequest(req)
-	if err != nil {
-		return nil, err
-	}
-	u := c.base + "/v1beta/models/" + url.PathEscape(strings.TrimPrefix(req.Model, "models/"))
+// url is the endpoint generating model's answer, streamed or not.
+func (c *Client) url(model string, stream bool) string {
+	u := c.base + "/v1beta/models/" + url.PathEscape(strings.TrimPrefix(model, "models/"))
 	if stream {
-		u += ":streamGenerateContent?alt=sse"
-	} else {
-		u += ":generateContent"
+		return u + ":streamGenerateContent?alt=sse"
 	}
-	hr, err := http.NewRequestWithContext(ctx, http.MethodPost, u, bytes.NewReader(body))
-	if err != nil {
-		return nil, fmt.Errorf("gemini: %w", err)
-	}
-	hr.Header.Set("Content-Type", "application/json")
-	hr.Header.Set("X-Goog-Api-Key", c.key)
-	providers.InjectTrace(ctx, hr.Header)
-	resp, err := c.hc.Do(hr)
-	if err != nil {
-		return nil, fmt.Errorf("gemini: %w", err)
-	}
-	if resp.StatusCode != http.StatusOK {
-		defer resp.Body.Close()
-		return nil, decodeError(resp.StatusCode, resp.Header, upstream.ErrorBody(resp), c.key)
-	}
-	return resp, nil
+	return u + ":generateContent"
 }

@@ -1,13 +1,87 @@
 // Package upstream holds the small pieces of HTTP plumbing the provider
-// adapters share: bounded body reading and error-message hygiene.
+// adapters share: sending requests, bounded body reading and error-message
+// hygiene.
 package upstream
 
 import (
+	"bytes"
+	"context"
 	"fmt"
 	"io"
 	"net/http"
 	"strings"
+
+	"github.com/dittocache/ditto/providers"
 )
+
+// Poster sends one adapter's requests: a JSON body POSTed with fixed
+// headers and the caller's trace context, where any status but 200 OK is
+// the adapter's error.
+type Poster struct {
+	Name   string       // adapter name; prefixes transport errors as "NAME: …"
+	Client *http.Client // required
+	// Header is sent with every request besides Content-Type
+	// application/json, e.g. the API key; keys in canonical form. Not
+	// modified.
+	Header http.Header
+	// Error maps a response whose status is not 200 (its status, headers
+	// and at most MaxErrorBody bytes of body) to the error Post returns.
+	Error func(status int, h http.Header, body []byte) error
+}
+
+// NewPoster returns a Poster for the adapter name sending header (copied,
+// keys canonicalised) with client, or with providers.NewHTTPClient's
+// default client when client is nil; decodeError is its Error.
+func NewPoster(name string, client *http.Client, header http.Header, decodeError func(status int, h http.Header, body []byte) error) Poster {
+	if client == nil {
+		client = providers.NewHTTPClient(providers.HTTPOptions{})
+	}
+	h := make(http.Header, len(header))
+	for k, v := range header {
+		k = http.CanonicalHeaderKey(k)
+		h[k] = append(h[k], v...)
+	}
+	return Poster{Name: name, Client: client, Header: h, Error: decodeError}
+}
+
+// Post sends body to url and returns the response when its status is 200
+// OK; the caller must close its body. Otherwise it closes the body and
+// returns p.Error's error, or the transport error prefixed with p.Name.
+func (p *Poster) Post(ctx context.Context, url string, body []byte) (*http.Response, error) {
+	hr, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(body))
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", p.Name, err)
+	}
+	for k, v := range p.Header {
+		hr.Header[k] = append([]string(nil), v...)
+	}
+	hr.Header.Set("Content-Type", "application/json")
+	providers.InjectTrace(ctx, hr.Header)
+	resp, err := p.Client.Do(hr)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", p.Name, err)
+	}
+	if resp.StatusCode != http.StatusOK {
+		defer resp.Body.Close()
+		return nil, p.Error(resp.StatusCode, resp.Header, ErrorBody(resp))
+	}
+	return resp, nil
+}
+
+// Fetch is Post for a complete answer: it returns the whole response body
+// (at most MaxResponseBody bytes), having closed it.
+func (p *Poster) Fetch(ctx context.Context, url string, body []byte) ([]byte, error) {
+	resp, err := p.Post(ctx, url, body)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	b, err := ReadAll(resp.Body, MaxResponseBody)
+	if err != nil {
+		return nil, fmt.Errorf("%s: reading response: %w", p.Name, err)
+	}
+	return b, nil
+}
 
 // Body size limits. A complete answer can carry inline media; an error
 // body is only ever read for its message.
@@ -32,6 +106,19 @@ func ReadAll(r io.Reader, limit int64) ([]byte, error) {
 func ErrorBody(resp *http.Response) []byte {
 	b, _ := io.ReadAll(io.LimitReader(resp.Body, MaxErrorBody))
 	return b
+}
+
+// ErrorMessage is the message of an upstream error response with status
+// and body: msg, the provider's own, or when that is empty a snippet of
+// body, or else the status text; with secret redacted.
+func ErrorMessage(msg string, body []byte, status int, secret string) string {
+	if msg == "" {
+		msg = Snippet(body)
+		if msg == "" {
+			msg = http.StatusText(status)
+		}
+	}
+	return Redact(msg, secret)
 }
 
 // Snippet is a short printable excerpt of a body that could not be parsed,
