@@ -7,7 +7,7 @@ import (
 	"io"
 
 	"github.com/dittocache/ditto/normalize"
-	"github.com/dittocache/ditto/providers/internal/sse"
+	"github.com/dittocache/ditto/providers/internal/eventstream"
 	"github.com/dittocache/ditto/providers/internal/wire"
 )
 
@@ -50,9 +50,8 @@ type blockState struct {
 // finish chunk at message_delta, and a usage-only chunk at message_stop,
 // after which Recv returns io.EOF.
 type stream struct {
-	body   io.ReadCloser
-	events *sse.Reader
-	key    string
+	*eventstream.Stream
+	key string
 
 	created   int64
 	id, model string
@@ -61,43 +60,12 @@ type stream struct {
 	tools     int
 	usage     wireUsage
 	finish    string
-
-	queue []*normalize.Chunk
-	done  bool  // message_stop handled
-	err   error // sticky
 }
 
 func newStream(body io.ReadCloser, created int64, key string) *stream {
-	return &stream{body: body, events: sse.NewReader(body), key: key, created: created, blocks: map[int]*blockState{}}
-}
-
-func (s *stream) Recv() (*normalize.Chunk, error) {
-	for {
-		if len(s.queue) > 0 {
-			c := s.queue[0]
-			s.queue = s.queue[1:]
-			return c, nil
-		}
-		if s.err != nil {
-			return nil, s.err
-		}
-		if s.done {
-			return nil, io.EOF
-		}
-		ev, err := s.events.Next()
-		switch {
-		case err == io.EOF:
-			s.err = errTruncated
-		case err != nil:
-			s.err = fmt.Errorf("anthropic: reading stream: %w", err)
-		default:
-			s.err = s.handle(ev.Data)
-		}
-	}
-}
-
-func (s *stream) Close() error {
-	return s.body.Close()
+	s := &stream{key: key, created: created, blocks: map[int]*blockState{}}
+	s.Stream = eventstream.New(name, body, s.handle, func() error { return errTruncated })
+	return s
 }
 
 func (s *stream) handle(data []byte) error {
@@ -152,7 +120,7 @@ func (s *stream) handle(data []byte) error {
 			s.finish = finishReason(ev.Delta.StopReason)
 			c := s.chunk()
 			c.Choices = []normalize.ChunkChoice{{FinishReason: s.finish}}
-			s.queue = append(s.queue, c)
+			s.Push(c)
 		}
 	case "message_stop":
 		if s.finish == "" {
@@ -161,8 +129,8 @@ func (s *stream) handle(data []byte) error {
 		c := s.chunk()
 		c.Choices = []normalize.ChunkChoice{}
 		c.Usage = s.usage.canonical()
-		s.queue = append(s.queue, c)
-		s.done = true
+		s.Push(c)
+		s.Finish()
 	}
 	// Other event types are ignored, as Anthropic asks of clients.
 	return nil
@@ -230,5 +198,5 @@ func (s *stream) chunk() *normalize.Chunk {
 func (s *stream) emit(d normalize.Delta) {
 	c := s.chunk()
 	c.Choices = []normalize.ChunkChoice{{Delta: d}}
-	s.queue = append(s.queue, c)
+	s.Push(c)
 }

@@ -25,7 +25,7 @@ import (
 
 	"github.com/dittocache/ditto/normalize"
 	"github.com/dittocache/ditto/providers"
-	"github.com/dittocache/ditto/providers/internal/sse"
+	"github.com/dittocache/ditto/providers/internal/eventstream"
 	"github.com/dittocache/ditto/providers/internal/upstream"
 )
 
@@ -163,69 +163,42 @@ var errTruncated = fmt.Errorf("azure: stream ended before [DONE]: %w", io.ErrUne
 
 // stream reads Azure's OpenAI-format SSE.
 type stream struct {
-	body     io.ReadCloser
-	events   *sse.Reader
-	key      string
-	finished map[int]bool // choice index → has a finish reason
-	done     bool
-	err      error
+	*eventstream.Stream
+	key     string
+	choices eventstream.Choices
 }
 
 func newStream(body io.ReadCloser, key string) *stream {
-	return &stream{body: body, events: sse.NewReader(body), key: key, finished: map[int]bool{}}
+	s := &stream{key: key}
+	s.Stream = eventstream.New(name, body, s.handle, func() error { return errTruncated })
+	return s
 }
 
-func (s *stream) Recv() (*normalize.Chunk, error) {
-	for {
-		if s.err != nil {
-			return nil, s.err
+func (s *stream) handle(data []byte) error {
+	data = bytes.TrimSpace(data)
+	if string(data) == "[DONE]" {
+		if !s.choices.Complete() {
+			return errors.New("azure: stream sent [DONE] before every choice finished")
 		}
-		if s.done {
-			return nil, io.EOF
-		}
-		ev, err := s.events.Next()
-		if err == io.EOF {
-			s.err = errTruncated
-			continue
-		}
-		if err != nil {
-			s.err = fmt.Errorf("azure: reading stream: %w", err)
-			continue
-		}
-		data := bytes.TrimSpace(ev.Data)
-		if string(data) == "[DONE]" {
-			if !s.complete() {
-				s.err = errors.New("azure: stream sent [DONE] before every choice finished")
-				continue
-			}
-			s.done = true
-			continue
-		}
-		var probe wireError
-		if bytes.Contains(data, []byte(`"error"`)) && json.Unmarshal(data, &probe) == nil && probe.Error != nil {
-			e := &providers.Error{Provider: name, Status: http.StatusBadGateway, Type: "server_error"}
-			fill(e, &probe)
-			e.Message = upstream.Redact(e.Message, s.key)
-			s.err = e
-			continue
-		}
-		c, err := normalize.ParseOpenAIChunk(data)
-		if err != nil {
-			s.err = fmt.Errorf("azure: decoding stream event: %w", err)
-			continue
-		}
-		if noop(c) {
-			continue
-		}
-		for _, cc := range c.Choices {
-			if cc.FinishReason != "" {
-				s.finished[cc.Index] = true
-			} else if _, ok := s.finished[cc.Index]; !ok {
-				s.finished[cc.Index] = false
-			}
-		}
-		return c, nil
+		s.Finish()
+		return nil
 	}
+	var probe wireError
+	if bytes.Contains(data, []byte(`"error"`)) && json.Unmarshal(data, &probe) == nil && probe.Error != nil {
+		e := &providers.Error{Provider: name, Status: http.StatusBadGateway, Type: "server_error"}
+		fill(e, &probe)
+		e.Message = upstream.Redact(e.Message, s.key)
+		return e
+	}
+	c, err := normalize.ParseOpenAIChunk(data)
+	if err != nil {
+		return fmt.Errorf("azure: decoding stream event: %w", err)
+	}
+	if !noop(c) {
+		s.choices.Track(c)
+		s.Push(c)
+	}
+	return nil
 }
 
 // noop reports a chunk with nothing for the client: Azure's
@@ -242,20 +215,4 @@ func noop(c *normalize.Chunk) bool {
 		}
 	}
 	return true
-}
-
-func (s *stream) complete() bool {
-	if len(s.finished) == 0 {
-		return false
-	}
-	for _, f := range s.finished {
-		if !f {
-			return false
-		}
-	}
-	return true
-}
-
-func (s *stream) Close() error {
-	return s.body.Close()
 }

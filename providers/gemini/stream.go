@@ -7,7 +7,7 @@ import (
 	"slices"
 
 	"github.com/dittocache/ditto/normalize"
-	"github.com/dittocache/ditto/providers/internal/sse"
+	"github.com/dittocache/ditto/providers/internal/eventstream"
 	"github.com/dittocache/ditto/providers/internal/wire"
 )
 
@@ -21,18 +21,14 @@ var errTruncated = fmt.Errorf("gemini: stream ended before every candidate finis
 // chunk; then, when the body ends after every candidate finished, a
 // usage-only chunk from the last usageMetadata, and io.EOF.
 type stream struct {
-	body   io.ReadCloser
-	events *sse.Reader
-	key    string
+	*eventstream.Stream
+	key string
 
-	model     string
-	created   int64
-	id        string
-	cands     map[int]*candState
-	usage     *wireUsage
-	queue     []*normalize.Chunk
-	finalized bool  // usage chunk queued; io.EOF next
-	err       error // sticky
+	model   string
+	created int64
+	id      string
+	cands   map[int]*candState
+	usage   *wireUsage
 }
 
 type candState struct {
@@ -41,40 +37,13 @@ type candState struct {
 }
 
 func newStream(body io.ReadCloser, model string, created int64, key string) *stream {
-	return &stream{body: body, events: sse.NewReader(body), key: key, model: model, created: created, cands: map[int]*candState{}}
+	s := &stream{key: key, model: model, created: created, cands: map[int]*candState{}}
+	s.Stream = eventstream.New(name, body, s.handle, s.end)
+	return s
 }
 
-func (s *stream) Recv() (*normalize.Chunk, error) {
-	for {
-		if len(s.queue) > 0 {
-			c := s.queue[0]
-			s.queue = s.queue[1:]
-			return c, nil
-		}
-		if s.err != nil {
-			return nil, s.err
-		}
-		if s.finalized {
-			return nil, io.EOF
-		}
-		ev, err := s.events.Next()
-		switch {
-		case err == io.EOF:
-			s.err = s.finish()
-		case err != nil:
-			s.err = fmt.Errorf("gemini: reading stream: %w", err)
-		default:
-			s.err = s.handle(ev.Data)
-		}
-	}
-}
-
-func (s *stream) Close() error {
-	return s.body.Close()
-}
-
-// finish runs at the clean end of the body.
-func (s *stream) finish() error {
+// end runs at the clean end of the body.
+func (s *stream) end() error {
 	if len(s.cands) == 0 {
 		return errTruncated
 	}
@@ -87,9 +56,8 @@ func (s *stream) finish() error {
 		c := s.chunk()
 		c.Choices = []normalize.ChunkChoice{}
 		c.Usage = s.usage.canonical()
-		s.queue = append(s.queue, c)
+		s.Push(c)
 	}
-	s.finalized = true
 	return nil
 }
 
@@ -146,13 +114,13 @@ func (s *stream) handle(data []byte) error {
 		if d.Role != "" || d.Content != nil || d.Extra != nil || d.ToolCalls != nil {
 			ch := s.chunk()
 			ch.Choices = []normalize.ChunkChoice{{Index: c.Index, Delta: d}}
-			s.queue = append(s.queue, ch)
+			s.Push(ch)
 		}
 		if c.FinishReason != "" {
 			st.finished = true
 			ch := s.chunk()
 			ch.Choices = []normalize.ChunkChoice{{Index: c.Index, FinishReason: finishReason(c.FinishReason, st.calls > 0)}}
-			s.queue = append(s.queue, ch)
+			s.Push(ch)
 		}
 	}
 	return nil

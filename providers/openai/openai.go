@@ -32,6 +32,7 @@ import (
 
 	"github.com/dittocache/ditto/normalize"
 	"github.com/dittocache/ditto/providers"
+	"github.com/dittocache/ditto/providers/internal/eventstream"
 	"github.com/dittocache/ditto/providers/internal/sse"
 	"github.com/dittocache/ditto/providers/internal/upstream"
 )
@@ -219,13 +220,13 @@ func fill(e *providers.Error, ae *goopenai.APIError, key string) {
 // stream reads OpenAI SSE; see the package comment for when it ends with
 // io.EOF.
 type stream struct {
-	name     string
-	key      string
-	body     io.ReadCloser
-	events   *sse.Reader
-	finished map[int]bool // choice index → has a finish reason
-	usage    bool         // a chunk carried usage
-	err      error        // sticky: io.EOF after a complete answer, else the failure
+	name    string
+	key     string
+	body    io.ReadCloser
+	events  *sse.Reader
+	choices eventstream.Choices
+	usage   bool  // a chunk carried usage
+	err     error // sticky: io.EOF after a complete answer, else the failure
 }
 
 func newStream(name, key string, body io.ReadCloser) *stream {
@@ -248,7 +249,7 @@ func (s *stream) next() (*normalize.Chunk, error) {
 	ev, err := s.events.Next()
 	if err == io.EOF {
 		// Servers that omit [DONE] still send the usage chunk last.
-		if s.complete() && s.usage {
+		if s.choices.Complete() && s.usage {
 			return nil, io.EOF
 		}
 		return nil, fmt.Errorf("%s: stream ended before the answer finished: %w", s.name, io.ErrUnexpectedEOF)
@@ -258,7 +259,7 @@ func (s *stream) next() (*normalize.Chunk, error) {
 	}
 	data := bytes.TrimSpace(ev.Data)
 	if string(data) == "[DONE]" {
-		if s.complete() {
+		if s.choices.Complete() {
 			return nil, io.EOF
 		}
 		return nil, fmt.Errorf("%s: stream sent [DONE] before every choice finished: %w", s.name, io.ErrUnexpectedEOF)
@@ -271,38 +272,11 @@ func (s *stream) next() (*normalize.Chunk, error) {
 		return nil, &providers.Error{Provider: s.name, Status: http.StatusBadGateway, Type: "server_error", Code: "bad_upstream_response",
 			Message: "the upstream sent a malformed stream event: " + err.Error()}
 	}
-	s.track(ch)
-	return ch, nil
-}
-
-func (s *stream) track(ch *normalize.Chunk) {
 	if ch.Usage != nil {
 		s.usage = true
 	}
-	if s.finished == nil {
-		s.finished = make(map[int]bool, 1)
-	}
-	for _, c := range ch.Choices {
-		if c.FinishReason != "" {
-			s.finished[c.Index] = true
-		} else if _, ok := s.finished[c.Index]; !ok {
-			s.finished[c.Index] = false
-		}
-	}
-}
-
-// complete reports whether at least one choice was seen and all have
-// finished.
-func (s *stream) complete() bool {
-	if len(s.finished) == 0 {
-		return false
-	}
-	for _, done := range s.finished {
-		if !done {
-			return false
-		}
-	}
-	return true
+	s.choices.Track(ch)
+	return ch, nil
 }
 
 // inlineError decodes an error event sent inside a 200 stream, or returns
