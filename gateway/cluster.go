@@ -64,12 +64,15 @@ func (s *Server) awaitFill(ctx context.Context, x *exchange) (resp *normalize.Re
 	}
 }
 
-// fetchVerified reads x's entry, accepting it only if its digest matches.
+// fetchVerified reads x's entry, accepting it only if its digest matches
+// and it was written after the request arrived: an older entry is the one
+// the request already decided not to use (stale, too old for max-age, or
+// a no-cache refresh), never another replica's fill.
 func (s *Server) fetchVerified(ctx context.Context, x *exchange) (*normalize.Response, []byte, bool) {
 	gctx, cancel := context.WithTimeout(ctx, s.cfg.Cache.OperationTimeout)
 	e, ok, err := s.store.Get(gctx, x.key)
 	cancel()
-	if err != nil || !ok || e.Digest != x.key.Digest {
+	if err != nil || !ok || e.Digest != x.key.Digest || e.Created.Before(x.started) {
 		return nil, nil, false
 	}
 	resp, err := normalize.ParseOpenAIResponse(e.Body)

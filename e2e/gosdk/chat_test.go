@@ -690,3 +690,20 @@ func TestAzureAndAliasRoutes(t *testing.T) {
 	_, h = e.complete(t, p)
 	wantCache(t, h, "MISS")
 }
+
+// With Redis, the fill lease must not hand a refresh the very entry it
+// chose not to use.
+func TestRedisNoCacheRefreshesDespiteLease(t *testing.T) {
+	rs := redistest.Start(t)
+	e := newEnv(t, withRedis(rs.URL()))
+	p := userMessage("What's the weather like in SF?")
+	e.complete(t, p)
+	_, h := e.complete(t, p, option.WithHeader("Cache-Control", "no-cache"))
+	if h.Get("X-Ditto-Cache") != "BYPASS" || e.up.Calls() != 2 {
+		t.Errorf("no-cache with Redis: %s after %d upstream calls, want BYPASS and a second call", h.Get("X-Ditto-Cache"), e.up.Calls())
+	}
+	_, h = e.complete(t, p, option.WithHeader("Cache-Control", "max-age=0"))
+	if h.Get("X-Ditto-Cache") != "MISS" || e.up.Calls() != 3 {
+		t.Errorf("max-age=0 with Redis: %s after %d upstream calls, want MISS and a third call", h.Get("X-Ditto-Cache"), e.up.Calls())
+	}
+}
