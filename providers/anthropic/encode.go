@@ -2,7 +2,6 @@ package anthropic
 
 import (
 	"encoding/json"
-	"fmt"
 	"strconv"
 	"strings"
 
@@ -131,14 +130,7 @@ func encodeRequest(req *normalize.Request, stream bool, defaultMaxTokens int) ([
 	if w.OutputConfig, err = encodeResponseFormat(req.ResponseFormat); err != nil {
 		return nil, err
 	}
-	out, err := wire.Marshal(&w)
-	if err != nil {
-		return nil, fmt.Errorf("anthropic: encoding request: %w", err)
-	}
-	if f, ok := wire.Reserved(req.Extra, wireFields); ok {
-		return nil, invalid(f, "%q is set by Ditto from the OpenAI request and cannot be passed through to Anthropic", f)
-	}
-	return wire.AppendMembers(out, req.Extra), nil
+	return wire.EncodeRequest(name, "Anthropic", &w, req.Extra, wireFields)
 }
 
 func invalid(param, format string, args ...any) *providers.Error {

@@ -2,7 +2,6 @@ package gemini
 
 import (
 	"encoding/json"
-	"fmt"
 	"path"
 	"strconv"
 	"strings"
@@ -133,14 +132,7 @@ func encodeRequest(req *normalize.Request) ([]byte, error) {
 	if err := encodeResponseFormat(req.ResponseFormat, &w.GenerationConfig); err != nil {
 		return nil, err
 	}
-	out, err := wire.Marshal(&w)
-	if err != nil {
-		return nil, fmt.Errorf("gemini: encoding request: %w", err)
-	}
-	if f, ok := wire.Reserved(req.Extra, wireFields); ok {
-		return nil, invalid(f, "%q is set by Ditto from the OpenAI request and cannot be passed through to Gemini", f)
-	}
-	return wire.AppendMembers(out, req.Extra), nil
+	return wire.EncodeRequest(name, "Gemini", &w, req.Extra, wireFields)
 }
 
 func invalid(param, format string, args ...any) *providers.Error {

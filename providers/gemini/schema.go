@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+
+	"github.com/dittocache/ditto/providers/internal/wire"
 )
 
 // schemaKeys are the members of Gemini's Schema object (an OpenAPI 3.0
@@ -53,13 +55,7 @@ func sanitizeSchema(raw json.RawMessage) (json.RawMessage, error) {
 	if s.err != nil {
 		return nil, s.err
 	}
-	var buf bytes.Buffer
-	enc := json.NewEncoder(&buf)
-	enc.SetEscapeHTML(false)
-	if err := enc.Encode(out); err != nil {
-		return nil, err
-	}
-	return bytes.TrimRight(buf.Bytes(), "\n"), nil
+	return wire.Marshal(out)
 }
 
 type sanitizer struct {

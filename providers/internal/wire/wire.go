@@ -31,10 +31,26 @@ func Marshal(v any) ([]byte, error) {
 	return bytes.TrimRight(buf.Bytes(), "\n"), nil
 }
 
-// Reserved returns the name of the first member of extra that reserved
-// holds: a member the adapter writes itself, which a client must not pass
-// through.
-func Reserved(extra []normalize.Field, reserved map[string]bool) (string, bool) {
+// EncodeRequest encodes w, a provider's request whose JSON form is an
+// object, with Marshal and appends extra, the client's pass-through
+// members, to it. A member of extra that w's encoding may write (reserved)
+// is refused with an InvalidParam error naming it. provider is the adapter
+// name and display the provider's name in messages, e.g. "anthropic" and
+// "Anthropic".
+func EncodeRequest(provider, display string, w any, extra []normalize.Field, reserved map[string]bool) ([]byte, error) {
+	out, err := Marshal(w)
+	if err != nil {
+		return nil, fmt.Errorf("%s: encoding request: %w", provider, err)
+	}
+	if f, ok := firstReserved(extra, reserved); ok {
+		return nil, InvalidParam(provider, f, "%q is set by Ditto from the OpenAI request and cannot be passed through to %s", f, display)
+	}
+	return appendMembers(out, extra), nil
+}
+
+// firstReserved returns the name of the first member of extra that
+// reserved holds.
+func firstReserved(extra []normalize.Field, reserved map[string]bool) (string, bool) {
 	for _, f := range extra {
 		if reserved[f.Name] {
 			return f.Name, true
@@ -43,10 +59,10 @@ func Reserved(extra []normalize.Field, reserved map[string]bool) (string, bool) 
 	return "", false
 }
 
-// AppendMembers returns obj, the encoding of a JSON object, with extra
+// appendMembers returns obj, the encoding of a JSON object, with extra
 // added as further members in order. obj is returned as it is when extra
 // is empty; otherwise its closing brace is overwritten.
-func AppendMembers(obj []byte, extra []normalize.Field) []byte {
+func appendMembers(obj []byte, extra []normalize.Field) []byte {
 	if len(extra) == 0 {
 		return obj
 	}

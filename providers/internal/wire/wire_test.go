@@ -2,9 +2,11 @@ package wire
 
 import (
 	"encoding/json"
+	"strings"
 	"testing"
 
 	"github.com/dittocache/ditto/normalize"
+	"github.com/dittocache/ditto/providers"
 )
 
 func TestEncodeWithExtra(t *testing.T) {
@@ -15,18 +17,31 @@ func TestEncodeWithExtra(t *testing.T) {
 	if string(obj) != `{"a":"<b>"}` {
 		t.Errorf("Marshal = %s", obj)
 	}
-	if got := AppendMembers(obj, nil); string(got) != `{"a":"<b>"}` {
-		t.Errorf("AppendMembers(no extra) = %s", got)
+	if got := appendMembers(obj, nil); string(got) != `{"a":"<b>"}` {
+		t.Errorf("appendMembers(no extra) = %s", got)
 	}
 	extra := []normalize.Field{{Name: "x", Value: json.RawMessage(`1`)}, {Name: "a", Value: json.RawMessage(`[true]`)}}
-	if f, ok := Reserved(extra, map[string]bool{"a": true}); !ok || f != "a" {
-		t.Errorf("Reserved = %q, %v; want a", f, ok)
+	if f, ok := firstReserved(extra, map[string]bool{"a": true}); !ok || f != "a" {
+		t.Errorf("firstReserved = %q, %v; want a", f, ok)
 	}
-	if f, ok := Reserved(extra, map[string]bool{"b": true}); ok {
-		t.Errorf("Reserved = %q, want none", f)
+	if f, ok := firstReserved(extra, map[string]bool{"b": true}); ok {
+		t.Errorf("firstReserved = %q, want none", f)
 	}
-	if got := AppendMembers(obj, extra); string(got) != `{"a":"<b>","x":1,"a":[true]}` {
-		t.Errorf("AppendMembers = %s", got)
+	if got := appendMembers(obj, extra); string(got) != `{"a":"<b>","x":1,"a":[true]}` {
+		t.Errorf("appendMembers = %s", got)
+	}
+
+	body, err := EncodeRequest("p", "P", map[string]int{"n": 1}, extra[:1], map[string]bool{"n": true})
+	if err != nil || string(body) != `{"n":1,"x":1}` {
+		t.Errorf("EncodeRequest = %s, %v", body, err)
+	}
+	_, err = EncodeRequest("p", "P", map[string]int{"n": 1}, extra, map[string]bool{"a": true})
+	if pe, ok := err.(*providers.Error); !ok || pe.Status != 400 || pe.Param != "a" || pe.Provider != "p" ||
+		pe.Message != `"a" is set by Ditto from the OpenAI request and cannot be passed through to P` {
+		t.Errorf("EncodeRequest with a reserved member: %#v", err)
+	}
+	if _, err = EncodeRequest("p", "P", func() {}, nil, nil); err == nil || !strings.HasPrefix(err.Error(), "p: encoding request: ") {
+		t.Errorf("EncodeRequest of a func: %v", err)
 	}
 }
 
