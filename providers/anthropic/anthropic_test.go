@@ -44,14 +44,6 @@ func recordedText(t *testing.T, path string) string {
 	return m.Content[0].Text
 }
 
-func usage(prompt, completion int) *normalize.Usage {
-	return &normalize.Usage{PromptTokens: prompt, CompletionTokens: completion, TotalTokens: prompt + completion}
-}
-
-func reply(t *testing.T, path string) providertest.Reply {
-	return providertest.Reply{Body: providertest.ReadFile(t, path)}
-}
-
 func TestConformance(t *testing.T) {
 	overloaded := []byte(`{"type":"error","error":{"type":"overloaded_error","message":"Overloaded"}}`)
 	providertest.Run(t, providertest.Suite{
@@ -78,64 +70,64 @@ func TestConformance(t *testing.T) {
 		},
 		Cases: []providertest.Case{{
 			Name:  "text",
-			Reply: reply(t, "testdata/messages.nonstream.response.json"),
+			Reply: providertest.ReplyFile(t, "testdata/messages.nonstream.response.json"),
 			Want: providertest.Want{
 				Content:      recordedText(t, "testdata/messages.nonstream.response.json"),
 				FinishReason: "stop",
-				Usage:        usage(324, 486),
+				Usage:        providertest.Usage(324, 486),
 				ID:           "msg_019bVBTjMoXMbUV6LJyiDAmM",
 				Model:        "claude-sonnet-4-5-20250929",
 			},
 		}, {
 			Name:  "tool_use",
-			Reply: reply(t, "testdata/messages.tools.nonstream.response.json"),
+			Reply: providertest.ReplyFile(t, "testdata/messages.tools.nonstream.response.json"),
 			Want: providertest.Want{
 				ToolCalls:    []normalize.ToolCall{{ID: "toolu_01A9HHF5Ezy3oBrKmSgfASm9", Name: "get_weather", Arguments: `{"location":"San Francisco, CA","units":"f"}`}},
 				FinishReason: "tool_calls",
-				Usage:        usage(656, 74),
+				Usage:        providertest.Usage(656, 74),
 			},
 		}, {
 			Name:  "after tool result",
-			Reply: reply(t, "testdata/messages.tools.followup.response.json"),
+			Reply: providertest.ReplyFile(t, "testdata/messages.tools.followup.response.json"),
 			Want: providertest.Want{
 				Content:      recordedText(t, "testdata/messages.tools.followup.response.json"),
 				FinishReason: "stop",
-				Usage:        usage(760, 63),
+				Usage:        providertest.Usage(760, 63),
 			},
 		}, {
 			Name:   "stream padded",
 			Stream: true,
-			Reply:  reply(t, "testdata/messages.stream.sse"),
+			Reply:  providertest.ReplyFile(t, "testdata/messages.stream.sse"),
 			Want: providertest.Want{
 				Content:      "[12345,67890]",
 				FinishReason: "stop",
-				Usage:        usage(135, 10),
+				Usage:        providertest.Usage(135, 10),
 				ID:           "msg_013nnniYDrJDocdy5nrMU7cH",
 				Model:        "claude-sonnet-4-5-20250929",
 			},
 		}, {
 			Name:   "stream basic",
 			Stream: true,
-			Reply:  reply(t, "testdata/messages.stream.basic.sse"),
-			Want:   providertest.Want{Content: "Hello there!", FinishReason: "stop", Usage: usage(11, 6)},
+			Reply:  providertest.ReplyFile(t, "testdata/messages.stream.basic.sse"),
+			Want:   providertest.Want{Content: "Hello there!", FinishReason: "stop", Usage: providertest.Usage(11, 6)},
 		}, {
 			Name:   "stream tool_use",
 			Stream: true,
-			Reply:  reply(t, "testdata/messages.tools.stream.sse"),
+			Reply:  providertest.ReplyFile(t, "testdata/messages.tools.stream.sse"),
 			Want: providertest.Want{
 				ToolCalls:    []normalize.ToolCall{{ID: "toolu_018acGYLtfR52q9yDbWaEdQZ", Name: "get_weather", Arguments: `{"location": "San Francisco, CA", "units": "f"}`}},
 				FinishReason: "tool_calls",
-				Usage:        usage(656, 74),
+				Usage:        providertest.Usage(656, 74),
 			},
 		}, {
 			Name:   "stream text and tool_use",
 			Stream: true,
-			Reply:  reply(t, "testdata/messages.tools.stream.textandtool.sse"),
+			Reply:  providertest.ReplyFile(t, "testdata/messages.tools.stream.textandtool.sse"),
 			Want: providertest.Want{
 				Content:      "I'll check the current weather in Paris for you.",
 				ToolCalls:    []normalize.ToolCall{{ID: "toolu_01NRLabsLyVHZPKxbKvkfSMn", Name: "get_weather", Arguments: `{"location": "Paris"}`}},
 				FinishReason: "tool_calls",
-				Usage:        usage(377, 65),
+				Usage:        providertest.Usage(377, 65),
 			},
 		}},
 		Errors: []providertest.ErrorCase{{
@@ -221,18 +213,7 @@ func TestStreamEmptyToolInput(t *testing.T) {
 		"event: content_block_stop\ndata: {\"type\":\"content_block_stop\",\"index\":1}\n\n" +
 		"event: message_delta\ndata: {\"type\":\"message_delta\",\"delta\":{\"stop_reason\":\"tool_use\"},\"usage\":{\"output_tokens\":9}}\n\n" +
 		"event: message_stop\ndata: {\"type\":\"message_stop\"}\n\n"
-	chunks, err := providertest.Collect(t, newStream(io.NopCloser(strings.NewReader(sse)), 0, ""))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var a normalize.Assembler
-	for i := range chunks {
-		a.Add(&chunks[i])
-	}
-	r, err := a.Response()
-	if err != nil {
-		t.Fatal(err)
-	}
+	r := providertest.CollectResponse(t, newStream(io.NopCloser(strings.NewReader(sse)), 0, ""))
 	got := string(normalize.AppendOpenAIResponse(nil, r))
 	for _, want := range []string{
 		`"content":null`,
@@ -255,18 +236,7 @@ func TestStreamMatchesComplete(t *testing.T) {
 		t.Fatal(err)
 	}
 	// The recorded stream of the same request: compare shapes, not ids.
-	chunks, err := providertest.Collect(t, newStream(io.NopCloser(strings.NewReader(string(providertest.ReadFile(t, "testdata/messages.tools.stream.sse")))), 0, ""))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var a normalize.Assembler
-	for i := range chunks {
-		a.Add(&chunks[i])
-	}
-	streamed, err := a.Response()
-	if err != nil {
-		t.Fatal(err)
-	}
+	streamed := providertest.CollectResponse(t, newStream(io.NopCloser(strings.NewReader(string(providertest.ReadFile(t, "testdata/messages.tools.stream.sse")))), 0, ""))
 	c, s := complete.Choices[0], streamed.Choices[0]
 	if (c.Message.Content == nil) != (s.Message.Content == nil) || c.FinishReason != s.FinishReason || len(c.Message.ToolCalls) != len(s.Message.ToolCalls) {
 		t.Errorf("complete %+v\nstreamed %+v", c, s)

@@ -3,53 +3,21 @@ package anthropic
 import (
 	"encoding/json"
 	"flag"
-	"path/filepath"
 	"reflect"
-	"strings"
 	"testing"
 
 	"github.com/dittocache/ditto/normalize"
-	"github.com/dittocache/ditto/providers"
 	"github.com/dittocache/ditto/providers/providertest"
 )
 
 var update = flag.Bool("update", false, "rewrite testdata/encode/*.golden")
 
-func decode(t *testing.T, body string) *normalize.Request {
-	t.Helper()
-	r, err := normalize.DecodeOpenAI([]byte(body))
-	if err != nil {
-		t.Fatalf("DecodeOpenAI: %v", err)
-	}
-	return r
-}
-
 // TestEncodeGolden encodes OpenAI requests (testdata/encode/*.json) into
 // Messages requests and compares them with the golden files.
 func TestEncodeGolden(t *testing.T) {
-	inputs, err := filepath.Glob("testdata/encode/*.json")
-	if err != nil || len(inputs) == 0 {
-		t.Fatalf("no inputs: %v", err)
-	}
-	for _, in := range inputs {
-		name := strings.TrimSuffix(filepath.Base(in), ".json")
-		t.Run(name, func(t *testing.T) {
-			req := decode(t, string(providertest.ReadFile(t, in)))
-			got, err := encodeRequest(req, name == "text", DefaultMaxTokens)
-			if err != nil {
-				t.Fatalf("encodeRequest: %v", err)
-			}
-			if !json.Valid(got) {
-				t.Fatalf("encoded body is not JSON: %s", got)
-			}
-			providertest.Golden(t, strings.TrimSuffix(in, ".json")+".golden", got, *update)
-			// Encoding is a pure function of the request.
-			again, _ := encodeRequest(req, name == "text", DefaultMaxTokens)
-			if string(again) != string(got) {
-				t.Errorf("second encoding differs:\n%s\n%s", again, got)
-			}
-		})
-	}
+	providertest.EncodeGolden(t, *update, func(name string, req *normalize.Request) ([]byte, error) {
+		return encodeRequest(req, name == "text", DefaultMaxTokens)
+	})
 }
 
 // TestEncodeMatchesRecorded checks that the OpenAI form of the requests the
@@ -100,7 +68,7 @@ func TestEncodeMatchesRecorded(t *testing.T) {
 			if tt.drop != nil {
 				tt.drop(want)
 			}
-			body, err := encodeRequest(decode(t, tt.give), tt.stream, DefaultMaxTokens)
+			body, err := encodeRequest(providertest.DecodeOpenAI(t, tt.give), tt.stream, DefaultMaxTokens)
 			if err != nil {
 				t.Fatalf("encodeRequest: %v", err)
 			}
@@ -118,44 +86,27 @@ func TestEncodeMatchesRecorded(t *testing.T) {
 }
 
 func TestEncodeRejects(t *testing.T) {
-	tests := []struct {
-		give      string
-		wantParam string
-	}{
-		{`{"n":2}`, "n"},
-		{`{"logprobs":true}`, "logprobs"},
-		{`{"logit_bias":{"50256":-100}}`, "logit_bias"},
-		{`{"seed":7}`, "seed"},
-		{`{"presence_penalty":0.5}`, "presence_penalty"},
-		{`{"frequency_penalty":0.5}`, "frequency_penalty"},
-		{`{"reasoning_effort":"low"}`, "reasoning_effort"},
-		{`{"modalities":["text","audio"]}`, "modalities"},
-		{`{"service_tier":"flex"}`, "service_tier"},
-		{`{"response_format":{"type":"json_object"}}`, "response_format"},
-		{`{"system":"x"}`, "system"},
-		{`{"tools":[{"type":"custom","custom":{"name":"x"}}]}`, "tools[0]"},
-		{`{"messages":[{"role":"user","content":[{"type":"input_audio","input_audio":{"data":"AAAA","format":"wav"}}]}]}`, "messages[0].content[0]"},
-		{`{"messages":[{"role":"user","content":[{"type":"image_url","image_url":{"url":"ftp://x/y.png"}}]}]}`, "messages[0].content[0].image_url.url"},
-		{`{"messages":[{"role":"assistant","tool_calls":[{"id":"a","type":"function","function":{"name":"f","arguments":"[1]"}}]}]}`, "messages[0].tool_calls[0].function.arguments"},
-		{`{"messages":[{"role":"assistant","tool_calls":[{"id":"a","type":"function","function":{"name":"f","arguments":"{"}}]}]}`, "messages[0].tool_calls[0].function.arguments"},
-	}
-	for _, tt := range tests {
-		t.Run(tt.give, func(t *testing.T) {
-			m := map[string]any{"model": "claude-sonnet-4-5", "messages": []any{map[string]any{"role": "user", "content": "hi"}}}
-			if err := json.Unmarshal([]byte(tt.give), &m); err != nil {
-				t.Fatal(err)
-			}
-			body, _ := json.Marshal(m)
-			_, err := encodeRequest(decode(t, string(body)), false, DefaultMaxTokens)
-			pe, ok := providers.AsError(err)
-			if !ok {
-				t.Fatalf("encodeRequest error = %v, want *providers.Error", err)
-			}
-			if pe.Status != 400 || pe.Type != "invalid_request_error" || pe.Param != tt.wantParam || pe.Provider != "anthropic" {
-				t.Errorf("error = %+v, want 400 invalid_request_error for param %q", pe, tt.wantParam)
-			}
-		})
-	}
+	providertest.EncodeRejects(t, "anthropic", "claude-sonnet-4-5", func(req *normalize.Request) error {
+		_, err := encodeRequest(req, false, DefaultMaxTokens)
+		return err
+	}, []providertest.Reject{
+		{Give: `{"n":2}`, Param: "n"},
+		{Give: `{"logprobs":true}`, Param: "logprobs"},
+		{Give: `{"logit_bias":{"50256":-100}}`, Param: "logit_bias"},
+		{Give: `{"seed":7}`, Param: "seed"},
+		{Give: `{"presence_penalty":0.5}`, Param: "presence_penalty"},
+		{Give: `{"frequency_penalty":0.5}`, Param: "frequency_penalty"},
+		{Give: `{"reasoning_effort":"low"}`, Param: "reasoning_effort"},
+		{Give: `{"modalities":["text","audio"]}`, Param: "modalities"},
+		{Give: `{"service_tier":"flex"}`, Param: "service_tier"},
+		{Give: `{"response_format":{"type":"json_object"}}`, Param: "response_format"},
+		{Give: `{"system":"x"}`, Param: "system"},
+		{Give: `{"tools":[{"type":"custom","custom":{"name":"x"}}]}`, Param: "tools[0]"},
+		{Give: `{"messages":[{"role":"user","content":[{"type":"input_audio","input_audio":{"data":"AAAA","format":"wav"}}]}]}`, Param: "messages[0].content[0]"},
+		{Give: `{"messages":[{"role":"user","content":[{"type":"image_url","image_url":{"url":"ftp://x/y.png"}}]}]}`, Param: "messages[0].content[0].image_url.url"},
+		{Give: `{"messages":[{"role":"assistant","tool_calls":[{"id":"a","type":"function","function":{"name":"f","arguments":"[1]"}}]}]}`, Param: "messages[0].tool_calls[0].function.arguments"},
+		{Give: `{"messages":[{"role":"assistant","tool_calls":[{"id":"a","type":"function","function":{"name":"f","arguments":"{"}}]}]}`, Param: "messages[0].tool_calls[0].function.arguments"},
+	})
 }
 
 func TestEncodeToolChoice(t *testing.T) {
@@ -174,7 +125,7 @@ func TestEncodeToolChoice(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.give, func(t *testing.T) {
-			req := decode(t, `{"model":"m","messages":[{"role":"user","content":"hi"}],`+tools+`,`+tt.give+`}`)
+			req := providertest.DecodeOpenAI(t, `{"model":"m","messages":[{"role":"user","content":"hi"}],`+tools+`,`+tt.give+`}`)
 			body, err := encodeRequest(req, false, DefaultMaxTokens)
 			if err != nil {
 				t.Fatal(err)

@@ -13,19 +13,7 @@ import (
 	"github.com/dittocache/ditto/providers/providertest"
 )
 
-func usage(prompt, completion int) *normalize.Usage {
-	return &normalize.Usage{PromptTokens: prompt, CompletionTokens: completion, TotalTokens: prompt + completion}
-}
-
-func reply(t *testing.T, path string) providertest.Reply {
-	return providertest.Reply{Body: providertest.ReadFile(t, path)}
-}
-
 func TestConformance(t *testing.T) {
-	const weather = "I'm unable to provide real-time weather updates. To get the current weather in San Francisco, I recommend checking a reliable weather website or app like the Weather Channel or a local news station."
-	// The streamed answer differs from the non-streamed one: recorded from
-	// separate calls.
-	const streamedWeather = "I'm unable to provide real-time weather updates. To get the current weather in San Francisco, I recommend checking a reliable weather website or a weather app."
 	providertest.Run(t, providertest.Suite{
 		New: func(baseURL, apiKey string) providers.Provider {
 			return New(Options{Endpoint: baseURL + "/", APIKey: apiKey, Deployments: map[string]string{"gpt-4o": "prod-4o"}})
@@ -44,38 +32,12 @@ func TestConformance(t *testing.T) {
 				t.Errorf("body = %s\nwant %s", body, want)
 			}
 		},
-		Cases: []providertest.Case{{
-			Name:  "text",
-			Reply: reply(t, "testdata/chat.nonstream.response.json"),
-			Want:  providertest.Want{Content: weather, FinishReason: "stop", Usage: usage(14, 37), ID: "chatcmpl-ABfvaueLEMLNYbT8YzpJxsmiQ6HSY", Model: "gpt-4o-2024-08-06"},
-		}, {
-			Name:  "tool calls",
-			Reply: reply(t, "testdata/chat.tools.nonstream.response.json"),
-			Want: providertest.Want{
-				ToolCalls:    []normalize.ToolCall{{ID: "call_CUdUoJpsWWVdxXntucvnol1M", Name: "get_weather", Arguments: `{"city":"San Francisco","state":"CA"}`}},
-				FinishReason: "tool_calls",
-				Usage:        usage(48, 19),
-			},
-		}, {
-			Name:   "stream",
-			Stream: true,
-			Reply:  reply(t, "testdata/chat.stream.sse"),
-			Want:   providertest.Want{Content: streamedWeather, FinishReason: "stop", Usage: usage(14, 30), ID: "chatcmpl-ABfw031mOJeYCSHe4yI2ZjOA6kMJL"},
-		}, {
-			Name:   "stream tool calls",
-			Stream: true,
-			Reply:  reply(t, "testdata/chat.tools.stream.sse"),
-			Want: providertest.Want{
-				ToolCalls:    []normalize.ToolCall{{ID: "call_4XzlGBLtUe9dy3GVNV4jhq7h", Name: "get_weather", Arguments: `{"city":"New York City"}`}},
-				FinishReason: "tool_calls",
-				Usage:        usage(44, 16),
-			},
-		}, {
+		Cases: append(providertest.OpenAIChatCases(t, "testdata"), providertest.Case{
 			Name:   "stream with content filter annotations",
 			Stream: true,
-			Reply:  reply(t, "testdata/azure.stream.contentfilter.sse"),
-			Want:   providertest.Want{Content: "Hello from Azure.", FinishReason: "stop", Usage: usage(9, 4), ID: "chatcmpl-AZURE1", Model: "gpt-4o-2024-11-20"},
-		}},
+			Reply:  providertest.ReplyFile(t, "testdata/azure.stream.contentfilter.sse"),
+			Want:   providertest.Want{Content: "Hello from Azure.", FinishReason: "stop", Usage: providertest.Usage(9, 4), ID: "chatcmpl-AZURE1", Model: "gpt-4o-2024-11-20"},
+		}),
 		Errors: []providertest.ErrorCase{{
 			Name: "rate limited",
 			Reply: providertest.Reply{Status: 429, Header: http.Header{"Retry-After-Ms": {"1500"}, "Retry-After": {"2"}},

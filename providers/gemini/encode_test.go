@@ -3,48 +3,21 @@ package gemini
 import (
 	"encoding/json"
 	"flag"
-	"path/filepath"
 	"reflect"
-	"strings"
 	"testing"
 
 	"github.com/dittocache/ditto/normalize"
-	"github.com/dittocache/ditto/providers"
 	"github.com/dittocache/ditto/providers/providertest"
 )
 
 var update = flag.Bool("update", false, "rewrite testdata/encode/*.golden")
 
-func decode(t *testing.T, body string) *normalize.Request {
-	t.Helper()
-	r, err := normalize.DecodeOpenAI([]byte(body))
-	if err != nil {
-		t.Fatalf("DecodeOpenAI: %v", err)
-	}
-	return r
-}
-
 // TestEncodeGolden encodes OpenAI requests (testdata/encode/*.json) into
 // GenerateContentRequests and compares them with the golden files.
 func TestEncodeGolden(t *testing.T) {
-	inputs, err := filepath.Glob("testdata/encode/*.json")
-	if err != nil || len(inputs) == 0 {
-		t.Fatalf("no inputs: %v", err)
-	}
-	for _, in := range inputs {
-		t.Run(filepath.Base(in), func(t *testing.T) {
-			req := decode(t, string(providertest.ReadFile(t, in)))
-			got, err := encodeRequest(req)
-			if err != nil {
-				t.Fatalf("encodeRequest: %v", err)
-			}
-			providertest.Golden(t, strings.TrimSuffix(in, ".json")+".golden", got, *update)
-			again, _ := encodeRequest(req)
-			if string(again) != string(got) {
-				t.Errorf("second encoding differs:\n%s\n%s", again, got)
-			}
-		})
-	}
+	providertest.EncodeGolden(t, *update, func(_ string, req *normalize.Request) ([]byte, error) {
+		return encodeRequest(req)
+	})
 }
 
 // TestEncodeMatchesRecorded checks that the OpenAI form of the requests the
@@ -80,7 +53,7 @@ func TestEncodeMatchesRecorded(t *testing.T) {
 			if tt.drop != nil {
 				tt.drop(want)
 			}
-			body, err := encodeRequest(decode(t, tt.give))
+			body, err := encodeRequest(providertest.DecodeOpenAI(t, tt.give))
 			if err != nil {
 				t.Fatalf("encodeRequest: %v", err)
 			}
@@ -98,41 +71,24 @@ func TestEncodeMatchesRecorded(t *testing.T) {
 }
 
 func TestEncodeRejects(t *testing.T) {
-	tests := []struct {
-		give      string
-		wantParam string
-	}{
-		{`{"logprobs":true}`, "logprobs"},
-		{`{"logit_bias":{"50256":-100}}`, "logit_bias"},
-		{`{"reasoning_effort":"low"}`, "reasoning_effort"},
-		{`{"modalities":["text","audio"]}`, "modalities"},
-		{`{"service_tier":"flex"}`, "service_tier"},
-		{`{"contents":[]}`, "contents"},
-		{`{"generationConfig":{}}`, "generationConfig"},
-		{`{"tools":[{"type":"custom","custom":{"name":"x"}}]}`, "tools[0]"},
-		{`{"tools":[{"type":"function","function":{"name":"f","parameters":{"$ref":"https://example.com/s.json"}}}]}`, "tools[0].function.parameters"},
-		{`{"messages":[{"role":"tool","tool_call_id":"nope","content":"x"}]}`, "messages[0].tool_call_id"},
-		{`{"messages":[{"role":"user","content":[{"type":"image_url","image_url":{"url":"ftp://x/y.png"}}]}]}`, "messages[0].content[0].image_url.url"},
-		{`{"messages":[{"role":"user","content":[{"type":"file","file":{"file_id":"file-1"}}]}]}`, "messages[0].content[0]"},
-		{`{"messages":[{"role":"assistant","tool_calls":[{"id":"a","type":"function","function":{"name":"f","arguments":"[1]"}}]}]}`, "messages[0].tool_calls[0].function.arguments"},
-	}
-	for _, tt := range tests {
-		t.Run(tt.give, func(t *testing.T) {
-			m := map[string]any{"model": "gemini-2.5-flash", "messages": []any{map[string]any{"role": "user", "content": "hi"}}}
-			if err := json.Unmarshal([]byte(tt.give), &m); err != nil {
-				t.Fatal(err)
-			}
-			body, _ := json.Marshal(m)
-			_, err := encodeRequest(decode(t, string(body)))
-			pe, ok := providers.AsError(err)
-			if !ok {
-				t.Fatalf("encodeRequest error = %v, want *providers.Error", err)
-			}
-			if pe.Status != 400 || pe.Type != "invalid_request_error" || pe.Param != tt.wantParam || pe.Provider != "gemini" {
-				t.Errorf("error = %+v, want 400 invalid_request_error for param %q", pe, tt.wantParam)
-			}
-		})
-	}
+	providertest.EncodeRejects(t, "gemini", "gemini-2.5-flash", func(req *normalize.Request) error {
+		_, err := encodeRequest(req)
+		return err
+	}, []providertest.Reject{
+		{Give: `{"logprobs":true}`, Param: "logprobs"},
+		{Give: `{"logit_bias":{"50256":-100}}`, Param: "logit_bias"},
+		{Give: `{"reasoning_effort":"low"}`, Param: "reasoning_effort"},
+		{Give: `{"modalities":["text","audio"]}`, Param: "modalities"},
+		{Give: `{"service_tier":"flex"}`, Param: "service_tier"},
+		{Give: `{"contents":[]}`, Param: "contents"},
+		{Give: `{"generationConfig":{}}`, Param: "generationConfig"},
+		{Give: `{"tools":[{"type":"custom","custom":{"name":"x"}}]}`, Param: "tools[0]"},
+		{Give: `{"tools":[{"type":"function","function":{"name":"f","parameters":{"$ref":"https://example.com/s.json"}}}]}`, Param: "tools[0].function.parameters"},
+		{Give: `{"messages":[{"role":"tool","tool_call_id":"nope","content":"x"}]}`, Param: "messages[0].tool_call_id"},
+		{Give: `{"messages":[{"role":"user","content":[{"type":"image_url","image_url":{"url":"ftp://x/y.png"}}]}]}`, Param: "messages[0].content[0].image_url.url"},
+		{Give: `{"messages":[{"role":"user","content":[{"type":"file","file":{"file_id":"file-1"}}]}]}`, Param: "messages[0].content[0]"},
+		{Give: `{"messages":[{"role":"assistant","tool_calls":[{"id":"a","type":"function","function":{"name":"f","arguments":"[1]"}}]}]}`, Param: "messages[0].tool_calls[0].function.arguments"},
+	})
 }
 
 func TestEncodeToolChoice(t *testing.T) {
@@ -149,7 +105,7 @@ func TestEncodeToolChoice(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.give, func(t *testing.T) {
-			body, err := encodeRequest(decode(t, `{"model":"m","messages":[{"role":"user","content":"hi"}],`+tools+`,`+tt.give+`}`))
+			body, err := encodeRequest(providertest.DecodeOpenAI(t, `{"model":"m","messages":[{"role":"user","content":"hi"}],`+tools+`,`+tt.give+`}`))
 			if err != nil {
 				t.Fatal(err)
 			}

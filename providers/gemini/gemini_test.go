@@ -13,14 +13,6 @@ import (
 	"github.com/dittocache/ditto/providers/providertest"
 )
 
-func usage(prompt, completion int) *normalize.Usage {
-	return &normalize.Usage{PromptTokens: prompt, CompletionTokens: completion, TotalTokens: prompt + completion}
-}
-
-func reply(t *testing.T, path string) providertest.Reply {
-	return providertest.Reply{Body: providertest.ReadFile(t, path)}
-}
-
 // recordedText joins the text parts of a recorded response, or of every
 // event of a recorded stream (a JSON array of responses).
 func recordedText(t *testing.T, path string) string {
@@ -86,41 +78,41 @@ func TestConformance(t *testing.T) {
 		},
 		Cases: []providertest.Case{{
 			Name:  "text",
-			Reply: reply(t, "testdata/generateContent.response.json"),
+			Reply: providertest.ReplyFile(t, "testdata/generateContent.response.json"),
 			Want: providertest.Want{
 				Content:      recordedText(t, "testdata/generateContent.response.json"),
 				FinishReason: "stop",
-				Usage:        usage(6, 353),
+				Usage:        providertest.Usage(6, 353),
 				ID:           "udSfaNTNEPP0n9kPrJGHuQ4",
 				Model:        "gemini-2.0-flash",
 			},
 		}, {
 			Name:  "function call",
-			Reply: reply(t, "testdata/generateContent.tools.response.json"),
+			Reply: providertest.ReplyFile(t, "testdata/generateContent.tools.response.json"),
 			Want: providertest.Want{
 				ToolCalls:    []normalize.ToolCall{{ID: callID(0, "customDivide", divideArgs), Name: "customDivide", Arguments: divideArgs}},
 				FinishReason: "tool_calls",
-				Usage:        usage(17, 6),
+				Usage:        providertest.Usage(17, 6),
 			},
 		}, {
 			Name:   "stream",
 			Stream: true,
-			Reply:  reply(t, "testdata/streamGenerateContent.sse"),
+			Reply:  providertest.ReplyFile(t, "testdata/streamGenerateContent.sse"),
 			Want: providertest.Want{
 				Content:      recordedText(t, "testdata/streamGenerateContent.chunks.json"),
 				FinishReason: "stop",
-				Usage:        usage(6, 377),
+				Usage:        providertest.Usage(6, 377),
 				ID:           "pdSfaOurIPqAm9IPucqbqA4",
 				Model:        "gemini-2.0-flash",
 			},
 		}, {
 			Name:   "stream function call",
 			Stream: true,
-			Reply:  reply(t, "testdata/streamGenerateContent.tools.sse"),
+			Reply:  providertest.ReplyFile(t, "testdata/streamGenerateContent.tools.sse"),
 			Want: providertest.Want{
 				ToolCalls:    []normalize.ToolCall{{ID: callID(0, "customDivide", divideArgs), Name: "customDivide", Arguments: divideArgs}},
 				FinishReason: "tool_calls",
-				Usage:        usage(17, 6),
+				Usage:        providertest.Usage(17, 6),
 			},
 		}},
 		Errors: []providertest.ErrorCase{{
@@ -179,19 +171,7 @@ func TestConformance(t *testing.T) {
 
 func collect(t *testing.T, sse string) *normalize.Response {
 	t.Helper()
-	chunks, err := providertest.Collect(t, newStream(io.NopCloser(strings.NewReader(sse)), "m", 0, ""))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var a normalize.Assembler
-	for i := range chunks {
-		a.Add(&chunks[i])
-	}
-	r, err := a.Response()
-	if err != nil {
-		t.Fatal(err)
-	}
-	return r
+	return providertest.CollectResponse(t, newStream(io.NopCloser(strings.NewReader(sse)), "m", 0, ""))
 }
 
 // TestStreamMatchesComplete: the same answer, streamed or not, yields the
@@ -255,7 +235,7 @@ func TestFinishReason(t *testing.T) {
 func TestToolResultNames(t *testing.T) {
 	// Ids repeat across turns (call_0_… in each); a result belongs to the
 	// latest call with its id.
-	req := decode(t, `{"model":"m","messages":[
+	req := providertest.DecodeOpenAI(t, `{"model":"m","messages":[
 		{"role":"user","content":"go"},
 		{"role":"assistant","tool_calls":[{"id":"call_0","type":"function","function":{"name":"first","arguments":"{}"}}]},
 		{"role":"tool","tool_call_id":"call_0","content":"[1,2]"},

@@ -20,21 +20,6 @@ import (
 
 var update = flag.Bool("update", false, "rewrite testdata/request.*.golden")
 
-const (
-	weather = "I'm unable to provide real-time weather updates. To get the current weather in San Francisco, I recommend checking a reliable weather website or app like the Weather Channel or a local news station."
-	// The streamed answer was recorded from a separate call.
-	streamedWeather = "I'm unable to provide real-time weather updates. To get the current weather in San Francisco, I recommend checking a reliable weather website or a weather app."
-	streamID        = "chatcmpl-ABfw031mOJeYCSHe4yI2ZjOA6kMJL"
-)
-
-func usage(prompt, completion int) *normalize.Usage {
-	return &normalize.Usage{PromptTokens: prompt, CompletionTokens: completion, TotalTokens: prompt + completion}
-}
-
-func reply(t *testing.T, path string) providertest.Reply {
-	return providertest.Reply{Body: providertest.ReadFile(t, path)}
-}
-
 // recordedStream returns the events of testdata/chat.stream.sse.
 func recordedStream(t *testing.T) [][]byte {
 	t.Helper()
@@ -67,6 +52,7 @@ func nullable(s string) any {
 }
 
 func TestConformance(t *testing.T) {
+	recorded := providertest.OpenAIChatCases(t, "testdata")
 	providertest.Run(t, providertest.Suite{
 		New: func(baseURL, apiKey string) providers.Provider {
 			return New(Options{BaseURL: baseURL + "/v1/", APIKey: apiKey})
@@ -86,38 +72,12 @@ func TestConformance(t *testing.T) {
 		// Compatible servers may omit [DONE]; a clean end after the usage
 		// chunk is then complete.
 		TerminalOptional: true,
-		Cases: []providertest.Case{{
-			Name:  "text",
-			Reply: reply(t, "testdata/chat.nonstream.response.json"),
-			Want:  providertest.Want{Content: weather, FinishReason: "stop", Usage: usage(14, 37), ID: "chatcmpl-ABfvaueLEMLNYbT8YzpJxsmiQ6HSY", Model: "gpt-4o-2024-08-06"},
-		}, {
-			Name:  "tool calls",
-			Reply: reply(t, "testdata/chat.tools.nonstream.response.json"),
-			Want: providertest.Want{
-				ToolCalls:    []normalize.ToolCall{{ID: "call_CUdUoJpsWWVdxXntucvnol1M", Name: "get_weather", Arguments: `{"city":"San Francisco","state":"CA"}`}},
-				FinishReason: "tool_calls",
-				Usage:        usage(48, 19),
-			},
-		}, {
-			Name:   "stream",
-			Stream: true,
-			Reply:  reply(t, "testdata/chat.stream.sse"),
-			Want:   providertest.Want{Content: streamedWeather, FinishReason: "stop", Usage: usage(14, 30), ID: streamID, Model: "gpt-4o-2024-08-06"},
-		}, {
-			Name:   "stream tool calls",
-			Stream: true,
-			Reply:  reply(t, "testdata/chat.tools.stream.sse"),
-			Want: providertest.Want{
-				ToolCalls:    []normalize.ToolCall{{ID: "call_4XzlGBLtUe9dy3GVNV4jhq7h", Name: "get_weather", Arguments: `{"city":"New York City"}`}},
-				FinishReason: "tool_calls",
-				Usage:        usage(44, 16),
-			},
-		}, {
+		Cases: append(recorded, providertest.Case{
 			Name:   "stream without [DONE]",
 			Stream: true,
 			Reply:  providertest.Reply{Body: noDone(t)},
-			Want:   providertest.Want{Content: streamedWeather, FinishReason: "stop", Usage: usage(14, 30), ID: streamID},
-		}},
+			Want:   recorded[2].Want, // the answer of the recorded stream
+		}),
 		Errors: []providertest.ErrorCase{{
 			Name:   "bad request",
 			Reply:  providertest.Reply{Status: 400, Body: openAIError("Invalid value for 'temperature': expected a number between 0 and 2.", "invalid_request_error", "temperature", "invalid_value")},
@@ -204,21 +164,46 @@ func serveOnce(t *testing.T, status int, header http.Header, body []byte) *Clien
 	return New(Options{BaseURL: srv.URL, APIKey: providertest.APIKey})
 }
 
+// record starts a server that answers every request with the recorded
+// completion after passing it and its body to seen, and returns its URL.
+func record(t *testing.T, seen func(r *http.Request, body []byte)) string {
+	t.Helper()
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		seen(r, body)
+		w.Header().Set("Content-Type", "application/json")
+		w.Write(providertest.ReadFile(t, "testdata/chat.nonstream.response.json"))
+	}))
+	t.Cleanup(srv.Close)
+	return srv.URL
+}
+
+// send sends req with Stream, closing the stream at once, or with
+// Complete, failing the test if the call fails.
+func send(t *testing.T, c *Client, req *normalize.Request, stream bool) {
+	t.Helper()
+	if !stream {
+		if _, err := c.Complete(t.Context(), req); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	st, err := c.Stream(t.Context(), req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st.Close()
+}
+
 // TestStreamIgnored: a server that ignores stream:true and answers with a
 // whole completion is served as a complete stream.
 func TestStreamIgnored(t *testing.T) {
-	for _, tc := range []struct {
-		file string
-		want providertest.Want
-	}{
-		{"testdata/chat.nonstream.response.json", providertest.Want{Content: weather, FinishReason: "stop", Usage: usage(14, 37), ID: "chatcmpl-ABfvaueLEMLNYbT8YzpJxsmiQ6HSY", Model: "gpt-4o-2024-08-06"}},
-		{"testdata/chat.tools.nonstream.response.json", providertest.Want{
-			ToolCalls:    []normalize.ToolCall{{ID: "call_CUdUoJpsWWVdxXntucvnol1M", Name: "get_weather", Arguments: `{"city":"San Francisco","state":"CA"}`}},
-			FinishReason: "tool_calls", Usage: usage(48, 19),
-		}},
-	} {
-		t.Run(tc.file, func(t *testing.T) {
-			c := serveOnce(t, 200, http.Header{"Content-Type": {"application/json"}}, providertest.ReadFile(t, tc.file))
+	for _, tc := range providertest.OpenAIChatCases(t, "testdata") {
+		if tc.Stream {
+			continue
+		}
+		t.Run(tc.Name, func(t *testing.T) {
+			c := serveOnce(t, 200, http.Header{"Content-Type": {"application/json"}}, tc.Reply.Body)
 			st, err := c.Stream(t.Context(), providertest.DefaultRequest("gpt-4o"))
 			if err != nil {
 				t.Fatalf("Stream: %v", err)
@@ -227,15 +212,7 @@ func TestStreamIgnored(t *testing.T) {
 			if err != nil {
 				t.Fatalf("Recv: %v", err)
 			}
-			var a normalize.Assembler
-			for i := range chunks {
-				a.Add(&chunks[i])
-			}
-			r, err := a.Response()
-			if err != nil {
-				t.Fatal(err)
-			}
-			providertest.CheckResponse(t, r, &tc.want)
+			providertest.CheckResponse(t, providertest.Assemble(t, chunks), &tc.Want)
 			if last := chunks[len(chunks)-1]; len(last.Choices) != 0 || last.Usage == nil {
 				t.Errorf("last chunk = %+v, want usage only", last)
 			}
@@ -397,25 +374,13 @@ func TestRequestGolden(t *testing.T) {
 				t.Fatalf("DecodeOpenAI: %v", err)
 			}
 			var got []byte
-			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-				got, _ = io.ReadAll(r.Body)
+			url := record(t, func(r *http.Request, body []byte) {
+				got = body
 				if r.URL.Path != "/v1/chat/completions" {
 					t.Errorf("path = %s", r.URL.Path)
 				}
-				w.Header().Set("Content-Type", "application/json")
-				w.Write(providertest.ReadFile(t, "testdata/chat.nonstream.response.json"))
-			}))
-			defer srv.Close()
-			c := New(Options{BaseURL: srv.URL + "/v1"})
-			if req.Stream {
-				st, err := c.Stream(t.Context(), req)
-				if err != nil {
-					t.Fatal(err)
-				}
-				st.Close()
-			} else if _, err := c.Complete(t.Context(), req); err != nil {
-				t.Fatal(err)
-			}
+			})
+			send(t, New(Options{BaseURL: url + "/v1"}), req, req.Stream)
 			providertest.Golden(t, "testdata/request."+tc.name+".golden", got, *update)
 
 			var in, sent map[string]json.RawMessage
@@ -475,25 +440,11 @@ func TestHeaders(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var h http.Header
-			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-				h = r.Header.Clone()
-				w.Header().Set("Content-Type", "application/json")
-				w.Write(providertest.ReadFile(t, "testdata/chat.nonstream.response.json"))
-			}))
-			defer srv.Close()
+			url := record(t, func(r *http.Request, _ []byte) { h = r.Header.Clone() })
 			extra := http.Header{"openai-organization": {"org-1"}, "OpenAI-Project": {"proj_1"}, "X-Multi": {"a", "b"}}
-			c := New(Options{BaseURL: srv.URL, APIKey: tc.key, Header: extra})
+			c := New(Options{BaseURL: url, APIKey: tc.key, Header: extra})
 			extra.Set("OpenAI-Project", "changed after New")
-			req := providertest.DefaultRequest("gpt-4o")
-			if tc.stream {
-				st, err := c.Stream(t.Context(), req)
-				if err != nil {
-					t.Fatal(err)
-				}
-				st.Close()
-			} else if _, err := c.Complete(t.Context(), req); err != nil {
-				t.Fatal(err)
-			}
+			send(t, c, providertest.DefaultRequest("gpt-4o"), tc.stream)
 			auth, hasAuth := h["Authorization"]
 			switch {
 			case tc.key != "" && (len(auth) != 1 || auth[0] != "Bearer "+tc.key):

@@ -165,6 +165,70 @@ func ReadFile(t testing.TB, path string) []byte {
 	return b
 }
 
+// ReplyFile is a 200 Reply whose body is the file at path.
+func ReplyFile(t testing.TB, path string) Reply {
+	t.Helper()
+	return Reply{Body: ReadFile(t, path)}
+}
+
+// Usage is a Usage with the given prompt and completion tokens and their
+// sum as total, as Want.Usage compares it.
+func Usage(prompt, completion int) *normalize.Usage {
+	return &normalize.Usage{PromptTokens: prompt, CompletionTokens: completion, TotalTokens: prompt + completion}
+}
+
+// DecodeOpenAI decodes an OpenAI chat-completions request body or fails
+// the test.
+func DecodeOpenAI(t testing.TB, body string) *normalize.Request {
+	t.Helper()
+	r, err := normalize.DecodeOpenAI([]byte(body))
+	if err != nil {
+		t.Fatalf("DecodeOpenAI: %v", err)
+	}
+	return r
+}
+
+// OpenAIChatCases are the cases for the recorded OpenAI chat-completions
+// bodies that every adapter speaking OpenAI's wire format keeps in dir
+// (chat.nonstream.response.json, chat.tools.nonstream.response.json,
+// chat.stream.sse, chat.tools.stream.sse), in that order: "text", "tool
+// calls", "stream" and "stream tool calls".
+func OpenAIChatCases(t testing.TB, dir string) []Case {
+	t.Helper()
+	const (
+		// The streamed answer was recorded from a separate call.
+		text     = "I'm unable to provide real-time weather updates. To get the current weather in San Francisco, I recommend checking a reliable weather website or app like the Weather Channel or a local news station."
+		streamed = "I'm unable to provide real-time weather updates. To get the current weather in San Francisco, I recommend checking a reliable weather website or a weather app."
+	)
+	return []Case{{
+		Name:  "text",
+		Reply: ReplyFile(t, dir+"/chat.nonstream.response.json"),
+		Want:  Want{Content: text, FinishReason: "stop", Usage: Usage(14, 37), ID: "chatcmpl-ABfvaueLEMLNYbT8YzpJxsmiQ6HSY", Model: "gpt-4o-2024-08-06"},
+	}, {
+		Name:  "tool calls",
+		Reply: ReplyFile(t, dir+"/chat.tools.nonstream.response.json"),
+		Want: Want{
+			ToolCalls:    []normalize.ToolCall{{ID: "call_CUdUoJpsWWVdxXntucvnol1M", Name: "get_weather", Arguments: `{"city":"San Francisco","state":"CA"}`}},
+			FinishReason: "tool_calls",
+			Usage:        Usage(48, 19),
+		},
+	}, {
+		Name:   "stream",
+		Stream: true,
+		Reply:  ReplyFile(t, dir+"/chat.stream.sse"),
+		Want:   Want{Content: streamed, FinishReason: "stop", Usage: Usage(14, 30), ID: "chatcmpl-ABfw031mOJeYCSHe4yI2ZjOA6kMJL", Model: "gpt-4o-2024-08-06"},
+	}, {
+		Name:   "stream tool calls",
+		Stream: true,
+		Reply:  ReplyFile(t, dir+"/chat.tools.stream.sse"),
+		Want: Want{
+			ToolCalls:    []normalize.ToolCall{{ID: "call_4XzlGBLtUe9dy3GVNV4jhq7h", Name: "get_weather", Arguments: `{"city":"New York City"}`}},
+			FinishReason: "tool_calls",
+			Usage:        Usage(44, 16),
+		},
+	}}
+}
+
 // Run runs the suite as subtests of t.
 func Run(t *testing.T, s Suite) {
 	if s.New == nil || s.AuthHeader == "" {
@@ -282,13 +346,7 @@ func runCase(t *testing.T, s *Suite, c *Case) {
 			t.Fatalf("Recv: %v", err)
 		}
 		checkChunks(t, chunks, c.Want.Usage != nil)
-		var a normalize.Assembler
-		for i := range chunks {
-			a.Add(&chunks[i])
-		}
-		if resp, err = a.Response(); err != nil {
-			t.Fatalf("assembling the stream: %v", err)
-		}
+		resp = Assemble(t, chunks)
 	} else {
 		var err error
 		if resp, err = p.Complete(t.Context(), req); err != nil {
@@ -322,6 +380,36 @@ func Collect(t testing.TB, st normalize.Stream) ([]normalize.Chunk, error) {
 		}
 		chunks = append(chunks, *c)
 	}
+}
+
+// Assemble assembles chunks into the response they stream, or fails the
+// test.
+func Assemble(t testing.TB, chunks []normalize.Chunk) *normalize.Response {
+	t.Helper()
+	r, err := assemble(chunks)
+	if err != nil {
+		t.Fatalf("assembling the stream: %v", err)
+	}
+	return r
+}
+
+func assemble(chunks []normalize.Chunk) (*normalize.Response, error) {
+	var a normalize.Assembler
+	for i := range chunks {
+		a.Add(&chunks[i])
+	}
+	return a.Response()
+}
+
+// CollectResponse reads st to its end with Collect and assembles the
+// response, failing the test if the stream or the assembly fails.
+func CollectResponse(t testing.TB, st normalize.Stream) *normalize.Response {
+	t.Helper()
+	chunks, err := Collect(t, st)
+	if err != nil {
+		t.Fatalf("Recv: %v", err)
+	}
+	return Assemble(t, chunks)
 }
 
 // checkChunks checks the OpenAI shape of a stream: the first delta of each
@@ -476,11 +564,7 @@ func streamErr(t *testing.T, p providers.Provider, req *normalize.Request) ([]no
 
 // complete reports whether chunks make a whole answer.
 func complete(chunks []normalize.Chunk, wantUsage bool) bool {
-	var a normalize.Assembler
-	for i := range chunks {
-		a.Add(&chunks[i])
-	}
-	r, err := a.Response()
+	r, err := assemble(chunks)
 	return err == nil && (!wantUsage || r.Usage != nil)
 }
 
