@@ -3,7 +3,6 @@ package anthropic
 import (
 	"encoding/json"
 	"flag"
-	"reflect"
 	"testing"
 
 	"github.com/dittocache/ditto/normalize"
@@ -61,26 +60,11 @@ func TestEncodeMatchesRecorded(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.file, func(t *testing.T) {
-			var want map[string]any
-			if err := json.Unmarshal(providertest.ReadFile(t, "testdata/"+tt.file), &want); err != nil {
-				t.Fatal(err)
-			}
-			if tt.drop != nil {
-				tt.drop(want)
-			}
 			body, err := encodeRequest(providertest.DecodeOpenAI(t, tt.give), tt.stream, DefaultMaxTokens)
 			if err != nil {
 				t.Fatalf("encodeRequest: %v", err)
 			}
-			var got map[string]any
-			if err := json.Unmarshal(body, &got); err != nil {
-				t.Fatal(err)
-			}
-			if !reflect.DeepEqual(got, want) {
-				g, _ := json.MarshalIndent(got, "", "  ")
-				w, _ := json.MarshalIndent(want, "", "  ")
-				t.Errorf("encoded:\n%s\nrecorded:\n%s", g, w)
-			}
+			providertest.MatchRecorded(t, "testdata/"+tt.file, body, tt.drop)
 		})
 	}
 }

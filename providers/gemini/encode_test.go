@@ -3,7 +3,6 @@ package gemini
 import (
 	"encoding/json"
 	"flag"
-	"reflect"
 	"testing"
 
 	"github.com/dittocache/ditto/normalize"
@@ -45,27 +44,16 @@ func TestEncodeMatchesRecorded(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.file, func(t *testing.T) {
-			var want map[string]any
-			if err := json.Unmarshal(providertest.ReadFile(t, "testdata/"+tt.file), &want); err != nil {
-				t.Fatal(err)
-			}
-			delete(want, "_url")
-			if tt.drop != nil {
-				tt.drop(want)
-			}
 			body, err := encodeRequest(providertest.DecodeOpenAI(t, tt.give))
 			if err != nil {
 				t.Fatalf("encodeRequest: %v", err)
 			}
-			var got map[string]any
-			if err := json.Unmarshal(body, &got); err != nil {
-				t.Fatal(err)
-			}
-			if !reflect.DeepEqual(got, want) {
-				g, _ := json.MarshalIndent(got, "", "  ")
-				w, _ := json.MarshalIndent(want, "", "  ")
-				t.Errorf("encoded:\n%s\nrecorded:\n%s", g, w)
-			}
+			providertest.MatchRecorded(t, "testdata/"+tt.file, body, func(m map[string]any) {
+				delete(m, "_url") // the recording's note of the endpoint
+				if tt.drop != nil {
+					tt.drop(m)
+				}
+			})
 		})
 	}
 }

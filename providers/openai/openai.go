@@ -95,10 +95,9 @@ func (c *Client) Complete(ctx context.Context, req *normalize.Request) (*normali
 	if err != nil {
 		return nil, err
 	}
-	defer resp.Body.Close()
-	body, err := upstream.ReadAll(resp.Body, upstream.MaxResponseBody)
+	body, err := c.readAll(resp)
 	if err != nil {
-		return nil, fmt.Errorf("%s: read response: %w", c.name, err)
+		return nil, err
 	}
 	r, err := normalize.ParseOpenAIResponse(body)
 	if err != nil {
@@ -115,10 +114,9 @@ func (c *Client) Stream(ctx context.Context, req *normalize.Request) (normalize.
 	}
 	if ct := resp.Header.Get("Content-Type"); !strings.HasPrefix(ct, "text/event-stream") {
 		// Some servers ignore stream:true; accept a whole completion.
-		defer resp.Body.Close()
-		body, err := upstream.ReadAll(resp.Body, upstream.MaxResponseBody)
+		body, err := c.readAll(resp)
 		if err != nil {
-			return nil, fmt.Errorf("%s: read response: %w", c.name, err)
+			return nil, err
 		}
 		r, perr := normalize.ParseOpenAIResponse(body)
 		if perr != nil {
@@ -127,6 +125,16 @@ func (c *Client) Stream(ctx context.Context, req *normalize.Request) (normalize.
 		return &replayStream{chunks: normalize.Replay(r, true)}, nil
 	}
 	return newStream(c.name, c.key, resp.Body), nil
+}
+
+// readAll reads a whole response body, bounded, and closes it.
+func (c *Client) readAll(resp *http.Response) ([]byte, error) {
+	defer resp.Body.Close()
+	body, err := upstream.ReadAll(resp.Body, upstream.MaxResponseBody)
+	if err != nil {
+		return nil, fmt.Errorf("%s: read response: %w", c.name, err)
+	}
+	return body, nil
 }
 
 func (c *Client) badResponse(msg string) *providers.Error {

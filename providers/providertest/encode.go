@@ -3,6 +3,7 @@ package providertest
 import (
 	"encoding/json"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 
@@ -67,5 +68,28 @@ func EncodeRejects(t *testing.T, provider, model string, encode func(req *normal
 				t.Errorf("error = %+v, want 400 invalid_request_error for param %q", pe, tt.Param)
 			}
 		})
+	}
+}
+
+// MatchRecorded compares body, a request an adapter encoded, with the
+// request body recorded in the file at path, as JSON values. drop, if set,
+// first removes from the recording what the OpenAI request cannot express.
+func MatchRecorded(t testing.TB, path string, body []byte, drop func(recorded map[string]any)) {
+	t.Helper()
+	var want map[string]any
+	if err := json.Unmarshal(ReadFile(t, path), &want); err != nil {
+		t.Fatal(err)
+	}
+	if drop != nil {
+		drop(want)
+	}
+	var got map[string]any
+	if err := json.Unmarshal(body, &got); err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(got, want) {
+		g, _ := json.MarshalIndent(got, "", "  ")
+		w, _ := json.MarshalIndent(want, "", "  ")
+		t.Errorf("encoded:\n%s\nrecorded:\n%s", g, w)
 	}
 }

@@ -12,13 +12,13 @@
 //			AuthHeader: "x-api-key", // OpenAI: "Authorization" with AuthPrefix "Bearer "
 //			Cases: []providertest.Case{{
 //				Name:   "text",
-//				Reply:  providertest.Reply{Body: providertest.ReadFile(t, "testdata/messages.nonstream.response.json")},
+//				Reply:  providertest.ReplyFile(t, "testdata/messages.nonstream.response.json"),
 //				Want:   providertest.Want{Content: "…", FinishReason: "stop"},
 //			}, {
 //				Name:   "stream",
 //				Stream: true,
-//				Reply:  providertest.Reply{Body: providertest.ReadFile(t, "testdata/messages.stream.sse")},
-//				Want:   providertest.Want{Content: "[12345,67890]", FinishReason: "stop", Usage: &normalize.Usage{…}},
+//				Reply:  providertest.ReplyFile(t, "testdata/messages.stream.sse"),
+//				Want:   providertest.Want{Content: "[12345,67890]", FinishReason: "stop", Usage: providertest.Usage(135, 10)},
 //			}},
 //			Errors: []providertest.ErrorCase{{
 //				Name:       "rate limited",
