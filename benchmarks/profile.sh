@@ -3,8 +3,8 @@
 #
 #   benchmarks/profile.sh [hit|miss|hit-redis] [seconds]
 #
-# Builds benchmarks/cmd/dittoprof (cmd/ditto's serve path plus net/http/pprof,
-# build tag dittoprof), starts the simulated upstream and Ditto on loopback
+# Builds cmd/ditto (whose DITTO_PPROF_ADDR serves net/http/pprof on a port of
+# its own), starts the simulated upstream and Ditto on loopback
 # ports, primes the hot set, sends closed-loop load at c=50 and takes a CPU
 # profile, then an allocation profile, of Ditto meanwhile. Prints the top
 # functions; the profiles are kept in benchmarks/out/ (git-ignored) for
@@ -26,7 +26,7 @@ cleanup() {
 trap cleanup EXIT
 
 go build -o "$tmp/dittobench" ./benchmarks/cmd/dittobench
-go build -tags dittoprof -o "$tmp/dittoprof" ./benchmarks/cmd/dittoprof
+go build -o "$tmp/ditto" ./cmd/ditto
 
 port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 
@@ -46,7 +46,7 @@ if [ "$mode" = hit-redis ]; then
   sleep 0.3
 fi
 [ -n "${DITTO_CONFIG:-}" ] && env+=(DITTO_CONFIG="$DITTO_CONFIG")
-env "${env[@]}" "$tmp/dittoprof" 2>"$out/dittoprof.log" &
+env "${env[@]}" "$tmp/ditto" 2>"$out/ditto.log" &
 pids+=($!)
 for _ in $(seq 200); do curl -fs "http://$addr/healthz" >/dev/null 2>&1 && break; sleep 0.05; done
 

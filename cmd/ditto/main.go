@@ -93,6 +93,11 @@ func serve(ctx context.Context, getenv func(string) string, logw io.Writer) erro
 			log.Warn("telemetry shutdown", "err", err)
 		}
 	}()
+	if addr := getenv("DITTO_PPROF_ADDR"); addr != "" {
+		if err := startPprof(ctx, addr, log); err != nil {
+			return err
+		}
+	}
 	provs, err := registry.Build(cfg, nil)
 	if err != nil {
 		return err
