@@ -284,7 +284,7 @@ func (s *Server) follow(c echo.Context, x *exchange, f *flight) error {
 		return s.flightFailed(c, x, st)
 	}
 	s.flightServed(c, x, st)
-	return c.Blob(http.StatusOK, "application/json", st.body)
+	return writeJSON(c, st.body)
 }
 
 // flightFailed answers a client whose flight failed before it saw any
@@ -385,7 +385,13 @@ func (s *Server) writeHit(c echo.Context, x *exchange, e store.Entry, age time.D
 	h.Set("X-Ditto-Cache", statusHit)
 	h.Set("Cache-Status", "ditto; hit")
 	h.Set("Age", strconv.FormatInt(int64(age/time.Second), 10))
-	resp, err := normalize.ParseOpenAIResponse(e.Body)
+	// A JSON client gets the stored bytes as they are: only accounting
+	// needs a look inside. A stream replay needs the whole answer.
+	parse := normalize.SummarizeOpenAIResponse
+	if x.req.Stream {
+		parse = normalize.ParseOpenAIResponse
+	}
+	resp, err := parse(e.Body)
 	if err != nil {
 		// Unreadable body under a valid digest: serve a miss instead.
 		s.metrics.storeError("decode", err)
@@ -399,9 +405,20 @@ func (s *Server) writeHit(c echo.Context, x *exchange, e store.Entry, age time.D
 	s.metrics.request(x, statusHit)
 	s.metrics.served(x, resp, statusHit)
 	if !x.req.Stream {
-		return c.Blob(http.StatusOK, "application/json", e.Body)
+		return writeJSON(c, e.Body)
 	}
 	return s.replay(c, x, resp)
+}
+
+// writeJSON writes a complete JSON answer with its Content-Length, so the
+// response goes out in one piece instead of chunked.
+func writeJSON(c echo.Context, body []byte) error {
+	h := c.Response().Header()
+	h.Set("Content-Type", "application/json")
+	h.Set("Content-Length", strconv.Itoa(len(body)))
+	c.Response().WriteHeader(http.StatusOK)
+	_, err := c.Response().Write(body)
+	return err
 }
 
 // writeStale answers with an entry past its fresh lifetime because the
@@ -420,7 +437,7 @@ func (s *Server) writeStale(c echo.Context, x *exchange, upstreamErr error) erro
 	s.metrics.request(x, statusStale)
 	s.metrics.served(x, resp, statusStale)
 	if !x.req.Stream {
-		return c.Blob(http.StatusOK, "application/json", x.stale.Body)
+		return writeJSON(c, x.stale.Body)
 	}
 	return s.replay(c, x, resp)
 }

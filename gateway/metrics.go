@@ -35,7 +35,38 @@ const statsRedisTimeout = 250 * time.Millisecond
 // to a per-Server Prometheus registry (GET /metrics), the tracer, and the
 // per-model statistics behind /v1/cache/stats and the dashboard. Safe for
 // concurrent use.
+// attrKey identifies one combination of bounded metric labels.
+type attrKey struct {
+	model, status, errType, tokenType, op string
+}
+
+// attrCache keeps one prepared attribute set per label combination, so the
+// hot path does not sort and hash the same labels on every request. Labels
+// are bounded (see modelLabels), and so is the cache.
+type attrCache struct {
+	mu sync.RWMutex
+	m  map[attrKey]metric.MeasurementOption // a struct key: lookups do not allocate
+}
+
+func (c *attrCache) get(k attrKey, build func() []attribute.KeyValue) metric.MeasurementOption {
+	c.mu.RLock()
+	opt, ok := c.m[k]
+	c.mu.RUnlock()
+	if ok {
+		return opt
+	}
+	opt = metric.WithAttributeSet(attribute.NewSet(build()...))
+	c.mu.Lock()
+	if c.m == nil {
+		c.m = make(map[attrKey]metric.MeasurementOption)
+	}
+	c.m[k] = opt
+	c.mu.Unlock()
+	return opt
+}
+
 type metrics struct {
+	attrs    attrCache
 	srv      *Server
 	tracer   trace.Tracer
 	provider *sdkmetric.MeterProvider
@@ -255,9 +286,12 @@ func (m *metrics) finish(c echo.Context, tel *requestTelemetry) {
 	tel.endCoalesce()
 	code := c.Response().Status
 	span := tel.span
-	span.SetAttributes(httpStatusAttrs(code)...)
-	if code >= 500 {
-		span.SetStatus(codes.Error, http.StatusText(code))
+	recording := span.IsRecording() // attributes are built only for exported spans
+	if recording {
+		span.SetAttributes(httpStatusAttrs(code)...)
+		if code >= 500 {
+			span.SetStatus(codes.Error, http.StatusText(code))
+		}
 	}
 	x := tel.x
 	if x == nil || tel.status == "" {
@@ -267,34 +301,44 @@ func (m *metrics) finish(c echo.Context, tel *requestTelemetry) {
 	end := time.Now()
 	status := cacheStatus(tel.status)
 	model := m.labels.requested(x.route.Model)
-	span.SetAttributes(attrCacheStatus.String(status))
-	if age := c.Response().Header().Get("Age"); age != "" && status == "hit" {
-		if n, err := strconv.Atoi(age); err == nil {
-			span.SetAttributes(attrCacheAge.Int(n))
+	if recording {
+		span.SetAttributes(attrCacheStatus.String(status))
+		if age := c.Response().Header().Get("Age"); age != "" && status == "hit" {
+			if n, err := strconv.Atoi(age); err == nil {
+				span.SetAttributes(attrCacheAge.Int(n))
+			}
 		}
+		span.SetAttributes(responseAttrs(tel.resp)...)
 	}
-	span.SetAttributes(responseAttrs(tel.resp)...)
 	span.End()
 
 	ctx := context.Background()
-	modelAttr := attrRequestModel.String(model)
-	statusAttr := attrCacheStatus.String(status)
-	durAttrs := []attribute.KeyValue{attrOperation.String("chat"), modelAttr, statusAttr}
+	errType := ""
 	if status == "error" {
-		et := "stream_error" // failed after the stream started (status 200)
+		errType = "stream_error" // failed after the stream started (status 200)
 		if code >= 400 {
-			et = strconv.Itoa(code)
+			errType = strconv.Itoa(code)
 		}
-		durAttrs = append(durAttrs, attrErrorType.String(et))
 	}
 	d := end.Sub(tel.start)
-	m.serverDur.Record(ctx, d.Seconds(), metric.WithAttributes(durAttrs...))
+	m.serverDur.Record(ctx, d.Seconds(), m.attrs.get(attrKey{model: model, status: status, errType: errType}, func() []attribute.KeyValue {
+		a := []attribute.KeyValue{attrOperation.String("chat"), attrRequestModel.String(model), attrCacheStatus.String(status)}
+		if errType != "" {
+			a = append(a, attrErrorType.String(errType))
+		}
+		return a
+	}))
+	modelStatus := m.attrs.get(attrKey{model: model, status: status}, func() []attribute.KeyValue {
+		return []attribute.KeyValue{attrRequestModel.String(model), attrCacheStatus.String(status)}
+	})
 
 	var ev stats.Counters
 	var ttft time.Duration
 	if x.req.Stream && !tel.firstByte.IsZero() && status != "error" {
 		ttft = tel.firstByte.Sub(tel.start)
-		m.ttft.Record(ctx, ttft.Seconds(), metric.WithAttributes(attrOperation.String("chat"), modelAttr, statusAttr))
+		m.ttft.Record(ctx, ttft.Seconds(), m.attrs.get(attrKey{model: model, status: status, op: "chat"}, func() []attribute.KeyValue {
+			return []attribute.KeyValue{attrOperation.String("chat"), attrRequestModel.String(model), attrCacheStatus.String(status)}
+		}))
 	}
 	switch status {
 	case "hit", "stale":
@@ -318,15 +362,21 @@ func (m *metrics) finish(c echo.Context, tel *requestTelemetry) {
 	}
 	if r := tel.resp; r != nil && r.Usage != nil && (status == "hit" || status == "coalesced") {
 		in, out := int64(r.Usage.PromptTokens), int64(r.Usage.CompletionTokens)
-		m.tokensSaved.Add(ctx, in, metric.WithAttributes(modelAttr, attrTokenType.String("input")))
-		m.tokensSaved.Add(ctx, out, metric.WithAttributes(modelAttr, attrTokenType.String("output")))
+		m.tokensSaved.Add(ctx, in, m.attrs.get(attrKey{model: model, tokenType: "input"}, func() []attribute.KeyValue {
+			return []attribute.KeyValue{attrRequestModel.String(model), attrTokenType.String("input")}
+		}))
+		m.tokensSaved.Add(ctx, out, m.attrs.get(attrKey{model: model, tokenType: "output"}, func() []attribute.KeyValue {
+			return []attribute.KeyValue{attrRequestModel.String(model), attrTokenType.String("output")}
+		}))
 		answered := r.Model
 		if answered == "" {
 			answered = x.route.UpstreamModel
 		}
 		if p, ok := m.prices.lookup(answered); ok {
 			usd := (float64(in)*p.Input + float64(out)*p.Output) / 1e6
-			m.costSaved.Add(ctx, usd, metric.WithAttributes(modelAttr))
+			m.costSaved.Add(ctx, usd, m.attrs.get(attrKey{model: model}, func() []attribute.KeyValue {
+				return []attribute.KeyValue{attrRequestModel.String(model)}
+			}))
 			ev.CostSavedNanoUSD = stats.NanoUSD(usd)
 		}
 		ev.TokensSaved = in + out
@@ -334,7 +384,7 @@ func (m *metrics) finish(c echo.Context, tel *requestTelemetry) {
 	m.stats.Add(m.srv.now(), model, ev)
 	// Last, so that a scrape counting this request also sees everything
 	// else recorded for it, statistics included.
-	m.requests.Add(ctx, 1, metric.WithAttributes(modelAttr, statusAttr))
+	m.requests.Add(ctx, 1, modelStatus)
 }
 
 // upstream records one provider call (an attempt: retries and fallbacks

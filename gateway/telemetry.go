@@ -19,6 +19,7 @@ import (
 	"go.opentelemetry.io/otel/sdk/resource"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/trace"
+	tracenoop "go.opentelemetry.io/otel/trace/noop"
 
 	"github.com/dittocache/ditto/cachekey"
 	"github.com/dittocache/ditto/gateway/store"
@@ -61,6 +62,9 @@ func SetupTelemetry(ctx context.Context, getenv func(string) string, version str
 	otel.SetTextMapPropagator(propagation.NewCompositeTextMapPropagator(propagation.TraceContext{}, propagation.Baggage{}))
 	noop := func(context.Context) error { return nil }
 	if !tracingEnabled(getenv) {
+		// A no-op provider: spans cost next to nothing when nobody exports
+		// them (the global default delegates and allocates per span).
+		otel.SetTracerProvider(tracenoop.NewTracerProvider())
 		return noop, nil
 	}
 	proto := getenv("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL")
@@ -284,6 +288,10 @@ func (s *Server) startProviderSpan(ctx context.Context, x *exchange, rt Route, r
 
 // endProviderSpan records the answer's GenAI attributes, or the error.
 func endProviderSpan(span trace.Span, resp *normalize.Response, err error) {
+	if !span.IsRecording() {
+		span.End()
+		return
+	}
 	if err != nil {
 		span.SetAttributes(attrErrorType.String(errorType(err)))
 		endSpan(span, err)

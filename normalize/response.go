@@ -55,6 +55,36 @@ func ParseOpenAIResponse(body []byte) (*Response, error) {
 	return r, nil
 }
 
+// SummarizeOpenAIResponse reads only what accounting needs from a
+// chat.completion body: the model, the usage and each choice's index and
+// finish reason (messages are left empty). It is much cheaper than
+// ParseOpenAIResponse, for answers served as stored bytes.
+func SummarizeOpenAIResponse(body []byte) (*Response, error) {
+	p := parserPool.Get()
+	defer parserPool.Put(p)
+	v, err := p.ParseBytes(body)
+	if err != nil {
+		return nil, err
+	}
+	if v.Type() != fastjson.TypeObject {
+		return nil, errors.New("chat completion is not a JSON object")
+	}
+	r := &Response{Model: string(v.GetStringBytes("model"))}
+	choices := v.GetArray("choices")
+	r.Choices = make([]Choice, len(choices))
+	for i, cv := range choices {
+		r.Choices[i] = Choice{Index: cv.GetInt("index"), FinishReason: string(cv.GetStringBytes("finish_reason"))}
+	}
+	if u := v.Get("usage"); u != nil && u.Type() == fastjson.TypeObject {
+		r.Usage = &Usage{
+			PromptTokens:     u.GetInt("prompt_tokens"),
+			CompletionTokens: u.GetInt("completion_tokens"),
+			TotalTokens:      u.GetInt("total_tokens"),
+		}
+	}
+	return r, nil
+}
+
 func parseResponseMessage(mv *fastjson.Value) Message {
 	m := Message{Role: RoleAssistant}
 	o, _ := mv.Object()

@@ -81,7 +81,9 @@ func serve(ctx context.Context, getenv func(string) string, logw io.Writer) erro
 	if err != nil {
 		return err
 	}
-	log := newLogger(cfg, logw)
+	lw := newLogWriter(logw, 200*time.Millisecond)
+	defer lw.Close()
+	log := newLogger(cfg, lw)
 	shutdownTelemetry, err := gateway.SetupTelemetry(ctx, getenv, version)
 	if err != nil {
 		return err
