@@ -4,7 +4,7 @@ PKGS    ?= ./...
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -s -w -X main.version=$(VERSION)
 
-.PHONY: run build test test-short bench lint fmt e2e-node clean
+.PHONY: run build test test-short bench bench-micro lint fmt e2e-node clean
 
 ## run: start the gateway on embedded defaults (in-memory cache, providers from env vars)
 run:
@@ -27,10 +27,16 @@ test-short:
 e2e-node: build
 	cd e2e && npm ci --no-audit --no-fund && DITTO_BIN=$(CURDIR)/bin/ditto npm test
 
+MICRO := ./normalize/ ./cachekey/ ./gateway/store/
+
 ## bench: micro-benchmarks and the load harness; writes benchmarks/RESULTS.md
 bench:
-	$(GO) test -run '^$$' -bench . -benchmem ./normalize/ ./cachekey/ ./gateway/store/
+	$(GO) test -run '^$$' -bench . -benchmem $(MICRO)
 	bash benchmarks/run.sh
+
+## bench-micro: the micro-benchmarks 6 times each, benchstat input on stdout
+bench-micro:
+	@$(GO) test -run '^$$' -bench . -benchmem -count 6 $(MICRO)
 
 ## lint: gofmt and go vet
 lint:
