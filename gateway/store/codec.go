@@ -4,6 +4,8 @@ import (
 	"encoding/binary"
 	"fmt"
 	"time"
+
+	"github.com/cespare/xxhash/v2"
 )
 
 // Value encoding used by Redis (all integers big-endian):
@@ -15,14 +17,15 @@ import (
 //	36      8     created, Unix nanoseconds (0 = zero time)
 //	44      8     fresh lifetime, nanoseconds
 //	52      8     body length
-//	60      n     body
+//	60      8     xxhash64 of the body (a flipped byte reads as ErrCorrupt)
+//	68      n     body
 //
 // Bump formatVersion whenever the layout changes; values written by another
 // version decode as ErrCorrupt and are overwritten on the next fill.
 const (
 	magic         = "DTO"
-	formatVersion = 2
-	headerLen     = len(magic) + 1 + 32 + 8 + 8 + 8
+	formatVersion = 3
+	headerLen     = len(magic) + 1 + 32 + 8 + 8 + 8 + 8
 )
 
 // MarshalEntry encodes e in Ditto's versioned binary value format. The result
@@ -35,6 +38,7 @@ func MarshalEntry(e Entry) []byte {
 	binary.BigEndian.PutUint64(b[36:44], uint64(unixNano(e.Created)))
 	binary.BigEndian.PutUint64(b[44:52], uint64(max(e.Fresh, 0)))
 	binary.BigEndian.PutUint64(b[52:60], uint64(len(e.Body)))
+	binary.BigEndian.PutUint64(b[60:68], xxhash.Sum64(e.Body))
 	copy(b[headerLen:], e.Body)
 	return b
 }
@@ -60,6 +64,9 @@ func UnmarshalEntry(b []byte) (Entry, error) {
 	n := binary.BigEndian.Uint64(b[52:60])
 	if n != uint64(len(b)-headerLen) {
 		return Entry{}, fmt.Errorf("%w: body length %d, have %d bytes", ErrCorrupt, n, len(b)-headerLen)
+	}
+	if binary.BigEndian.Uint64(b[60:68]) != xxhash.Sum64(b[headerLen:]) {
+		return Entry{}, fmt.Errorf("%w: body checksum mismatch", ErrCorrupt)
 	}
 	var e Entry
 	copy(e.Digest[:], b[4:36])

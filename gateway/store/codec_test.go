@@ -71,8 +71,10 @@ func TestUnmarshalCorrupt(t *testing.T) {
 		{"truncated body", valid[:len(valid)-1]},
 		{"trailing byte", append(bytes.Clone(valid), 0)},
 		{"bad magic", with(func(b []byte) []byte { b[0] = 'X'; return b })},
-		{"old version", with(func(b []byte) []byte { b[3] = 1; return b })},
-		{"future version", with(func(b []byte) []byte { b[3] = 3; return b })},
+		{"old version", with(func(b []byte) []byte { b[3] = 2; return b })},
+		{"future version", with(func(b []byte) []byte { b[3] = 4; return b })},
+		{"flipped body byte", with(func(b []byte) []byte { b[len(b)-3] ^= 1; return b })},
+		{"flipped checksum byte", with(func(b []byte) []byte { b[61] ^= 1; return b })},
 		{"huge length", with(func(b []byte) []byte { b[52] = 0xff; return b })},
 		{"negative fresh", with(func(b []byte) []byte { b[44] = 0xff; return b })},
 	}
