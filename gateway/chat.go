@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -56,7 +57,7 @@ func (s *Server) chatCompletions(c echo.Context) error {
 			"The model `"+req.Model+"` routes to provider `"+route.Provider+"`, which is not configured.")
 	}
 	x := &exchange{req: req, route: route, policy: pol, started: started, provider: prov}
-	x.key, _ = requestKey(s.hasher, req, route, s.namespace(c, route, pol))
+	x.key = s.chatKey(req, route, s.namespace(c, route, pol))
 	x.keyStr = x.key.String()
 	x.tel = s.begin(c, x)
 	return s.serve(c, x)
@@ -83,6 +84,21 @@ func (s *Server) parseChat(c echo.Context) (*normalize.Request, Route, policy, e
 		return nil, Route{}, policy{}, err
 	}
 	return req, route, pol, nil
+}
+
+// canonPool recycles canonical-form buffers: the chat path only hashes them.
+var canonPool = sync.Pool{New: func() any { b := make([]byte, 0, 2048); return &b }}
+
+// chatKey is requestKey without keeping the canonical bytes.
+func (s *Server) chatKey(req *normalize.Request, route Route, namespace string) cachekey.Key {
+	bp := canonPool.Get().(*[]byte)
+	canon := normalize.AppendCanonicalWith((*bp)[:0], req, route.Match)
+	k := cachekey.Derive(s.hasher, route.keyNamespace(namespace), route.Key(), canon)
+	if cap(canon) <= 1<<20 { // do not pin huge buffers
+		*bp = canon[:0]
+		canonPool.Put(bp)
+	}
+	return k
 }
 
 // requestKey derives the cache key of req on route in namespace (the
@@ -142,6 +158,13 @@ func (s *Server) serve(c echo.Context, x *exchange) error {
 
 	if !x.policy.cacheable() {
 		x.status = statusBypass
+		if !x.req.Stream {
+			// Nobody else can share this call: make it on the request's own
+			// goroutine and context.
+			f := newFlight()
+			s.runFlight(f, ctx, x, false)
+			return s.follow(c, x, f)
+		}
 		f := solo(func(f *flight, fctx context.Context) { s.runFlight(f, fctx, x, false) })
 		return s.follow(c, x, f)
 	}
@@ -181,7 +204,10 @@ func (s *Server) serve(c echo.Context, x *exchange) error {
 func (s *Server) lookup(ctx context.Context, x *exchange) (store.Entry, time.Duration, bool) {
 	ctx, span := s.traceLookup(ctx)
 	defer span.End()
-	lctx, cancel := context.WithTimeout(ctx, s.cfg.Cache.OperationTimeout)
+	lctx, cancel := ctx, context.CancelFunc(func() {})
+	if _, inProcess := s.store.(*store.Memory); !inProcess {
+		lctx, cancel = context.WithTimeout(ctx, s.cfg.Cache.OperationTimeout) // the memory store cannot block
+	}
 	entry, ok, err := s.storeGet(lctx, x.key)
 	cancel()
 	if err != nil {

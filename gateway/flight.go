@@ -91,6 +91,11 @@ func (g *flightGroup) forget(f *flight) {
 	g.mu.Unlock()
 }
 
+// newFlight returns a private flight with one follower, run by the caller.
+func newFlight() *flight {
+	return &flight{cancel: func() {}, wake: make(chan struct{}), waiters: 1}
+}
+
 // solo runs start as a private flight that nobody else can join (used when
 // coalescing is off or the request must not share an answer).
 func solo(start func(f *flight, ctx context.Context)) *flight {
