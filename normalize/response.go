@@ -17,12 +17,9 @@ var ErrIncomplete = errors.New("stream ended before every choice finished")
 func ParseOpenAIResponse(body []byte) (*Response, error) {
 	p := parserPool.Get()
 	defer parserPool.Put(p)
-	v, err := p.ParseBytes(body)
+	v, err := parseCompletion(p, body)
 	if err != nil {
 		return nil, err
-	}
-	if v.Type() != fastjson.TypeObject {
-		return nil, errors.New("chat completion is not a JSON object")
 	}
 	r := &Response{
 		ID:                string(v.GetStringBytes("id")),
@@ -55,6 +52,19 @@ func ParseOpenAIResponse(body []byte) (*Response, error) {
 	return r, nil
 }
 
+// parseCompletion parses body with p and checks it is a JSON object. The
+// value lives until p is reused.
+func parseCompletion(p *fastjson.Parser, body []byte) (*fastjson.Value, error) {
+	v, err := p.ParseBytes(body)
+	if err != nil {
+		return nil, err
+	}
+	if v.Type() != fastjson.TypeObject {
+		return nil, errors.New("chat completion is not a JSON object")
+	}
+	return v, nil
+}
+
 // SummarizeOpenAIResponse reads only what accounting needs from a
 // chat.completion body: the model, the usage and each choice's index and
 // finish reason (messages are left empty). It is much cheaper than
@@ -62,12 +72,9 @@ func ParseOpenAIResponse(body []byte) (*Response, error) {
 func SummarizeOpenAIResponse(body []byte) (*Response, error) {
 	p := parserPool.Get()
 	defer parserPool.Put(p)
-	v, err := p.ParseBytes(body)
+	v, err := parseCompletion(p, body)
 	if err != nil {
 		return nil, err
-	}
-	if v.Type() != fastjson.TypeObject {
-		return nil, errors.New("chat completion is not a JSON object")
 	}
 	r := &Response{Model: string(v.GetStringBytes("model"))}
 	choices := v.GetArray("choices")
