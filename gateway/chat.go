@@ -285,7 +285,7 @@ func (s *Server) storeAnswer(x *exchange, resp *normalize.Response, body []byte)
 	ctx, cancel := context.WithTimeout(x.tel.traceContext(), s.cfg.Cache.OperationTimeout)
 	defer cancel()
 	// Kept past its fresh lifetime for stale-if-error.
-	e := store.Entry{Digest: x.key.Digest, Created: s.now(), Fresh: x.policy.ttl, Body: body}
+	e := store.Entry{Digest: x.key.Digest, Created: s.now(), Fresh: x.policy.ttl, Body: body, Meta: encodeMeta(resp)}
 	err := s.storeSet(ctx, x.key, e, x.policy.ttl+s.cfg.Cache.StaleIfError)
 	if err != nil {
 		s.metrics.storeError("set", err)
@@ -413,11 +413,16 @@ func (s *Server) writeHit(c echo.Context, x *exchange, e store.Entry, age time.D
 	h.Set("Age", strconv.FormatInt(int64(age/time.Second), 10))
 	// A JSON client gets the stored bytes as they are: only accounting
 	// needs a look inside. A stream replay needs the whole answer.
-	parse := normalize.SummarizeOpenAIResponse
-	if x.req.Stream {
-		parse = normalize.ParseOpenAIResponse
+	var resp *normalize.Response
+	var err error
+	switch meta, ok := decodeMeta(e.Meta); {
+	case x.req.Stream:
+		resp, err = normalize.ParseOpenAIResponse(e.Body)
+	case ok:
+		resp = meta
+	default:
+		resp, err = normalize.SummarizeOpenAIResponse(e.Body)
 	}
-	resp, err := parse(e.Body)
 	if err != nil {
 		// Unreadable body under a valid digest: serve a miss instead.
 		s.metrics.storeError("decode", err)

@@ -17,29 +17,33 @@ import (
 //	36      8     created, Unix nanoseconds (0 = zero time)
 //	44      8     fresh lifetime, nanoseconds
 //	52      8     body length
-//	60      8     xxhash64 of the body (a flipped byte reads as ErrCorrupt)
-//	68      n     body
+//	60      8     xxhash64 of meta and body (a flipped byte reads as ErrCorrupt)
+//	68      8     meta length m
+//	76      m     meta
+//	76+m    n     body
 //
 // Bump formatVersion whenever the layout changes; values written by another
 // version decode as ErrCorrupt and are overwritten on the next fill.
 const (
 	magic         = "DTO"
-	formatVersion = 3
-	headerLen     = len(magic) + 1 + 32 + 8 + 8 + 8 + 8
+	formatVersion = 4
+	headerLen     = len(magic) + 1 + 32 + 8 + 8 + 8 + 8 + 8
 )
 
 // MarshalEntry encodes e in Ditto's versioned binary value format. The result
 // is a new slice that does not alias e.Body. It is safe for concurrent use.
 func MarshalEntry(e Entry) []byte {
-	b := make([]byte, headerLen+len(e.Body))
+	b := make([]byte, headerLen+len(e.Meta)+len(e.Body))
 	copy(b, magic)
 	b[3] = formatVersion
 	copy(b[4:36], e.Digest[:])
 	binary.BigEndian.PutUint64(b[36:44], uint64(unixNano(e.Created)))
 	binary.BigEndian.PutUint64(b[44:52], uint64(max(e.Fresh, 0)))
 	binary.BigEndian.PutUint64(b[52:60], uint64(len(e.Body)))
-	binary.BigEndian.PutUint64(b[60:68], xxhash.Sum64(e.Body))
-	copy(b[headerLen:], e.Body)
+	binary.BigEndian.PutUint64(b[68:76], uint64(len(e.Meta)))
+	copy(b[headerLen:], e.Meta)
+	copy(b[headerLen+len(e.Meta):], e.Body)
+	binary.BigEndian.PutUint64(b[60:68], xxhash.Sum64(b[headerLen:]))
 	return b
 }
 
@@ -62,16 +66,20 @@ func UnmarshalEntry(b []byte) (Entry, error) {
 		return Entry{}, fmt.Errorf("%w: negative fresh lifetime", ErrCorrupt)
 	}
 	n := binary.BigEndian.Uint64(b[52:60])
-	if n != uint64(len(b)-headerLen) {
-		return Entry{}, fmt.Errorf("%w: body length %d, have %d bytes", ErrCorrupt, n, len(b)-headerLen)
+	m := binary.BigEndian.Uint64(b[68:76])
+	rest := uint64(len(b) - headerLen)
+	if m > rest || n != rest-m {
+		return Entry{}, fmt.Errorf("%w: meta %d + body %d bytes, have %d", ErrCorrupt, m, n, rest)
 	}
 	if binary.BigEndian.Uint64(b[60:68]) != xxhash.Sum64(b[headerLen:]) {
-		return Entry{}, fmt.Errorf("%w: body checksum mismatch", ErrCorrupt)
+		return Entry{}, fmt.Errorf("%w: checksum mismatch", ErrCorrupt)
 	}
 	var e Entry
 	copy(e.Digest[:], b[4:36])
 	e.Created = fromUnixNano(int64(binary.BigEndian.Uint64(b[36:44])))
 	e.Fresh = time.Duration(fresh)
-	e.Body = b[headerLen:len(b):len(b)]
+	split := headerLen + int(m)
+	e.Meta = b[headerLen:split:split]
+	e.Body = b[split:len(b):len(b)]
 	return e, nil
 }

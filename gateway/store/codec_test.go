@@ -13,6 +13,7 @@ func sampleEntry() store.Entry {
 	e := store.Entry{
 		Created: time.Date(2025, 3, 1, 12, 30, 45, 123456789, time.UTC),
 		Fresh:   90 * time.Minute,
+		Meta:    []byte("meta"),
 		Body:    []byte(`{"id":"chatcmpl-1","object":"chat.completion"}`),
 	}
 	for i := range e.Digest {
@@ -38,7 +39,7 @@ func TestMarshalRoundTrip(t *testing.T) {
 			if err != nil {
 				t.Fatalf("UnmarshalEntry(MarshalEntry(e)) error = %v", err)
 			}
-			if got.Digest != tt.give.Digest || !got.Created.Equal(tt.give.Created) || got.Fresh != tt.give.Fresh || !bytes.Equal(got.Body, tt.give.Body) {
+			if got.Digest != tt.give.Digest || !got.Created.Equal(tt.give.Created) || got.Fresh != tt.give.Fresh || !bytes.Equal(got.Meta, tt.give.Meta) || !bytes.Equal(got.Body, tt.give.Body) {
 				t.Errorf("UnmarshalEntry(MarshalEntry(e)) = %+v, want %+v", got, tt.give)
 			}
 		})
@@ -71,8 +72,10 @@ func TestUnmarshalCorrupt(t *testing.T) {
 		{"truncated body", valid[:len(valid)-1]},
 		{"trailing byte", append(bytes.Clone(valid), 0)},
 		{"bad magic", with(func(b []byte) []byte { b[0] = 'X'; return b })},
-		{"old version", with(func(b []byte) []byte { b[3] = 2; return b })},
-		{"future version", with(func(b []byte) []byte { b[3] = 4; return b })},
+		{"old version", with(func(b []byte) []byte { b[3] = 3; return b })},
+		{"future version", with(func(b []byte) []byte { b[3] = 5; return b })},
+		{"huge meta length", with(func(b []byte) []byte { b[68] = 0xff; return b })},
+		{"flipped meta byte", with(func(b []byte) []byte { b[76] ^= 1; return b })},
 		{"flipped body byte", with(func(b []byte) []byte { b[len(b)-3] ^= 1; return b })},
 		{"flipped checksum byte", with(func(b []byte) []byte { b[61] ^= 1; return b })},
 		{"huge length", with(func(b []byte) []byte { b[52] = 0xff; return b })},

@@ -21,11 +21,13 @@ const DefaultMemoryBytes = 64 << 20
 //	[8:16]  created, Unix nanoseconds (0 = zero time)
 //	[16:48] digest
 //	[48:56] fresh lifetime in nanoseconds
-//	[56:]   body
+//	[56:64] meta length m
+//	[64:64+m] meta
+//	[64+m:] body
 //
 // One buffer instead of a struct with a separate body keeps the per-entry
 // overhead to the otter node, one map slot and the key string.
-const memHeaderLen = 56
+const memHeaderLen = 64
 
 // memEntryOverhead approximates the heap bytes each entry costs beyond its
 // key and buffer lengths: otter's node (96 bytes: links, expiry, key and
@@ -74,10 +76,12 @@ func (m *Memory) Get(ctx context.Context, k cachekey.Key) (Entry, bool, error) {
 	if !ok {
 		return Entry{}, false, nil
 	}
+	split := memHeaderLen + int(binary.LittleEndian.Uint64(buf[56:64]))
 	e := Entry{
 		Created: fromUnixNano(int64(binary.LittleEndian.Uint64(buf[8:16]))),
 		Fresh:   time.Duration(binary.LittleEndian.Uint64(buf[48:56])),
-		Body:    buf[memHeaderLen:len(buf):len(buf)],
+		Meta:    buf[memHeaderLen:split:split],
+		Body:    buf[split:len(buf):len(buf)],
 	}
 	copy(e.Digest[:], buf[16:48])
 	return e, true, nil
@@ -91,12 +95,14 @@ func (m *Memory) Set(ctx context.Context, k cachekey.Key, e Entry, ttl time.Dura
 	if ttl <= 0 {
 		return fmt.Errorf("memory set: ttl %v: %w", ttl, ErrInvalid)
 	}
-	buf := make([]byte, memHeaderLen+len(e.Body))
+	buf := make([]byte, memHeaderLen+len(e.Meta)+len(e.Body))
 	binary.LittleEndian.PutUint64(buf[0:8], uint64(ttl))
 	binary.LittleEndian.PutUint64(buf[8:16], uint64(unixNano(e.Created)))
 	copy(buf[16:48], e.Digest[:])
 	binary.LittleEndian.PutUint64(buf[48:56], uint64(max(e.Fresh, 0)))
-	copy(buf[memHeaderLen:], e.Body)
+	binary.LittleEndian.PutUint64(buf[56:64], uint64(len(e.Meta)))
+	copy(buf[memHeaderLen:], e.Meta)
+	copy(buf[memHeaderLen+len(e.Meta):], e.Body)
 	m.c.Set(k.String(), buf)
 	return nil
 }

@@ -37,6 +37,10 @@ type Entry struct {
 	// Body is the OpenAI chat.completion JSON rendered by the gateway. It
 	// may be empty.
 	Body []byte
+	// Meta is small metadata the gateway keeps beside Body (what accounting
+	// needs, so a hit need not parse Body). Stores keep it opaque, with the
+	// same ownership rules as Body; it may be empty.
+	Meta []byte
 }
 
 // Backend is the storage contract shared by [Memory], [Redis] and [Breaker].

@@ -57,6 +57,7 @@ func entry(k cachekey.Key, body string) store.Entry {
 		Digest:  k.Digest,
 		Created: time.Date(2025, 3, 1, 12, 30, 45, 123456789, time.UTC),
 		Fresh:   time.Hour + time.Nanosecond,
+		Meta:    []byte("meta:" + body[:min(len(body), 8)]),
 		Body:    []byte(body),
 	}
 }
@@ -91,6 +92,9 @@ func wantEntry(t *testing.T, s store.Backend, k cachekey.Key, want store.Entry) 
 	}
 	if got.Fresh != want.Fresh {
 		t.Errorf("Get(%s).Fresh = %v, want %v", k, got.Fresh, want.Fresh)
+	}
+	if !bytes.Equal(got.Meta, want.Meta) {
+		t.Errorf("Get(%s).Meta = %q, want %q", k, got.Meta, want.Meta)
 	}
 	if !bytes.Equal(got.Body, want.Body) {
 		t.Errorf("Get(%s).Body = %.80q (%d bytes), want %.80q (%d bytes)", k, got.Body, len(got.Body), want.Body, len(want.Body))

@@ -1,0 +1,67 @@
+package gateway
+
+import (
+	"bytes"
+	"strconv"
+	"strings"
+
+	"github.com/dittocache/ditto/normalize"
+)
+
+// Entry metadata: what accounting needs from a stored answer (model, token
+// usage, finish reasons), kept beside its body so a JSON hit writes the
+// stored bytes without parsing them. Format: "m1", then NUL-separated
+// model, prompt tokens, completion tokens, total tokens, and the choices'
+// finish reasons joined by ','. Entries without it (or with another
+// version) are read by parsing the body.
+const metaVersion = "m1"
+
+func encodeMeta(r *normalize.Response) []byte {
+	var b []byte
+	b = append(b, metaVersion...)
+	b = append(b, 0)
+	b = append(b, r.Model...)
+	b = append(b, 0)
+	var u normalize.Usage
+	if r.Usage != nil {
+		u = *r.Usage
+	}
+	b = strconv.AppendInt(b, int64(u.PromptTokens), 10)
+	b = append(b, 0)
+	b = strconv.AppendInt(b, int64(u.CompletionTokens), 10)
+	b = append(b, 0)
+	b = strconv.AppendInt(b, int64(u.TotalTokens), 10)
+	b = append(b, 0)
+	for i, c := range r.Choices {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = append(b, c.FinishReason...)
+	}
+	return b
+}
+
+// decodeMeta rebuilds the accounting view of a stored answer: Model, Usage
+// (nil when the answer had none) and each choice's Index and FinishReason.
+func decodeMeta(b []byte) (*normalize.Response, bool) {
+	f := bytes.Split(b, []byte{0})
+	if len(f) != 6 || string(f[0]) != metaVersion {
+		return nil, false
+	}
+	var n [3]int
+	for i := range n {
+		v, err := strconv.Atoi(string(f[2+i]))
+		if err != nil {
+			return nil, false
+		}
+		n[i] = v
+	}
+	r := &normalize.Response{Model: string(f[1])}
+	if n[0] != 0 || n[1] != 0 || n[2] != 0 {
+		r.Usage = &normalize.Usage{PromptTokens: n[0], CompletionTokens: n[1], TotalTokens: n[2]}
+	}
+	for i, reason := range strings.Split(string(f[5]), ",") {
+		r.Choices = append(r.Choices, normalize.Choice{Index: i, FinishReason: reason})
+	}
+	return r, true
+}
