@@ -75,6 +75,9 @@ func (s *Server) parseChat(c echo.Context) (*normalize.Request, Route, policy, e
 		return nil, Route{}, policy{}, err
 	}
 	c.Set(ctxModel, req.Model)
+	if s.cfg.Log.Prompts {
+		c.Set(ctxPrompt, loggedPrompt(req))
+	}
 	route, err := s.router.resolve(req.Model)
 	if err != nil {
 		return nil, Route{}, policy{}, err

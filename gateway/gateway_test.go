@@ -468,3 +468,30 @@ func TestLooseMatchingRouteSharesOnlyItsOwnEntries(t *testing.T) {
 		t.Errorf("purge loose route: %d %v, want 2 deleted", status, m)
 	}
 }
+
+func TestPromptsAreLoggedOnlyWhenEnabled(t *testing.T) {
+	for _, enabled := range []bool{false, true} {
+		var logs syncBuf
+		g := newTestGatewayWith(t, func(c *configs.Config, d *Deps) {
+			c.Log.Prompts = enabled
+			d.Logger = slog.New(slog.NewJSONHandler(&logs, nil))
+		})
+		completion(t, g.url, "my secret medical question")
+		got := strings.Contains(logs.String(), "my secret medical question")
+		if got != enabled {
+			t.Errorf("log.prompts=%v: prompt in logs = %v\n%s", enabled, got, logs.String())
+		}
+		if !strings.Contains(logs.String(), `"msg":"request"`) {
+			t.Errorf("no request line logged:\n%s", logs.String())
+		}
+	}
+}
+
+// syncBuf is a goroutine-safe log sink.
+type syncBuf struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (s *syncBuf) Write(p []byte) (int, error) { s.mu.Lock(); defer s.mu.Unlock(); return s.b.Write(p) }
+func (s *syncBuf) String() string              { s.mu.Lock(); defer s.mu.Unlock(); return s.b.String() }

@@ -6,9 +6,12 @@ import (
 	"log/slog"
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/labstack/echo/v4"
+
+	"github.com/dittocache/ditto/normalize"
 )
 
 // Keys of values handlers leave in the echo context for the request log.
@@ -16,6 +19,7 @@ const (
 	ctxModel  = "ditto.model"
 	ctxTenant = "ditto.tenant"
 	ctxAdmin  = "ditto.admin"
+	ctxPrompt = "ditto.prompt"
 )
 
 // requestLog assigns a request id and writes one structured line per
@@ -52,6 +56,9 @@ func (s *Server) requestLog(next echo.HandlerFunc) echo.HandlerFunc {
 		if cs := c.Response().Header().Get("X-Ditto-Cache"); cs != "" {
 			attrs = append(attrs, slog.String("cache", cs))
 		}
+		if p, ok := c.Get(ctxPrompt).(string); ok {
+			attrs = append(attrs, slog.String("prompt", p)) // only with log.prompts: true
+		}
 		if err != nil && status >= 500 {
 			// Transport errors name hosts, never credentials (adapters
 			// strip URLs); prompts never appear in errors.
@@ -79,4 +86,23 @@ func (s *Server) headerLimit(next echo.HandlerFunc) echo.HandlerFunc {
 		}
 		return next(c)
 	}
+}
+
+// maxLoggedPrompt bounds the prompt text a request log line carries.
+const maxLoggedPrompt = 2000
+
+// loggedPrompt is the last user message's text, cut to maxLoggedPrompt
+// bytes (at a rune boundary), for log.prompts: true.
+func loggedPrompt(req *normalize.Request) string {
+	for i := len(req.Messages) - 1; i >= 0; i-- {
+		if req.Messages[i].Role != normalize.RoleUser {
+			continue
+		}
+		t := req.Messages[i].Text()
+		if len(t) > maxLoggedPrompt {
+			t = strings.ToValidUTF8(t[:maxLoggedPrompt], "") + "…"
+		}
+		return t
+	}
+	return ""
 }
