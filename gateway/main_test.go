@@ -1,0 +1,14 @@
+package gateway
+
+import (
+	"testing"
+
+	"go.uber.org/goleak"
+)
+
+// TestMain fails the package if any test leaves a goroutine behind:
+// flights, stream relays, statistics flushers and store clients must all
+// stop with their gateway.
+func TestMain(m *testing.M) {
+	goleak.VerifyTestMain(m)
+}
