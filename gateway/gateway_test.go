@@ -124,11 +124,8 @@ func TestCollidingKeysNeverServeTheWrongAnswer(t *testing.T) {
 	if status != "MISS" || content != fakeopenai.EchoAnswer("first question") {
 		t.Errorf("colliding request: status %s content %q, want MISS with its own answer", status, content)
 	}
-	g.metrics.mu.Lock()
-	mismatches := g.metrics.mismatches
-	g.metrics.mu.Unlock()
-	if mismatches < 3 {
-		t.Errorf("digest mismatches counted = %d, want at least 3", mismatches)
+	if mismatches, _ := metricValue(scrape(t, g.url), "ditto_cache_digest_mismatches_total", nil); mismatches < 3 {
+		t.Errorf("digest mismatches counted = %v, want at least 3", mismatches)
 	}
 }
 
@@ -196,10 +193,11 @@ func TestStoreFailureFallsBackToProvider(t *testing.T) {
 	if fs.gets.Load() != 3 || fs.sets.Load() != 3 || g.up.Calls() != 3 {
 		t.Errorf("gets %d sets %d upstream %d, want 3 each", fs.gets.Load(), fs.sets.Load(), g.up.Calls())
 	}
-	g.metrics.mu.Lock()
-	defer g.metrics.mu.Unlock()
-	if g.metrics.storeErrors["get"] != 3 || g.metrics.storeErrors["set"] != 3 {
-		t.Errorf("store errors counted = %v", g.metrics.storeErrors)
+	text := scrape(t, g.url)
+	for _, op := range []string{"get", "set"} {
+		if n, _ := metricValue(text, "ditto_store_errors_total", map[string]string{"ditto_store_operation": op}); n != 3 {
+			t.Errorf("store %s errors counted = %v, want 3", op, n)
+		}
 	}
 }
 

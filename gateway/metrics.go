@@ -88,9 +88,7 @@ type metrics struct {
 	mismatchC     metric.Int64Counter
 	lastFlushWarn time.Time
 
-	mu          sync.Mutex
-	storeErrors map[string]int64 // by operation, for tests and logs
-	mismatches  int64
+	mu sync.Mutex // guards lastFlushWarn
 }
 
 // Histogram boundaries: the GenAI conventions' for provider calls and
@@ -103,7 +101,7 @@ var (
 )
 
 func newMetrics(s *Server, deps Deps) (*metrics, error) {
-	m := &metrics{srv: s, storeErrors: map[string]int64{}, labels: newModelLabels(s.cfg), prices: newPricer(s.cfg.Pricing)}
+	m := &metrics{srv: s, labels: newModelLabels(s.cfg), prices: newPricer(s.cfg.Pricing)}
 	tp := deps.TracerProvider
 	if tp == nil {
 		tp = otel.GetTracerProvider()
@@ -418,14 +416,8 @@ func (m *metrics) upstream(x *exchange, rt Route, span trace.Span, d time.Durati
 
 func (m *metrics) storeError(op string, err error) {
 	m.storeErrs.Add(context.Background(), 1, metric.WithAttributes(attrStoreOp.String(op)))
-	m.mu.Lock()
-	m.storeErrors[op]++
-	m.mu.Unlock()
 }
 
 func (m *metrics) digestMismatch() {
 	m.mismatchC.Add(context.Background(), 1)
-	m.mu.Lock()
-	m.mismatches++
-	m.mu.Unlock()
 }
