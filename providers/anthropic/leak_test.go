@@ -3,13 +3,7 @@ package anthropic
 import (
 	"testing"
 
-	"go.uber.org/goleak"
+	"github.com/dittocache/ditto/internal/leaktest"
 )
 
-// TestMain fails the package if a stream or request outlives its test.
-func TestMain(m *testing.M) {
-	goleak.VerifyTestMain(m,
-		goleak.IgnoreTopFunction("net/http.(*persistConn).readLoop"),
-		goleak.IgnoreTopFunction("net/http.(*persistConn).writeLoop"),
-	)
-}
+func TestMain(m *testing.M) { leaktest.VerifyTestMain(m) }
