@@ -74,9 +74,10 @@ func (s *Server) parseChat(c echo.Context) (*normalize.Request, Route, policy, e
 	if err != nil {
 		return nil, Route{}, policy{}, err
 	}
-	c.Set(ctxModel, req.Model)
+	st := stateOf(c)
+	st.model = req.Model
 	if s.cfg.Log.Prompts {
-		c.Set(ctxPrompt, loggedPrompt(req))
+		st.prompt, st.hasPrompt = loggedPrompt(req), true
 	}
 	route, err := s.router.resolve(req.Model)
 	if err != nil {
@@ -121,7 +122,7 @@ func (s *Server) namespace(c echo.Context, route Route, pol policy) string {
 		return sharedNamespace(route)
 	}
 	tenant := s.cfg.Cache.Namespace
-	if t, ok := c.Get(ctxTenant).(string); ok && t != "" {
+	if t := stateOf(c).tenant; t != "" {
 		tenant = t
 	}
 	if pol.namespace != "" {
@@ -187,6 +188,9 @@ func (s *Server) serve(c echo.Context, x *exchange) error {
 	if !x.policy.lookup {
 		x.status = statusBypass // no-cache: forced refresh
 	}
+	// A miss may wait on another request's call (here or on another
+	// replica): its coalesce-wait span ends with the first byte.
+	x.tel.watchFirstByte(c)
 	if !s.cfg.Cache.Coalesce {
 		f := solo(func(f *flight, fctx context.Context) { s.runFlight(f, fctx, x, true) })
 		return s.follow(c, x, f)

@@ -155,7 +155,9 @@ func (s *swapStore) Get(ctx context.Context, k cachekey.Key) (store.Entry, bool,
 }
 
 func TestEntryUnderWrongKeyIsAMiss(t *testing.T) {
-	g := newTestGateway(t, testOpts{store: &swapStore{Memory: store.NewMemory(1 << 20)}})
+	mem := store.NewMemory(1 << 20)
+	t.Cleanup(func() { _ = mem.Close() }) // a store passed in Deps is the caller's to close
+	g := newTestGateway(t, testOpts{store: &swapStore{Memory: mem}})
 	g.up.SetEcho(true)
 	completion(t, g.url, "alice's private question")
 	_, status, content := completion(t, g.url, "bob's question")

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	tracenoop "go.opentelemetry.io/otel/trace/noop"
 	"net/http"
 	"strconv"
 	"sync"
@@ -69,6 +70,7 @@ type metrics struct {
 	attrs    attrCache
 	srv      *Server
 	tracer   trace.Tracer
+	tracing  bool // tracer may record: false only for the no-op provider
 	provider *sdkmetric.MeterProvider
 	handler  http.Handler // GET /metrics
 	stats    *stats.Recorder
@@ -107,6 +109,8 @@ func newMetrics(s *Server, deps Deps) (*metrics, error) {
 		tp = otel.GetTracerProvider()
 	}
 	m.tracer = tp.Tracer(tracerName)
+	_, noop := m.tracer.(tracenoop.Tracer)
+	m.tracing = !noop
 
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))

@@ -14,16 +14,36 @@ import (
 	"github.com/dittocache/ditto/normalize"
 )
 
-// Keys of values handlers leave in the echo context for the request log.
-const (
-	ctxModel  = "ditto.model"
-	ctxTenant = "ditto.tenant"
-	ctxAdmin  = "ditto.admin"
-	ctxPrompt = "ditto.prompt"
-)
+// requestState is what one request's middleware and handlers share: the
+// telemetry of a traced request, the caller auth found, and what the chat
+// handler leaves for the log line. One allocation under one echo context
+// key, instead of a boxed value per field.
+type requestState struct {
+	tel    requestTelemetry
+	traced bool // tel is in use (the route is traced)
+
+	tenant    string // set by authMiddleware
+	admin     bool
+	model     string // the requested model, for the log line
+	prompt    string // only with log.prompts: true
+	hasPrompt bool
+}
+
+// ctxState is the echo context key of a request's *requestState.
+const ctxState = "ditto.state"
+
+// stateOf returns the request's state, creating it if no middleware has.
+func stateOf(c echo.Context) *requestState {
+	if st, ok := c.Get(ctxState).(*requestState); ok {
+		return st
+	}
+	st := &requestState{}
+	c.Set(ctxState, st)
+	return st
+}
 
 // requestLog assigns a request id and writes one structured line per
-// request: no prompts, no credentials.
+// request: no prompts (unless log.prompts), no credentials.
 func (s *Server) requestLog(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		start := time.Now()
@@ -33,7 +53,7 @@ func (s *Server) requestLog(next echo.HandlerFunc) echo.HandlerFunc {
 			rand.Read(b[:])
 			id = hex.EncodeToString(b[:])
 		}
-		c.Response().Header().Set("X-Request-Id", id)
+		c.Response().Header()["X-Request-Id"] = []string{id}
 		err := next(c)
 		if err != nil {
 			c.Error(err)
@@ -43,29 +63,40 @@ func (s *Server) requestLog(next echo.HandlerFunc) echo.HandlerFunc {
 		if status >= 500 {
 			level = slog.LevelWarn
 		}
-		attrs := []slog.Attr{
+		ctx := c.Request().Context()
+		if !s.log.Enabled(ctx, level) {
+			return nil
+		}
+		// The record is built by hand, without the caller's program counter
+		// (nothing logs source lines), and from a stack array: this line is
+		// written for every request.
+		var buf [12]slog.Attr
+		attrs := append(buf[:0],
 			slog.String("request_id", id),
 			slog.String("method", c.Request().Method),
 			slog.String("path", c.Path()),
 			slog.Int("status", status),
 			slog.Float64("latency_ms", float64(time.Since(start).Microseconds())/1000),
+		)
+		st, _ := c.Get(ctxState).(*requestState)
+		if st != nil && st.model != "" {
+			attrs = append(attrs, slog.String("model", st.model))
 		}
-		if m, ok := c.Get(ctxModel).(string); ok {
-			attrs = append(attrs, slog.String("model", m))
+		if cs := c.Response().Header()["X-Ditto-Cache"]; len(cs) > 0 {
+			attrs = append(attrs, slog.String("cache", cs[0]))
 		}
-		if cs := c.Response().Header().Get("X-Ditto-Cache"); cs != "" {
-			attrs = append(attrs, slog.String("cache", cs))
-		}
-		if p, ok := c.Get(ctxPrompt).(string); ok {
-			attrs = append(attrs, slog.String("prompt", p)) // only with log.prompts: true
+		if st != nil && st.hasPrompt {
+			attrs = append(attrs, slog.String("prompt", st.prompt)) // only with log.prompts: true
 		}
 		if err != nil && status >= 500 {
 			// Transport errors name hosts, never credentials (adapters
 			// strip URLs); prompts never appear in errors.
 			attrs = append(attrs, slog.String("error", err.Error()))
 		}
-		attrs = s.telemetryLogAttrs(c, attrs)
-		s.log.LogAttrs(c.Request().Context(), level, "request", attrs...)
+		attrs = s.telemetryLogAttrs(c, st, attrs)
+		r := slog.NewRecord(time.Now(), level, "request", 0)
+		r.AddAttrs(attrs...)
+		_ = s.log.Handler().Handle(ctx, r)
 		return nil
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/textproto"
 	"strconv"
 	"strings"
 	"sync"
@@ -104,9 +105,6 @@ func tracingEnabled(getenv func(string) string) bool {
 	return getenv("OTEL_EXPORTER_OTLP_ENDPOINT") != "" || getenv("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT") != ""
 }
 
-// ctxTelemetry is the echo context key of a request's *requestTelemetry.
-const ctxTelemetry = "ditto.telemetry"
-
 // requestTelemetry is one request's server span and, for chat requests,
 // the outcome the handler reports; traceRequests turns it into metrics and
 // statistics when the request ends. Methods are nil-safe. Fields other than
@@ -119,7 +117,8 @@ type requestTelemetry struct {
 	x         *exchange           // set by begin: a chat request
 	status    string              // X-Ditto-Cache value or "ERROR"; "" until reported
 	resp      *normalize.Response // the answer the client got
-	firstByte time.Time           // when the response headers were written
+	firstByte time.Time           // when the response headers were written (watched streams and followers)
+	watching  bool                // the first-byte hook is installed
 
 	mu       sync.Mutex // guards coalesce: ended by the write hook or the end
 	coalesce trace.Span // the coalesce-wait span of a follower
@@ -127,34 +126,57 @@ type requestTelemetry struct {
 
 // traceRequests is the outermost middleware: it joins the client's trace
 // (W3C traceparent), opens the server span, and records the request's
-// metrics when it ends.
+// metrics when it ends. With tracing off it opens no span, and it parses
+// propagation headers only when the client sent some.
 func (s *Server) traceRequests(next echo.HandlerFunc) echo.HandlerFunc {
+	prop := otel.GetTextMapPropagator()
+	var fields []string // canonical header names the propagator reads
+	for _, f := range prop.Fields() {
+		fields = append(fields, textproto.CanonicalMIMEHeaderKey(f))
+	}
 	return func(c echo.Context) error {
 		r := c.Request()
-		ctx := otel.GetTextMapPropagator().Extract(r.Context(), propagation.HeaderCarrier(r.Header))
+		st := &requestState{}
+		c.Set(ctxState, st)
+		ctx := r.Context()
+		for _, f := range fields {
+			if len(r.Header[f]) > 0 {
+				ctx = prop.Extract(ctx, propagation.HeaderCarrier(r.Header))
+				break
+			}
+		}
 		route := c.Path()
 		if !tracedPath(route) {
-			c.SetRequest(r.WithContext(ctx))
+			if ctx != r.Context() {
+				c.SetRequest(r.WithContext(ctx))
+			}
 			return next(c)
 		}
-		name := r.Method
-		if route != "" {
-			name += " " + route
+		tel := &st.tel
+		st.traced = true
+		tel.start = time.Now()
+		var span trace.Span
+		if s.metrics.tracing {
+			name := r.Method
+			if route != "" {
+				name += " " + route
+			}
+			ctx, span = s.metrics.tracer.Start(ctx, name,
+				trace.WithSpanKind(trace.SpanKindServer),
+				trace.WithAttributes(
+					attribute.String("http.request.method", r.Method),
+					attribute.String("http.route", route),
+					attribute.String("url.path", r.URL.Path),
+				))
+		} else {
+			// The client's span context, if any, so providers still see
+			// its traceparent; ending or annotating it is a no-op.
+			span = trace.SpanFromContext(ctx)
 		}
-		ctx, span := s.metrics.tracer.Start(ctx, name,
-			trace.WithSpanKind(trace.SpanKindServer),
-			trace.WithAttributes(
-				attribute.String("http.request.method", r.Method),
-				attribute.String("http.route", route),
-				attribute.String("url.path", r.URL.Path),
-			))
-		tel := &requestTelemetry{ctx: ctx, span: span, start: time.Now()}
-		c.Set(ctxTelemetry, tel)
-		c.SetRequest(r.WithContext(ctx))
-		c.Response().Before(func() {
-			tel.firstByte = time.Now()
-			tel.endCoalesce()
-		})
+		tel.ctx, tel.span = ctx, span
+		if ctx != r.Context() {
+			c.SetRequest(r.WithContext(ctx))
+		}
 		err := next(c)
 		if err != nil {
 			// Let the error handler write the response now, so the span and
@@ -166,6 +188,19 @@ func (s *Server) traceRequests(next echo.HandlerFunc) echo.HandlerFunc {
 	}
 }
 
+// watchFirstByte records when the response headers go out (time to first
+// token for streams) and ends a follower's coalesce-wait span then.
+func (t *requestTelemetry) watchFirstByte(c echo.Context) {
+	if t == nil || t.watching {
+		return
+	}
+	t.watching = true
+	c.Response().Before(func() {
+		t.firstByte = time.Now()
+		t.endCoalesce()
+	})
+}
+
 // tracedPath leaves scrapes, probes and dashboard assets out of traces.
 func tracedPath(route string) bool {
 	switch {
@@ -175,10 +210,13 @@ func tracedPath(route string) bool {
 	return true
 }
 
-// telemetryOf returns the request's telemetry, or nil outside traceRequests.
+// telemetryOf returns the request's telemetry, or nil outside traceRequests
+// and on untraced routes.
 func telemetryOf(c echo.Context) *requestTelemetry {
-	t, _ := c.Get(ctxTelemetry).(*requestTelemetry)
-	return t
+	if st, ok := c.Get(ctxState).(*requestState); ok && st.traced {
+		return &st.tel
+	}
+	return nil
 }
 
 // begin binds a chat exchange to its request's telemetry: it records the
@@ -190,6 +228,12 @@ func (s *Server) begin(c echo.Context, x *exchange) *requestTelemetry {
 		return nil
 	}
 	tel.x = x
+	if x.req.Stream {
+		tel.watchFirstByte(c)
+	}
+	if !tel.span.IsRecording() {
+		return tel
+	}
 	_, span := s.metrics.tracer.Start(tel.ctx, "normalize", trace.WithTimestamp(tel.start),
 		trace.WithAttributes(attrRequestModel.String(x.req.Model), attrCacheKey.String(x.keyStr)))
 	span.End()
@@ -350,9 +394,10 @@ func errorType(err error) string {
 
 // telemetryLogAttrs adds the route, provider and trace id to a request's
 // log line.
-func (s *Server) telemetryLogAttrs(c echo.Context, attrs []slog.Attr) []slog.Attr {
-	if tel := telemetryOf(c); tel != nil && tel.x != nil {
-		attrs = append(attrs, slog.String("route", tel.x.route.Key()), slog.String("provider", tel.x.route.Provider))
+func (s *Server) telemetryLogAttrs(c echo.Context, st *requestState, attrs []slog.Attr) []slog.Attr {
+	if st != nil && st.traced && st.tel.x != nil {
+		x := st.tel.x
+		attrs = append(attrs, slog.String("route", x.route.Key()), slog.String("provider", x.route.Provider))
 	}
 	if sc := trace.SpanContextFromContext(c.Request().Context()); sc.IsValid() {
 		attrs = append(attrs, slog.String("trace_id", sc.TraceID().String()))
