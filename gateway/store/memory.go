@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"math"
+	"math/bits"
 	"strings"
 	"time"
 
@@ -17,17 +18,19 @@ const DefaultMemoryBytes = 64 << 20
 
 // An entry lives in one allocation:
 //
-//	[0:8]   ttl in nanoseconds (read by the expiry calculator)
-//	[8:16]  created, Unix nanoseconds (0 = zero time)
-//	[16:48] digest
-//	[48:56] fresh lifetime in nanoseconds
-//	[56:64] meta length m
-//	[64:64+m] meta
-//	[64+m:] body
+//	[0:32]  digest
+//	[32:40] created, Unix nanoseconds (0 = zero time)
+//	uvarint ttl in nanoseconds (read by the expiry calculator)
+//	uvarint fresh lifetime in nanoseconds
+//	uvarint meta length m
+//	meta (m bytes)
+//	body (the rest)
 //
 // One buffer instead of a struct with a separate body keeps the per-entry
-// overhead to the otter node, one map slot and the key string.
-const memHeaderLen = 64
+// overhead to the otter node, one map slot and the key string. Varints cut
+// the header from 64 bytes of fixed fields to 53 for hour-long lifetimes,
+// which leaves room in a 1 KiB body's size class.
+const memFixedLen = 40
 
 // memEntryOverhead approximates the heap bytes each entry costs beyond its
 // key and buffer lengths: otter's node (96 bytes: links, expiry, key and
@@ -55,7 +58,8 @@ func NewMemory(maxBytes int64) *Memory {
 		MaximumWeight: uint64(maxBytes),
 		Weigher:       memWeight,
 		ExpiryCalculator: otter.ExpiryWritingFunc(func(e otter.Entry[string, []byte]) time.Duration {
-			return time.Duration(binary.LittleEndian.Uint64(e.Value[0:8]))
+			ttl, _ := binary.Uvarint(e.Value[memFixedLen:])
+			return time.Duration(ttl)
 		}),
 	})
 	return &Memory{c: c}
@@ -64,6 +68,19 @@ func NewMemory(maxBytes int64) *Memory {
 func memWeight(key string, buf []byte) uint32 {
 	w := uint64(len(key)) + uint64(cap(buf)) + memEntryOverhead
 	return uint32(min(w, math.MaxUint32))
+}
+
+// memUvarint returns the uvarint at buf[*p:] and moves *p past it. Set wrote
+// buf, so the varint is well formed.
+func memUvarint(buf []byte, p *int) uint64 {
+	v, n := binary.Uvarint(buf[*p:])
+	*p += n
+	return v
+}
+
+// uvarintLen is the length of x's uvarint encoding.
+func uvarintLen(x uint64) int {
+	return (bits.Len64(x|1) + 6) / 7
 }
 
 // Get returns the live entry stored under k. The Body is shared with the
@@ -76,14 +93,18 @@ func (m *Memory) Get(ctx context.Context, k cachekey.Key) (Entry, bool, error) {
 	if !ok {
 		return Entry{}, false, nil
 	}
-	split := memHeaderLen + int(binary.LittleEndian.Uint64(buf[56:64]))
+	p := memFixedLen
+	_ = memUvarint(buf, &p) // ttl
+	fresh := memUvarint(buf, &p)
+	metaLen := memUvarint(buf, &p)
+	body := p + int(metaLen)
 	e := Entry{
-		Created: fromUnixNano(int64(binary.LittleEndian.Uint64(buf[8:16]))),
-		Fresh:   time.Duration(binary.LittleEndian.Uint64(buf[48:56])),
-		Meta:    buf[memHeaderLen:split:split],
-		Body:    buf[split:len(buf):len(buf)],
+		Created: fromUnixNano(int64(binary.LittleEndian.Uint64(buf[32:40]))),
+		Fresh:   time.Duration(fresh),
+		Meta:    buf[p:body:body],
+		Body:    buf[body:len(buf):len(buf)],
 	}
-	copy(e.Digest[:], buf[16:48])
+	copy(e.Digest[:], buf[0:32])
 	return e, true, nil
 }
 
@@ -95,14 +116,16 @@ func (m *Memory) Set(ctx context.Context, k cachekey.Key, e Entry, ttl time.Dura
 	if ttl <= 0 {
 		return fmt.Errorf("memory set: ttl %v: %w", ttl, ErrInvalid)
 	}
-	buf := make([]byte, memHeaderLen+len(e.Meta)+len(e.Body))
-	binary.LittleEndian.PutUint64(buf[0:8], uint64(ttl))
-	binary.LittleEndian.PutUint64(buf[8:16], uint64(unixNano(e.Created)))
-	copy(buf[16:48], e.Digest[:])
-	binary.LittleEndian.PutUint64(buf[48:56], uint64(max(e.Fresh, 0)))
-	binary.LittleEndian.PutUint64(buf[56:64], uint64(len(e.Meta)))
-	copy(buf[memHeaderLen:], e.Meta)
-	copy(buf[memHeaderLen+len(e.Meta):], e.Body)
+	fresh := uint64(max(e.Fresh, 0))
+	n := memFixedLen + uvarintLen(uint64(ttl)) + uvarintLen(fresh) + uvarintLen(uint64(len(e.Meta))) + len(e.Meta) + len(e.Body)
+	buf := make([]byte, memFixedLen, n)
+	copy(buf[0:32], e.Digest[:])
+	binary.LittleEndian.PutUint64(buf[32:40], uint64(unixNano(e.Created)))
+	buf = binary.AppendUvarint(buf, uint64(ttl))
+	buf = binary.AppendUvarint(buf, fresh)
+	buf = binary.AppendUvarint(buf, uint64(len(e.Meta)))
+	buf = append(buf, e.Meta...)
+	buf = append(buf, e.Body...)
 	m.c.Set(k.String(), buf)
 	return nil
 }
