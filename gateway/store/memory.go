@@ -1,9 +1,11 @@
 package store
 
 import (
+	"bytes"
 	"context"
 	"encoding/binary"
 	"fmt"
+	"hash/maphash"
 	"math"
 	"math/bits"
 	"strings"
@@ -22,52 +24,97 @@ const DefaultMemoryBytes = 64 << 20
 //	[32:40] created, Unix nanoseconds (0 = zero time)
 //	uvarint ttl in nanoseconds (read by the expiry calculator)
 //	uvarint fresh lifetime in nanoseconds
+//	uvarint scope length s
 //	uvarint meta length m
+//	scope (s bytes): the store key between keyHead and the hash, for Purge
 //	meta (m bytes)
 //	body (the rest)
 //
 // One buffer instead of a struct with a separate body keeps the per-entry
-// overhead to the otter node, one map slot and the key string. Varints cut
-// the header from 64 bytes of fixed fields to 53 for hour-long lifetimes,
-// which leaves room in a 1 KiB body's size class.
+// overhead to the otter node and one map slot. Varints keep the header to
+// 54 bytes for hour-long lifetimes, so a 1 KiB body with its meta and a
+// typical scope still fits the 1152-byte size class.
 const memFixedLen = 40
 
 // memEntryOverhead approximates the heap bytes each entry costs beyond its
-// key and buffer lengths: otter's node (96 bytes: links, expiry, key and
-// slice headers), its hash-table slot (about 30) and the allocator's
-// rounding of the key and buffer (about 60 on average for 1–4 KB bodies).
+// buffer length: otter's node (96 bytes: links, expiry, key and slice
+// headers), its hash-table slot (about 30) and the allocator's rounding of
+// the buffer (about 60 on average for 1–4 KB bodies).
 // BenchmarkMemoryOverhead measures the real figure.
 const memEntryOverhead = 192
+
+// memKey keys the cache: the store key's 64-bit hash and a seeded hash of
+// its namespace and route. Both words live inline in otter's node, where a
+// store key string was a second allocation per entry (64 bytes for a
+// typical tenant and route). Two store keys share a memKey only if their
+// 64-bit hashes collide and so do the scope hashes of their different
+// namespaces or routes (about 2^-64); like keys whose hashes collide in
+// Redis, they then share a slot, and the digest check makes it a miss.
+type memKey struct {
+	hash  uint64 // cachekey.Key.Hash
+	scope uint64 // maphash of namespace and route
+}
+
+// keyHead starts every store key ("ditto:v1:"): the purge prefix of the
+// empty namespace without its closing separator. Entries keep the rest of
+// their store key but the hash, and Purge rebuilds the whole key from it.
+var keyHead = strings.TrimSuffix(cachekey.Prefix("", ""), ":")
+
+// hashHexLen is the length of the hex hash that ends a store key.
+const hashHexLen = 16
 
 // Memory is the embedded store: an in-process cache bounded in bytes, with a
 // TTL per entry. When full it evicts the entries least likely to be used
 // again (otter's W-TinyLFU). It is safe for concurrent use.
 type Memory struct {
-	c *otter.Cache[string, []byte]
+	c    *otter.Cache[memKey, []byte]
+	seed maphash.Seed // of memKey.scope
 }
 
 // NewMemory returns an empty Memory holding at most about maxBytes bytes of
-// keys, bodies and bookkeeping (about 200 bytes per entry); maxBytes <= 0 selects
+// entries and bookkeeping (about 200 bytes per entry); maxBytes <= 0 selects
 // DefaultMemoryBytes. An entry larger than the whole capacity is evicted
 // right away.
 func NewMemory(maxBytes int64) *Memory {
 	if maxBytes <= 0 {
 		maxBytes = DefaultMemoryBytes
 	}
-	c := otter.Must(&otter.Options[string, []byte]{
+	c := otter.Must(&otter.Options[memKey, []byte]{
 		MaximumWeight: uint64(maxBytes),
 		Weigher:       memWeight,
-		ExpiryCalculator: otter.ExpiryWritingFunc(func(e otter.Entry[string, []byte]) time.Duration {
+		ExpiryCalculator: otter.ExpiryWritingFunc(func(e otter.Entry[memKey, []byte]) time.Duration {
 			ttl, _ := binary.Uvarint(e.Value[memFixedLen:])
 			return time.Duration(ttl)
 		}),
 	})
-	return &Memory{c: c}
+	return &Memory{c: c, seed: maphash.MakeSeed()}
 }
 
-func memWeight(key string, buf []byte) uint32 {
-	w := uint64(len(key)) + uint64(cap(buf)) + memEntryOverhead
+func memWeight(_ memKey, buf []byte) uint32 {
+	w := uint64(cap(buf)) + memEntryOverhead
 	return uint32(min(w, math.MaxUint32))
+}
+
+// key returns the cache key of k without allocating.
+func (m *Memory) key(k cachekey.Key) memKey {
+	return memKey{hash: k.Hash, scope: maphash.Comparable(m.seed, [2]string{k.Namespace, k.Route})}
+}
+
+// appendStoreKey appends the store key (cachekey.Key.String) of the entry
+// buf cached under key.
+func appendStoreKey(dst []byte, key memKey, buf []byte) []byte {
+	p := memFixedLen
+	_ = memUvarint(buf, &p) // ttl
+	_ = memUvarint(buf, &p) // fresh
+	scopeLen := memUvarint(buf, &p)
+	_ = memUvarint(buf, &p) // meta length
+	dst = append(dst, keyHead...)
+	dst = append(dst, buf[p:p+int(scopeLen)]...)
+	const digits = "0123456789abcdef"
+	for shift := 4 * (hashHexLen - 1); shift >= 0; shift -= 4 {
+		dst = append(dst, digits[key.hash>>shift&0xf])
+	}
+	return dst
 }
 
 // memUvarint returns the uvarint at buf[*p:] and moves *p past it. Set wrote
@@ -89,19 +136,21 @@ func (m *Memory) Get(ctx context.Context, k cachekey.Key) (Entry, bool, error) {
 	if err := ctx.Err(); err != nil {
 		return Entry{}, false, fmt.Errorf("memory get: %w", err)
 	}
-	buf, ok := m.c.GetIfPresent(k.String())
+	buf, ok := m.c.GetIfPresent(m.key(k))
 	if !ok {
 		return Entry{}, false, nil
 	}
 	p := memFixedLen
 	_ = memUvarint(buf, &p) // ttl
 	fresh := memUvarint(buf, &p)
+	scopeLen := memUvarint(buf, &p)
 	metaLen := memUvarint(buf, &p)
-	body := p + int(metaLen)
+	meta := p + int(scopeLen)
+	body := meta + int(metaLen)
 	e := Entry{
 		Created: fromUnixNano(int64(binary.LittleEndian.Uint64(buf[32:40]))),
 		Fresh:   time.Duration(fresh),
-		Meta:    buf[p:body:body],
+		Meta:    buf[meta:body:body],
 		Body:    buf[body:len(buf):len(buf)],
 	}
 	copy(e.Digest[:], buf[0:32])
@@ -116,17 +165,22 @@ func (m *Memory) Set(ctx context.Context, k cachekey.Key, e Entry, ttl time.Dura
 	if ttl <= 0 {
 		return fmt.Errorf("memory set: ttl %v: %w", ttl, ErrInvalid)
 	}
+	sk := k.String()
+	scope := sk[len(keyHead) : len(sk)-hashHexLen]
 	fresh := uint64(max(e.Fresh, 0))
-	n := memFixedLen + uvarintLen(uint64(ttl)) + uvarintLen(fresh) + uvarintLen(uint64(len(e.Meta))) + len(e.Meta) + len(e.Body)
+	n := memFixedLen + uvarintLen(uint64(ttl)) + uvarintLen(fresh) + uvarintLen(uint64(len(scope))) + uvarintLen(uint64(len(e.Meta))) +
+		len(scope) + len(e.Meta) + len(e.Body)
 	buf := make([]byte, memFixedLen, n)
 	copy(buf[0:32], e.Digest[:])
 	binary.LittleEndian.PutUint64(buf[32:40], uint64(unixNano(e.Created)))
 	buf = binary.AppendUvarint(buf, uint64(ttl))
 	buf = binary.AppendUvarint(buf, fresh)
+	buf = binary.AppendUvarint(buf, uint64(len(scope)))
 	buf = binary.AppendUvarint(buf, uint64(len(e.Meta)))
+	buf = append(buf, scope...)
 	buf = append(buf, e.Meta...)
 	buf = append(buf, e.Body...)
-	m.c.Set(k.String(), buf)
+	m.c.Set(m.key(k), buf)
 	return nil
 }
 
@@ -135,7 +189,7 @@ func (m *Memory) Delete(ctx context.Context, k cachekey.Key) error {
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("memory delete: %w", err)
 	}
-	m.c.Invalidate(k.String())
+	m.c.Invalidate(m.key(k))
 	return nil
 }
 
@@ -148,14 +202,18 @@ func (m *Memory) Purge(ctx context.Context, prefix string) (int, error) {
 	if prefix == "" {
 		return 0, fmt.Errorf("memory purge: empty prefix: %w", ErrInvalid)
 	}
-	var n, seen int
-	for key := range m.c.Keys() {
+	var (
+		n, seen int
+		want    = []byte(prefix)
+		sk      []byte
+	)
+	for key, buf := range m.c.All() {
 		if seen++; seen%1024 == 0 {
 			if err := ctx.Err(); err != nil {
 				return n, fmt.Errorf("memory purge: %w", err)
 			}
 		}
-		if strings.HasPrefix(key, prefix) {
+		if sk = appendStoreKey(sk[:0], key, buf); bytes.HasPrefix(sk, want) {
 			if _, ok := m.c.Invalidate(key); ok {
 				n++
 			}

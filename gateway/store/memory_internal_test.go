@@ -48,3 +48,33 @@ func TestMemoryExtremes(t *testing.T) {
 		}
 	}
 }
+
+// TestMemoryStoreKey checks that Purge sees every entry under its store key:
+// the key rebuilt from the entry equals cachekey.Key.String, escapes and
+// all.
+func TestMemoryStoreKey(t *testing.T) {
+	m := NewMemory(1 << 20)
+	defer m.Close()
+	want := map[memKey]string{}
+	for _, k := range []cachekey.Key{
+		cachekey.New("acme/support", "openai/gpt-4o-mini", []byte("a")),
+		{Namespace: "a:b%", Route: "ollama/llama3:8b", Hash: 0xdeadbeefcafebabe},
+		{Namespace: "x*?[]\\", Route: "", Hash: 0},
+		{Namespace: "", Route: "r", Hash: 1<<64 - 1},
+	} {
+		if err := m.Set(t.Context(), k, Entry{Digest: k.Digest, Meta: []byte("m"), Body: []byte("b")}, time.Hour); err != nil {
+			t.Fatal(err)
+		}
+		want[m.key(k)] = k.String()
+	}
+	got := 0
+	for key, buf := range m.c.All() {
+		got++
+		if sk := string(appendStoreKey(nil, key, buf)); sk != want[key] {
+			t.Errorf("rebuilt store key %q, want %q", sk, want[key])
+		}
+	}
+	if got != len(want) {
+		t.Errorf("%d entries, want %d", got, len(want))
+	}
+}

@@ -28,6 +28,7 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Backend) {
 		{"TTLExpiry", testTTLExpiry},
 		{"InvalidTTL", testInvalidTTL},
 		{"Delete", testDelete},
+		{"SharedStoreKey", testSharedStoreKey},
 		{"PurgeNamespace", testPurgeNamespace},
 		{"PurgeRoute", testPurgeRoute},
 		{"PurgeGlobCharacters", testPurgeGlob},
@@ -194,6 +195,20 @@ func testDelete(t *testing.T, s store.Backend) {
 	if err := s.Delete(t.Context(), k); err != nil {
 		t.Errorf("Delete(missing) = %v, want nil", err)
 	}
+}
+
+// testSharedStoreKey checks that keys with the same store key string (their
+// 64-bit hashes collide) share one slot: the last write wins, and a reader
+// of the other key gets an entry whose digest is not its own.
+func testSharedStoreKey(t *testing.T, s store.Backend) {
+	zero := func([]byte) uint64 { return 0 }
+	a := cachekey.Derive(zero, "ns", "r", []byte("a"))
+	b := cachekey.Derive(zero, "ns", "r", []byte("b"))
+	mustSet(t, s, a, entry(a, "a"), hour)
+	mustSet(t, s, b, entry(b, "b"), hour)
+	wantEntry(t, s, a, entry(b, "b"))
+	other := cachekey.Derive(zero, "ns", "r2", []byte("a")) // another route: another slot
+	wantMiss(t, s, other)
 }
 
 // fill stores one entry per (namespace, route) pair and returns the keys.
