@@ -43,11 +43,39 @@ type exchange struct {
 	// the provider fails (stale-if-error).
 	stale    *store.Entry
 	staleAge time.Duration
+	// The request memo: the entry this request was found in, or what a
+	// HIT admits (memo.go).
+	memo     *memoEntry
+	memoHash uint64
+	body     []byte
+	tenant   string
+	subNS    string
 }
 
 func (s *Server) chatCompletions(c echo.Context) error {
 	started := s.now()
-	req, route, pol, err := s.parseChat(c)
+	body, err := s.readBody(c)
+	if err != nil {
+		return err
+	}
+	st := stateOf(c)
+	subNS := c.Request().Header.Get("X-Ditto-Namespace")
+	h := memoHash(st.tenant, subNS, body)
+	if m := s.memo.get(h, st.tenant, subNS, body); m != nil {
+		// Seen and answered from the cache before: the decoded request,
+		// route and key are known.
+		pol, err := parsePolicy(c.Request().Header, m.route, s.cfg.Cache.MaxTTL)
+		if err != nil {
+			return err
+		}
+		st.model = m.req.Model
+		st.prompt, st.hasPrompt = m.prompt, m.hasPrompt
+		x := &exchange{req: m.req, route: m.route, policy: pol, started: started, provider: m.provider,
+			key: m.key, keyStr: m.keyStr, memo: m}
+		x.tel = s.begin(c, x)
+		return s.serve(c, x)
+	}
+	req, route, pol, err := s.decodeChat(c, body)
 	if err != nil {
 		return err
 	}
@@ -56,11 +84,22 @@ func (s *Server) chatCompletions(c echo.Context) error {
 		return apiError(http.StatusNotFound, "invalid_request_error", "model_not_found", "model",
 			"The model `"+req.Model+"` routes to provider `"+route.Provider+"`, which is not configured.")
 	}
-	x := &exchange{req: req, route: route, policy: pol, started: started, provider: prov}
+	x := &exchange{req: req, route: route, policy: pol, started: started, provider: prov,
+		memoHash: h, body: body, tenant: st.tenant, subNS: subNS}
 	x.key = s.chatKey(req, route, s.namespace(c, route, pol))
 	x.keyStr = x.key.String()
 	x.tel = s.begin(c, x)
 	return s.serve(c, x)
+}
+
+// remember admits a request answered from the cache to the request memo.
+func (s *Server) remember(c echo.Context, x *exchange) {
+	if x.memo != nil || x.body == nil {
+		return
+	}
+	st := stateOf(c)
+	s.memo.put(x.memoHash, &memoEntry{body: x.body, tenant: x.tenant, subNS: x.subNS, req: x.req, route: x.route,
+		provider: x.provider, key: x.key, keyStr: x.keyStr, prompt: st.prompt, hasPrompt: st.hasPrompt})
 }
 
 // parseChat reads, decodes and routes a chat request and reads its cache
@@ -70,6 +109,12 @@ func (s *Server) parseChat(c echo.Context) (*normalize.Request, Route, policy, e
 	if err != nil {
 		return nil, Route{}, policy{}, err
 	}
+	return s.decodeChat(c, body)
+}
+
+// decodeChat decodes and routes a chat request body and reads its cache
+// policy.
+func (s *Server) decodeChat(c echo.Context, body []byte) (*normalize.Request, Route, policy, error) {
 	req, err := normalize.DecodeOpenAI(body)
 	if err != nil {
 		return nil, Route{}, policy{}, err
@@ -158,7 +203,7 @@ func (s *Server) readBody(c echo.Context) ([]byte, error) {
 func (s *Server) serve(c echo.Context, x *exchange) error {
 	ctx := c.Request().Context()
 	h := c.Response().Header()
-	h.Set("X-Ditto-Cache-Key", x.keyStr)
+	h["X-Ditto-Cache-Key"] = []string{x.keyStr}
 
 	if !x.policy.cacheable() {
 		x.status = statusBypass
@@ -415,9 +460,9 @@ func (s *Server) followStream(c echo.Context, x *exchange, f *flight) error {
 // writeHit answers from a verified cache entry.
 func (s *Server) writeHit(c echo.Context, x *exchange, e store.Entry, age time.Duration) error {
 	h := c.Response().Header()
-	h.Set("X-Ditto-Cache", statusHit)
-	h.Set("Cache-Status", "ditto; hit")
-	h.Set("Age", strconv.FormatInt(int64(age/time.Second), 10))
+	h["X-Ditto-Cache"] = hitStatus
+	h["Cache-Status"] = hitCacheStatus
+	h["Age"] = []string{strconv.FormatInt(int64(age/time.Second), 10)}
 	// A JSON client gets the stored bytes as they are: only accounting
 	// needs a look inside. A stream replay needs the whole answer.
 	var resp *normalize.Response
@@ -442,18 +487,27 @@ func (s *Server) writeHit(c echo.Context, x *exchange, e store.Entry, age time.D
 	}
 	s.metrics.request(x, statusHit)
 	s.metrics.served(x, resp, statusHit)
+	s.remember(c, x)
 	if !x.req.Stream {
 		return writeJSON(c, e.Body)
 	}
 	return s.replay(c, x, resp)
 }
 
+// Shared header values of every hit and JSON answer (never modified: a
+// header map only replaces or appends).
+var (
+	hitStatus      = []string{statusHit}
+	hitCacheStatus = []string{"ditto; hit"}
+	jsonType       = []string{"application/json"}
+)
+
 // writeJSON writes a complete JSON answer with its Content-Length, so the
 // response goes out in one piece instead of chunked.
 func writeJSON(c echo.Context, body []byte) error {
 	h := c.Response().Header()
-	h.Set("Content-Type", "application/json")
-	h.Set("Content-Length", strconv.Itoa(len(body)))
+	h["Content-Type"] = jsonType
+	h["Content-Length"] = []string{strconv.Itoa(len(body))}
 	c.Response().WriteHeader(http.StatusOK)
 	_, err := c.Response().Write(body)
 	return err

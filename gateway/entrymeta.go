@@ -41,26 +41,53 @@ func encodeMeta(r *normalize.Response) []byte {
 	return b
 }
 
+// metaView holds a decoded entry's accounting view in one allocation; the
+// inline choice serves the usual single-choice answer.
+type metaView struct {
+	resp   normalize.Response
+	usage  normalize.Usage
+	choice [1]normalize.Choice
+}
+
 // decodeMeta rebuilds the accounting view of a stored answer: Model, Usage
 // (nil when the answer had none) and each choice's Index and FinishReason.
+// It runs on every JSON hit, so it allocates once for the common case (one
+// choice) plus the model string.
 func decodeMeta(b []byte) (*normalize.Response, bool) {
-	f := bytes.Split(b, []byte{0})
-	if len(f) != 6 || string(f[0]) != metaVersion {
+	var f [6][]byte
+	for i := range 5 {
+		j := bytes.IndexByte(b, 0)
+		if j < 0 {
+			return nil, false
+		}
+		f[i], b = b[:j], b[j+1:]
+	}
+	if bytes.IndexByte(b, 0) >= 0 || string(f[0]) != metaVersion {
 		return nil, false
 	}
+	f[5] = b
 	var n [3]int
 	for i := range n {
-		v, err := strconv.Atoi(string(f[2+i]))
+		v, err := strconv.Atoi(string(f[2+i])) // no allocation: the conversion does not escape
 		if err != nil {
 			return nil, false
 		}
 		n[i] = v
 	}
-	r := &normalize.Response{Model: string(f[1])}
+	v := &metaView{}
+	r := &v.resp
+	r.Model = string(f[1])
 	if n[0] != 0 || n[1] != 0 || n[2] != 0 {
-		r.Usage = &normalize.Usage{PromptTokens: n[0], CompletionTokens: n[1], TotalTokens: n[2]}
+		v.usage = normalize.Usage{PromptTokens: n[0], CompletionTokens: n[1], TotalTokens: n[2]}
+		r.Usage = &v.usage
 	}
-	for i, reason := range strings.Split(string(f[5]), ",") {
+	reasons := f[5]
+	if bytes.IndexByte(reasons, ',') < 0 {
+		v.choice[0] = normalize.Choice{FinishReason: string(reasons)}
+		r.Choices = v.choice[:]
+		return r, true
+	}
+	for i, reason := range strings.Split(string(reasons), ",") {
 		r.Choices = append(r.Choices, normalize.Choice{Index: i, FinishReason: reason})
 	}
 	return r, true

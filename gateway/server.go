@@ -86,6 +86,7 @@ type Server struct {
 	now       func() time.Time
 	hasher    cachekey.Hasher
 	flights   flightGroup
+	memo      *requestMemo
 	metrics   *metrics
 	auth      *authenticator
 	started   time.Time
@@ -109,6 +110,7 @@ func New(ctx context.Context, cfg *configs.Config, deps Deps) (*Server, error) {
 		log:       deps.Logger,
 		now:       deps.Now,
 		hasher:    deps.Hasher,
+		memo:      newRequestMemo(),
 		started:   time.Now(),
 	}
 	if s.log == nil {

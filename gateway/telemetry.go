@@ -281,8 +281,14 @@ func (t *requestTelemetry) endCoalesce() {
 
 // traceLookup opens the cache-lookup span; end it with the result.
 func (s *Server) traceLookup(ctx context.Context) (context.Context, trace.Span) {
+	if !s.metrics.tracing {
+		return ctx, noopSpan
+	}
 	return s.metrics.tracer.Start(ctx, "cache lookup")
 }
+
+// noopSpan stands in for spans nobody records.
+var noopSpan = trace.SpanFromContext(context.Background())
 
 // storeGet is s.store.Get in a store span.
 func (s *Server) storeGet(ctx context.Context, k cachekey.Key) (store.Entry, bool, error) {
@@ -301,6 +307,9 @@ func (s *Server) storeSet(ctx context.Context, k cachekey.Key, e store.Entry, tt
 }
 
 func (s *Server) startStoreSpan(ctx context.Context, op string) (context.Context, trace.Span) {
+	if !s.metrics.tracing {
+		return ctx, noopSpan
+	}
 	attrs := []attribute.KeyValue{attrStoreOp.String(op)}
 	if s.storeKind() == "redis" {
 		attrs = append(attrs, attribute.String("db.system.name", "redis"))

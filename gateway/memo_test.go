@@ -1,0 +1,121 @@
+package gateway
+
+import (
+	"net/http"
+	"testing"
+
+	"github.com/dittocache/ditto/internal/fakeopenai"
+)
+
+// memoSize is the number of remembered request bodies, after pending
+// maintenance.
+func (g *testGateway) memoSize() int {
+	g.memo.c.CleanUp()
+	return g.memo.c.EstimatedSize()
+}
+
+// The memo only admits bodies that got a HIT, and a remembered body is
+// looked up again every time: it names a key, never an answer.
+func TestRequestMemoIsAdmittedOnHitAndNeverAnswers(t *testing.T) {
+	g := authedGateway(t, nil)
+	g.up.SetEcho(true)
+	chat := g.url + "/v1/chat/completions"
+	ask := func(prompt string) (string, string) {
+		t.Helper()
+		code, h, m := call(t, "POST", chat, keyAcme, chatBody(prompt, false))
+		content := ""
+		if ch, ok := m["choices"].([]any); ok && len(ch) == 1 {
+			content, _ = ch[0].(map[string]any)["message"].(map[string]any)["content"].(string)
+		}
+		if code != 200 {
+			t.Fatalf("%q: status %d %v", prompt, code, m)
+		}
+		return h.Get("X-Ditto-Cache"), content
+	}
+	want := fakeopenai.EchoAnswer("memo me")
+	for i, status := range []string{"MISS", "HIT", "HIT"} {
+		got, content := ask("memo me")
+		if got != status || content != want {
+			t.Fatalf("request %d: %s %q, want %s %q", i, got, content, status, want)
+		}
+		if size, wantSize := g.memoSize(), min(i, 1); size != wantSize {
+			t.Fatalf("after request %d (%s) the memo holds %d bodies, want %d", i, got, size, wantSize)
+		}
+	}
+	if status, _ := ask("unique prompt"); status != "MISS" || g.memoSize() != 1 {
+		t.Fatalf("a miss was admitted: status %s, memo %d", status, g.memoSize())
+	}
+
+	// Purged from the store: the remembered body is a miss again and reaches
+	// the provider.
+	if code, _, m := call(t, "DELETE", g.url+"/v1/cache?all=true", adminKey, ""); code != http.StatusOK {
+		t.Fatalf("purge: %d %v", code, m)
+	}
+	calls := g.up.Calls()
+	if status, content := ask("memo me"); status != "MISS" || content != want {
+		t.Fatalf("after purge: %s %q, want a MISS", status, content)
+	}
+	if g.up.Calls() != calls+1 {
+		t.Fatalf("upstream calls %d, want %d", g.up.Calls(), calls+1)
+	}
+}
+
+// Tenants and sub-namespaces never share a remembered body's key, even for
+// identical bytes.
+func TestRequestMemoKeepsTenantsApart(t *testing.T) {
+	g := authedGateway(t, nil)
+	chat := g.url + "/v1/chat/completions"
+	body := chatBody("same bytes for everyone", false)
+	steps := []struct{ token, ns, want string }{
+		{keyAcme, "", "MISS"}, {keyAcme, "", "HIT"}, {keyAcme, "", "HIT"}, // acme's body is remembered
+		{keyBeta, "", "MISS"}, {keyBeta, "", "HIT"},
+		{keyAcme, "team1", "MISS"}, {keyAcme, "team1", "HIT"}, {keyAcme, "team1", "HIT"},
+		{keyAcme, "", "HIT"},
+	}
+	keys := map[string]string{}
+	for i, st := range steps {
+		var hdr []string
+		if st.ns != "" {
+			hdr = []string{"X-Ditto-Namespace", st.ns}
+		}
+		code, h, _ := call(t, "POST", chat, st.token, body, hdr...)
+		if code != 200 || h.Get("X-Ditto-Cache") != st.want {
+			t.Fatalf("step %d: %d %s, want %s", i, code, h.Get("X-Ditto-Cache"), st.want)
+		}
+		id := st.token + "/" + st.ns
+		if k, ok := keys[id]; ok && k != h.Get("X-Ditto-Cache-Key") {
+			t.Fatalf("step %d: key %s, earlier %s", i, h.Get("X-Ditto-Cache-Key"), k)
+		}
+		keys[id] = h.Get("X-Ditto-Cache-Key")
+	}
+	if len(keys) != 3 || keys[keyAcme+"/"] == keys[keyBeta+"/"] || keys[keyAcme+"/"] == keys[keyAcme+"/team1"] {
+		t.Fatalf("keys %v: want three distinct", keys)
+	}
+	if g.up.Calls() != 3 {
+		t.Fatalf("upstream calls %d, want 3", g.up.Calls())
+	}
+}
+
+// A hash collision in the memo costs a decode, never another request's key.
+func TestRequestMemoVerifiesEveryInput(t *testing.T) {
+	m := newRequestMemo()
+	e := &memoEntry{body: []byte(`{"a":1}`), tenant: "acme", subNS: "x"}
+	m.put(7, e)
+	m.c.CleanUp()
+	if m.get(7, "acme", "x", []byte(`{"a":1}`)) != e {
+		t.Fatal("exact inputs not found")
+	}
+	for _, in := range []struct{ tenant, ns, body string }{
+		{"beta", "x", `{"a":1}`}, {"acme", "", `{"a":1}`}, {"acme", "x", `{"a":2}`}, {"acme", "x", `{"a":1} `},
+	} {
+		if m.get(7, in.tenant, in.ns, []byte(in.body)) != nil {
+			t.Errorf("%+v under the same hash was accepted", in)
+		}
+	}
+	big := &memoEntry{body: make([]byte, memoMaxBody+1)}
+	m.put(8, big)
+	m.c.CleanUp()
+	if _, ok := m.c.GetIfPresent(8); ok {
+		t.Error("a body over memoMaxBody was kept")
+	}
+}
