@@ -261,7 +261,7 @@ func cacheStatus(status string) string {
 
 // request records how a chat request was answered: status is its
 // X-Ditto-Cache value or "ERROR". Metrics are emitted when the request
-// ends (traceRequests), so durations include writing the answer.
+// ends (traceRequest), so durations include writing the answer.
 func (m *metrics) request(x *exchange, status string) {
 	if x.tel != nil {
 		x.tel.status = status

@@ -42,81 +42,77 @@ func stateOf(c echo.Context) *requestState {
 	return st
 }
 
-// requestLog assigns a request id and writes one structured line per
+// logRequest assigns a request id and writes one structured line per
 // request: no prompts (unless log.prompts), no credentials.
-func (s *Server) requestLog(next echo.HandlerFunc) echo.HandlerFunc {
-	return func(c echo.Context) error {
-		start := time.Now()
-		id := c.Request().Header.Get("X-Request-Id")
-		if id == "" || len(id) > 128 {
-			var b [12]byte
-			rand.Read(b[:])
-			id = hex.EncodeToString(b[:])
-		}
-		c.Response().Header()["X-Request-Id"] = []string{id}
-		err := next(c)
-		if err != nil {
-			c.Error(err)
-		}
-		status := c.Response().Status
-		level := slog.LevelInfo
-		if status >= 500 {
-			level = slog.LevelWarn
-		}
-		ctx := c.Request().Context()
-		if !s.log.Enabled(ctx, level) {
-			return nil
-		}
-		// The record is built by hand, without the caller's program counter
-		// (nothing logs source lines), and from a stack array: this line is
-		// written for every request.
-		var buf [12]slog.Attr
-		attrs := append(buf[:0],
-			slog.String("request_id", id),
-			slog.String("method", c.Request().Method),
-			slog.String("path", c.Path()),
-			slog.Int("status", status),
-			slog.Float64("latency_ms", float64(time.Since(start).Microseconds())/1000),
-		)
-		st, _ := c.Get(ctxState).(*requestState)
-		if st != nil && st.model != "" {
-			attrs = append(attrs, slog.String("model", st.model))
-		}
-		if cs := c.Response().Header()["X-Ditto-Cache"]; len(cs) > 0 {
-			attrs = append(attrs, slog.String("cache", cs[0]))
-		}
-		if st != nil && st.hasPrompt {
-			attrs = append(attrs, slog.String("prompt", st.prompt)) // only with log.prompts: true
-		}
-		if err != nil && status >= 500 {
-			// Transport errors name hosts, never credentials (adapters
-			// strip URLs); prompts never appear in errors.
-			attrs = append(attrs, slog.String("error", err.Error()))
-		}
-		attrs = s.telemetryLogAttrs(c, st, attrs)
-		r := slog.NewRecord(time.Now(), level, "request", 0)
-		r.AddAttrs(attrs...)
-		_ = s.log.Handler().Handle(ctx, r)
+func (s *Server) logRequest(c echo.Context, next echo.HandlerFunc) error {
+	start := time.Now()
+	id := c.Request().Header.Get("X-Request-Id")
+	if id == "" || len(id) > 128 {
+		var b [12]byte
+		rand.Read(b[:])
+		id = hex.EncodeToString(b[:])
+	}
+	c.Response().Header()["X-Request-Id"] = []string{id}
+	err := s.limitHeaders(c, next)
+	if err != nil {
+		c.Error(err)
+	}
+	status := c.Response().Status
+	level := slog.LevelInfo
+	if status >= 500 {
+		level = slog.LevelWarn
+	}
+	ctx := c.Request().Context()
+	if !s.log.Enabled(ctx, level) {
 		return nil
 	}
+	// The record is built by hand, without the caller's program counter
+	// (nothing logs source lines), and from a stack array: this line is
+	// written for every request.
+	var buf [12]slog.Attr
+	attrs := append(buf[:0],
+		slog.String("request_id", id),
+		slog.String("method", c.Request().Method),
+		slog.String("path", c.Path()),
+		slog.Int("status", status),
+		slog.Float64("latency_ms", float64(time.Since(start).Microseconds())/1000),
+	)
+	st, _ := c.Get(ctxState).(*requestState)
+	if st != nil && st.model != "" {
+		attrs = append(attrs, slog.String("model", st.model))
+	}
+	if cs := c.Response().Header()["X-Ditto-Cache"]; len(cs) > 0 {
+		attrs = append(attrs, slog.String("cache", cs[0]))
+	}
+	if st != nil && st.hasPrompt {
+		attrs = append(attrs, slog.String("prompt", st.prompt)) // only with log.prompts: true
+	}
+	if err != nil && status >= 500 {
+		// Transport errors name hosts, never credentials (adapters
+		// strip URLs); prompts never appear in errors.
+		attrs = append(attrs, slog.String("error", err.Error()))
+	}
+	attrs = s.telemetryLogAttrs(c, st, attrs)
+	r := slog.NewRecord(time.Now(), level, "request", 0)
+	r.AddAttrs(attrs...)
+	_ = s.log.Handler().Handle(ctx, r)
+	return nil
 }
 
-// headerLimit answers requests whose headers exceed server.max_header_bytes
+// limitHeaders answers requests whose headers exceed server.max_header_bytes
 // with a 431 in OpenAI's error shape.
-func (s *Server) headerLimit(next echo.HandlerFunc) echo.HandlerFunc {
-	return func(c echo.Context) error {
-		n := 0
-		for k, vs := range c.Request().Header {
-			for _, v := range vs {
-				n += len(k) + len(v) + 4 // ": " and CRLF
-			}
+func (s *Server) limitHeaders(c echo.Context, next echo.HandlerFunc) error {
+	n := 0
+	for k, vs := range c.Request().Header {
+		for _, v := range vs {
+			n += len(k) + len(v) + 4 // ": " and CRLF
 		}
-		if n > s.cfg.Server.MaxHeaderBytes {
-			return apiError(http.StatusRequestHeaderFieldsTooLarge, "invalid_request_error", "headers_too_large", "",
-				"The request headers exceed the limit of "+strconv.Itoa(s.cfg.Server.MaxHeaderBytes)+" bytes.")
-		}
-		return next(c)
 	}
+	if n > s.cfg.Server.MaxHeaderBytes {
+		return apiError(http.StatusRequestHeaderFieldsTooLarge, "invalid_request_error", "headers_too_large", "",
+			"The request headers exceed the limit of "+strconv.Itoa(s.cfg.Server.MaxHeaderBytes)+" bytes.")
+	}
+	return next(c)
 }
 
 // maxLoggedPrompt bounds the prompt text a request log line carries.

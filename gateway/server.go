@@ -87,9 +87,11 @@ type Server struct {
 	hasher    cachekey.Hasher
 	flights   flightGroup
 	memo      *requestMemo
-	metrics   *metrics
-	auth      *authenticator
-	started   time.Time
+	// propFields: see propagationFields.
+	propFields []string
+	metrics    *metrics
+	auth       *authenticator
+	started    time.Time
 }
 
 // purgeTimeout bounds one DELETE /v1/cache; SCAN over a large Redis is slow.
@@ -194,7 +196,7 @@ func (s *Server) HTTPServer(addr string) *http.Server {
 		ReadTimeout:       c.ReadTimeout,
 		WriteTimeout:      c.WriteTimeout,
 		IdleTimeout:       c.IdleTimeout,
-		// Headers up to twice the limit reach headerLimit, which answers
+		// Headers up to twice the limit reach limitHeaders, which answers
 		// 431 as OpenAI JSON; net/http cuts anything larger itself.
 		MaxHeaderBytes: 2 * c.MaxHeaderBytes,
 		ErrorLog:       slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
@@ -228,7 +230,8 @@ func (s *Server) newEcho() *echo.Echo {
 	e.HideBanner = true
 	e.HidePort = true
 	e.HTTPErrorHandler = s.errorHandler
-	e.Use(s.traceRequests, s.recoverer, s.requestLog, s.headerLimit)
+	s.propFields = propagationFields()
+	e.Use(s.front)
 	// Per-route middleware, not a Group: an echo Group with middleware
 	// claims every unmatched path, turning 405s into 404s.
 	auth := s.authMiddleware
@@ -248,21 +251,28 @@ func (s *Server) newEcho() *echo.Echo {
 	return e
 }
 
-// recoverer turns a panic into a 500 OpenAI error and a log line, so no
-// input can take the process down.
-func (s *Server) recoverer(next echo.HandlerFunc) echo.HandlerFunc {
-	return func(c echo.Context) (err error) {
-		defer func() {
-			if r := recover(); r != nil {
-				if r == http.ErrAbortHandler {
-					panic(r)
-				}
-				s.log.Error("panic serving request", "path", c.Path(), "panic", fmt.Sprint(r))
-				err = apiError(http.StatusInternalServerError, "server_error", "internal_error", "", "Internal error.")
+// front is the global middleware: tracing and metrics (traceRequest),
+// panic recovery (recoverRequest), the request log (logRequest) and the
+// header limit (limitHeaders), outermost first. It is one function calling
+// the next layer directly because echo composes global middleware on every
+// request: one closure instead of four.
+func (s *Server) front(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error { return s.traceRequest(c, next) }
+}
+
+// recoverRequest turns a panic into a 500 OpenAI error and a log line, so
+// no input can take the process down.
+func (s *Server) recoverRequest(c echo.Context, next echo.HandlerFunc) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			if r == http.ErrAbortHandler {
+				panic(r)
 			}
-		}()
-		return next(c)
-	}
+			s.log.Error("panic serving request", "path", c.Path(), "panic", fmt.Sprint(r))
+			err = apiError(http.StatusInternalServerError, "server_error", "internal_error", "", "Internal error.")
+		}
+	}()
+	return s.logRequest(c, next)
 }
 
 func (s *Server) healthz(c echo.Context) error {

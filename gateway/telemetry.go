@@ -106,7 +106,7 @@ func tracingEnabled(getenv func(string) string) bool {
 }
 
 // requestTelemetry is one request's server span and, for chat requests,
-// the outcome the handler reports; traceRequests turns it into metrics and
+// the outcome the handler reports; traceRequest turns it into metrics and
 // statistics when the request ends. Methods are nil-safe. Fields other than
 // ctx and span are touched only by the request's goroutine.
 type requestTelemetry struct {
@@ -124,68 +124,75 @@ type requestTelemetry struct {
 	coalesce trace.Span // the coalesce-wait span of a follower
 }
 
-// traceRequests is the outermost middleware: it joins the client's trace
-// (W3C traceparent), opens the server span, and records the request's
-// metrics when it ends. With tracing off it opens no span, and it parses
-// propagation headers only when the client sent some.
-func (s *Server) traceRequests(next echo.HandlerFunc) echo.HandlerFunc {
-	prop := otel.GetTextMapPropagator()
-	var fields []string // canonical header names the propagator reads
-	for _, f := range prop.Fields() {
+// propagationFields are the canonical header names the global propagator
+// reads, so traceRequest parses trace context only when a client sent some.
+// nil: unknown (no propagator was installed when the server was built), so
+// every request is parsed.
+func propagationFields() []string {
+	var fields []string
+	for _, f := range otel.GetTextMapPropagator().Fields() {
 		fields = append(fields, textproto.CanonicalMIMEHeaderKey(f))
 	}
-	return func(c echo.Context) error {
-		r := c.Request()
-		st := &requestState{}
-		c.Set(ctxState, st)
-		ctx := r.Context()
-		for _, f := range fields {
-			if len(r.Header[f]) > 0 {
-				ctx = prop.Extract(ctx, propagation.HeaderCarrier(r.Header))
-				break
-			}
+	return fields
+}
+
+// traceRequest is the outermost layer of every request: it joins the
+// client's trace (W3C traceparent), opens the server span, and records the
+// request's metrics when it ends. With tracing off it opens no span.
+func (s *Server) traceRequest(c echo.Context, next echo.HandlerFunc) error {
+	r := c.Request()
+	st := &requestState{}
+	c.Set(ctxState, st)
+	ctx := r.Context()
+	extract := s.propFields == nil
+	for _, f := range s.propFields {
+		if len(r.Header[f]) > 0 {
+			extract = true
+			break
 		}
-		route := c.Path()
-		if !tracedPath(route) {
-			if ctx != r.Context() {
-				c.SetRequest(r.WithContext(ctx))
-			}
-			return next(c)
-		}
-		tel := &st.tel
-		st.traced = true
-		tel.start = time.Now()
-		var span trace.Span
-		if s.metrics.tracing {
-			name := r.Method
-			if route != "" {
-				name += " " + route
-			}
-			ctx, span = s.metrics.tracer.Start(ctx, name,
-				trace.WithSpanKind(trace.SpanKindServer),
-				trace.WithAttributes(
-					attribute.String("http.request.method", r.Method),
-					attribute.String("http.route", route),
-					attribute.String("url.path", r.URL.Path),
-				))
-		} else {
-			// The client's span context, if any, so providers still see
-			// its traceparent; ending or annotating it is a no-op.
-			span = trace.SpanFromContext(ctx)
-		}
-		tel.ctx, tel.span = ctx, span
+	}
+	if extract {
+		ctx = otel.GetTextMapPropagator().Extract(ctx, propagation.HeaderCarrier(r.Header))
+	}
+	route := c.Path()
+	if !tracedPath(route) {
 		if ctx != r.Context() {
 			c.SetRequest(r.WithContext(ctx))
 		}
-		err := next(c)
-		if err != nil {
-			// Let the error handler write the response now, so the span and
-			// metrics see the final status.
-			c.Error(err)
-		}
-		s.metrics.finish(c, tel)
-		return nil
+		return s.recoverRequest(c, next)
 	}
+	tel := &st.tel
+	st.traced = true
+	tel.start = time.Now()
+	var span trace.Span
+	if s.metrics.tracing {
+		name := r.Method
+		if route != "" {
+			name += " " + route
+		}
+		ctx, span = s.metrics.tracer.Start(ctx, name,
+			trace.WithSpanKind(trace.SpanKindServer),
+			trace.WithAttributes(
+				attribute.String("http.request.method", r.Method),
+				attribute.String("http.route", route),
+				attribute.String("url.path", r.URL.Path),
+			))
+	} else {
+		// The client's span context, if any, so providers still see
+		// its traceparent; ending or annotating it is a no-op.
+		span = trace.SpanFromContext(ctx)
+	}
+	tel.ctx, tel.span = ctx, span
+	if ctx != r.Context() {
+		c.SetRequest(r.WithContext(ctx))
+	}
+	if err := s.recoverRequest(c, next); err != nil {
+		// Let the error handler write the response now, so the span and
+		// metrics see the final status.
+		c.Error(err)
+	}
+	s.metrics.finish(c, tel)
+	return nil
 }
 
 // watchFirstByte records when the response headers go out (time to first
@@ -210,7 +217,7 @@ func tracedPath(route string) bool {
 	return true
 }
 
-// telemetryOf returns the request's telemetry, or nil outside traceRequests
+// telemetryOf returns the request's telemetry, or nil outside traceRequest
 // and on untraced routes.
 func telemetryOf(c echo.Context) *requestTelemetry {
 	if st, ok := c.Get(ctxState).(*requestState); ok && st.traced {
