@@ -23,18 +23,19 @@ const DefaultMemoryBytes = 64 << 20
 //
 //	[0:32]  digest
 //	[32:40] created, Unix nanoseconds (0 = zero time)
-//	uvarint ttl in nanoseconds (read by the expiry calculator)
-//	uvarint fresh lifetime in nanoseconds
+//	duration ttl (read by the expiry calculator)
+//	duration fresh lifetime
 //	uvarint scope length s
 //	uvarint meta length m
 //	scope (s bytes): the store key between keyHead and the hash, for Purge
 //	meta (m bytes)
 //	body (the rest)
 //
-// One buffer instead of a struct with a separate body keeps the per-entry
-// overhead to the otter node and one map slot. Varints keep the header to
-// 54 bytes for hour-long lifetimes, so a 1 KiB body with its meta and a
-// typical scope still fits the 1152-byte size class.
+// where a duration is a uvarint (see durationBits). One buffer instead of
+// a struct with a separate body keeps the per-entry overhead to the otter
+// node and one map slot. Varints keep the header to 48 bytes for lifetimes
+// in whole seconds below 2^20 (12 days), so a 1 KiB body with its meta and
+// a scope of up to about 40 bytes fits the 1152-byte size class.
 const memFixedLen = 40
 
 // memEntryOverhead approximates the heap bytes each entry costs beyond its
@@ -84,8 +85,8 @@ func NewMemory(maxBytes int64) *Memory {
 		MaximumWeight: uint64(maxBytes),
 		Weigher:       memWeight,
 		ExpiryCalculator: otter.ExpiryWritingFunc(func(e otter.Entry[memKey, []byte]) time.Duration {
-			ttl, _ := binary.Uvarint(e.Value[memFixedLen:])
-			return time.Duration(ttl)
+			p := memFixedLen
+			return memDuration(e.Value, &p)
 		}),
 	})
 	return &Memory{c: c, seed: maphash.MakeSeed()}
@@ -105,8 +106,8 @@ func (m *Memory) key(k cachekey.Key) memKey {
 // buf cached under key.
 func appendStoreKey(dst []byte, key memKey, buf []byte) []byte {
 	p := memFixedLen
-	_ = memUvarint(buf, &p) // ttl
-	_ = memUvarint(buf, &p) // fresh
+	_ = memDuration(buf, &p) // ttl
+	_ = memDuration(buf, &p) // fresh
 	scopeLen := memUvarint(buf, &p)
 	_ = memUvarint(buf, &p) // meta length
 	dst = append(dst, keyHead...)
@@ -131,6 +132,25 @@ func uvarintLen(x uint64) int {
 	return (bits.Len64(x|1) + 6) / 7
 }
 
+// durationBits encodes a non-negative duration exactly, in whole seconds
+// when it has no fraction of one: configured lifetimes do, and 24h takes 3
+// varint bytes instead of 7. The low bit tells the units apart.
+func durationBits(d time.Duration) uint64 {
+	if d%time.Second == 0 {
+		return uint64(d/time.Second)<<1 | 1
+	}
+	return uint64(d) << 1
+}
+
+// memDuration returns the duration at buf[*p:] and moves *p past it.
+func memDuration(buf []byte, p *int) time.Duration {
+	v := memUvarint(buf, p)
+	if v&1 == 1 {
+		return time.Duration(v>>1) * time.Second
+	}
+	return time.Duration(v >> 1)
+}
+
 // Get returns the live entry stored under k. The Body is shared with the
 // store: callers must not modify it.
 func (m *Memory) Get(ctx context.Context, k cachekey.Key) (Entry, bool, error) {
@@ -142,15 +162,15 @@ func (m *Memory) Get(ctx context.Context, k cachekey.Key) (Entry, bool, error) {
 		return Entry{}, false, nil
 	}
 	p := memFixedLen
-	_ = memUvarint(buf, &p) // ttl
-	fresh := memUvarint(buf, &p)
+	_ = memDuration(buf, &p) // ttl
+	fresh := memDuration(buf, &p)
 	scopeLen := memUvarint(buf, &p)
 	metaLen := memUvarint(buf, &p)
 	meta := p + int(scopeLen)
 	body := meta + int(metaLen)
 	e := Entry{
 		Created: fromUnixNano(int64(binary.LittleEndian.Uint64(buf[32:40]))),
-		Fresh:   time.Duration(fresh),
+		Fresh:   fresh,
 		Meta:    buf[meta:body:body],
 		Body:    buf[body:len(buf):len(buf)],
 	}
@@ -168,16 +188,16 @@ func (m *Memory) Set(ctx context.Context, k cachekey.Key, e Entry, ttl time.Dura
 	}
 	sk := k.String()
 	scope := sk[len(keyHead) : len(sk)-hashHexLen]
-	fresh := uint64(max(e.Fresh, 0))
-	n := memFixedLen + uvarintLen(uint64(ttl)) + uvarintLen(fresh) + uvarintLen(uint64(len(scope))) + uvarintLen(uint64(len(e.Meta))) +
+	ttlBits, freshBits := durationBits(ttl), durationBits(max(e.Fresh, 0))
+	n := memFixedLen + uvarintLen(ttlBits) + uvarintLen(freshBits) + uvarintLen(uint64(len(scope))) + uvarintLen(uint64(len(e.Meta))) +
 		len(scope) + len(e.Meta) + len(e.Body)
 	// The capacity is the allocation's size class, so the weigher counts
 	// the rounding too.
 	buf := slices.Grow([]byte(nil), n)[:memFixedLen]
 	copy(buf[0:32], e.Digest[:])
 	binary.LittleEndian.PutUint64(buf[32:40], uint64(unixNano(e.Created)))
-	buf = binary.AppendUvarint(buf, uint64(ttl))
-	buf = binary.AppendUvarint(buf, fresh)
+	buf = binary.AppendUvarint(buf, ttlBits)
+	buf = binary.AppendUvarint(buf, freshBits)
 	buf = binary.AppendUvarint(buf, uint64(len(scope)))
 	buf = binary.AppendUvarint(buf, uint64(len(e.Meta)))
 	buf = append(buf, scope...)

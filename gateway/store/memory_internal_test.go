@@ -10,6 +10,19 @@ import (
 	"github.com/dittocache/ditto/cachekey"
 )
 
+func TestDurationBits(t *testing.T) {
+	for _, d := range []time.Duration{0, 1, time.Second - 1, time.Second, time.Second + 1, 24 * time.Hour,
+		math.MaxInt64 / time.Second * time.Second, math.MaxInt64} {
+		p := 0
+		if got := memDuration(binary.AppendUvarint(nil, durationBits(d)), &p); got != d {
+			t.Errorf("duration %d decodes as %d", d, got)
+		}
+	}
+	if n := uvarintLen(durationBits(24 * time.Hour)); n != 3 {
+		t.Errorf("24h takes %d bytes, want 3", n)
+	}
+}
+
 func TestUvarintLen(t *testing.T) {
 	for _, x := range []uint64{0, 1, 127, 128, 1<<14 - 1, 1 << 14, uint64(time.Hour), math.MaxInt64, math.MaxUint64} {
 		if got, want := uvarintLen(x), len(binary.AppendUvarint(nil, x)); got != want {
@@ -24,12 +37,15 @@ func TestMemoryExtremes(t *testing.T) {
 	m := NewMemory(1 << 20)
 	defer m.Close()
 	k := cachekey.New("ns", "r", []byte("x"))
+	const maxSeconds = math.MaxInt64 / time.Second * time.Second
 	for _, e := range []Entry{
 		{Digest: k.Digest, Created: time.Unix(0, math.MaxInt64).UTC(), Fresh: math.MaxInt64, Meta: make([]byte, 300), Body: []byte("b")},
 		{Digest: k.Digest, Created: time.Unix(0, math.MinInt64+1).UTC(), Fresh: 1, Body: nil},
 		{Digest: k.Digest, Created: time.Date(1969, 12, 31, 23, 59, 59, 999, time.UTC), Fresh: 0, Meta: []byte("m")},
+		{Digest: k.Digest, Created: time.Now(), Fresh: maxSeconds, Body: []byte("b")},
+		{Digest: k.Digest, Created: time.Now(), Fresh: 24*time.Hour + time.Millisecond, Body: []byte("b")},
 	} {
-		for _, ttl := range []time.Duration{1, time.Hour, math.MaxInt64} {
+		for _, ttl := range []time.Duration{1, time.Second, time.Hour, maxSeconds, math.MaxInt64} {
 			if err := m.Set(t.Context(), k, e, ttl); err != nil {
 				t.Fatal(err)
 			}
