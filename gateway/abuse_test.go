@@ -126,3 +126,44 @@ func TestFuzzedBodiesNeverPanic(t *testing.T) {
 		}
 	}
 }
+
+// Bodies are limited whether or not they declare their length: a declared
+// Content-Length over the limit is refused unread, a chunked body when it
+// crosses the limit; both with OpenAI's 413.
+func TestBodyLimitWithAndWithoutContentLength(t *testing.T) {
+	g := newTestGateway(t, testOpts{cfg: func(c *configs.Config) { c.Server.MaxBodyBytes = 4096 }})
+	big := chatBody(strings.Repeat("x", 5000), false)
+	small := chatBody("chunked but small", false)
+	for _, tc := range []struct {
+		name    string
+		body    string
+		chunked bool
+		want    int
+	}{
+		{"declared, too large", big, false, http.StatusRequestEntityTooLarge},
+		{"chunked, too large", big, true, http.StatusRequestEntityTooLarge},
+		{"chunked, small", small, true, http.StatusOK},
+		{"declared, small", small, false, http.StatusOK},
+	} {
+		var body io.Reader = strings.NewReader(tc.body)
+		if tc.chunked {
+			body = io.MultiReader(body) // hides the length: sent chunked
+		}
+		req, _ := http.NewRequest("POST", g.url+"/v1/chat/completions", body)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != tc.want || tc.want == 413 && !strings.Contains(string(out), `"code":"request_too_large"`) {
+			t.Errorf("%s: %d %s, want %d", tc.name, resp.StatusCode, out, tc.want)
+		}
+		if tc.chunked && req.ContentLength != 0 {
+			t.Errorf("%s: the request declared a length", tc.name)
+		}
+	}
+	if g.up.Calls() != 1 {
+		t.Errorf("upstream calls %d, want 1 (the small body, once: the second is a hit)", g.up.Calls())
+	}
+}

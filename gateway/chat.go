@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/hex"
 	"errors"
+	"io"
 	"net/http"
 	"strconv"
 	"strings"
@@ -181,24 +182,36 @@ func (s *Server) namespace(c echo.Context, route Route, pol policy) string {
 // names and sub-namespaces are validated to letters, digits, '.', '_', '-'.
 func sharedNamespace(route Route) string { return "@shared/" + route.SharedNamespace }
 
-// readBody reads the request body up to server.max_body_bytes.
+// readBody reads the request body up to server.max_body_bytes. A body with
+// a Content-Length is read into a buffer of exactly that size (no growing,
+// no limiting reader: net/http already stops at the length); a chunked one
+// through http.MaxBytesReader.
 func (s *Server) readBody(c echo.Context) ([]byte, error) {
 	r := c.Request()
-	r.Body = http.MaxBytesReader(c.Response(), r.Body, s.cfg.Server.MaxBodyBytes)
-	n := r.ContentLength
-	if n <= 0 || n > s.cfg.Server.MaxBodyBytes {
-		n = 4096
+	limit := s.cfg.Server.MaxBodyBytes
+	if n := r.ContentLength; n >= 0 {
+		if n > limit {
+			return nil, toAPIError(&http.MaxBytesError{Limit: limit})
+		}
+		buf := make([]byte, n)
+		if _, err := io.ReadFull(r.Body, buf); err != nil {
+			return nil, errUnreadableBody
+		}
+		return buf, nil
 	}
-	buf := bytes.NewBuffer(make([]byte, 0, n+1))
+	r.Body = http.MaxBytesReader(c.Response(), r.Body, limit)
+	buf := bytes.NewBuffer(make([]byte, 0, 4096))
 	if _, err := buf.ReadFrom(r.Body); err != nil {
 		var mbe *http.MaxBytesError
 		if errors.As(err, &mbe) {
 			return nil, toAPIError(err)
 		}
-		return nil, apiError(http.StatusBadRequest, "invalid_request_error", "invalid_body", "", "The request body could not be read.")
+		return nil, errUnreadableBody
 	}
 	return buf.Bytes(), nil
 }
+
+var errUnreadableBody = apiError(http.StatusBadRequest, "invalid_request_error", "invalid_body", "", "The request body could not be read.")
 
 func (s *Server) serve(c echo.Context, x *exchange) error {
 	ctx := c.Request().Context()
