@@ -215,7 +215,7 @@ func (s *Server) authMiddleware(next echo.HandlerFunc) echo.HandlerFunc {
 // requireAdmin guards admin endpoints.
 func (s *Server) requireAdmin(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
-		if st, ok := c.Get(ctxState).(*requestState); ok && st.admin {
+		if stateOf(c).admin {
 			return next(c)
 		}
 		if !s.auth.hasAdmin && !s.auth.anyAdminKey() {

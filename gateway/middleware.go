@@ -16,8 +16,9 @@ import (
 
 // requestState is what one request's middleware and handlers share: the
 // telemetry of a traced request, the caller auth found, and what the chat
-// handler leaves for the log line. One allocation under one echo context
-// key, instead of a boxed value per field.
+// handler leaves for the log line. front allocates it together with the
+// echo.Context it passes on (stateContext), instead of a boxed value per
+// field in echo's per-request map.
 type requestState struct {
 	tel    requestTelemetry
 	traced bool // tel is in use (the route is traced)
@@ -29,11 +30,22 @@ type requestState struct {
 	hasPrompt bool
 }
 
-// ctxState is the echo context key of a request's *requestState.
+// stateContext is the echo.Context front hands to the rest of the chain:
+// echo's own, with the request's state beside it.
+type stateContext struct {
+	echo.Context
+	st requestState
+}
+
+// ctxState is the echo context key of a request's *requestState when it
+// was not created by front (handlers called on their own).
 const ctxState = "ditto.state"
 
 // stateOf returns the request's state, creating it if no middleware has.
 func stateOf(c echo.Context) *requestState {
+	if sc, ok := c.(*stateContext); ok {
+		return &sc.st
+	}
 	if st, ok := c.Get(ctxState).(*requestState); ok {
 		return st
 	}
@@ -77,14 +89,14 @@ func (s *Server) logRequest(c echo.Context, next echo.HandlerFunc) error {
 		slog.Int("status", status),
 		slog.Float64("latency_ms", float64(time.Since(start).Microseconds())/1000),
 	)
-	st, _ := c.Get(ctxState).(*requestState)
-	if st != nil && st.model != "" {
+	st := stateOf(c)
+	if st.model != "" {
 		attrs = append(attrs, slog.String("model", st.model))
 	}
 	if cs := c.Response().Header()["X-Ditto-Cache"]; len(cs) > 0 {
 		attrs = append(attrs, slog.String("cache", cs[0]))
 	}
-	if st != nil && st.hasPrompt {
+	if st.hasPrompt {
 		attrs = append(attrs, slog.String("prompt", st.prompt)) // only with log.prompts: true
 	}
 	if err != nil && status >= 500 {

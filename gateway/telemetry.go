@@ -139,10 +139,11 @@ func propagationFields() []string {
 // traceRequest is the outermost layer of every request: it joins the
 // client's trace (W3C traceparent), opens the server span, and records the
 // request's metrics when it ends. With tracing off it opens no span.
-func (s *Server) traceRequest(c echo.Context, next echo.HandlerFunc) error {
+func (s *Server) traceRequest(ec echo.Context, next echo.HandlerFunc) error {
+	sc := &stateContext{Context: ec}
+	var c echo.Context = sc
+	st := &sc.st
 	r := c.Request()
-	st := &requestState{}
-	c.Set(ctxState, st)
 	ctx := r.Context()
 	extract := s.propFields == nil
 	for _, f := range s.propFields {
@@ -220,7 +221,7 @@ func tracedPath(route string) bool {
 // telemetryOf returns the request's telemetry, or nil outside traceRequest
 // and on untraced routes.
 func telemetryOf(c echo.Context) *requestTelemetry {
-	if st, ok := c.Get(ctxState).(*requestState); ok && st.traced {
+	if st := stateOf(c); st.traced {
 		return &st.tel
 	}
 	return nil
@@ -411,7 +412,7 @@ func errorType(err error) string {
 // telemetryLogAttrs adds the route, provider and trace id to a request's
 // log line.
 func (s *Server) telemetryLogAttrs(c echo.Context, st *requestState, attrs []slog.Attr) []slog.Attr {
-	if st != nil && st.traced && st.tel.x != nil {
+	if st.traced && st.tel.x != nil {
 		x := st.tel.x
 		attrs = append(attrs, slog.String("route", x.route.Key()), slog.String("provider", x.route.Provider))
 	}
