@@ -39,6 +39,7 @@ const statsRedisTimeout = 250 * time.Millisecond
 // attrKey identifies one combination of bounded metric labels.
 type attrKey struct {
 	model, status, errType, tokenType, op string
+	provider, respModel                   string // provider-call metrics
 }
 
 // attrCache keeps one prepared attribute set per label combination, so the
@@ -394,27 +395,44 @@ func (m *metrics) finish(c echo.Context, tel *requestTelemetry) {
 func (m *metrics) upstream(x *exchange, rt Route, span trace.Span, d time.Duration, resp *normalize.Response, err error) {
 	endProviderSpan(span, resp, err)
 	ctx := context.Background()
-	prov := attrProvider.String(m.srv.genAIProvider(rt.Provider))
-	reqModel := attrRequestModel.String(m.labels.upstream(rt.UpstreamModel))
-	attrs := []attribute.KeyValue{attrOperation.String("chat"), prov, reqModel}
+	k := attrKey{op: "chat", provider: m.srv.genAIProvider(rt.Provider), model: m.labels.upstream(rt.UpstreamModel)}
+	base := func() []attribute.KeyValue {
+		return []attribute.KeyValue{attrOperation.String("chat"), attrProvider.String(k.provider), attrRequestModel.String(k.model)}
+	}
 	ev := stats.Counters{UpstreamCalls: 1}
 	if err != nil {
-		et := errorType(err)
-		attrs = append(attrs, attrErrorType.String(et))
+		k.errType = errorType(err)
 		if !errors.Is(err, context.Canceled) {
-			m.upstreamErrs.Add(ctx, 1, metric.WithAttributes(prov, reqModel, attrErrorType.String(et)))
+			m.upstreamErrs.Add(ctx, 1, m.attrs.get(attrKey{provider: k.provider, model: k.model, errType: k.errType}, func() []attribute.KeyValue {
+				return []attribute.KeyValue{attrProvider.String(k.provider), attrRequestModel.String(k.model), attrErrorType.String(k.errType)}
+			}))
 			ev.UpstreamErrors = 1
 		}
 	} else if resp != nil {
-		respModel := attrResponseModel.String(m.labels.response(resp.Model, rt.UpstreamModel))
-		attrs = append(attrs, respModel)
+		k.respModel = m.labels.response(resp.Model, rt.UpstreamModel)
 		if u := resp.Usage; u != nil {
-			base := []attribute.KeyValue{attrOperation.String("chat"), prov, reqModel, respModel}
-			m.tokenUsage.Record(ctx, int64(u.PromptTokens), metric.WithAttributes(append(base, attrTokenType.String("input"))...))
-			m.tokenUsage.Record(ctx, int64(u.CompletionTokens), metric.WithAttributes(append(base, attrTokenType.String("output"))...))
+			for _, t := range [2]struct {
+				typ string
+				n   int
+			}{{"input", u.PromptTokens}, {"output", u.CompletionTokens}} {
+				tk := k
+				tk.tokenType = t.typ
+				m.tokenUsage.Record(ctx, int64(t.n), m.attrs.get(tk, func() []attribute.KeyValue {
+					return append(base(), attrResponseModel.String(k.respModel), attrTokenType.String(t.typ))
+				}))
+			}
 		}
 	}
-	m.clientDur.Record(ctx, d.Seconds(), metric.WithAttributes(attrs...))
+	m.clientDur.Record(ctx, d.Seconds(), m.attrs.get(k, func() []attribute.KeyValue {
+		a := base()
+		if k.errType != "" {
+			a = append(a, attrErrorType.String(k.errType))
+		}
+		if k.respModel != "" {
+			a = append(a, attrResponseModel.String(k.respModel))
+		}
+		return a
+	}))
 	m.stats.Add(m.srv.now(), m.labels.requested(x.route.Model), ev)
 }
 
