@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # Profiles Ditto's hit path (or miss path) under benchmark load with pprof.
 #
-#   benchmarks/profile.sh [hit|miss|hit-redis] [seconds]
+#   benchmarks/profile.sh [hit|miss|miss-store|hit-redis] [seconds]
+#
+# miss sends unique prompts with Cache-Control: no-store (the bypass path);
+# miss-store sends unique prompts that are looked up and stored.
 #
 # Builds cmd/ditto (whose DITTO_PPROF_ADDR serves net/http/pprof on a port of
 # its own), starts the simulated upstream and Ditto on loopback
@@ -54,6 +57,7 @@ workload=hot
 header=()
 case $mode in
   miss) workload=unique; header=(-header "Cache-Control: no-store") ;;
+  miss-store) workload=unique ;;
 esac
 "$tmp/dittobench" load -target "ditto=http://$addr/v1" -workload "$workload" "${header[@]}" \
   -c 50 -warmup 1s -duration "$((2 * secs + 3))s" >"$tmp/load.out" &

@@ -347,8 +347,12 @@ func (s *Server) storeAnswer(x *exchange, resp *normalize.Response, body []byte)
 			return false
 		}
 	}
-	ctx, cancel := context.WithTimeout(x.tel.traceContext(), s.cfg.Cache.OperationTimeout)
-	defer cancel()
+	ctx := x.tel.traceContext()
+	if _, inProcess := s.store.(*store.Memory); !inProcess { // the memory store cannot block
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, s.cfg.Cache.OperationTimeout)
+		defer cancel()
+	}
 	// Kept past its fresh lifetime for stale-if-error.
 	e := store.Entry{Digest: x.key.Digest, Created: s.now(), Fresh: x.policy.ttl, Body: body, Meta: encodeMeta(resp)}
 	err := s.storeSet(ctx, x.key, e, x.policy.ttl+s.cfg.Cache.StaleIfError)

@@ -259,8 +259,8 @@ func (s *Server) begin(c echo.Context, x *exchange) *requestTelemetry {
 // its lifetime (flights, stores): it carries the request's span but not
 // its cancellation.
 func (t *requestTelemetry) traceContext() context.Context {
-	if t == nil {
-		return context.Background()
+	if t == nil || !t.span.SpanContext().IsValid() {
+		return context.Background() // nothing to carry: tracing off, no client trace
 	}
 	return trace.ContextWithSpan(context.Background(), t.span)
 }
@@ -337,7 +337,12 @@ func endSpan(span trace.Span, err error) {
 // of the request that started the flight.
 func (s *Server) startProviderSpan(ctx context.Context, x *exchange, rt Route, req *normalize.Request) (context.Context, trace.Span) {
 	parent := trace.SpanFromContext(x.tel.traceContext())
-	ctx = trace.ContextWithSpan(ctx, parent)
+	if parent.SpanContext().IsValid() {
+		ctx = trace.ContextWithSpan(ctx, parent)
+	}
+	if !s.metrics.tracing {
+		return ctx, noopSpan // the client's trace, if any, still reaches the provider
+	}
 	return s.metrics.tracer.Start(ctx, "chat "+req.Model, trace.WithSpanKind(trace.SpanKindClient),
 		trace.WithAttributes(
 			attrOperation.String("chat"),

@@ -698,3 +698,27 @@ func (l lockedWriter) Write(p []byte) (int, error) {
 	defer l.mu.Unlock()
 	return l.w.Write(p)
 }
+
+// With tracing off (the no-op provider SetupTelemetry installs without an
+// exporter) no span is opened, but a client's trace context still reaches
+// the provider unchanged, and untraced requests carry none.
+func TestTraceContextReachesProvidersWithTracingOff(t *testing.T) {
+	prev := otel.GetTextMapPropagator()
+	otel.SetTextMapPropagator(propagation.NewCompositeTextMapPropagator(propagation.TraceContext{}, propagation.Baggage{}))
+	t.Cleanup(func() { otel.SetTextMapPropagator(prev) })
+	g := newTestGatewayWith(t, func(c *configs.Config, d *Deps) { d.TracerProvider = noop.NewTracerProvider() })
+	g.up.SetEcho(true)
+	const parent = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
+	send(t, g.url, "gpt-4o", "traced, tracing off", false, "traceparent", parent)
+	send(t, g.url, "gpt-4o", "not traced", false)
+	h := g.up.Headers()
+	if len(h) != 2 {
+		t.Fatalf("upstream saw %d requests, want 2", len(h))
+	}
+	if got := h[0].Get("Traceparent"); got != parent {
+		t.Errorf("upstream traceparent %q, want the client's %q", got, parent)
+	}
+	if got := h[1].Get("Traceparent"); got != "" {
+		t.Errorf("untraced request sent traceparent %q upstream", got)
+	}
+}
