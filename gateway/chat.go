@@ -253,9 +253,16 @@ func (s *Server) serve(c echo.Context, x *exchange) error {
 		f := solo(func(f *flight, fctx context.Context) { s.runFlight(f, fctx, x, true) })
 		return s.follow(c, x, f)
 	}
-	f, leader := s.flights.join(flightKey(x.key), func(f *flight, fctx context.Context) {
-		s.runFlight(f, fctx, x, true)
-	})
+	start := func(f *flight, fctx context.Context) { s.runFlight(f, fctx, x, true) }
+	f, leader := s.flights.enter(flightKey(x.key))
+	switch {
+	case leader && !x.req.Stream:
+		if !f.runHere(ctx, start) {
+			return ctx.Err() // the client left while the call ran, as a waiting follower would see
+		}
+	case leader:
+		go f.run(start) // this goroutine relays the stream as it comes
+	}
 	if !leader && x.status == statusMiss {
 		x.status = statusCoalesced
 		s.metrics.coalesced(x.route.Model)

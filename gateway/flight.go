@@ -19,6 +19,7 @@ import (
 type flight struct {
 	key    string
 	group  *flightGroup // nil for solo flights
+	ctx    context.Context // the call's context (group flights)
 	cancel context.CancelFunc
 	// remote is set, before finish, when another replica produced the
 	// answer (cross-replica coalescing); every follower is then COALESCED.
@@ -50,6 +51,16 @@ type flightGroup struct {
 // progress. leader reports whether this call started it. The caller must
 // call f.leave exactly once when it stops following.
 func (g *flightGroup) join(key string, start func(f *flight, ctx context.Context)) (f *flight, leader bool) {
+	f, leader = g.enter(key)
+	if leader {
+		go f.run(start)
+	}
+	return f, leader
+}
+
+// enter is join without starting the call: a leader must run it, with run
+// (on a goroutine) or runHere.
+func (g *flightGroup) enter(key string) (f *flight, leader bool) {
 	g.mu.Lock()
 	if g.flights == nil {
 		g.flights = make(map[string]*flight)
@@ -69,14 +80,30 @@ func (g *flightGroup) join(key string, start func(f *flight, ctx context.Context
 		}
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	f = &flight{key: key, group: g, cancel: cancel, wake: make(chan struct{}), waiters: 1}
+	f = &flight{key: key, group: g, ctx: ctx, cancel: cancel, wake: make(chan struct{}), waiters: 1}
 	g.flights[key] = f
 	g.mu.Unlock()
-	go func() {
-		defer cancel()
-		start(f, ctx)
-	}()
 	return f, true
+}
+
+// run makes the flight's call on its own context.
+func (f *flight) run(start func(f *flight, ctx context.Context)) {
+	defer f.cancel()
+	start(f, f.ctx)
+}
+
+// runHere makes the flight's call on the leader's goroutine, saving a
+// goroutine and a hand-off per miss when the leader does not need to relay
+// a stream while the call runs. The call still has the flight's own
+// context: when the leader's request ends first, the leader leaves the
+// flight as a waiting follower would, so the call is cancelled only if no
+// follower remains. following reports whether the leader is still a
+// follower (then it must follow and leave as usual); false means its
+// client went away and it has already left.
+func (f *flight) runHere(reqCtx context.Context, start func(f *flight, ctx context.Context)) (following bool) {
+	stop := context.AfterFunc(reqCtx, f.leave)
+	f.run(start)
+	return stop()
 }
 
 // forget removes f from the group so later requests start a new flight (or

@@ -216,47 +216,58 @@ func (g *testGateway) waiters(key string) int {
 	return f.waiters
 }
 
+// A leader that streams runs the call on a flight goroutine; a JSON leader
+// runs it on its own goroutine (runHere). Either way its client leaving
+// does not cut the answer short for followers.
 func TestLeaderDisconnectDoesNotCancelFollowers(t *testing.T) {
-	g := newTestGateway(t, testOpts{})
-	release := g.up.Block()
-	arrived := g.up.Arrivals()
+	for _, stream := range []bool{true, false} {
+		t.Run(fmt.Sprintf("stream=%v", stream), func(t *testing.T) {
+			g := newTestGateway(t, testOpts{})
+			release := g.up.Block()
+			arrived := g.up.Arrivals()
 
-	leaderCtx, cancelLeader := context.WithCancel(context.Background())
-	leaderDone := make(chan struct{})
-	go func() {
-		defer close(leaderDone)
-		resp, err := post(leaderCtx, t, g.url, chatBody("What's the weather like in SF?", true))
-		if err == nil {
-			io.Copy(io.Discard, resp.Body)
-			resp.Body.Close()
-		}
-	}()
-	<-arrived
-	key := g.flightKeyFor(t, chatBody("What's the weather like in SF?", true))
+			leaderCtx, cancelLeader := context.WithCancel(context.Background())
+			leaderDone := make(chan struct{})
+			go func() {
+				defer close(leaderDone)
+				resp, err := post(leaderCtx, t, g.url, chatBody("What's the weather like in SF?", stream))
+				if err == nil {
+					io.Copy(io.Discard, resp.Body)
+					resp.Body.Close()
+				}
+			}()
+			<-arrived
+			key := g.flightKeyFor(t, chatBody("What's the weather like in SF?", stream))
 
-	type result struct {
-		status, content string
-	}
-	follower := make(chan result, 1)
-	go func() {
-		_, status, content := completion(t, g.url, "What's the weather like in SF?")
-		follower <- result{status, content}
-	}()
-	waitFor(t, func() bool { return g.waiters(key) == 2 })
-	cancelLeader()
-	<-leaderDone
-	waitFor(t, func() bool { return g.waiters(key) == 1 })
-	release()
-	r := <-follower
-	if r.status != "COALESCED" || r.content != fakeopenai.StreamTextAnswer {
-		t.Errorf("follower: %s %q, want COALESCED with the streamed answer", r.status, r.content)
-	}
-	if g.up.Calls() != 1 {
-		t.Errorf("upstream calls = %d, want 1", g.up.Calls())
-	}
-	_, status, _ := completion(t, g.url, "What's the weather like in SF?")
-	if status != "HIT" {
-		t.Errorf("after the flight: %s, want HIT", status)
+			type result struct {
+				status, content string
+			}
+			follower := make(chan result, 1)
+			go func() {
+				_, status, content := completion(t, g.url, "What's the weather like in SF?")
+				follower <- result{status, content}
+			}()
+			waitFor(t, func() bool { return g.waiters(key) == 2 })
+			cancelLeader()
+			<-leaderDone
+			waitFor(t, func() bool { return g.waiters(key) == 1 })
+			release()
+			r := <-follower
+			want := fakeopenai.TextAnswer
+			if stream {
+				want = fakeopenai.StreamTextAnswer
+			}
+			if r.status != "COALESCED" || r.content != want {
+				t.Errorf("follower: %s %q, want COALESCED with the leader's answer", r.status, r.content)
+			}
+			if g.up.Calls() != 1 {
+				t.Errorf("upstream calls = %d, want 1", g.up.Calls())
+			}
+			_, status, _ := completion(t, g.url, "What's the weather like in SF?")
+			if status != "HIT" {
+				t.Errorf("after the flight: %s, want HIT", status)
+			}
+		})
 	}
 }
 
@@ -286,6 +297,45 @@ func TestSoleClientDisconnectCancelsUpstreamAndStoresNothing(t *testing.T) {
 	_, status, _ := completion(t, g.url, "What's the weather like in SF?")
 	if status != "MISS" {
 		t.Errorf("after an abandoned stream: %s, want MISS (nothing partial stored)", status)
+	}
+	if g.up.Calls() != 2 {
+		t.Errorf("upstream calls = %d, want 2", g.up.Calls())
+	}
+}
+
+// A JSON client that leaves while its call (run on its own goroutine)
+// waits on the provider cancels the call when nobody else follows it.
+func TestSoleJSONClientDisconnectCancelsUpstream(t *testing.T) {
+	g := newTestGateway(t, testOpts{})
+	release := g.up.Block()
+	defer release()
+	arrived := g.up.Arrivals()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() {
+		resp, err := post(ctx, t, g.url, chatBody("abandoned JSON question", false))
+		if err == nil {
+			resp.Body.Close()
+		}
+		done <- err
+	}()
+	<-arrived
+	key := g.flightKeyFor(t, chatBody("abandoned JSON question", false))
+	waitFor(t, func() bool { return g.waiters(key) == 1 })
+	cancel()
+	if err := <-done; err == nil {
+		t.Fatal("the cancelled request succeeded")
+	}
+	// The call is cancelled (the flight is forgotten once it fails), so
+	// the provider is free again and nothing was stored.
+	waitFor(t, func() bool {
+		g.flights.mu.Lock()
+		defer g.flights.mu.Unlock()
+		return g.flights.flights[key] == nil
+	})
+	release()
+	if _, status, _ := completion(t, g.url, "abandoned JSON question"); status != "MISS" {
+		t.Errorf("after the abandoned call: %s, want MISS", status)
 	}
 	if g.up.Calls() != 2 {
 		t.Errorf("upstream calls = %d, want 2", g.up.Calls())
