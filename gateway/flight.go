@@ -18,7 +18,7 @@ import (
 // follower that joins late still sees the whole stream from its start.
 type flight struct {
 	key    string
-	group  *flightGroup // nil for solo flights
+	group  *flightGroup    // nil for solo flights
 	ctx    context.Context // the call's context (group flights)
 	cancel context.CancelFunc
 	// remote is set, before finish, when another replica produced the

@@ -47,20 +47,29 @@ type attrKey struct {
 // are bounded (see modelLabels), and so is the cache.
 type attrCache struct {
 	mu sync.RWMutex
-	m  map[attrKey]metric.MeasurementOption // a struct key: lookups do not allocate
+	m  map[attrKey]*attrOpts // a struct key: lookups do not allocate
 }
 
-func (c *attrCache) get(k attrKey, build func() []attribute.KeyValue) metric.MeasurementOption {
+// attrOpts are one attribute set as the option slices instruments take,
+// passed on with "...": a variadic argument of an instrument's (interface)
+// method would otherwise be allocated on every call.
+type attrOpts struct {
+	rec []metric.RecordOption
+	add []metric.AddOption
+}
+
+func (c *attrCache) get(k attrKey, build func() []attribute.KeyValue) *attrOpts {
 	c.mu.RLock()
 	opt, ok := c.m[k]
 	c.mu.RUnlock()
 	if ok {
 		return opt
 	}
-	opt = metric.WithAttributeSet(attribute.NewSet(build()...))
+	o := metric.WithAttributeSet(attribute.NewSet(build()...))
+	opt = &attrOpts{rec: []metric.RecordOption{o}, add: []metric.AddOption{o}}
 	c.mu.Lock()
 	if c.m == nil {
-		c.m = make(map[attrKey]metric.MeasurementOption)
+		c.m = make(map[attrKey]*attrOpts)
 	}
 	c.m[k] = opt
 	c.mu.Unlock()
@@ -272,7 +281,10 @@ func (m *metrics) request(x *exchange, status string) {
 // coalesced records that a request for model joined another request's
 // provider call.
 func (m *metrics) coalesced(model string) {
-	m.coalescedC.Add(context.Background(), 1, metric.WithAttributes(attrRequestModel.String(m.labels.requested(model))))
+	label := m.labels.requested(model)
+	m.coalescedC.Add(context.Background(), 1, m.attrs.get(attrKey{model: label}, func() []attribute.KeyValue {
+		return []attribute.KeyValue{attrRequestModel.String(label)}
+	}).add...)
 }
 
 // served records the answer a client got; hits and coalesced requests
@@ -330,7 +342,7 @@ func (m *metrics) finish(c echo.Context, tel *requestTelemetry) {
 			a = append(a, attrErrorType.String(errType))
 		}
 		return a
-	}))
+	}).rec...)
 	modelStatus := m.attrs.get(attrKey{model: model, status: status}, func() []attribute.KeyValue {
 		return []attribute.KeyValue{attrRequestModel.String(model), attrCacheStatus.String(status)}
 	})
@@ -341,7 +353,7 @@ func (m *metrics) finish(c echo.Context, tel *requestTelemetry) {
 		ttft = tel.firstByte.Sub(tel.start)
 		m.ttft.Record(ctx, ttft.Seconds(), m.attrs.get(attrKey{model: model, status: status, op: "chat"}, func() []attribute.KeyValue {
 			return []attribute.KeyValue{attrOperation.String("chat"), attrRequestModel.String(model), attrCacheStatus.String(status)}
-		}))
+		}).rec...)
 	}
 	switch status {
 	case "hit", "stale":
@@ -367,10 +379,10 @@ func (m *metrics) finish(c echo.Context, tel *requestTelemetry) {
 		in, out := int64(r.Usage.PromptTokens), int64(r.Usage.CompletionTokens)
 		m.tokensSaved.Add(ctx, in, m.attrs.get(attrKey{model: model, tokenType: "input"}, func() []attribute.KeyValue {
 			return []attribute.KeyValue{attrRequestModel.String(model), attrTokenType.String("input")}
-		}))
+		}).add...)
 		m.tokensSaved.Add(ctx, out, m.attrs.get(attrKey{model: model, tokenType: "output"}, func() []attribute.KeyValue {
 			return []attribute.KeyValue{attrRequestModel.String(model), attrTokenType.String("output")}
-		}))
+		}).add...)
 		answered := r.Model
 		if answered == "" {
 			answered = x.route.UpstreamModel
@@ -379,7 +391,7 @@ func (m *metrics) finish(c echo.Context, tel *requestTelemetry) {
 			usd := (float64(in)*p.Input + float64(out)*p.Output) / 1e6
 			m.costSaved.Add(ctx, usd, m.attrs.get(attrKey{model: model}, func() []attribute.KeyValue {
 				return []attribute.KeyValue{attrRequestModel.String(model)}
-			}))
+			}).add...)
 			ev.CostSavedNanoUSD = stats.NanoUSD(usd)
 		}
 		ev.TokensSaved = in + out
@@ -387,7 +399,7 @@ func (m *metrics) finish(c echo.Context, tel *requestTelemetry) {
 	m.stats.Add(m.srv.now(), model, ev)
 	// Last, so that a scrape counting this request also sees everything
 	// else recorded for it, statistics included.
-	m.requests.Add(ctx, 1, modelStatus)
+	m.requests.Add(ctx, 1, modelStatus.add...)
 }
 
 // upstream records one provider call (an attempt: retries and fallbacks
@@ -405,7 +417,7 @@ func (m *metrics) upstream(x *exchange, rt Route, span trace.Span, d time.Durati
 		if !errors.Is(err, context.Canceled) {
 			m.upstreamErrs.Add(ctx, 1, m.attrs.get(attrKey{provider: k.provider, model: k.model, errType: k.errType}, func() []attribute.KeyValue {
 				return []attribute.KeyValue{attrProvider.String(k.provider), attrRequestModel.String(k.model), attrErrorType.String(k.errType)}
-			}))
+			}).add...)
 			ev.UpstreamErrors = 1
 		}
 	} else if resp != nil {
@@ -419,7 +431,7 @@ func (m *metrics) upstream(x *exchange, rt Route, span trace.Span, d time.Durati
 				tk.tokenType = t.typ
 				m.tokenUsage.Record(ctx, int64(t.n), m.attrs.get(tk, func() []attribute.KeyValue {
 					return append(base(), attrResponseModel.String(k.respModel), attrTokenType.String(t.typ))
-				}))
+				}).rec...)
 			}
 		}
 	}
@@ -432,7 +444,7 @@ func (m *metrics) upstream(x *exchange, rt Route, span trace.Span, d time.Durati
 			a = append(a, attrResponseModel.String(k.respModel))
 		}
 		return a
-	}))
+	}).rec...)
 	m.stats.Add(m.srv.now(), m.labels.requested(x.route.Model), ev)
 }
 
