@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # Profiles Ditto's hit path (or miss path) under benchmark load with pprof.
 #
-#   benchmarks/profile.sh [hit|miss|miss-store|hit-redis] [seconds]
+#   benchmarks/profile.sh [hit|miss|miss-store|stream-miss|hit-redis] [seconds]
 #
 # miss sends unique prompts with Cache-Control: no-store (the bypass path);
-# miss-store sends unique prompts that are looked up and stored.
+# miss-store sends unique prompts that are looked up and stored;
+# stream-miss is miss with stream: true.
 #
 # Builds cmd/ditto (whose DITTO_PPROF_ADDR serves net/http/pprof on a port of
 # its own), starts the simulated upstream and Ditto on loopback
@@ -58,6 +59,7 @@ header=()
 case $mode in
   miss) workload=unique; header=(-header "Cache-Control: no-store") ;;
   miss-store) workload=unique ;;
+  stream-miss) workload=unique; header=(-header "Cache-Control: no-store" -stream) ;;
 esac
 "$tmp/dittobench" load -target "ditto=http://$addr/v1" -workload "$workload" "${header[@]}" \
   -c 50 -warmup 1s -duration "$((2 * secs + 3))s" >"$tmp/load.out" &

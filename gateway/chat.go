@@ -227,8 +227,7 @@ func (s *Server) serve(c echo.Context, x *exchange) error {
 			s.runFlight(f, ctx, x, false)
 			return s.follow(c, x, f)
 		}
-		f := solo(func(f *flight, fctx context.Context) { s.runFlight(f, fctx, x, false) })
-		return s.follow(c, x, f)
+		return s.streamHere(c, x)
 	}
 	if x.policy.lookup {
 		if entry, age, ok := s.lookup(ctx, x); ok {
@@ -427,6 +426,43 @@ func (s *Server) setMissHeaders(c echo.Context, x *exchange, st flightState) {
 		cs += "; stored"
 	}
 	h.Set("Cache-Status", cs)
+}
+
+// streamHere serves a stream nobody else can share (no-store) on the
+// request's own goroutine and context: each upstream chunk is written and
+// flushed as it arrives, with no flight goroutine and no hand-off, as a
+// forwarding proxy would. The outcome is reported as followStream does.
+func (s *Server) streamHere(c echo.Context, x *exchange) error {
+	var sse *sseWriter
+	f := newFlight()
+	f.sink = func(ch *normalize.Chunk) {
+		if sse == nil {
+			s.setMissHeaders(c, x, flightState{})
+			sse = newSSEWriter(c.Response())
+		}
+		if sse.chunk(ch, x.req.IncludeUsage) == nil {
+			_ = sse.flush() // a gone client cancels the request context, and with it the call
+		}
+	}
+	s.runFlight(f, c.Request().Context(), x, false)
+	st := f.state(0)
+	switch {
+	case sse == nil && st.err != nil:
+		return s.flightFailed(c, x, st)
+	case sse == nil: // answered without streaming (a provider that cannot stream)
+		s.flightServed(c, x, st)
+		return s.replay(c, x, st.resp)
+	case st.err != nil && c.Request().Context().Err() != nil:
+		// The client left (as followStream, nothing is reported).
+	case st.err != nil:
+		s.metrics.request(x, "ERROR")
+		sse.error(toAPIError(st.err))
+	default:
+		s.metrics.request(x, x.status)
+		s.metrics.served(x, st.resp, x.status)
+		sse.done()
+	}
+	return nil
 }
 
 // followStream relays a flight as SSE. Headers wait for the first chunk, so

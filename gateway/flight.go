@@ -25,6 +25,11 @@ type flight struct {
 	// answer (cross-replica coalescing); every follower is then COALESCED.
 	remote bool
 
+	// sink, when set, receives each chunk instead of followers: a flight
+	// run by its only possible follower (streamHere). Called on the
+	// flight's goroutine.
+	sink func(*normalize.Chunk)
+
 	mu      sync.Mutex
 	chunks  []*normalize.Chunk // published chunks (stream flights)
 	done    bool
@@ -137,6 +142,10 @@ func solo(start func(f *flight, ctx context.Context)) *flight {
 
 // publish appends a chunk and wakes followers.
 func (f *flight) publish(c *normalize.Chunk) {
+	if f.sink != nil {
+		f.sink(c)
+		return
+	}
 	f.mu.Lock()
 	f.chunks = append(f.chunks, c)
 	f.signalLocked()

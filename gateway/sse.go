@@ -13,10 +13,11 @@ import (
 // buffered events to the client immediately and extends the connection's
 // write deadline, so a server-wide WriteTimeout cannot cut a long stream.
 type sseWriter struct {
-	w   *echo.Response
-	rc  *http.ResponseController
-	buf []byte
-	err error
+	w        *echo.Response
+	rc       *http.ResponseController
+	buf      []byte
+	err      error
+	deadline time.Time // the write deadline last set
 }
 
 // streamWriteWindow is how long one flush may take before the client is
@@ -61,7 +62,12 @@ func (s *sseWriter) flush() error {
 		return s.err
 	}
 	if len(s.buf) > 0 {
-		_ = s.rc.SetWriteDeadline(time.Now().Add(streamWriteWindow))
+		// Extending the deadline re-arms a runtime timer: once a second
+		// is plenty for a one-minute window.
+		if now := time.Now(); s.deadline.Sub(now) < streamWriteWindow-time.Second {
+			s.deadline = now.Add(streamWriteWindow)
+			_ = s.rc.SetWriteDeadline(s.deadline)
+		}
 		if _, err := s.w.Write(s.buf); err != nil {
 			s.err = err
 			return err

@@ -378,6 +378,54 @@ func TestCacheControl(t *testing.T) {
 	}
 }
 
+// A no-store stream is relayed chunk by chunk on the request's own
+// goroutine (nobody can share it): whole answers with usage, nothing stored,
+// upstream failures before and after the first chunk reported as for any
+// other stream.
+func TestNoStoreStreams(t *testing.T) {
+	e := newEnv(t, noRetries)
+	noStore := option.WithHeader("Cache-Control", "no-store")
+	p := userMessage("What's the weather like in SF?")
+	p.StreamOptions = openai.ChatCompletionStreamOptionsParam{IncludeUsage: openai.Bool(true)}
+	for i := range 2 {
+		acc, chunks, h := e.stream(t, p, noStore)
+		wantCache(t, h, "BYPASS")
+		if acc.Choices[0].Message.Content != fakeopenai.StreamTextAnswer || acc.Choices[0].FinishReason != "stop" || acc.Usage.TotalTokens != 44 {
+			t.Errorf("stream %d: %q finish %q usage %+v", i, acc.Choices[0].Message.Content, acc.Choices[0].FinishReason, acc.Usage)
+		}
+		if len(chunks) < 10 {
+			t.Errorf("stream %d relayed %d chunks, want the upstream's chunks as they came", i, len(chunks))
+		}
+	}
+	_, _, h := e.stream(t, p)
+	wantCache(t, h, "MISS") // no-store wrote nothing
+
+	e.up.FailNext(fakeopenai.Failure{Status: 503})
+	s := e.client.Chat.Completions.NewStreaming(context.Background(), userMessage("fails first"), noStore)
+	for s.Next() {
+	}
+	var apiErr *openai.Error
+	if err := s.Err(); !errors.As(err, &apiErr) || apiErr.StatusCode != 503 {
+		t.Errorf("failed no-store stream: err = %v, want a 503 *openai.Error", s.Err())
+	}
+	s.Close()
+
+	e.up.CutStreamsAfter(3)
+	s = e.client.Chat.Completions.NewStreaming(context.Background(), userMessage("cut short"), noStore)
+	n := 0
+	for s.Next() {
+		n++
+	}
+	if n == 0 || s.Err() == nil {
+		t.Errorf("no-store stream cut after %d chunks: err %v, want chunks then an error", n, s.Err())
+	}
+	s.Close()
+	e.up.CutStreamsAfter(0)
+	if e.up.Calls() != 5 {
+		t.Errorf("upstream calls = %d, want 5", e.up.Calls())
+	}
+}
+
 func TestNamespaceHeaderSeparatesEntries(t *testing.T) {
 	e := newEnv(t)
 	p := userMessage("What's the weather like in SF?")
