@@ -18,6 +18,7 @@ import (
 	"github.com/dittocache/ditto/configs"
 	"github.com/dittocache/ditto/gateway/store"
 	"github.com/dittocache/ditto/normalize"
+	"github.com/dittocache/ditto/providers"
 )
 
 // Cache status values of X-Ditto-Cache.
@@ -429,9 +430,11 @@ func (s *Server) setMissHeaders(c echo.Context, x *exchange, st flightState) {
 }
 
 // streamHere serves a stream nobody else can share (no-store) on the
-// request's own goroutine and context: each upstream chunk is written and
-// flushed as it arrives, with no flight goroutine and no hand-off, as a
-// forwarding proxy would. The outcome is reported as followStream does.
+// request's own goroutine and context, with no flight goroutine and no
+// hand-off: chunks are written as they are parsed and flushed just before
+// the adapter reads from the provider again (providers.WithReadHook), as a
+// forwarding proxy flushes after each read. The outcome is reported as
+// followStream does.
 func (s *Server) streamHere(c echo.Context, x *exchange) error {
 	var sse *sseWriter
 	f := newFlight()
@@ -440,11 +443,14 @@ func (s *Server) streamHere(c echo.Context, x *exchange) error {
 			s.setMissHeaders(c, x, flightState{})
 			sse = newSSEWriter(c.Response())
 		}
-		if sse.chunk(ch, x.req.IncludeUsage) == nil {
-			_ = sse.flush() // a gone client cancels the request context, and with it the call
-		}
+		_ = sse.chunk(ch, x.req.IncludeUsage) // a gone client cancels the request context, and with it the call
 	}
-	s.runFlight(f, c.Request().Context(), x, false)
+	ctx := providers.WithReadHook(c.Request().Context(), func() {
+		if sse != nil && sse.buffered() {
+			_ = sse.flush()
+		}
+	})
+	s.runFlight(f, ctx, x, false)
 	st := f.state(0)
 	switch {
 	case sse == nil && st.err != nil:

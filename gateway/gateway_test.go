@@ -545,3 +545,31 @@ type syncBuf struct {
 
 func (s *syncBuf) Write(p []byte) (int, error) { s.mu.Lock(); defer s.mu.Unlock(); return s.b.Write(p) }
 func (s *syncBuf) String() string              { s.mu.Lock(); defer s.mu.Unlock(); return s.b.String() }
+
+// A no-store stream (relayed on the request's goroutine) delivers each
+// chunk while the provider is still sending, not when it ends, and a client
+// that leaves cancels the provider call.
+func TestNoStoreStreamRelaysChunksAsTheyCome(t *testing.T) {
+	g := newTestGateway(t, testOpts{})
+	g.up.SetStreamDelay(30 * time.Second) // first event, then silence
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	req, _ := http.NewRequestWithContext(ctx, "POST", g.url+"/v1/chat/completions", strings.NewReader(chatBody("slow answer", true)))
+	req.Header.Set("Cache-Control", "no-store")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatalf("no response while the provider is silent: %v", err)
+	}
+	if resp.Header.Get("X-Ditto-Cache") != "BYPASS" {
+		t.Errorf("X-Ditto-Cache = %q, want BYPASS", resp.Header.Get("X-Ditto-Cache"))
+	}
+	line, err := bufio.NewReader(resp.Body).ReadString('\n')
+	if err != nil || !strings.HasPrefix(line, "data: {") {
+		t.Fatalf("first event while the provider is silent: %q, %v (held back until the end?)", line, err)
+	}
+	cancel()
+	resp.Body.Close()
+	// The gateway's provider call ends with the client, long before the
+	// provider's next event.
+	waitFor(t, func() bool { return g.up.Active() == 0 })
+}

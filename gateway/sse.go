@@ -57,6 +57,9 @@ func (s *sseWriter) chunk(c *normalize.Chunk, includeUsage bool) error {
 	return nil
 }
 
+// buffered reports whether events wait for a flush.
+func (s *sseWriter) buffered() bool { return len(s.buf) > 0 }
+
 func (s *sseWriter) flush() error {
 	if s.err != nil {
 		return s.err

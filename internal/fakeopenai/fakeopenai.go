@@ -53,7 +53,8 @@ type Failure struct {
 // or under its own locking via the Set methods.
 type Server struct {
 	*httptest.Server
-	calls atomic.Int64
+	calls  atomic.Int64
+	active atomic.Int64 // calls being answered now
 
 	mu       sync.Mutex
 	echo     bool
@@ -113,6 +114,10 @@ func (s *Server) Arrivals() <-chan struct{} {
 // CutStreamsAfter makes streams end abruptly after n events (0: never).
 func (s *Server) CutStreamsAfter(n int) { s.mu.Lock(); s.cut = n; s.mu.Unlock() }
 
+// Active is the number of calls being answered now (a cancelled call ends
+// as soon as the fake notices: at once while blocked or between events).
+func (s *Server) Active() int { return int(s.active.Load()) }
+
 // SetStreamDelay spaces stream events by d.
 func (s *Server) SetStreamDelay(d time.Duration) { s.mu.Lock(); s.delay = d; s.mu.Unlock() }
 
@@ -163,6 +168,8 @@ func (s *Server) handle(w http.ResponseWriter, r *http.Request) {
 	}
 	body, _ := io.ReadAll(r.Body)
 	s.calls.Add(1)
+	s.active.Add(1)
+	defer s.active.Add(-1)
 	s.mu.Lock()
 	s.bodies = append(s.bodies, body)
 	s.headers = append(s.headers, r.Header.Clone())

@@ -125,5 +125,5 @@ func (c *Client) Stream(ctx context.Context, req *normalize.Request) (normalize.
 	if err != nil {
 		return nil, err
 	}
-	return newStream(resp.Body, time.Now().Unix(), c.key), nil
+	return newStream(providers.StreamBody(resp), time.Now().Unix(), c.key), nil
 }

@@ -101,7 +101,7 @@ func (c *Client) Stream(ctx context.Context, req *normalize.Request) (normalize.
 	if err != nil {
 		return nil, err
 	}
-	return newStream(resp.Body, c.key), nil
+	return newStream(providers.StreamBody(resp), c.key), nil
 }
 
 // Deployment returns the deployment serving model.

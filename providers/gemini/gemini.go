@@ -113,7 +113,7 @@ func (c *Client) Stream(ctx context.Context, req *normalize.Request) (normalize.
 	if err != nil {
 		return nil, err
 	}
-	return newStream(resp.Body, req.Model, time.Now().Unix(), c.key), nil
+	return newStream(providers.StreamBody(resp), req.Model, time.Now().Unix(), c.key), nil
 }
 
 // url is the endpoint generating model's answer, streamed or not.

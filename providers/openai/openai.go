@@ -124,7 +124,7 @@ func (c *Client) Stream(ctx context.Context, req *normalize.Request) (normalize.
 		}
 		return &replayStream{chunks: normalize.Replay(r, true)}, nil
 	}
-	return newStream(c.name, c.key, resp.Body), nil
+	return newStream(c.name, c.key, providers.StreamBody(resp)), nil
 }
 
 // readAll reads a whole response body, bounded, and closes it.
