@@ -450,6 +450,7 @@ func (s *Server) streamHere(c echo.Context, x *exchange) error {
 			_ = sse.flush()
 		}
 	})
+	defer func() { sse.release() }()
 	s.runFlight(f, ctx, x, false)
 	st := f.state(0)
 	switch {
@@ -477,6 +478,7 @@ func (s *Server) streamHere(c echo.Context, x *exchange) error {
 func (s *Server) followStream(c echo.Context, x *exchange, f *flight) error {
 	ctx := c.Request().Context()
 	var sse *sseWriter
+	defer func() { sse.release() }()
 	pos := 0
 	for {
 		st := f.state(pos)
@@ -603,6 +605,7 @@ func (s *Server) writeStale(c echo.Context, x *exchange, upstreamErr error) erro
 // replay streams a complete answer as SSE.
 func (s *Server) replay(c echo.Context, x *exchange, resp *normalize.Response) error {
 	sse := newSSEWriter(c.Response())
+	defer sse.release()
 	for _, ch := range normalize.Replay(resp, x.req.IncludeUsage) {
 		if err := sse.chunk(&ch, x.req.IncludeUsage); err != nil {
 			return nil

@@ -1,7 +1,9 @@
 package gateway
 
 import (
+	"errors"
 	"net/http"
+	"sync"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -31,8 +33,26 @@ func newSSEWriter(w *echo.Response) *sseWriter {
 	h.Set("Connection", "keep-alive")
 	h.Set("X-Accel-Buffering", "no") // nginx: do not buffer the stream
 	w.WriteHeader(http.StatusOK)
-	return &sseWriter{w: w, rc: http.NewResponseController(w.Writer), buf: make([]byte, 0, 4096)}
+	return &sseWriter{w: w, rc: http.NewResponseController(w.Writer), buf: *sseBufs.Get().(*[]byte)}
 }
+
+// sseBufs recycles event buffers: every stream needs one for its lifetime.
+var sseBufs = sync.Pool{New: func() any { b := make([]byte, 0, 4096); return &b }}
+
+// release returns the buffer; the writer must not be used afterwards. Nil
+// safe.
+func (s *sseWriter) release() {
+	if s == nil || s.buf == nil {
+		return
+	}
+	if cap(s.buf) <= 64<<10 { // do not pin buffers grown by huge events
+		b := s.buf[:0]
+		sseBufs.Put(&b)
+	}
+	s.buf, s.err = nil, errSSEReleased
+}
+
+var errSSEReleased = errors.New("sse writer released")
 
 // chunk buffers one event. Usage is only sent to clients that asked for it
 // with stream_options.include_usage; the gateway always asks upstream.

@@ -310,12 +310,15 @@ func (s *stream) inlineError(data []byte) error {
 	return e
 }
 
+// Close closes the body and recycles the event reader's buffer; like Recv,
+// it must not run concurrently with Recv.
 func (s *stream) Close() error {
 	if s.body == nil {
 		return nil
 	}
 	err := s.body.Close()
 	s.body = nil
+	s.events.Release()
 	return err
 }
 

@@ -79,8 +79,12 @@ func (s *Stream) Recv() (*normalize.Chunk, error) {
 }
 
 // Close closes the body.
+// Close closes the body and recycles the event reader's buffer; like Recv,
+// it must not run concurrently with Recv.
 func (s *Stream) Close() error {
-	return s.body.Close()
+	err := s.body.Close()
+	s.events.Release()
+	return err
 }
 
 // Choices tracks which choices of an OpenAI-format stream have finished.

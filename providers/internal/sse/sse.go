@@ -7,6 +7,7 @@ import (
 	"bytes"
 	"errors"
 	"io"
+	"sync"
 )
 
 // MaxLine bounds one line of the stream (a single data: line can carry a
@@ -28,6 +29,7 @@ type Event struct {
 // rejects it. Not safe for concurrent use.
 type Reader struct {
 	sc   *bufio.Scanner
+	buf  *[]byte // the scanner's initial buffer, from lineBufs
 	name string
 	data bytes.Buffer
 	has  bool // at least one data: line in the pending event
@@ -35,12 +37,32 @@ type Reader struct {
 	err  error
 }
 
-// NewReader returns a Reader of r.
+// NewReader returns a Reader of r. Call Release when done with it.
 func NewReader(r io.Reader) *Reader {
 	sc := bufio.NewScanner(r)
-	sc.Buffer(make([]byte, 0, 4096), MaxLine)
+	buf := lineBufs.Get().(*[]byte)
+	sc.Buffer(*buf, MaxLine)
 	sc.Split(scanLines)
-	return &Reader{sc: sc}
+	return &Reader{sc: sc, buf: buf}
+}
+
+// lineBufs recycles the scanners' initial line buffers (one per stream).
+var lineBufs = sync.Pool{New: func() any { b := make([]byte, 4096); return &b }}
+
+// errReleased is what Next returns after Release.
+var errReleased = errors.New("sse: reader released")
+
+// Release returns the Reader's buffer for reuse by later streams; every
+// later Next fails. Safe to call more than once.
+func (r *Reader) Release() {
+	if r.buf == nil {
+		return
+	}
+	// The scanner may still point into the buffer: make it unusable first.
+	r.sc = nil
+	r.done, r.err = true, errReleased
+	lineBufs.Put(r.buf)
+	r.buf = nil
 }
 
 // Next returns the next event. It returns io.EOF once the stream has ended

@@ -71,3 +71,21 @@ func TestReaderError(t *testing.T) {
 		}
 	}
 }
+
+func TestReleasedReaderFails(t *testing.T) {
+	r := NewReader(strings.NewReader("data: a\n\ndata: b\n\n"))
+	if ev, err := r.Next(); err != nil || string(ev.Data) != "a" {
+		t.Fatalf("Next = %q, %v", ev.Data, err)
+	}
+	r.Release()
+	r.Release()
+	if ev, err := r.Next(); err == nil || err == io.EOF {
+		t.Fatalf("Next after Release = %q, %v; want an error", ev.Data, err)
+	}
+	// A new reader may get the recycled buffer and reads its own stream.
+	r2 := NewReader(strings.NewReader("data: c\n\n"))
+	defer r2.Release()
+	if ev, err := r2.Next(); err != nil || string(ev.Data) != "c" {
+		t.Fatalf("second reader: %q, %v", ev.Data, err)
+	}
+}
