@@ -57,9 +57,18 @@ type Client struct {
 	name   string
 	url    string
 	key    string
+	auth   []string // "Bearer <key>", shared by every request's header
 	http   *http.Client
 	header http.Header
 }
+
+// Header values shared by every request (a header map only replaces or
+// appends, never writes into a value slice).
+var (
+	jsonContent  = []string{"application/json"}
+	acceptJSON   = []string{"application/json"}
+	acceptStream = []string{"text/event-stream"}
+)
 
 var _ providers.Provider = (*Client)(nil)
 
@@ -74,6 +83,9 @@ func New(o Options) *Client {
 	}
 	if c.http == nil {
 		c.http = providers.NewHTTPClient(providers.HTTPOptions{})
+	}
+	if c.key != "" {
+		c.auth = []string{"Bearer " + c.key}
 	}
 	if len(o.Header) > 0 {
 		c.header = make(http.Header, len(o.Header))
@@ -151,14 +163,14 @@ func (c *Client) do(ctx context.Context, req *normalize.Request, stream bool) (*
 	for k, v := range c.header {
 		hr.Header[k] = v
 	}
-	hr.Header.Set("Content-Type", "application/json")
+	hr.Header["Content-Type"] = jsonContent
 	if stream {
-		hr.Header.Set("Accept", "text/event-stream")
+		hr.Header["Accept"] = acceptStream
 	} else {
-		hr.Header.Set("Accept", "application/json")
+		hr.Header["Accept"] = acceptJSON
 	}
-	if c.key != "" {
-		hr.Header.Set("Authorization", "Bearer "+c.key)
+	if c.auth != nil {
+		hr.Header["Authorization"] = c.auth
 	}
 	providers.InjectTrace(ctx, hr.Header)
 	resp, err := c.http.Do(hr)
