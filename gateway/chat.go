@@ -326,9 +326,7 @@ func (s *Server) runFlight(f *flight, ctx context.Context, x *exchange, store bo
 			return
 		}
 	}
-	upstream := *x.req
-	upstream.Model = x.route.UpstreamModel
-	resp, err := s.callUpstream(ctx, f, x, &upstream)
+	resp, err := s.callUpstream(ctx, f, x, x.req)
 	if err != nil {
 		f.finish(nil, nil, false, err)
 		return

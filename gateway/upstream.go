@@ -36,10 +36,14 @@ func (s *Server) callUpstream(ctx context.Context, f *flight, x *exchange, req *
 		if !ok {
 			continue
 		}
-		r := *req
-		r.Model = rt.UpstreamModel
+		r := req
+		if r.Model != rt.UpstreamModel {
+			cp := *req // req may be shared (request memo): never modified in place
+			cp.Model = rt.UpstreamModel
+			r = &cp
+		}
 		for attempt := 0; ; attempt++ {
-			resp, published, err := s.attempt(ctx, f, x, rt, prov, &r)
+			resp, published, err := s.attempt(ctx, f, x, rt, prov, r)
 			if err == nil {
 				if i > 0 {
 					s.log.Info("answered by fallback", "route", x.route.Model, "fallback", rt.Key())

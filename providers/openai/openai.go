@@ -142,7 +142,7 @@ func (c *Client) Stream(ctx context.Context, req *normalize.Request) (normalize.
 // readAll reads a whole response body, bounded, and closes it.
 func (c *Client) readAll(resp *http.Response) ([]byte, error) {
 	defer resp.Body.Close()
-	body, err := upstream.ReadAll(resp.Body, upstream.MaxResponseBody)
+	body, err := upstream.ReadBody(resp, upstream.MaxResponseBody)
 	if err != nil {
 		return nil, fmt.Errorf("%s: read response: %w", c.name, err)
 	}

@@ -91,6 +91,25 @@ const (
 )
 
 // ReadAll reads at most limit bytes of r, failing when there is more.
+// ReadBody reads a whole response body, up to limit bytes: a declared
+// Content-Length is read into a buffer of exactly that size (net/http stops
+// the body there), anything else through ReadAll. It does not close the
+// body.
+func ReadBody(resp *http.Response, limit int64) ([]byte, error) {
+	n := resp.ContentLength
+	if n < 0 {
+		return ReadAll(resp.Body, limit)
+	}
+	if n > limit {
+		return nil, fmt.Errorf("upstream body larger than %d bytes", limit)
+	}
+	buf := make([]byte, n)
+	if _, err := io.ReadFull(resp.Body, buf); err != nil {
+		return nil, err
+	}
+	return buf, nil
+}
+
 func ReadAll(r io.Reader, limit int64) ([]byte, error) {
 	b, err := io.ReadAll(io.LimitReader(r, limit+1))
 	if err != nil {

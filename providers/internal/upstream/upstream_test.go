@@ -2,6 +2,7 @@ package upstream
 
 import (
 	"errors"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -49,6 +50,29 @@ func TestErrorMessage(t *testing.T) {
 	} {
 		if got := ErrorMessage(tt.msg, []byte(tt.body), http.StatusBadGateway, "sk-1"); got != tt.want {
 			t.Errorf("ErrorMessage(%q, %q) = %q, want %q", tt.msg, tt.body, got, tt.want)
+		}
+	}
+}
+
+func TestReadBody(t *testing.T) {
+	resp := func(body string, n int64) *http.Response {
+		return &http.Response{Body: io.NopCloser(strings.NewReader(body)), ContentLength: n}
+	}
+	for _, tc := range []struct {
+		name    string
+		resp    *http.Response
+		want    string
+		wantErr bool
+	}{
+		{"declared length", resp(`{"a":1}`, 7), `{"a":1}`, false},
+		{"unknown length", resp(`{"a":1}`, -1), `{"a":1}`, false},
+		{"declared over the limit", resp(`{"a":1}`, 100), "", true},
+		{"unknown length over the limit", resp(strings.Repeat("x", 20), -1), "", true},
+		{"shorter than declared", resp(`{"a"`, 7), "", true},
+	} {
+		got, err := ReadBody(tc.resp, 16)
+		if (err != nil) != tc.wantErr || string(got) != tc.want {
+			t.Errorf("%s: %q, %v", tc.name, got, err)
 		}
 	}
 }
