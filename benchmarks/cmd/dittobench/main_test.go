@@ -2,10 +2,12 @@ package main
 
 import (
 	"context"
+	"errors"
 	"io"
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -171,5 +173,104 @@ func TestWriteReportKeepsAddedSections(t *testing.T) {
 	want := "# new\n\n" + keepMarker + "\n\n## Added by hand\n\nkeep me\n"
 	if string(got) != want {
 		t.Errorf("file = %q, want %q", got, want)
+	}
+}
+
+// Captured `go test -bench` output (go1.26, GOMAXPROCS 2).
+const decodeOut = `goos: linux
+goarch: amd64
+pkg: github.com/dittocache/ditto/normalize
+cpu: AMD EPYC
+BenchmarkDecodeCanonicalKey/1KB-2         	   29148	      8754 ns/op	 124.06 MB/s	      7019 cpu-ns/op	    3538 B/op	      15 allocs/op
+BenchmarkDecodeCanonicalKey/1KB-2         	   23847	     11550 ns/op	  94.03 MB/s	      8256 cpu-ns/op	    3537 B/op	      15 allocs/op
+BenchmarkDecodeCanonicalKey/1KB-2         	   41020	      4612 ns/op	 235.47 MB/s	      4590 cpu-ns/op	    3537 B/op	      15 allocs/op
+BenchmarkDecodeCanonicalKey/16KB-2        	    3121	     67584 ns/op	 242.03 MB/s	     56222 cpu-ns/op	   49910 B/op	      58 allocs/op
+PASS
+ok  	github.com/dittocache/ditto/normalize	2.583s
+`
+
+const overheadOut = `goos: linux
+goarch: amd64
+pkg: github.com/dittocache/ditto/gateway/store
+cpu: AMD EPYC
+BenchmarkMemoryOverhead/body=1024-1025-2         	       1	  94717604 ns/op	        20.02 overhead-%	       213.0 overhead-B/entry	       100.0 weigher-%
+BenchmarkMemoryOverhead/body=976-977-2           	       1	  68841765 ns/op	        25.52 overhead-%	       259.3 overhead-B/entry	       100.1 weigher-%
+BenchmarkMemoryOverhead/body=2048-4096-2         	       1	 111695036 ns/op	        14.05 overhead-%	       437.1 overhead-B/entry	       100.0 weigher-%
+PASS
+ok  	github.com/dittocache/ditto/gateway/store	0.550s
+`
+
+func TestParseBench(t *testing.T) {
+	rs := parseBench(decodeOut, 2)
+	if len(rs) != 4 {
+		t.Fatalf("got %d results, want 4: %+v", len(rs), rs)
+	}
+	r := rs[0]
+	if r.name != "BenchmarkDecodeCanonicalKey/1KB" || r.n != 29148 || r.metrics["ns/op"] != 8754 ||
+		r.metrics["cpu-ns/op"] != 7019 || r.metrics["MB/s"] != 124.06 || r.metrics["allocs/op"] != 15 {
+		t.Errorf("first result = %+v", r)
+	}
+	if got := benchCases(rs); !slices.Equal(got, []string{"BenchmarkDecodeCanonicalKey/1KB", "BenchmarkDecodeCanonicalKey/16KB"}) {
+		t.Errorf("cases = %q", got)
+	}
+	if got := samples(rs, "BenchmarkDecodeCanonicalKey/1KB", "ns/op"); !slices.Equal(got, []float64{8754, 11550, 4612}) {
+		t.Errorf("1KB ns/op = %v", got)
+	}
+
+	rs = parseBench(overheadOut, 2)
+	if got := benchCases(rs); !slices.Equal(got, []string{"BenchmarkMemoryOverhead/body=1024-1025", "BenchmarkMemoryOverhead/body=976-977", "BenchmarkMemoryOverhead/body=2048-4096"}) {
+		t.Errorf("cases = %q", got)
+	}
+	if rs[1].metrics["overhead-%"] != 25.52 || rs[1].metrics["overhead-B/entry"] != 259.3 {
+		t.Errorf("second result = %+v", rs[1])
+	}
+}
+
+// TestParseBenchOneProc: without GOMAXPROCS suffixes, names keep their own
+// trailing numbers; log blocks and name-only lines are skipped.
+func TestParseBenchOneProc(t *testing.T) {
+	out := "BenchmarkMemoryOverhead/body=1024-1025 \t 1\t 94717604 ns/op\t 20.02 overhead-%\n" +
+		"--- BENCH: BenchmarkL\n    f_test.go:7: logged\n" +
+		"BenchmarkP   \t       1\n" +
+		"BenchmarkBad \t 1\t x ns/op\n"
+	rs := parseBench(out, 1)
+	if len(rs) != 1 || rs[0].name != "BenchmarkMemoryOverhead/body=1024-1025" || rs[0].metrics["overhead-%"] != 20.02 {
+		t.Errorf("results = %+v", rs)
+	}
+}
+
+func TestMinMedian(t *testing.T) {
+	tests := []struct {
+		give    []float64
+		lo, med float64
+		ok      bool
+	}{
+		{nil, 0, 0, false},
+		{[]float64{7}, 7, 7, true},
+		{[]float64{9, 4, 6, 5, 8}, 4, 6, true},
+		{[]float64{9, 4, 6, 5}, 4, 5.5, true},
+	}
+	for _, tt := range tests {
+		lo, med, ok := minMedian(tt.give)
+		if lo != tt.lo || med != tt.med || ok != tt.ok {
+			t.Errorf("minMedian(%v) = %v, %v, %v; want %v, %v, %v", tt.give, lo, med, ok, tt.lo, tt.med, tt.ok)
+		}
+	}
+}
+
+func TestFailReason(t *testing.T) {
+	tests := []struct {
+		name, out, want string
+	}{
+		{"benchmark failed", "goos: linux\npkg: fb\nBenchmarkX/ok-2 \t 1\t 200.0 ns/op\n--- FAIL: BenchmarkX/bad\n    f_test.go:5: hello\n    f_test.go:5: store: boom | pipe\n--- FAIL: BenchmarkX\nFAIL\nexit status 1\nFAIL\tfb\t0.004s\nFAIL\n",
+			"--- FAIL: BenchmarkX/bad f_test.go:5: store: boom / pipe"},
+		{"build failed", "FAIL\tfb [build failed]\nFAIL\n# fb [fb.test]\n./f.go:2:12: undefined: undefined\n", "./f.go:2:12: undefined: undefined"},
+		{"panic", "goos: linux\nBenchmarkP-2 \t panic: kaboom\n\ngoroutine 7 [running]:\n", "panic: kaboom"},
+		{"nothing said", "FAIL\n", "exit status 2"},
+	}
+	for _, tt := range tests {
+		if got := failReason(tt.out, errors.New("exit status 2")); got != tt.want {
+			t.Errorf("%s: failReason = %q, want %q", tt.name, got, tt.want)
+		}
 	}
 }
