@@ -116,6 +116,7 @@ func (g goBenchRun) run(ctx context.Context) ([]benchResult, error) {
 	if err != nil {
 		return nil, errors.New("`go` not on PATH")
 	}
+	parent := ctx
 	ctx, cancel := context.WithTimeout(ctx, g.timeout)
 	defer cancel()
 	// -cpu pins GOMAXPROCS, so parseBench knows the name suffix.
@@ -125,8 +126,10 @@ func (g goBenchRun) run(ctx context.Context) ([]benchResult, error) {
 	cmd.Stdout, cmd.Stderr = &out, &out
 	err = cmd.Run()
 	switch {
+	case parent.Err() != nil:
+		return nil, fmt.Errorf("`go test %s` stopped: %v", g.pkg, parent.Err())
 	case ctx.Err() != nil:
-		return nil, fmt.Errorf("`go test %s` stopped after %s: %v", g.pkg, g.timeout, ctx.Err())
+		return nil, fmt.Errorf("`go test %s` took over %s, stopped", g.pkg, g.timeout)
 	case err != nil:
 		return nil, fmt.Errorf("`go test %s` failed: %s", g.pkg, failReason(out.String(), err))
 	}

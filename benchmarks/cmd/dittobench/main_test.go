@@ -105,6 +105,14 @@ func TestMS(t *testing.T) {
 	}
 }
 
+func TestMicros(t *testing.T) {
+	for give, want := range map[float64]string{4612: "4.61 µs", 67584: "67.6 µs", 1152734: "1153 µs"} {
+		if got := micros(give); got != want {
+			t.Errorf("micros(%v) = %q, want %q", give, got, want)
+		}
+	}
+}
+
 func TestCPUTimeOfSelf(t *testing.T) {
 	if _, err := os.Stat("/proc/self/stat"); err != nil {
 		t.Skip("no /proc")
@@ -272,5 +280,66 @@ func TestFailReason(t *testing.T) {
 		if got := failReason(tt.out, errors.New("exit status 2")); got != tt.want {
 			t.Errorf("%s: failReason = %q, want %q", tt.name, got, tt.want)
 		}
+	}
+}
+
+// TestMicroReport turns captured benchmark output into the micro sections
+// and their target rows, without running a benchmark.
+func TestMicroReport(t *testing.T) {
+	b := &bench{o: &options{}, rep: &report{}}
+	dec := goBenchRun{pkg: "./normalize", pattern: "^BenchmarkDecodeCanonicalKey$", benchtime: "200ms", count: 3, procs: 2}
+	b.decodeReport(dec, parseBench(decodeOut, 2), nil, "1.00 2.00 3.00")
+	mem := goBenchRun{pkg: "./gateway/store", pattern: "^BenchmarkMemoryOverhead$", benchtime: "1x", count: 1, procs: 2}
+	b.overheadReport(mem, parseBench(overheadOut, 2), nil)
+
+	want := []check{
+		{decodeCheck, "4.61 µs (median 8.75 µs; CPU 4.59 µs / 7.02 µs)", decodeGoal, "pass"},
+		{overheadCheck, "25.5% (body=976-977)", overheadGoal, "pass"},
+	}
+	if !slices.Equal(b.rep.checks, want) {
+		t.Errorf("checks = %q\nwant %q", b.rep.checks, want)
+	}
+	md := b.rep.markdown(machine{}, b.o, time.Now(), time.Second, "benchmarks/run.sh")
+	for _, s := range []string{
+		"go test ./normalize -run '^$' -bench '^BenchmarkDecodeCanonicalKey$' -benchtime 200ms -count 3 -cpu 2",
+		"| 1KB | 4.61 µs / 8.75 µs | 4.59 µs / 7.02 µs | 3537 | 15 | 3 |",
+		"| 16KB | 67.6 µs / 67.6 µs |",
+		"load average before: 1.00 2.00 3.00",
+		"| body=976-977 | 25.5% | 259 | 100.1 |",
+		"| " + decodeCheck + " | ≤ 5 µs | 4.61 µs",
+	} {
+		if !strings.Contains(md, s) {
+			t.Errorf("report lacks %q:\n%s", s, md)
+		}
+	}
+
+	// Over the goal: MISS. No output lines, or a failed run: why, not figures.
+	b = &bench{o: &options{}, rep: &report{}}
+	b.decodeReport(dec, parseBench(strings.ReplaceAll(decodeOut, "4612 ns/op", "5001 ns/op"), 2), nil, "")
+	b.overheadReport(mem, parseBench(strings.ReplaceAll(overheadOut, "25.52 overhead-%", "30.01 overhead-%"), 2), nil)
+	if len(b.rep.checks) != 2 || b.rep.checks[0].verdict != "**MISS**" || b.rep.checks[1].verdict != "**MISS**" || b.rep.checks[1].measured != "30.0% (body=976-977)" {
+		t.Errorf("checks over the goal = %q", b.rep.checks)
+	}
+	b = &bench{o: &options{}, rep: &report{}}
+	b.decodeReport(dec, parseBench("PASS\n", 2), nil, "")
+	b.overheadReport(mem, nil, errors.New("`go test ./gateway/store` failed: ./memory.go:1:1: syntax error"))
+	for i, want := range []string{
+		"n/a: no BenchmarkDecodeCanonicalKey/1KB result in the output of `go test ./normalize`",
+		"n/a: `go test ./gateway/store` failed: ./memory.go:1:1: syntax error",
+	} {
+		if i >= len(b.rep.checks) || b.rep.checks[i].verdict != want {
+			t.Errorf("checks = %q, want verdict %d %q", b.rep.checks, i, want)
+		}
+	}
+	if md := b.rep.markdown(machine{}, b.o, time.Now(), time.Second, "x"); !strings.Contains(md, "**No figures:** `go test ./gateway/store` failed") {
+		t.Errorf("report lacks the failure:\n%s", md)
+	}
+}
+
+func TestGoBenchWithoutGo(t *testing.T) {
+	t.Setenv("PATH", t.TempDir())
+	_, err := goBenchRun{pkg: "./normalize", pattern: ".", benchtime: "1x", count: 1, procs: 1, timeout: time.Second}.run(context.Background())
+	if err == nil || err.Error() != "`go` not on PATH" {
+		t.Errorf("err = %v", err)
 	}
 }

@@ -40,9 +40,11 @@ type options struct {
 	apiKey        string
 	model         string
 	logs          string
+	microCount    int
+	microTime     time.Duration
 }
 
-var allScenarios = []string{"hit-memory", "hit-redis", "miss", "streaming", "mix", "coalescing"}
+var allScenarios = []string{"hit-memory", "hit-redis", "miss", "streaming", "mix", "coalescing", "micro"}
 
 func (o *options) flags(fs *flag.FlagSet) {
 	fs.DurationVar(&o.phase, "phase", 3*time.Second, "measured time of each closed-loop phase")
@@ -65,6 +67,8 @@ func (o *options) flags(fs *flag.FlagSet) {
 	fs.StringVar(&o.apiKey, "api-key", "sk-bench-not-a-real-key", "bearer token sent to every target and given to Ditto as OPENAI_API_KEY")
 	fs.StringVar(&o.model, "model", "gpt-4o-mini", "model of every request (and of the price table)")
 	fs.StringVar(&o.logs, "logs", "", "keep child logs in this directory (default: a temporary one, removed)")
+	fs.IntVar(&o.microCount, "micro-count", 5, "runs (go test -count) of each timed Go benchmark in the micro scenario")
+	fs.DurationVar(&o.microTime, "micro-benchtime", 200*time.Millisecond, "go test -benchtime of each timed Go benchmark run in the micro scenario")
 }
 
 // bench holds what the scenarios share.
@@ -96,6 +100,7 @@ func runAll(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	}
 	if o.quick {
 		o.phase, o.warmup, o.rounds, o.mixRequests, o.burst = 500*time.Millisecond, 200*time.Millisecond, 1, 300, 50
+		o.microCount, o.microTime = 2, 100*time.Millisecond
 	}
 	ctx, cancel := context.WithTimeout(ctx, o.timeout)
 	defer cancel()
@@ -141,6 +146,7 @@ func runAll(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		"streaming":  b.streaming,
 		"mix":        b.mix,
 		"coalescing": b.coalescing,
+		"micro":      b.micro,
 	}
 	for _, name := range strings.Split(o.scenarios, ",") {
 		name = strings.TrimSpace(name)
