@@ -224,7 +224,7 @@ func describeMachine() machine {
 }
 
 const commandsNote = "Other commands: `benchmarks/run.sh -quick` (a one-minute smoke run that only prints), " +
-	"`benchmarks/run.sh -scenarios hit-memory,miss` (some scenarios), `benchmarks/profile.sh hit|miss|hit-redis` (pprof CPU and allocation profiles of Ditto under load), " +
+	"`benchmarks/run.sh -scenarios hit-memory,miss` (some scenarios; `micro` is the Go benchmarks behind the decode and memory-overhead targets), `benchmarks/profile.sh hit|miss|hit-redis` (pprof CPU and allocation profiles of Ditto under load), " +
 	"`go run ./benchmarks/cmd/dittobench load -target a=http://127.0.0.1:8080/v1 -target b=http://127.0.0.1:4000/v1 -c 50` " +
 	"(the same load against any OpenAI-compatible servers on this machine, side by side); see `benchmarks/README.md`."
 
