@@ -64,19 +64,28 @@ func (s *Server) chatCompletions(c echo.Context) error {
 	subNS := c.Request().Header.Get("X-Ditto-Namespace")
 	h := memoHash(st.tenant, subNS, body)
 	if m := s.memo.get(h, st.tenant, subNS, body); m != nil {
-		// Seen and answered from the cache before: the decoded request,
-		// route and key are known.
-		pol, err := parsePolicy(c.Request().Header, m.route, s.cfg.Cache.MaxTTL)
-		if err != nil {
-			return err
-		}
-		st.model = m.req.Model
-		st.prompt, st.hasPrompt = m.prompt, m.hasPrompt
-		x := &exchange{req: m.req, route: m.route, policy: pol, started: started, provider: m.provider,
-			key: m.key, keyStr: m.keyStr, memo: m}
-		x.tel = s.begin(c, x)
-		return s.serve(c, x)
+		return s.chatMemoized(c, st, m, started)
 	}
+	return s.chatDecoded(c, st, body, h, subNS, started)
+}
+
+// chatMemoized serves a body seen and answered from the cache before: the
+// decoded request, route and key are known.
+func (s *Server) chatMemoized(c echo.Context, st *requestState, m *memoEntry, started time.Time) error {
+	pol, err := parsePolicy(c.Request().Header, m.route, s.cfg.Cache.MaxTTL)
+	if err != nil {
+		return err
+	}
+	st.model = m.req.Model
+	st.prompt, st.hasPrompt = m.prompt, m.hasPrompt
+	x := &exchange{req: m.req, route: m.route, policy: pol, started: started, provider: m.provider,
+		key: m.key, keyStr: m.keyStr, memo: m}
+	x.tel = s.begin(c, x)
+	return s.serve(c, x)
+}
+
+// chatDecoded decodes, routes and keys a body, then serves it.
+func (s *Server) chatDecoded(c echo.Context, st *requestState, body []byte, h uint64, subNS string, started time.Time) error {
 	req, route, pol, err := s.decodeChat(c, body)
 	if err != nil {
 		return err

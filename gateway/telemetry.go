@@ -318,6 +318,14 @@ func (s *Server) startStoreSpan(ctx context.Context, op string) (context.Context
 	if !s.metrics.tracing {
 		return ctx, noopSpan
 	}
+	return s.startStoreSpanTraced(ctx, op)
+}
+
+// startStoreSpanTraced is kept out of line so that its frame is not part of
+// every store call's when tracing is off (deep stacks grow goroutines).
+//
+//go:noinline
+func (s *Server) startStoreSpanTraced(ctx context.Context, op string) (context.Context, trace.Span) {
 	attrs := []attribute.KeyValue{attrStoreOp.String(op)}
 	if s.storeKind() == "redis" {
 		attrs = append(attrs, attribute.String("db.system.name", "redis"))

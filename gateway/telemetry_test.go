@@ -683,6 +683,9 @@ func TestRequestLogNamesRouteProviderAndTrace(t *testing.T) {
 			t.Errorf("request log %s = %v, want %q (line %v)", k, line[k], v, line)
 		}
 	}
+	if us, ok := line["latency_us"].(float64); !ok || us < 0 || us != float64(int64(us)) {
+		t.Errorf("request log latency_us = %v, want whole microseconds", line["latency_us"])
+	}
 	if strings.Contains(out, "secret prompt") {
 		t.Error("the prompt reached the log")
 	}
