@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -76,6 +77,48 @@ func (c *attrCache) get(k attrKey, build func() []attribute.KeyValue) *attrOpts 
 	return opt
 }
 
+// tally is a counter per attribute set kept with atomics and reported by
+// an observable counter's callback when metrics are collected: every chat
+// request adds to a few of these, and an atomic add costs a fraction of a
+// synchronous instrument call.
+type tally struct {
+	mu    sync.RWMutex
+	cells map[attrKey]*tallyCell
+}
+
+type tallyCell struct {
+	opt []metric.ObserveOption
+	n   atomic.Int64
+}
+
+// add adds n to k's cell, creating it with build's attributes.
+func (t *tally) add(k attrKey, n int64, build func() []attribute.KeyValue) {
+	t.mu.RLock()
+	c := t.cells[k]
+	t.mu.RUnlock()
+	if c == nil {
+		t.mu.Lock()
+		if c = t.cells[k]; c == nil {
+			c = &tallyCell{opt: []metric.ObserveOption{metric.WithAttributeSet(attribute.NewSet(build()...))}}
+			if t.cells == nil {
+				t.cells = make(map[attrKey]*tallyCell)
+			}
+			t.cells[k] = c
+		}
+		t.mu.Unlock()
+	}
+	c.n.Add(n)
+}
+
+// each calls f with every cell's attributes and value.
+func (t *tally) each(f func(v int64, opt []metric.ObserveOption)) {
+	t.mu.RLock()
+	defer t.mu.RUnlock()
+	for _, c := range t.cells {
+		f(c.n.Load(), c.opt)
+	}
+}
+
 type metrics struct {
 	attrs    attrCache
 	srv      *Server
@@ -87,10 +130,13 @@ type metrics struct {
 	labels   *modelLabels
 	prices   *pricer
 
-	requests      metric.Int64Counter
+	requests      metric.Int64ObservableCounter
+	requestsN     tally
 	coalescedC    metric.Int64Counter
-	tokensSaved   metric.Int64Counter
-	costSaved     metric.Float64Counter
+	tokensSaved   metric.Int64ObservableCounter
+	tokensSavedN  tally
+	costSaved     metric.Float64ObservableCounter
+	costSavedN    tally // nano-USD
 	serverDur     metric.Float64Histogram
 	ttft          metric.Float64Histogram
 	clientDur     metric.Float64Histogram
@@ -170,16 +216,16 @@ func (m *metrics) instruments() error {
 		}
 	}
 	var err error
-	m.requests, err = meter.Int64Counter("ditto.cache.requests", metric.WithUnit("{request}"),
+	m.requests, err = meter.Int64ObservableCounter("ditto.cache.requests", metric.WithUnit("{request}"),
 		metric.WithDescription("Chat requests answered, by requested model and cache status (hit, miss, coalesced, bypass, error)."))
 	check(err)
 	m.coalescedC, err = meter.Int64Counter("ditto.cache.coalesced", metric.WithUnit("{request}"),
 		metric.WithDescription("Requests that joined another identical request's provider call."))
 	check(err)
-	m.tokensSaved, err = meter.Int64Counter("ditto.cache.tokens_saved", metric.WithUnit("{token}"),
+	m.tokensSaved, err = meter.Int64ObservableCounter("ditto.cache.tokens_saved", metric.WithUnit("{token}"),
 		metric.WithDescription("Tokens answered without a provider call (hits and coalesced requests)."))
 	check(err)
-	m.costSaved, err = meter.Float64Counter("ditto.cache.cost_saved", metric.WithUnit("{USD}"),
+	m.costSaved, err = meter.Float64ObservableCounter("ditto.cache.cost_saved", metric.WithUnit("{USD}"),
 		metric.WithDescription("List price in USD of the tokens answered without a provider call, priced by the model that answered."))
 	check(err)
 	m.serverDur, err = meter.Float64Histogram("gen_ai.server.request.duration", metric.WithUnit("s"),
@@ -228,8 +274,13 @@ func (m *metrics) instruments() error {
 		}
 		o.ObserveInt64(dropped, m.stats.Dropped())
 		o.ObserveInt64(flushErrs, m.stats.FlushErrors())
+		// Requests first: finish counts a request after everything else it
+		// records, so a request seen here has its savings seen below.
+		m.requestsN.each(func(v int64, opt []metric.ObserveOption) { o.ObserveInt64(m.requests, v, opt...) })
+		m.tokensSavedN.each(func(v int64, opt []metric.ObserveOption) { o.ObserveInt64(m.tokensSaved, v, opt...) })
+		m.costSavedN.each(func(v int64, opt []metric.ObserveOption) { o.ObserveFloat64(m.costSaved, float64(v)/1e9, opt...) })
 		return nil
-	}, breaker, dropped, flushErrs)
+	}, breaker, dropped, flushErrs, m.requests, m.tokensSaved, m.costSaved)
 	return err
 }
 
@@ -343,9 +394,6 @@ func (m *metrics) finish(c echo.Context, tel *requestTelemetry) {
 		}
 		return a
 	}).rec...)
-	modelStatus := m.attrs.get(attrKey{model: model, status: status}, func() []attribute.KeyValue {
-		return []attribute.KeyValue{attrRequestModel.String(model), attrCacheStatus.String(status)}
-	})
 
 	var ev stats.Counters
 	var ttft time.Duration
@@ -377,29 +425,31 @@ func (m *metrics) finish(c echo.Context, tel *requestTelemetry) {
 	}
 	if r := tel.resp; r != nil && r.Usage != nil && (status == "hit" || status == "coalesced") {
 		in, out := int64(r.Usage.PromptTokens), int64(r.Usage.CompletionTokens)
-		m.tokensSaved.Add(ctx, in, m.attrs.get(attrKey{model: model, tokenType: "input"}, func() []attribute.KeyValue {
+		m.tokensSavedN.add(attrKey{model: model, tokenType: "input"}, in, func() []attribute.KeyValue {
 			return []attribute.KeyValue{attrRequestModel.String(model), attrTokenType.String("input")}
-		}).add...)
-		m.tokensSaved.Add(ctx, out, m.attrs.get(attrKey{model: model, tokenType: "output"}, func() []attribute.KeyValue {
+		})
+		m.tokensSavedN.add(attrKey{model: model, tokenType: "output"}, out, func() []attribute.KeyValue {
 			return []attribute.KeyValue{attrRequestModel.String(model), attrTokenType.String("output")}
-		}).add...)
+		})
 		answered := r.Model
 		if answered == "" {
 			answered = x.route.UpstreamModel
 		}
 		if p, ok := m.prices.lookup(answered); ok {
 			usd := (float64(in)*p.Input + float64(out)*p.Output) / 1e6
-			m.costSaved.Add(ctx, usd, m.attrs.get(attrKey{model: model}, func() []attribute.KeyValue {
-				return []attribute.KeyValue{attrRequestModel.String(model)}
-			}).add...)
 			ev.CostSavedNanoUSD = stats.NanoUSD(usd)
+			m.costSavedN.add(attrKey{model: model}, ev.CostSavedNanoUSD, func() []attribute.KeyValue {
+				return []attribute.KeyValue{attrRequestModel.String(model)}
+			})
 		}
 		ev.TokensSaved = in + out
 	}
 	m.stats.Add(m.srv.now(), model, ev)
 	// Last, so that a scrape counting this request also sees everything
 	// else recorded for it, statistics included.
-	m.requests.Add(ctx, 1, modelStatus.add...)
+	m.requestsN.add(attrKey{model: model, status: status}, 1, func() []attribute.KeyValue {
+		return []attribute.KeyValue{attrRequestModel.String(model), attrCacheStatus.String(status)}
+	})
 }
 
 // upstream records one provider call (an attempt: retries and fallbacks
