@@ -266,7 +266,9 @@ func (s *stream) Recv() (*normalize.Chunk, error) {
 }
 
 func (s *stream) next() (*normalize.Chunk, error) {
-	ev, err := s.events.Next()
+	// The event's data is only read here: ParseOpenAIChunk copies what it
+	// keeps, and errors quote at most a snippet.
+	ev, err := s.events.NextView()
 	if err == io.EOF {
 		// Servers that omit [DONE] still send the usage chunk last.
 		if s.choices.Complete() && s.usage {

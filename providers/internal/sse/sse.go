@@ -30,6 +30,7 @@ type Event struct {
 type Reader struct {
 	sc   *bufio.Scanner
 	buf  *[]byte // the scanner's initial buffer, from lineBufs
+	view bool    // NextView: Data is not copied
 	name string
 	data bytes.Buffer
 	has  bool // at least one data: line in the pending event
@@ -119,12 +120,25 @@ func (r *Reader) Next() (Event, error) {
 	return Event{}, io.EOF
 }
 
+// NextView is Next without copying: the returned Data is only valid until
+// the next call to Next or NextView. For callers that decode each event
+// into values of their own before reading the next.
+func (r *Reader) NextView() (Event, error) {
+	r.view = true
+	defer func() { r.view = false }()
+	return r.Next()
+}
+
 func (r *Reader) dispatch() (Event, bool) {
 	if !r.has {
 		r.name = ""
 		return Event{}, false
 	}
-	ev := Event{Name: r.name, Data: bytes.Clone(r.data.Bytes())}
+	data := r.data.Bytes()
+	if !r.view {
+		data = bytes.Clone(data)
+	}
+	ev := Event{Name: r.name, Data: data}
 	r.name, r.has = "", false
 	r.data.Reset()
 	return ev, true

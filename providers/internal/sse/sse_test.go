@@ -89,3 +89,23 @@ func TestReleasedReaderFails(t *testing.T) {
 		t.Fatalf("second reader: %q, %v", ev.Data, err)
 	}
 }
+
+func TestNextViewSharesTheBufferUntilTheNextEvent(t *testing.T) {
+	r := NewReader(strings.NewReader("data: first\n\ndata: second\n\n"))
+	defer r.Release()
+	a, err := r.NextView()
+	if err != nil || string(a.Data) != "first" {
+		t.Fatalf("NextView = %q, %v", a.Data, err)
+	}
+	kept := string(a.Data)
+	b, err := r.Next() // a copy: survives later reads
+	if err != nil || string(b.Data) != "second" || kept != "first" {
+		t.Fatalf("Next = %q, %v (kept %q)", b.Data, err, kept)
+	}
+	if _, err := r.NextView(); err != io.EOF {
+		t.Fatalf("end: %v", err)
+	}
+	if string(b.Data) != "second" {
+		t.Fatalf("Next's data changed after a later read: %q", b.Data)
+	}
+}
