@@ -158,6 +158,14 @@ func parseUsage(u *fastjson.Value) *Usage {
 
 // ParseOpenAIChunk decodes the data of one chat.completion.chunk SSE event.
 func ParseOpenAIChunk(data []byte) (*Chunk, error) {
+	return ParseOpenAIChunkAfter(data, nil)
+}
+
+// ParseOpenAIChunkAfter is ParseOpenAIChunk for the chunk that follows prev
+// in a stream: identifying fields equal to prev's (id, model, system
+// fingerprint, service tier: the same in every chunk of a stream) share
+// prev's strings instead of allocating their own. prev may be nil.
+func ParseOpenAIChunkAfter(data []byte, prev *Chunk) (*Chunk, error) {
 	p := parserPool.Get()
 	defer parserPool.Put(p)
 	v, err := p.ParseBytes(data)
@@ -167,12 +175,16 @@ func ParseOpenAIChunk(data []byte) (*Chunk, error) {
 	if v.Type() != fastjson.TypeObject {
 		return nil, errors.New("chunk is not a JSON object")
 	}
+	var was Chunk
+	if prev != nil {
+		was = *prev
+	}
 	c := &Chunk{
-		ID:                string(v.GetStringBytes("id")),
+		ID:                sameString(v.GetStringBytes("id"), was.ID),
 		Created:           v.GetInt64("created"),
-		Model:             string(v.GetStringBytes("model")),
-		SystemFingerprint: string(v.GetStringBytes("system_fingerprint")),
-		ServiceTier:       string(v.GetStringBytes("service_tier")),
+		Model:             sameString(v.GetStringBytes("model"), was.Model),
+		SystemFingerprint: sameString(v.GetStringBytes("system_fingerprint"), was.SystemFingerprint),
+		ServiceTier:       sameString(v.GetStringBytes("service_tier"), was.ServiceTier),
 	}
 	for _, cv := range v.GetArray("choices") {
 		cc := ChunkChoice{
@@ -191,6 +203,15 @@ func ParseOpenAIChunk(data []byte) (*Chunk, error) {
 		c.Usage = parseUsage(u)
 	}
 	return c, nil
+}
+
+// sameString is b as a string, sharing s when they are equal (the
+// comparison does not allocate).
+func sameString(b []byte, s string) string {
+	if string(b) == s {
+		return s
+	}
+	return string(b)
 }
 
 func parseDelta(dv *fastjson.Value) Delta {

@@ -245,8 +245,9 @@ type stream struct {
 	body    io.ReadCloser
 	events  *sse.Reader
 	choices eventstream.Choices
-	usage   bool  // a chunk carried usage
-	err     error // sticky: io.EOF after a complete answer, else the failure
+	usage   bool             // a chunk carried usage
+	prev    *normalize.Chunk // the last chunk, whose id and model the next shares
+	err     error            // sticky: io.EOF after a complete answer, else the failure
 }
 
 func newStream(name, key string, body io.ReadCloser) *stream {
@@ -289,7 +290,7 @@ func (s *stream) next() (*normalize.Chunk, error) {
 	if e := s.inlineError(data); e != nil {
 		return nil, e
 	}
-	ch, err := normalize.ParseOpenAIChunk(data)
+	ch, err := normalize.ParseOpenAIChunkAfter(data, s.prev)
 	if err != nil {
 		return nil, &providers.Error{Provider: s.name, Status: http.StatusBadGateway, Type: "server_error", Code: "bad_upstream_response",
 			Message: "the upstream sent a malformed stream event: " + err.Error()}
@@ -298,6 +299,7 @@ func (s *stream) next() (*normalize.Chunk, error) {
 		s.usage = true
 	}
 	s.choices.Track(ch)
+	s.prev = ch
 	return ch, nil
 }
 
