@@ -280,15 +280,22 @@ func (s *Server) serve(c echo.Context, x *exchange) error {
 	return s.follow(c, x, f)
 }
 
+// storeContext bounds one store operation by cache.operation_timeout. The
+// memory store cannot block, so it gets ctx as it is (a timer per
+// operation is not free).
+func (s *Server) storeContext(ctx context.Context) (context.Context, context.CancelFunc) {
+	if _, inProcess := s.store.(*store.Memory); inProcess {
+		return ctx, func() {}
+	}
+	return context.WithTimeout(ctx, s.cfg.Cache.OperationTimeout)
+}
+
 // lookup reads and verifies the cached entry. Store errors, corrupt values
 // and digest mismatches are misses: a cache failure never fails a request.
 func (s *Server) lookup(ctx context.Context, x *exchange) (store.Entry, time.Duration, bool) {
 	ctx, span := s.traceLookup(ctx)
 	defer span.End()
-	lctx, cancel := ctx, context.CancelFunc(func() {})
-	if _, inProcess := s.store.(*store.Memory); !inProcess {
-		lctx, cancel = context.WithTimeout(ctx, s.cfg.Cache.OperationTimeout) // the memory store cannot block
-	}
+	lctx, cancel := s.storeContext(ctx)
 	entry, ok, err := s.storeGet(lctx, x.key)
 	cancel()
 	if err != nil {
@@ -361,12 +368,8 @@ func (s *Server) storeAnswer(x *exchange, resp *normalize.Response, body []byte)
 			return false
 		}
 	}
-	ctx := x.tel.traceContext()
-	if _, inProcess := s.store.(*store.Memory); !inProcess { // the memory store cannot block
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, s.cfg.Cache.OperationTimeout)
-		defer cancel()
-	}
+	ctx, cancel := s.storeContext(x.tel.traceContext())
+	defer cancel()
 	// Kept past its fresh lifetime for stale-if-error.
 	e := store.Entry{Digest: x.key.Digest, Created: s.now(), Fresh: x.policy.ttl, Body: body, Meta: encodeMeta(resp)}
 	err := s.storeSet(ctx, x.key, e, x.policy.ttl+s.cfg.Cache.StaleIfError)
