@@ -347,7 +347,7 @@ func (s *Server) runFlight(f *flight, ctx context.Context, x *exchange, store bo
 		f.finish(nil, nil, false, err)
 		return
 	}
-	body := normalize.AppendOpenAIResponse(make([]byte, 0, 1024), resp)
+	body := normalize.OpenAIResponseJSON(resp)
 	stored := false
 	if store {
 		stored = s.storeAnswer(x, resp, body)

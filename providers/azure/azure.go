@@ -83,7 +83,7 @@ func New(o Options) *Client {
 
 // Complete sends a non-streaming request.
 func (c *Client) Complete(ctx context.Context, req *normalize.Request) (*normalize.Response, error) {
-	body, err := c.api.Fetch(ctx, c.url(req.Model), normalize.AppendOpenAIRequest(make([]byte, 0, 1024), req, req.Model, false))
+	body, err := c.api.Fetch(ctx, c.url(req.Model), normalize.OpenAIRequestJSON(req, req.Model, false))
 	if err != nil {
 		return nil, err
 	}
@@ -97,7 +97,7 @@ func (c *Client) Complete(ctx context.Context, req *normalize.Request) (*normali
 
 // Stream sends a streaming request; the caller must Close the stream.
 func (c *Client) Stream(ctx context.Context, req *normalize.Request) (normalize.Stream, error) {
-	resp, err := c.api.Post(ctx, c.url(req.Model), normalize.AppendOpenAIRequest(make([]byte, 0, 1024), req, req.Model, true))
+	resp, err := c.api.Post(ctx, c.url(req.Model), normalize.OpenAIRequestJSON(req, req.Model, true))
 	if err != nil {
 		return nil, err
 	}

@@ -155,7 +155,7 @@ func (c *Client) badResponse(msg string) *providers.Error {
 }
 
 func (c *Client) do(ctx context.Context, req *normalize.Request, stream bool) (*http.Response, error) {
-	body := normalize.AppendOpenAIRequest(make([]byte, 0, 1024), req, req.Model, stream)
+	body := normalize.OpenAIRequestJSON(req, req.Model, stream)
 	hr, err := http.NewRequestWithContext(ctx, http.MethodPost, c.url, bytes.NewReader(body))
 	if err != nil {
 		return nil, fmt.Errorf("%s: new request: %w", c.name, redactURLError(err))
