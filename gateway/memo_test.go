@@ -1,9 +1,13 @@
 package gateway
 
 import (
+	"io"
 	"net/http"
+	"strings"
+	"sync"
 	"testing"
 
+	"github.com/dittocache/ditto/configs"
 	"github.com/dittocache/ditto/internal/fakeopenai"
 )
 
@@ -117,5 +121,61 @@ func TestRequestMemoVerifiesEveryInput(t *testing.T) {
 	m.c.CleanUp()
 	if _, ok := m.c.GetIfPresent(8); ok {
 		t.Error("a body over memoMaxBody was kept")
+	}
+}
+
+// Requests found in the memo share one decoded request; concurrent provider
+// calls made with it (no-store bypasses, JSON and streams, on the plain
+// route and through an alias whose upstream model differs) must only read
+// it. The race detector (make test) watches this test.
+func TestRequestMemoSharedRequestIsOnlyRead(t *testing.T) {
+	g := newTestGatewayWith(t, func(c *configs.Config, d *Deps) {
+		c.Routes = append(c.Routes, configs.Route{Model: "house-model", Provider: "openai", UpstreamModel: "gpt-4o-mini"})
+	})
+	g.up.SetEcho(true)
+	for _, model := range []string{"gpt-4o", "house-model"} {
+		for _, stream := range []bool{false, true} {
+			body := strings.Replace(chatBody("shared by many", stream), `"gpt-4o"`, `"`+model+`"`, 1)
+			priming := []string{"MISS", "HIT", "HIT"}
+			if stream {
+				priming = priming[1:] // the JSON answer serves streams too
+			}
+			for i, want := range priming {
+				code, h, _ := call(t, "POST", g.url+"/v1/chat/completions", "", body)
+				if code != 200 || h.Get("X-Ditto-Cache") != want {
+					t.Fatalf("%s stream=%v priming %d: %d %s, want %s", model, stream, i, code, h.Get("X-Ditto-Cache"), want)
+				}
+			}
+			var wg sync.WaitGroup
+			for range 8 {
+				wg.Go(func() {
+					req, _ := http.NewRequest("POST", g.url+"/v1/chat/completions", strings.NewReader(body))
+					req.Header.Set("Cache-Control", "no-store")
+					resp, err := http.DefaultClient.Do(req)
+					if err != nil {
+						t.Error(err)
+						return
+					}
+					out, _ := io.ReadAll(resp.Body)
+					resp.Body.Close()
+					want := fakeopenai.EchoAnswer("shared by many")
+					if stream {
+						want = "data: [DONE]" // the echo arrives word by word
+					}
+					if resp.StatusCode != 200 || resp.Header.Get("X-Ditto-Cache") != "BYPASS" || !strings.Contains(string(out), want) {
+						t.Errorf("%s stream=%v: %d %s %.200s", model, stream, resp.StatusCode, resp.Header.Get("X-Ditto-Cache"), out)
+					}
+				})
+			}
+			wg.Wait()
+		}
+	}
+	if g.memoSize() != 4 {
+		t.Errorf("memo holds %d bodies, want 4", g.memoSize())
+	}
+	for _, b := range g.up.Requests() {
+		if !strings.Contains(string(b), `"model":"gpt-4o"`) && !strings.Contains(string(b), `"model":"gpt-4o-mini"`) {
+			t.Errorf("upstream got %s", b)
+		}
 	}
 }
