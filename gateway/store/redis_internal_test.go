@@ -20,10 +20,11 @@ func TestRedisOptionsDefaults(t *testing.T) {
 		wantRead  time.Duration
 		wantRetry int
 		wantIdle  int
+		wantProto int
 	}{
-		{"defaults", RedisOptions{URL: "redis://127.0.0.1:1/2"}, DefaultDialTimeout, DefaultReadTimeout, 0, DefaultMinIdleConns}, // go-redis stores "no retries" (-1) as 0,
-		{"url params", RedisOptions{URL: "redis://127.0.0.1:1?dial_timeout=1s&read_timeout=50ms&max_retries=2&min_idle_conns=4"}, time.Second, 50 * time.Millisecond, 2, 4},
-		{"fields win", RedisOptions{URL: "redis://127.0.0.1:1?dial_timeout=1s", DialTimeout: 30 * time.Millisecond, ReadTimeout: 70 * time.Millisecond, MaxRetries: 1, MinIdleConns: 1}, 30 * time.Millisecond, 70 * time.Millisecond, 1, 1},
+		{"defaults", RedisOptions{URL: "redis://127.0.0.1:1/2"}, DefaultDialTimeout, DefaultReadTimeout, 0, DefaultMinIdleConns, 2}, // go-redis stores "no retries" (-1) as 0,
+		{"url params", RedisOptions{URL: "redis://127.0.0.1:1?dial_timeout=1s&read_timeout=50ms&max_retries=2&min_idle_conns=4&protocol=3"}, time.Second, 50 * time.Millisecond, 2, 4, 3},
+		{"fields win", RedisOptions{URL: "redis://127.0.0.1:1?dial_timeout=1s", DialTimeout: 30 * time.Millisecond, ReadTimeout: 70 * time.Millisecond, MaxRetries: 1, MinIdleConns: 1}, 30 * time.Millisecond, 70 * time.Millisecond, 1, 1, 2},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -40,6 +41,9 @@ func TestRedisOptionsDefaults(t *testing.T) {
 			if o.DialTimeout != tt.wantDial || o.ReadTimeout != tt.wantRead || o.MaxRetries != tt.wantRetry || o.MinIdleConns != tt.wantIdle {
 				t.Errorf("dial, read, retries, idle = %v, %v, %d, %d; want %v, %v, %d, %d",
 					o.DialTimeout, o.ReadTimeout, o.MaxRetries, o.MinIdleConns, tt.wantDial, tt.wantRead, tt.wantRetry, tt.wantIdle)
+			}
+			if o.Protocol != tt.wantProto {
+				t.Errorf("protocol %d, want RESP%d", o.Protocol, tt.wantProto)
 			}
 			if !o.ContextTimeoutEnabled || !o.DisableIdentity || o.DialerRetries != 1 || o.WriteTimeout <= 0 || o.PoolTimeout != DefaultPoolTimeout {
 				t.Errorf("ContextTimeoutEnabled %v, DisableIdentity %v, DialerRetries %d, WriteTimeout %v, PoolTimeout %v; want true, true, 1, > 0, %v",
