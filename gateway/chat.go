@@ -14,9 +14,9 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/dittocache/ditto/cache/store"
 	"github.com/dittocache/ditto/cachekey"
 	"github.com/dittocache/ditto/configs"
-	"github.com/dittocache/ditto/gateway/store"
 	"github.com/dittocache/ditto/normalize"
 	"github.com/dittocache/ditto/providers"
 )

@@ -4,7 +4,7 @@ import (
 	"context"
 	"time"
 
-	"github.com/dittocache/ditto/gateway/store"
+	"github.com/dittocache/ditto/cache/store"
 	"github.com/dittocache/ditto/normalize"
 )
 

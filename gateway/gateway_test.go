@@ -16,9 +16,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/dittocache/ditto/cache/store"
 	"github.com/dittocache/ditto/cachekey"
 	"github.com/dittocache/ditto/configs"
-	"github.com/dittocache/ditto/gateway/store"
 	"github.com/dittocache/ditto/internal/fakeopenai"
 	"github.com/dittocache/ditto/normalize"
 	"github.com/dittocache/ditto/providers/openai"

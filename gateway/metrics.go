@@ -24,8 +24,8 @@ import (
 	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
 	"go.opentelemetry.io/otel/trace"
 
-	"github.com/dittocache/ditto/gateway/stats"
-	"github.com/dittocache/ditto/gateway/store"
+	"github.com/dittocache/ditto/cache/stats"
+	"github.com/dittocache/ditto/cache/store"
 	"github.com/dittocache/ditto/normalize"
 )
 

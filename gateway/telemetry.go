@@ -22,8 +22,8 @@ import (
 	"go.opentelemetry.io/otel/trace"
 	tracenoop "go.opentelemetry.io/otel/trace/noop"
 
+	"github.com/dittocache/ditto/cache/store"
 	"github.com/dittocache/ditto/cachekey"
-	"github.com/dittocache/ditto/gateway/store"
 	"github.com/dittocache/ditto/normalize"
 )
 

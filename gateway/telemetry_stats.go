@@ -11,9 +11,9 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/dittocache/ditto/cache/stats"
 	"github.com/dittocache/ditto/configs"
 	"github.com/dittocache/ditto/gateway/dashboard"
-	"github.com/dittocache/ditto/gateway/stats"
 )
 
 // otherModel is the label of every model name the gateway was not

@@ -199,13 +199,13 @@ ok  	github.com/dittocache/ditto/normalize	2.583s
 
 const overheadOut = `goos: linux
 goarch: amd64
-pkg: github.com/dittocache/ditto/gateway/store
+pkg: github.com/dittocache/ditto/cache/store
 cpu: AMD EPYC
 BenchmarkMemoryOverhead/body=1024-1025-2         	       1	  94717604 ns/op	        20.02 overhead-%	       213.0 overhead-B/entry	       100.0 weigher-%
 BenchmarkMemoryOverhead/body=976-977-2           	       1	  68841765 ns/op	        25.52 overhead-%	       259.3 overhead-B/entry	       100.1 weigher-%
 BenchmarkMemoryOverhead/body=2048-4096-2         	       1	 111695036 ns/op	        14.05 overhead-%	       437.1 overhead-B/entry	       100.0 weigher-%
 PASS
-ok  	github.com/dittocache/ditto/gateway/store	0.550s
+ok  	github.com/dittocache/ditto/cache/store	0.550s
 `
 
 func TestParseBench(t *testing.T) {
@@ -289,7 +289,7 @@ func TestMicroReport(t *testing.T) {
 	b := &bench{o: &options{}, rep: &report{}}
 	dec := goBenchRun{pkg: "./normalize", pattern: "^BenchmarkDecodeCanonicalKey$", benchtime: "200ms", count: 3, procs: 2}
 	b.decodeReport(dec, parseBench(decodeOut, 2), nil, "1.00 2.00 3.00")
-	mem := goBenchRun{pkg: "./gateway/store", pattern: "^BenchmarkMemoryOverhead$", benchtime: "1x", count: 1, procs: 2}
+	mem := goBenchRun{pkg: "./cache/store", pattern: "^BenchmarkMemoryOverhead$", benchtime: "1x", count: 1, procs: 2}
 	b.overheadReport(mem, parseBench(overheadOut, 2), nil)
 
 	want := []check{
@@ -322,16 +322,16 @@ func TestMicroReport(t *testing.T) {
 	}
 	b = &bench{o: &options{}, rep: &report{}}
 	b.decodeReport(dec, parseBench("PASS\n", 2), nil, "")
-	b.overheadReport(mem, nil, errors.New("`go test ./gateway/store` failed: ./memory.go:1:1: syntax error"))
+	b.overheadReport(mem, nil, errors.New("`go test ./cache/store` failed: ./memory.go:1:1: syntax error"))
 	for i, want := range []string{
 		"n/a: no BenchmarkDecodeCanonicalKey/1KB result in the output of `go test ./normalize`",
-		"n/a: `go test ./gateway/store` failed: ./memory.go:1:1: syntax error",
+		"n/a: `go test ./cache/store` failed: ./memory.go:1:1: syntax error",
 	} {
 		if i >= len(b.rep.checks) || b.rep.checks[i].verdict != want {
 			t.Errorf("checks = %q, want verdict %d %q", b.rep.checks, i, want)
 		}
 	}
-	if md := b.rep.markdown(machine{}, b.o, time.Now(), time.Second, "x"); !strings.Contains(md, "**No figures:** `go test ./gateway/store` failed") {
+	if md := b.rep.markdown(machine{}, b.o, time.Now(), time.Second, "x"); !strings.Contains(md, "**No figures:** `go test ./cache/store` failed") {
 		t.Errorf("report lacks the failure:\n%s", md)
 	}
 }

@@ -34,7 +34,7 @@ func (b *bench) micro(ctx context.Context) {
 	b.decodeReport(dec, rs, err, load)
 
 	// Heap accounting, not timing: one run per case is exact to a few bytes.
-	mem := goBenchRun{pkg: "./gateway/store", pattern: "^BenchmarkMemoryOverhead$", benchtime: "1x", count: 1, procs: procs, timeout: 3 * time.Minute}
+	mem := goBenchRun{pkg: "./cache/store", pattern: "^BenchmarkMemoryOverhead$", benchtime: "1x", count: 1, procs: procs, timeout: 3 * time.Minute}
 	b.progress("  %s", mem.command())
 	rs, err = mem.run(ctx)
 	b.overheadReport(mem, rs, err)

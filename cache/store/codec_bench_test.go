@@ -4,7 +4,7 @@ import (
 	"bytes"
 	"testing"
 
-	"github.com/dittocache/ditto/gateway/store"
+	"github.com/dittocache/ditto/cache/store"
 )
 
 func BenchmarkEntryCodec(b *testing.B) {

@@ -6,7 +6,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/dittocache/ditto/gateway/store"
+	"github.com/dittocache/ditto/cache/store"
 )
 
 func sampleEntry() store.Entry {

@@ -2,7 +2,7 @@ package stats
 
 import (
 	"context"
-	"github.com/dittocache/ditto/gateway/store"
+	"github.com/dittocache/ditto/cache/store"
 	"sync"
 	"testing"
 	"time"

@@ -8,8 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/dittocache/ditto/cache/store"
 	"github.com/dittocache/ditto/cachekey"
-	"github.com/dittocache/ditto/gateway/store"
 )
 
 // flaky is a Backend whose every call returns err and is counted.

@@ -10,8 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/dittocache/ditto/cache/store"
 	"github.com/dittocache/ditto/cachekey"
-	"github.com/dittocache/ditto/gateway/store"
 )
 
 // Run exercises the store.Backend contract. newStore must return an empty

@@ -8,9 +8,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/dittocache/ditto/cache/store"
+	"github.com/dittocache/ditto/cache/store/storetest"
 	"github.com/dittocache/ditto/cachekey"
-	"github.com/dittocache/ditto/gateway/store"
-	"github.com/dittocache/ditto/gateway/store/storetest"
 )
 
 func TestMemory(t *testing.T) {
