@@ -79,7 +79,7 @@ func (c *canonicalizer) keep(name string) bool {
 
 // request writes the canonical document. Members appear in this fixed
 // order: messages, the generation parameters (alphabetically), tools,
-// tool_choice, response_format, extra.
+// tool_choice, response_format, extra, dialect, dialect_fields.
 func (c *canonicalizer) request(dst []byte, r *Request) []byte {
 	dst = append(dst, `{"messages":[`...)
 	for i := range r.Messages {
@@ -129,6 +129,17 @@ func (c *canonicalizer) request(dst []byte, r *Request) []byte {
 	}
 	if !first {
 		dst = append(dst, '}')
+	}
+	if r.Dialect != "" {
+		// Only requests that need one API's semantics carry a dialect, so
+		// the portable form (and every key made before dialects) is
+		// unchanged.
+		dst = append(dst, `,"dialect":`...)
+		dst = appendString(dst, r.Dialect)
+		if len(r.DialectFields) > 0 {
+			dst = append(dst, `,"dialect_fields":`...)
+			dst = appendFields(dst, r.DialectFields)
+		}
 	}
 	return append(dst, '}')
 }

@@ -57,6 +57,17 @@ type Request struct {
 	// canonical JSON values. They are keyed and passed through to
 	// OpenAI-compatible upstreams.
 	Extra []Field
+	// Dialect is empty for a request every client API can say: the
+	// portable form that chat completions, Responses and Messages share,
+	// so the same question asked through any of them has one key. It names
+	// the client API ("responses", "completions", ...) when the request
+	// needs that API's own semantics, and then keys the request within
+	// that dialect (see docs/normalization.md).
+	Dialect string
+	// DialectFields are the members only Dialect can say, sorted by name,
+	// with canonical JSON values. Adapters that speak Dialect natively send
+	// them; others reject what they cannot honour. Empty when Dialect is.
+	DialectFields []Field
 
 	// --- not keyed ---
 
