@@ -23,9 +23,9 @@ const (
 // the flight ends.
 func (s *Server) awaitFill(ctx context.Context, x *exchange) (resp *normalize.Response, body []byte, release func(), found bool) {
 	noop := func() {}
-	l, ok := s.store.(store.Leaser)
+	l, ok := s.store.(store.Backend)
 	ttl := s.cfg.Cache.FillLease
-	if !ok || ttl <= 0 {
+	if !ok || ttl <= 0 || !l.Status().Shared {
 		return nil, nil, noop, false
 	}
 	deadline := s.now().Add(ttl)
