@@ -123,15 +123,27 @@ type Policy struct {
 // Cacheable reports whether the request touches the cache at all.
 func (p Policy) Cacheable() bool { return p.Lookup || p.Store }
 
-// Fill makes the provider call for a miss. It streams when the flight's
-// first request asked for a stream, passing each chunk to publish as it
-// arrives (never after returning), and returns the complete answer. ctx is
-// the flight's: it carries the values of the request that started it (its
-// trace span) but is cancelled only when every request following the
-// flight has gone.
-type Fill func(ctx context.Context, publish func(*normalize.Chunk)) (*normalize.Response, error)
+// Filler makes the provider call for a miss. Fill streams when the
+// flight's first request asked for a stream, passing each chunk to publish
+// as it arrives (never after returning), and returns the complete answer.
+// ctx is the flight's: it carries the values of the request that started
+// it (its trace span) but is cancelled only when every request following
+// the flight has gone.
+type Filler interface {
+	Fill(ctx context.Context, publish func(*normalize.Chunk)) (*normalize.Response, error)
+}
 
-// Request is one request to the engine.
+// FillFunc adapts a function to Filler.
+type FillFunc func(ctx context.Context, publish func(*normalize.Chunk)) (*normalize.Response, error)
+
+// Fill calls f.
+func (f FillFunc) Fill(ctx context.Context, publish func(*normalize.Chunk)) (*normalize.Response, error) {
+	return f(ctx, publish)
+}
+
+// Request is one request to the engine. A Request is served once: the
+// Answer Serve returns lives inside it (one allocation per request on the
+// hot path), so it must not be reused.
 type Request struct {
 	Key    cachekey.Key
 	Policy Policy
@@ -141,7 +153,7 @@ type Request struct {
 	// flight it starts publishes chunks as they arrive.
 	Stream bool
 	// Fill calls the provider. Required unless Policy.OnlyIfCached.
-	Fill Fill
+	Fill Filler
 	// Sink, for a request nobody can share (a policy that neither reads
 	// nor writes the cache), receives each chunk on the caller's goroutine
 	// as the fill produces it, instead of the flight buffering it.
@@ -149,6 +161,8 @@ type Request struct {
 	// Started is when the request arrived; an entry another replica
 	// stores for it must be newer. Zero: when Serve is called.
 	Started time.Time
+
+	answer Answer
 }
 
 // Observer receives the engine's events; every field may be nil. Hooks

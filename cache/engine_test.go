@@ -83,7 +83,7 @@ func serve(t *testing.T, e *cache.Engine, r *cache.Request) (*cache.Answer, *nor
 func TestMissThenHit(t *testing.T) {
 	e, _ := newEngine(t, cache.Options{Coalesce: true})
 	f := &filler{text: "hello"}
-	r := func() *cache.Request { return &cache.Request{Key: key("q"), Policy: policy, Fill: f.fill} }
+	r := func() *cache.Request { return &cache.Request{Key: key("q"), Policy: policy, Fill: cache.FillFunc(f.fill)} }
 	a, resp := serve(t, e, r())
 	if a.Status != cache.Miss || !a.Stored || resp.Choices[0].Message.Text() != "hello" {
 		t.Fatalf("first: %v stored=%v %v, want MISS stored hello", a.Status, a.Stored, resp)
@@ -110,7 +110,7 @@ func TestCoalescedFollowersShareOneCall(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			a, err := e2.Serve(context.Background(), &cache.Request{Key: key("same"), Policy: policy, Stream: true, Fill: f.fill})
+			a, err := e2.Serve(context.Background(), &cache.Request{Key: key("same"), Policy: policy, Stream: true, Fill: cache.FillFunc(f.fill)})
 			if err != nil {
 				t.Error(err)
 				return
@@ -147,10 +147,10 @@ func TestCoalescedFollowersShareOneCall(t *testing.T) {
 func TestLeaderLeavingKeepsTheCallForFollowers(t *testing.T) {
 	e, _ := newEngine(t, cache.Options{Coalesce: true})
 	f := &filler{text: "kept", gate: make(chan struct{})}
-	r := &cache.Request{Key: key("leave"), Policy: policy, Stream: true, Fill: f.fill}
+	r := &cache.Request{Key: key("leave"), Policy: policy, Stream: true, Fill: cache.FillFunc(f.fill)}
 	lctx, leave := context.WithCancel(context.Background())
 	leader, _ := e.Serve(lctx, r)
-	follower, _ := e.Serve(context.Background(), &cache.Request{Key: key("leave"), Policy: policy, Stream: true, Fill: f.fill})
+	follower, _ := e.Serve(context.Background(), &cache.Request{Key: key("leave"), Policy: policy, Stream: true, Fill: cache.FillFunc(f.fill)})
 	leave()
 	leader.Close()
 	close(f.gate)
@@ -170,16 +170,16 @@ func TestStaleIfError(t *testing.T) {
 	pol := policy
 	pol.TTL = time.Minute
 	ok := &filler{text: "old"}
-	serve(t, e, &cache.Request{Key: key("s"), Policy: pol, Fill: ok.fill})
+	serve(t, e, &cache.Request{Key: key("s"), Policy: pol, Fill: cache.FillFunc(ok.fill)})
 	now = now.Add(2 * time.Minute) // past the fresh lifetime
 	down := &filler{err: errors.New("provider down")}
-	a, resp := serve(t, e, &cache.Request{Key: key("s"), Policy: pol, Fill: down.fill})
+	a, resp := serve(t, e, &cache.Request{Key: key("s"), Policy: pol, Fill: cache.FillFunc(down.fill)})
 	if a.Status != cache.Stale || resp == nil || resp.Choices[0].Message.Text() != "old" || a.FillErr == nil || a.Age != 2*time.Minute {
 		t.Fatalf("stale: %v %v age %v fillErr %v, want STALE old 2m with the error", a.Status, resp, a.Age, a.FillErr)
 	}
 	// Without ServeStale's consent the error stands.
 	e2 := cache.New(e.Store(), cache.Options{StaleIfError: time.Hour, Now: clock})
-	a, _ = serve(t, e2, &cache.Request{Key: key("s"), Policy: pol, Fill: down.fill})
+	a, _ = serve(t, e2, &cache.Request{Key: key("s"), Policy: pol, Fill: cache.FillFunc(down.fill)})
 	if a.Status == cache.Stale || a.Err() == nil {
 		t.Errorf("without ServeStale: %v err %v, want the error", a.Status, a.Err())
 	}
@@ -190,11 +190,11 @@ func TestOnlyIfCachedAndBypass(t *testing.T) {
 	f := &filler{text: "x"}
 	only := policy
 	only.OnlyIfCached = true
-	if _, err := e.Serve(context.Background(), &cache.Request{Key: key("o"), Policy: only, Fill: f.fill}); !errors.Is(err, cache.ErrNotCached) {
+	if _, err := e.Serve(context.Background(), &cache.Request{Key: key("o"), Policy: only, Fill: cache.FillFunc(f.fill)}); !errors.Is(err, cache.ErrNotCached) {
 		t.Fatalf("only-if-cached miss: %v, want ErrNotCached", err)
 	}
 	var chunks int
-	a, _ := serve(t, e, &cache.Request{Key: key("o"), Policy: cache.Policy{MaxAge: -1}, Stream: true, Fill: f.fill,
+	a, _ := serve(t, e, &cache.Request{Key: key("o"), Policy: cache.Policy{MaxAge: -1}, Stream: true, Fill: cache.FillFunc(f.fill),
 		Sink: func(*normalize.Chunk) { chunks++ }})
 	if a.Status != cache.Bypass || a.Stored || chunks != 1 {
 		t.Errorf("no-store: %v stored=%v chunks to the sink %d, want BYPASS, not stored, 1", a.Status, a.Stored, chunks)
@@ -204,7 +204,7 @@ func TestOnlyIfCachedAndBypass(t *testing.T) {
 	}
 	refresh := policy
 	refresh.Lookup = false
-	a, _ = serve(t, e, &cache.Request{Key: key("o"), Policy: refresh, Fill: f.fill})
+	a, _ = serve(t, e, &cache.Request{Key: key("o"), Policy: refresh, Fill: cache.FillFunc(f.fill)})
 	if a.Status != cache.Bypass || !a.Stored {
 		t.Errorf("no-cache: %v stored=%v, want BYPASS and stored", a.Status, a.Stored)
 	}
@@ -223,16 +223,16 @@ func TestUntrustedEntriesAreMisses(t *testing.T) {
 	other := key("other")
 	m.Set(ctx, k, store.Entry{Digest: other.Digest, Created: time.Now(), Body: []byte(`{"id":"x"}`)}, time.Hour)
 	f := &filler{text: "own"}
-	a, resp := serve(t, e, &cache.Request{Key: k, Policy: policy, Fill: f.fill})
+	a, resp := serve(t, e, &cache.Request{Key: k, Policy: policy, Fill: cache.FillFunc(f.fill)})
 	if a.Status != cache.Miss || resp.Choices[0].Message.Text() != "own" || mismatches.Load() != 1 {
 		t.Fatalf("misplaced entry: %v %v, %d mismatches; want MISS with its own answer, 1", a.Status, resp, mismatches.Load())
 	}
 	m.Set(ctx, k, store.Entry{Digest: k.Digest, Created: time.Now(), Body: []byte(`{"id":"x", not json`)}, time.Hour)
-	a, _ = serve(t, e, &cache.Request{Key: k, Policy: policy, Fill: f.fill})
+	a, _ = serve(t, e, &cache.Request{Key: k, Policy: policy, Fill: cache.FillFunc(f.fill)})
 	if a.Status != cache.Miss || decodeErrs.Load() != 1 {
 		t.Errorf("garbage body: %v, %d decode errors; want MISS, 1", a.Status, decodeErrs.Load())
 	}
-	if a, _ := serve(t, e, &cache.Request{Key: k, Policy: policy, Fill: f.fill}); a.Status != cache.Hit {
+	if a, _ := serve(t, e, &cache.Request{Key: k, Policy: policy, Fill: cache.FillFunc(f.fill)}); a.Status != cache.Hit {
 		t.Errorf("after the refill: %v, want HIT", a.Status)
 	}
 }
@@ -246,7 +246,7 @@ func TestIncompleteAnswersAreNotStored(t *testing.T) {
 		r.Choices[0].FinishReason = ""
 		return r, nil
 	}
-	a, _ := serve(t, e, &cache.Request{Key: key("i"), Policy: policy, Fill: fill})
+	a, _ := serve(t, e, &cache.Request{Key: key("i"), Policy: policy, Fill: cache.FillFunc(fill)})
 	if !errors.Is(a.Err(), cache.ErrIncomplete) || a.Stored {
 		t.Errorf("incomplete: err %v stored %v, want ErrIncomplete, not stored", a.Err(), a.Stored)
 	}
@@ -272,12 +272,12 @@ func TestCrossReplicaFillLease(t *testing.T) {
 	a, b := open(), open()
 	f := &filler{text: "once", gate: make(chan struct{})}
 	k := key("lease")
-	first, _ := a.Serve(context.Background(), &cache.Request{Key: k, Policy: policy, Stream: true, Fill: f.fill})
+	first, _ := a.Serve(context.Background(), &cache.Request{Key: k, Policy: policy, Stream: true, Fill: cache.FillFunc(f.fill)})
 	defer first.Close()
 	waitFor(t, func() bool { return f.calls.Load() == 1 }) // the first holds the lease and calls
 	done := make(chan *cache.Answer)
 	go func() {
-		ans, _ := serve(t, b, &cache.Request{Key: k, Policy: policy, Fill: f.fill})
+		ans, _ := serve(t, b, &cache.Request{Key: k, Policy: policy, Fill: cache.FillFunc(f.fill)})
 		done <- ans
 	}()
 	<-waiting // the second found the lease taken and waits for the fill

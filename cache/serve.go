@@ -79,7 +79,8 @@ func (e *Engine) Serve(ctx context.Context, r *Request) (*Answer, error) {
 	if r.Started.IsZero() {
 		r.Started = e.now()
 	}
-	a := &Answer{e: e, r: r}
+	a := &r.answer
+	*a = Answer{e: e, r: r}
 	if !r.Policy.Cacheable() {
 		a.Status = Bypass
 		e.bypass(ctx, a)
@@ -224,7 +225,7 @@ func (e *Engine) fill(ctx context.Context, f *flight, r *Request, store bool, si
 	if sink != nil {
 		publish = sink
 	}
-	resp, err := r.Fill(ctx, publish)
+	resp, err := r.Fill.Fill(ctx, publish)
 	if err == nil && !complete(resp) {
 		err = ErrIncomplete
 	}

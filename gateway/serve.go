@@ -67,6 +67,8 @@ type exchange struct {
 	policy cache.Policy
 	start  time.Time
 	tel    *requestTelemetry // spans and outcome, for metrics (telemetry.go)
+	srv    *Server
+	creq   cache.Request // what the engine is asked (and its Answer)
 	// The request memo: the entry this request was found in, or what a
 	// HIT admits (memo.go).
 	memo     *memoEntry
@@ -95,7 +97,7 @@ func (s *Server) handle(c echo.Context, d dialect) error {
 		}
 		st.model = m.req.Model
 		st.prompt, st.hasPrompt = m.prompt, m.hasPrompt
-		x := &exchange{d: d, req: m.req, up: m.up, view: m.view, route: m.route, policy: pol, start: start,
+		x := &exchange{srv: s, d: d, req: m.req, up: m.up, view: m.view, route: m.route, policy: pol, start: start,
 			key: m.key, keyStr: m.keyStr, memo: m}
 		x.tel = s.begin(c, x)
 		return s.serve(c, x)
@@ -135,7 +137,7 @@ func (s *Server) prepare(c echo.Context, d dialect, body []byte) (*exchange, err
 	if err != nil {
 		return nil, err
 	}
-	x := &exchange{d: d, req: req, up: req, view: view, route: route, policy: pol}
+	x := &exchange{srv: s, d: d, req: req, up: req, view: view, route: route, policy: pol}
 	if req.Dialect != "" && !s.speaks(route, req.Dialect) {
 		if x.up, err = d.portable(req); err != nil {
 			return nil, err
@@ -181,17 +183,10 @@ func validModelName(m string) error {
 func (s *Server) serve(c echo.Context, x *exchange) error {
 	ctx := c.Request().Context()
 	c.Response().Header()["X-Ditto-Cache-Key"] = []string{x.keyStr}
-	r := &cache.Request{Key: x.key, Policy: x.policy, Model: x.route.Model, Stream: x.req.Stream, Started: x.start,
-		Fill: func(ctx context.Context, publish func(*normalize.Chunk)) (*normalize.Response, error) {
-			return s.router.Call(ctx, x.route, x.up, x.req.Stream, publish)
-		}}
+	x.creq = cache.Request{Key: x.key, Policy: x.policy, Model: x.route.Model, Stream: x.req.Stream, Started: x.start, Fill: x}
+	r := &x.creq
 	if x.req.Stream && !x.policy.Cacheable() {
 		return s.streamHere(c, x, r)
-	}
-	if x.policy.Cacheable() {
-		// A miss may wait on another request's call: its first byte ends
-		// the wait.
-		x.tel.watchFirstByte(c)
 	}
 	a, err := s.engine.Serve(ctx, r)
 	if errors.Is(err, cache.ErrNotCached) {
@@ -219,13 +214,20 @@ func (s *Server) serve(c echo.Context, x *exchange) error {
 	return s.writeAnswer(c, x, a)
 }
 
+// Fill is the provider call of x's miss (cache.Filler): the route with its
+// retries and fallbacks.
+func (x *exchange) Fill(ctx context.Context, publish func(*normalize.Chunk)) (*normalize.Response, error) {
+	return x.srv.router.Call(ctx, x.route, x.up, x.req.Stream, publish)
+}
+
 // writeHit answers from a verified entry. A body the dialect cannot read
 // (the codec accepted it, the renderer did not) is served as a miss.
 func (s *Server) writeHit(c echo.Context, x *exchange, a *cache.Answer) error {
 	if err := s.writeAnswer(c, x, a); err != nil && !c.Response().Committed {
 		s.log.Warn("cached entry unreadable; refreshing it", "err", err)
-		x.policy.Lookup = false
-		return s.serve(c, x)
+		y := *x // a new engine request: x's Answer is still deferred-closed by serve
+		y.policy.Lookup = false
+		return s.serve(c, &y)
 	}
 	s.remember(c, x)
 	return nil
