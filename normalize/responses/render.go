@@ -28,14 +28,14 @@ type Echo struct {
 	IDSeed []byte
 
 	model, instructions, previousResponseID []byte
-	temperature, topP, maxOutputTokens     []byte
-	maxToolCalls, topLogprobs, metadata    []byte
-	tools, toolChoice, format, verbosity   []byte
-	effort, summary, truncation            []byte
-	user, safety, promptCacheKey, retain   []byte
-	store, parallel                        *bool
-	background, logprobs                   bool
-	serviceTier                            string
+	temperature, topP, maxOutputTokens      []byte
+	maxToolCalls, topLogprobs, metadata     []byte
+	tools, toolChoice, format, verbosity    []byte
+	effort, summary, truncation             []byte
+	user, safety, promptCacheKey, retain    []byte
+	store, parallel                         *bool
+	background, logprobs                    bool
+	serviceTier                             string
 
 	frag []byte // the echoed members after "model", each with a leading comma
 }
