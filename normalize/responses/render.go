@@ -120,7 +120,9 @@ func (e *Echo) render() {
 	raw("top_logprobs", e.topLogprobs, "0")
 	raw("top_p", e.topP, "1")
 	raw("truncation", e.truncation, `"disabled"`)
-	raw("user", e.user, "null")
+	if e.user != nil {
+		raw("user", e.user, "") // a string in the schema, not nullable
+	}
 	f = strconv.AppendBool(appendKey(f, "background"), e.background)
 	e.frag = f
 }
