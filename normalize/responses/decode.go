@@ -335,10 +335,15 @@ func (t *translator) top(obj *fastjson.Object) {
 			t.fail("top_logprobs", "top_logprobs must be an integer between 0 and 20")
 			return
 		}
-		// top_logprobs asks for logprobs: chat needs logprobs: true with it.
-		t.logp = true
-		tail = strconv.AppendInt(appendKey(tail, "top_logprobs"), n, 10)
 		e.topLogprobs = strconv.AppendInt(nil, n, 10)
+		if t.logp {
+			tail = strconv.AppendInt(appendKey(tail, "top_logprobs"), n, 10)
+		} else {
+			// Logprobs are returned only when include asks for them; the
+			// count alone changes nothing a chat provider would return.
+			// Kept in the key all the same.
+			t.dialect = append(t.dialect, dialectField{"top_logprobs", strconv.AppendInt(nil, n, 10)})
+		}
 	}
 	if t.logp {
 		tail = append(tail, `,"logprobs":true`...)

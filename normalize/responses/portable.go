@@ -17,8 +17,9 @@ import (
 // Honoured without the Responses API: previous_response_id (its history is
 // already expanded into the messages), include (a chat-served answer has
 // none of the items its values concern, and no encrypted reasoning to add)
-// and max_tool_calls (it limits built-in tools, which a portable request has
-// none of). A request in another dialect, or none, is returned as is.
+// max_tool_calls (it limits built-in tools, which a portable request has
+// none of) and top_logprobs without include's logprobs (no logprobs are
+// returned then). A request in another dialect, or none, is returned as is.
 func Portable(req *normalize.Request) (*normalize.Request, error) {
 	if req.Dialect != Dialect {
 		return req, nil
@@ -34,7 +35,7 @@ func Portable(req *normalize.Request) (*normalize.Request, error) {
 }
 
 func honoured(name string) bool {
-	return slices.Contains([]string{"previous_response_id", "include", "max_tool_calls"}, name)
+	return slices.Contains([]string{"previous_response_id", "include", "max_tool_calls", "top_logprobs"}, name)
 }
 
 func unsupported(name string) string {
