@@ -385,8 +385,8 @@ func (t *translator) top(obj *fastjson.Object) {
 	p.tail = tail
 	if p.PreviousResponseID != "" {
 		p.refs = append([]string{p.PreviousResponseID}, p.refs...)
-		p.refs = dedupe(p.refs)
 	}
+	p.refs = dedupe(p.refs)
 }
 
 func dedupe(s []string) []string {
