@@ -151,6 +151,12 @@ func (t *translator) top(obj *fastjson.Object) {
 			return
 		}
 		k := string(kb)
+		if !numbersValid(v) {
+			// fastjson is lenient ("01", ".5"); providers are not, and the
+			// echo repeats numbers as written.
+			t.fail(k, "We could not parse the JSON body of your request: "+k+" holds a number outside JSON's grammar.")
+			return
+		}
 		null := v.Type() == fastjson.TypeNull
 		switch k {
 		case "model":
@@ -1570,4 +1576,65 @@ func resolve(it item, records map[string]*Record) (item, error) {
 		return item{kind: kCall, path: it.path, id: c.ID, name: c.Name, args: c.Arguments}, nil
 	}
 	return it, notFound
+}
+
+// numbersValid reports whether every number in v is spelled as RFC 8259
+// allows: -?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?
+func numbersValid(v *fastjson.Value) bool {
+	switch v.Type() {
+	case fastjson.TypeNumber:
+		return validNumber(v.MarshalTo(nil))
+	case fastjson.TypeArray:
+		a, _ := v.Array()
+		for _, e := range a {
+			if !numbersValid(e) {
+				return false
+			}
+		}
+	case fastjson.TypeObject:
+		o, _ := v.Object()
+		ok := true
+		o.Visit(func(_ []byte, e *fastjson.Value) {
+			ok = ok && numbersValid(e)
+		})
+		return ok
+	}
+	return true
+}
+
+func validNumber(s []byte) bool {
+	i := 0
+	digits := func() int {
+		n := 0
+		for i < len(s) && s[i] >= '0' && s[i] <= '9' {
+			i++
+			n++
+		}
+		return n
+	}
+	if i < len(s) && s[i] == '-' {
+		i++
+	}
+	switch {
+	case i < len(s) && s[i] == '0':
+		i++
+	case digits() == 0:
+		return false
+	}
+	if i < len(s) && s[i] == '.' {
+		i++
+		if digits() == 0 {
+			return false
+		}
+	}
+	if i < len(s) && (s[i] == 'e' || s[i] == 'E') {
+		i++
+		if i < len(s) && (s[i] == '+' || s[i] == '-') {
+			i++
+		}
+		if digits() == 0 {
+			return false
+		}
+	}
+	return i == len(s)
 }

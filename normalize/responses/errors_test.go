@@ -56,6 +56,8 @@ func TestDecodeErrors(t *testing.T) {
 		{`{"model":"m","input":"Hi","tool_choice":{"type":"function","name":7}}`, "tool_choice.name"},
 		{`{"model":"m","input":"Hi","temperature":"hot"}`, "temperature"},
 		{`{"model":"m","input":"Hi","temperature":01}`, "temperature"},
+		{`{"model":"m","input":"Hi","metadata":{"a":.5}}`, "metadata"},
+		{`{"model":"m","input":[{"role":"user","content":"Hi","x":[1.]}]}`, "input"},
 		{`{"model":"m","input":"Hi","top_p":true}`, "top_p"},
 		{`{"model":"m","input":"Hi","max_output_tokens":10}`, "max_output_tokens"},
 		{`{"model":"m","input":"Hi","max_output_tokens":16.5}`, "max_output_tokens"},
