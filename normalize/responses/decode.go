@@ -623,7 +623,8 @@ func (t *translator) tools(tail []byte, v *fastjson.Value) []byte {
 		return tail
 	}
 	var wire []byte
-	echo := []byte{'['}
+	echo := make([]byte, 1, 256*len(a))
+	echo[0] = '['
 	for i, tv := range a {
 		param := indexed("tools", i, "")
 		o, err := tv.Object()
@@ -659,7 +660,7 @@ func (t *translator) tools(tail []byte, v *fastjson.Value) []byte {
 		}
 		t.p.toolIdx = append(t.p.toolIdx, i)
 		if wire == nil {
-			wire = append(wire, `,"tools":[`...)
+			wire = append(make([]byte, 0, 256*len(a)), `,"tools":[`...)
 		} else {
 			wire = append(wire, ',')
 		}
@@ -740,8 +741,9 @@ func (t *translator) functionTool(param string, o *fastjson.Object) (fn function
 		t.fail(param+".name", "Missing required parameter: '"+param+".name'.")
 		return fn, false
 	}
-	w := append([]byte(`{"type":"function","function":{"name":`), name...)
-	ec := append([]byte(`{"type":"function","name":`), name...)
+	n := len(name) + len(desc) + len(params) + 96
+	w := append(append(make([]byte, 0, n), `{"type":"function","function":{"name":`...), name...)
+	ec := append(append(make([]byte, 0, n), `{"type":"function","name":`...), name...)
 	ec = append(ec, `,"description":`...)
 	if desc != nil {
 		w = append(append(w, `,"description":`...), desc...)

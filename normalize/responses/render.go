@@ -75,7 +75,11 @@ func orDefault(e *Echo) *Echo {
 // render pre-renders the echoed members with the Response object's
 // defaults for what the request did not send.
 func (e *Echo) render() {
-	f := make([]byte, 0, 384+len(e.tools)+len(e.metadata)+len(e.instructions)+len(e.format))
+	n := 640
+	for _, v := range [...][]byte{e.model, e.instructions, e.previousResponseID, e.temperature, e.topP, e.maxOutputTokens, e.maxToolCalls, e.topLogprobs, e.metadata, e.tools, e.toolChoice, e.format, e.verbosity, e.effort, e.summary, e.truncation, e.user, e.safety, e.promptCacheKey, e.retain} {
+		n += len(v)
+	}
+	f := make([]byte, 0, n)
 	raw := func(name string, v []byte, def string) {
 		f = appendKey(f, name)
 		if v == nil {
