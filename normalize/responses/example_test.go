@@ -31,7 +31,7 @@ func Example() {
 		FinishReason: "stop",
 	}}}
 	out := responses.AppendResponse(nil, answer, p.Echo)
-	fmt.Println(string(out[:97]))
+	fmt.Println(string(out[:96]))
 	// Output:
 	// {"messages":[{"role":"system","content":"Be brief."},{"role":"user","content":"Hi"}],"max_tokens":64}
 	// true
