@@ -1,6 +1,7 @@
 package responses
 
 import (
+	"bytes"
 	"strconv"
 
 	"github.com/dittocache/ditto/normalize"
@@ -555,7 +556,7 @@ func (s *Stream) Fail(dst []byte, status int, typ, code, message string) []byte 
 	head := appendHead(nil, &s.h, s.created, "failed", "", s.model, s.e)
 	// appendHead writes "error":null; the failed response carries the error.
 	const null = `"error":null`
-	at := indexOf(head, null)
+	at := bytes.Index(head, []byte(null))
 	dst = append(dst, head[:at]...)
 	dst = append(dst, `"error":{"code":`...)
 	dst = appendString(dst, rc)
@@ -581,15 +582,6 @@ func (s *Stream) Fail(dst []byte, status int, typ, code, message string) []byte 
 	dst = appendString(dst, message)
 	dst = append(dst, `,"param":null`...)
 	return endEvent(dst)
-}
-
-func indexOf(b []byte, s string) int {
-	for i := 0; i+len(s) <= len(b); i++ {
-		if string(b[i:i+len(s)]) == s {
-			return i
-		}
-	}
-	return -1
 }
 
 // responseErrorCode picks the Response error code (an enum in the API) for
