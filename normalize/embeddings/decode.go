@@ -75,11 +75,11 @@ func invalid(param, format string, args ...any) *normalize.Error {
 }
 
 type decoder struct {
-	req   *normalize.EmbeddingRequest
-	seen  uint8
-	input *fastjson.Value // decoded after the walk, once the body is known valid
+	req     *normalize.EmbeddingRequest
+	seen    uint8
+	input   *fastjson.Value // decoded after the walk, once the body is known valid
 	unknown []member
-	err   error
+	err     error
 }
 
 // member is an unknown top-level member; its value is canonicalized once
