@@ -215,7 +215,8 @@ func CheckJSONText(body []byte) error {
 // 8259's grammar with an *Error whose Param is empty (the caller knows
 // where v came from).
 func AppendCanonicalJSON(dst []byte, v *fastjson.Value) ([]byte, error) {
-	return appendCanonical(dst, v, modeSchema)
+	var w canonWriter
+	return w.value(dst, v, modeSchema)
 }
 
 // JSONInteger returns the value of the JSON number v when it is an
