@@ -30,7 +30,9 @@
 //   - an upstream that reports no usage (Gemini's batchEmbedContents) gets
 //     the cl100k_base counts as an estimate, flagged Usage.Estimated.
 //
-// Counting costs about 80 ns per byte of text on one core (43 µs for a
-// 560-byte paragraph, 13 MB/s; linear, also for long runs of white space)
-// and runs only for the items an upstream call fetched, never on a hit.
+// Counting costs 65 to 80 ns per byte of text on one core (37 to 43 µs and
+// 590 allocations for a 560-byte paragraph; linear, also for long runs of
+// white space: 1 MB of spaces takes 0.33 s) and runs only for the items of
+// an upstream call that fetched two or more, never on a hit. The
+// tokenizer adds about 4 MB to a binary that links this package.
 package embeddings
