@@ -549,7 +549,7 @@ func (c *Config) validateAuth(bad func(key, format string, args ...any)) {
 			bad(fmt.Sprintf("auth.keys[%d].tenant", i), "tenants starting with %q are reserved for pass-through callers", PassThroughTenantPrefix)
 		}
 	}
-	if c.Auth.PassThroughAnonymous && !c.passThroughConfigured() {
+	if c.Auth.PassThroughAnonymous && !c.PassThroughConfigured() {
 		bad("auth.pass_through_anonymous", "no route or provider sets pass_through")
 	}
 	j := c.Auth.JWT
@@ -595,9 +595,10 @@ func (c *Config) validateAuth(bad func(key, format string, args ...any)) {
 // it.
 const PassThroughTenantPrefix = "key-"
 
-// passThroughConfigured reports whether any provider or route passes
-// client keys through.
-func (c *Config) passThroughConfigured() bool {
+// PassThroughConfigured reports whether any provider or route passes
+// client keys through (the gateway then keeps each caller's client key
+// until its route is known).
+func (c *Config) PassThroughConfigured() bool {
 	for _, p := range c.Providers {
 		if p.PassThrough {
 			return true
