@@ -583,3 +583,40 @@ func TestRouteIdentityThroughMiddleware(t *testing.T) {
 		t.Errorf("pass-through not configured: %q %q %v, want acme and no key", tn, key, err)
 	}
 }
+
+// FuzzAuthenticate: hostile credential headers never panic, and whatever
+// identity comes out is a valid namespace that never contains the raw
+// provider key.
+func FuzzAuthenticate(f *testing.F) {
+	f.Add("Bearer sk-abc", "", "")
+	f.Add("Bearer "+keyAcme, "sk-ant-123", "")
+	f.Add("Bearer a.b.c", "", "azure-key")
+	f.Add("Basic Zm9vOmJhcg==", "\x00", strings.Repeat("k", 9000))
+	keyed, _ := newAuthenticator(configs.Auth{Keys: []configs.APIKey{{Tenant: "acme", SHA256: sha(keyAcme)}}, PassThroughAnonymous: true,
+		JWT: configs.JWT{HMACSecretEnv: "X", HMACSecret: hmacKey, TenantClaim: "tenant"}})
+	open, _ := newAuthenticator(configs.Auth{})
+	f.Fuzz(func(t *testing.T, authz, xAPIKey, apiKey string) {
+		r := httptest.NewRequest("POST", "/v1/chat/completions", nil)
+		r.Header["Authorization"] = []string{authz}
+		r.Header["X-Api-Key"] = []string{xAPIKey}
+		r.Header["Api-Key"] = []string{apiKey}
+		for _, a := range []*authenticator{keyed, open} {
+			p, err := a.authenticate(r, "default")
+			if err != nil {
+				continue
+			}
+			for _, pass := range []bool{false, true} {
+				tenant, key, err := p.forRoute(pass)
+				if err != nil {
+					continue
+				}
+				if !configs.ValidName(tenant) {
+					t.Fatalf("forRoute(%v) tenant %q is not a valid name", pass, tenant)
+				}
+				if key != "" && len(key) >= 4 && strings.Contains(tenant, key) {
+					t.Fatalf("tenant %q contains the provider key", tenant)
+				}
+			}
+		}
+	})
+}
