@@ -30,10 +30,20 @@ func WithClientKey(ctx context.Context, key string) context.Context {
 	return context.WithValue(ctx, clientKeyCtx{}, clientKey{key})
 }
 
+// WithoutClientKey returns a context under which adapters use their
+// configured key again, for a call to another provider than the one the
+// client's key is for (a fallback).
+func WithoutClientKey(ctx context.Context) context.Context {
+	if _, ok := ClientKey(ctx); !ok {
+		return ctx
+	}
+	return context.WithValue(ctx, clientKeyCtx{}, clientKey{})
+}
+
 // ClientKey returns the key set by WithClientKey, if any.
 func ClientKey(ctx context.Context) (string, bool) {
-	k, ok := ctx.Value(clientKeyCtx{}).(clientKey)
-	return k.v, ok
+	k, _ := ctx.Value(clientKeyCtx{}).(clientKey)
+	return k.v, k.v != ""
 }
 
 // RedactClientKey removes the context's client key from the message of an

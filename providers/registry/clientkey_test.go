@@ -99,4 +99,10 @@ func TestClientKeyContext(t *testing.T) {
 	if s := fmt.Sprint(ctx); strings.Contains(s, "sk-secret-canary") {
 		t.Errorf("printing the context reveals the key: %s", s)
 	}
+	if k, ok := providers.ClientKey(providers.WithoutClientKey(ctx)); ok {
+		t.Errorf("ClientKey(WithoutClientKey) = %q, want none", k)
+	}
+	if bg := context.Background(); providers.WithoutClientKey(bg) != bg {
+		t.Error("WithoutClientKey without a key changed the context")
+	}
 }
