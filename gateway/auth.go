@@ -365,6 +365,18 @@ func (a *authenticator) anyAdminKey() bool {
 	return false
 }
 
+// memoTenant is the tenant the request memo must key by before the route
+// is known: st.tenant, and with a kept client key also that key's
+// tenant, since the memo's entries hold keys made for one caller's scope
+// and two pass-through callers share st.tenant.
+func (s *Server) memoTenant(c echo.Context) string {
+	t := stateOf(c).tenant
+	if p, ok := c.Get(ctxPrincipal).(principal); ok && p.clientKey != "" {
+		return t + "+" + passThroughTenant(p.clientKey)
+	}
+	return t
+}
+
 // close stops the JWKS refresh goroutine, if any. Safe to call more than
 // once.
 func (a *authenticator) close() {

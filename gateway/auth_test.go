@@ -578,6 +578,21 @@ func TestRouteIdentityThroughMiddleware(t *testing.T) {
 	if tn, key, err := run(true, true, "X-Api-Key", provider); err != nil || tn != passThroughTenant(provider) || key != provider {
 		t.Errorf("pass-only caller on a pass-through route: %q %q %v", tn, key, err)
 	}
+	// The memo's tenant tells two pass-through callers apart.
+	memo := func(hdr ...string) (m string) {
+		a.passThrough = true
+		req := httptest.NewRequest("POST", "/v1/messages", nil)
+		for i := 0; i+1 < len(hdr); i += 2 {
+			req.Header.Set(hdr[i], hdr[i+1])
+		}
+		c := echo.New().NewContext(req, httptest.NewRecorder())
+		s.authMiddleware(func(c echo.Context) error { m = s.memoTenant(c); return nil })(c)
+		return m
+	}
+	m1, m2, m3 := memo("Authorization", "Bearer "+keyAcme, "X-Api-Key", provider), memo("Authorization", "Bearer "+keyAcme, "X-Api-Key", provider+"x"), memo("Authorization", "Bearer "+keyAcme)
+	if m1 == m2 || m1 == m3 || m3 != "acme" || strings.Contains(m1, provider) {
+		t.Errorf("memo tenants %q, %q, %q: want distinct per client key, acme without one, never the key", m1, m2, m3)
+	}
 	// Not configured: nothing is kept, the Ditto tenant stands.
 	if tn, key, err := run(false, true, "Authorization", "Bearer "+keyAcme, "X-Api-Key", provider); err != nil || tn != "acme" || key != "" {
 		t.Errorf("pass-through not configured: %q %q %v, want acme and no key", tn, key, err)
