@@ -178,7 +178,9 @@ func (c *Client) do(ctx context.Context, req *normalize.Request, stream bool) (*
 	} else {
 		hr.Header["Accept"] = acceptJSON
 	}
-	if c.auth != nil {
+	if k, ok := providers.ClientKey(ctx); ok {
+		hr.Header["Authorization"] = []string{"Bearer " + k} // pass-through
+	} else if c.auth != nil {
 		hr.Header["Authorization"] = c.auth
 	}
 	providers.InjectTrace(ctx, hr.Header)
@@ -188,7 +190,7 @@ func (c *Client) do(ctx context.Context, req *normalize.Request, stream bool) (*
 	}
 	if resp.StatusCode/100 != 2 {
 		defer resp.Body.Close()
-		return nil, c.upstreamError(resp)
+		return nil, providers.RedactClientKey(ctx, c.upstreamError(resp))
 	}
 	return resp, nil
 }
