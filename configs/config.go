@@ -161,6 +161,10 @@ type Cache struct {
 	// StaleIfError keeps entries this long past their TTL; a stale entry
 	// answers (X-Ditto-Cache: STALE) only when the provider fails.
 	StaleIfError time.Duration `yaml:"stale_if_error"`
+	// RecordTTL is how long Ditto keeps its record of each Responses API
+	// answer, so a follow-up naming it (previous_response_id) works with
+	// any provider.
+	RecordTTL time.Duration `yaml:"record_ttl"`
 	Redis        Redis         `yaml:"redis"`
 }
 
@@ -422,6 +426,9 @@ func (c *Config) Validate() error {
 	}
 	if c.Cache.MemoryMaxBytes <= 0 {
 		bad("cache.memory_max_bytes", "must be positive")
+	}
+	if c.Cache.RecordTTL <= 0 {
+		bad("cache.record_ttl", "must be positive")
 	}
 	if c.Cache.StaleIfError < 0 {
 		bad("cache.stale_if_error", "must not be negative")

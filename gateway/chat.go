@@ -1,6 +1,8 @@
 package gateway
 
 import (
+	"context"
+
 	"github.com/labstack/echo/v4"
 
 	"github.com/dittocache/ditto/cache"
@@ -19,16 +21,18 @@ func (chat) decode(_ *Server, _ echo.Context, body []byte) (*normalize.Request, 
 	return req, nil, err
 }
 
-func (chat) render(dst []byte, a *cache.Answer, _ any) ([]byte, error) {
+func (chat) render(_ context.Context, dst []byte, a *cache.Answer, _ *exchange) ([]byte, error) {
 	if dst == nil {
 		return a.Entry.Body, nil // as stored: never modified, so shared
 	}
 	return append(dst, a.Entry.Body...), nil
 }
 
-func (chat) stream(req *normalize.Request, _ any) streamRenderer {
-	return chatStream{includeUsage: req.IncludeUsage}
+func (chat) stream(x *exchange) streamRenderer {
+	return chatStream{includeUsage: x.req.IncludeUsage}
 }
+
+func (chat) answered(context.Context, *exchange, *normalize.Response) {}
 
 func (chat) errorBody(e *APIError) []byte { return errorBody(e) }
 

@@ -53,6 +53,8 @@ func dialectNamed(name string) (dialect, bool) {
 	switch name {
 	case "", "chat":
 		return chat{}, true
+	case "responses":
+		return responsesAPI{}, true
 	}
 	return nil, false
 }

@@ -33,10 +33,14 @@ type dialect interface {
 	// view of it, which rendering needs (echoed parameters). Errors are
 	// *normalize.Error or *APIError.
 	decode(s *Server, c echo.Context, body []byte) (*normalize.Request, any, error)
-	// render writes a complete answer's body.
-	render(dst []byte, a *cache.Answer, view any) ([]byte, error)
+	// render writes a complete answer's body (and tells answered, when the
+	// dialect needs to know).
+	render(ctx context.Context, dst []byte, a *cache.Answer, x *exchange) ([]byte, error)
 	// stream returns the renderer of one streamed answer.
-	stream(req *normalize.Request, view any) streamRenderer
+	stream(x *exchange) streamRenderer
+	// answered is told the complete answer a client is about to get (hit
+	// or miss), before the answer's end is written.
+	answered(ctx context.Context, x *exchange, resp *normalize.Response)
 	// errorBody renders an error in the dialect's shape.
 	errorBody(e *APIError) []byte
 	// portable returns what a provider that does not speak the dialect
@@ -160,8 +164,14 @@ func (s *Server) speaks(route router.Route, dialect string) bool {
 // (never the request body), the optional X-Ditto-Namespace, the route's
 // shared namespace and loose matching.
 func (s *Server) scope(c echo.Context, route router.Route) cache.Scope {
-	sc := cache.Scope{Tenant: s.cfg.Cache.Namespace, Sub: c.Request().Header.Get("X-Ditto-Namespace"),
-		Shared: route.SharedNamespace, Match: route.Match}
+	sc := s.tenantScope(c)
+	sc.Shared, sc.Match = route.SharedNamespace, route.Match
+	return sc
+}
+
+// tenantScope is the caller's own scope: tenant and sub-namespace.
+func (s *Server) tenantScope(c echo.Context) cache.Scope {
+	sc := cache.Scope{Tenant: s.cfg.Cache.Namespace, Sub: c.Request().Header.Get("X-Ditto-Namespace")}
 	if t := stateOf(c).tenant; t != "" {
 		sc.Tenant = t
 	}
@@ -244,12 +254,13 @@ func (s *Server) writeAnswer(c echo.Context, x *exchange, a *cache.Answer) error
 		}
 		s.setCacheHeaders(c, x, a)
 		s.metrics.outcome(x, a.Status.String(), resp)
+		x.d.answered(c.Request().Context(), x, resp)
 		sse := newSSEWriter(c.Response())
 		defer sse.release()
-		sse.replay(x.d.stream(x.req, x.view), resp)
+		sse.replay(x.d.stream(x), resp)
 		return nil
 	}
-	body, err := x.d.render(nil, a, x.view)
+	body, err := x.d.render(c.Request().Context(), nil, a, x)
 	if err != nil {
 		return err
 	}
@@ -311,7 +322,7 @@ func (s *Server) relay(c echo.Context, x *exchange, a *cache.Answer) error {
 		if len(chunks) > 0 {
 			if sse == nil {
 				s.setCacheHeaders(c, x, a)
-				sse, sr = newSSEWriter(c.Response()), x.d.stream(x.req, x.view)
+				sse, sr = newSSEWriter(c.Response()), x.d.stream(x)
 			}
 			for _, ch := range chunks {
 				sse.buf = sr.Chunk(sse.buf, ch)
@@ -337,6 +348,7 @@ func (s *Server) relay(c echo.Context, x *exchange, a *cache.Answer) error {
 		default:
 			resp, _ := a.Response() // the flight's own answer: never a decode
 			s.metrics.outcome(x, a.Status.String(), resp)
+			x.d.answered(ctx, x, resp)
 			sse.buf = sr.End(sse.buf, resp)
 		}
 		_ = sse.flush()
@@ -357,7 +369,7 @@ func (s *Server) streamHere(c echo.Context, x *exchange, r *cache.Request) error
 		if sse == nil {
 			c.Response().Header()["X-Ditto-Cache"] = []string{"BYPASS"}
 			c.Response().Header()["Cache-Status"] = []string{"ditto; fwd=request"}
-			sse, sr = newSSEWriter(c.Response()), x.d.stream(x.req, x.view)
+			sse, sr = newSSEWriter(c.Response()), x.d.stream(x)
 		}
 		sse.buf = sr.Chunk(sse.buf, ch) // a gone client cancels the request context, and with it the call
 	}
@@ -386,6 +398,7 @@ func (s *Server) streamHere(c echo.Context, x *exchange, r *cache.Request) error
 	default:
 		resp, _ := a.Response()
 		s.metrics.outcome(x, "BYPASS", resp)
+		x.d.answered(ctx, x, resp)
 		sse.buf = sr.End(sse.buf, resp)
 	}
 	_ = sse.flush()

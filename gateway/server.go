@@ -19,6 +19,7 @@ import (
 
 	"github.com/cespare/xxhash/v2"
 	"github.com/labstack/echo/v4"
+	"github.com/maypok86/otter/v2"
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/dittocache/ditto/cache"
@@ -65,6 +66,7 @@ type Server struct {
 	now      func() time.Time
 	hasher   cachekey.Hasher
 	memo     *requestMemo
+	recorded *otter.Cache[[32]byte, struct{}] // Responses records written lately (responses.go)
 	// propFields: see propagationFields.
 	propFields []string
 	metrics    *metrics
@@ -83,13 +85,14 @@ func New(ctx context.Context, cfg *configs.Config, deps Deps) (*Server, error) {
 		return nil, errors.New("gateway: no providers")
 	}
 	s := &Server{
-		cfg:     cfg,
-		store:   deps.Store,
-		log:     deps.Logger,
-		now:     deps.Now,
-		hasher:  deps.Hasher,
-		memo:    newRequestMemo(),
-		started: time.Now(),
+		cfg:      cfg,
+		store:    deps.Store,
+		log:      deps.Logger,
+		now:      deps.Now,
+		hasher:   deps.Hasher,
+		memo:     newRequestMemo(),
+		recorded: newRecorded(),
+		started:  time.Now(),
 	}
 	if s.log == nil {
 		s.log = slog.Default()
@@ -170,6 +173,7 @@ func (s *Server) Handler() http.Handler { return s.echo }
 // Close releases resources the gateway opened (the store it built).
 func (s *Server) Close() error {
 	_ = s.metrics.close(context.Background()) // flushes statistics
+	s.recorded.StopAllGoroutines()
 	if s.ownStore {
 		return s.store.Close()
 	}
@@ -228,6 +232,8 @@ func (s *Server) newEcho() *echo.Echo {
 	auth := s.authMiddleware
 	e.POST("/v1/chat/completions", s.chatCompletions, auth)
 	e.POST("/chat/completions", s.chatCompletions, auth) // base URLs without /v1
+	e.POST("/v1/responses", s.responsesHandler, auth)
+	e.POST("/responses", s.responsesHandler, auth)
 	e.GET("/v1/models", s.listModels, auth)
 	e.GET("/models", s.listModels, auth)
 	e.GET("/v1/models/*", s.getModel, auth) // ids may contain '/' (provider/model)
