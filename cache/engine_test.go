@@ -83,7 +83,9 @@ func serve(t *testing.T, e *cache.Engine, r *cache.Request) (*cache.Answer, *nor
 func TestMissThenHit(t *testing.T) {
 	e, _ := newEngine(t, cache.Options{Coalesce: true})
 	f := &filler{text: "hello"}
-	r := func() *cache.Request { return &cache.Request{Key: key("q"), Policy: policy, Fill: cache.FillFunc(f.fill)} }
+	r := func() *cache.Request {
+		return &cache.Request{Key: key("q"), Policy: policy, Fill: cache.FillFunc(f.fill)}
+	}
 	a, resp := serve(t, e, r())
 	if a.Status != cache.Miss || !a.Stored || resp.Choices[0].Message.Text() != "hello" {
 		t.Fatalf("first: %v stored=%v %v, want MISS stored hello", a.Status, a.Stored, resp)

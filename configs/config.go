@@ -165,7 +165,7 @@ type Cache struct {
 	// answer, so a follow-up naming it (previous_response_id) works with
 	// any provider.
 	RecordTTL time.Duration `yaml:"record_ttl"`
-	Redis        Redis         `yaml:"redis"`
+	Redis     Redis         `yaml:"redis"`
 }
 
 // Redis configures the shared store. An empty URL selects the embedded
