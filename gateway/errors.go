@@ -51,6 +51,10 @@ func toAPIError(err error) *APIError {
 	if errors.Is(err, router.ErrStalled) {
 		return errStreamStalled
 	}
+	var ce *router.ErrCannotEmbed
+	if errors.As(err, &ce) {
+		return apiError(http.StatusBadRequest, "invalid_request_error", "model_not_supported", "model", ce.Error())
+	}
 	var ne *normalize.Error
 	if errors.As(err, &ne) {
 		return apiError(http.StatusBadRequest, "invalid_request_error", "invalid_request", ne.Param, ne.Message)

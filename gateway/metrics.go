@@ -400,7 +400,9 @@ func (m *metrics) request(tel *requestTelemetry, x *exchange, status string, cod
 		}).rec...)
 	}
 	ev := outcomeCounters(status, d, ttft)
-	if r := tel.resp; r != nil && r.Usage != nil && (status == "hit" || status == "coalesced") {
+	if u := x.saved; u != nil {
+		m.saved(&ev, model, x.route.UpstreamModel, int64(u.PromptTokens), int64(u.CompletionTokens))
+	} else if r := tel.resp; r != nil && r.Usage != nil && (status == "hit" || status == "coalesced") {
 		answered := r.Model
 		if answered == "" {
 			answered = x.route.UpstreamModel
@@ -461,13 +463,14 @@ func (m *metrics) saved(ev *stats.Counters, model, answered string, in, out int6
 }
 
 // upstream records one provider call (an attempt: retries and fallbacks
-// each count) of a request for route r on route rt, and ends its span.
-func (m *metrics) upstream(r, rt router.Route, span trace.Span, d time.Duration, resp *normalize.Response, err error) {
+// each count) of operation op for a request for route r on route rt, and
+// ends its span.
+func (m *metrics) upstream(op string, r, rt router.Route, span trace.Span, d time.Duration, resp *normalize.Response, err error) {
 	endProviderSpan(span, resp, err)
 	ctx := context.Background()
-	k := attrKey{op: "chat", provider: m.srv.router.GenAIProvider(rt.Provider), model: m.labels.upstream(rt.UpstreamModel)}
+	k := attrKey{op: op, provider: m.srv.router.GenAIProvider(rt.Provider), model: m.labels.upstream(rt.UpstreamModel)}
 	base := func() []attribute.KeyValue {
-		return []attribute.KeyValue{attrOperation.String("chat"), attrProvider.String(k.provider), attrRequestModel.String(k.model)}
+		return []attribute.KeyValue{attrOperation.String(op), attrProvider.String(k.provider), attrRequestModel.String(k.model)}
 	}
 	ev := stats.Counters{UpstreamCalls: 1}
 	if err != nil {

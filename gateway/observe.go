@@ -64,7 +64,28 @@ func (s *Server) routerObserver() router.Observer {
 					))
 			}
 			return ctx, func(resp *normalize.Response, err error) {
-				s.metrics.upstream(r, rt, span, s.now().Sub(start), resp, err)
+				s.metrics.upstream("chat", r, rt, span, s.now().Sub(start), resp, err)
+			}
+		},
+		Embed: func(ctx context.Context, r router.Route, inputs int) (context.Context, func(string, int, error)) {
+			start := s.now()
+			span := noopSpan
+			if s.metrics.tracing {
+				ctx, span = s.metrics.tracer.Start(ctx, "embeddings "+r.UpstreamModel, trace.WithSpanKind(trace.SpanKindClient),
+					trace.WithAttributes(
+						attrOperation.String("embeddings"),
+						attrProvider.String(s.router.GenAIProvider(r.Provider)),
+						attrProviderName.String(r.Provider),
+						attrRequestModel.String(r.UpstreamModel),
+						attribute.Int("ditto.embeddings.inputs", inputs),
+					))
+			}
+			return ctx, func(model string, tokens int, err error) {
+				var resp *normalize.Response
+				if err == nil {
+					resp = &normalize.Response{Model: model, Usage: &normalize.Usage{PromptTokens: tokens, TotalTokens: tokens}}
+				}
+				s.metrics.upstream("embeddings", r, r, span, s.now().Sub(start), resp, err)
 			}
 		},
 	}

@@ -71,6 +71,7 @@ type exchange struct {
 	policy cache.Policy
 	start  time.Time
 	tel    *requestTelemetry // spans and outcome, for metrics (telemetry.go)
+	saved  *normalize.Usage  // tokens answered without a provider call, when not the whole answer's (embeddings)
 	srv    *Server
 	creq   cache.Request // what the engine is asked (and its Answer)
 	// The request memo: the entry this request was found in, or what a

@@ -233,6 +233,8 @@ func (s *Server) newEcho() *echo.Echo {
 	e.POST("/v1/chat/completions", s.chatCompletions, auth)
 	e.POST("/chat/completions", s.chatCompletions, auth) // base URLs without /v1
 	e.POST("/v1/responses", s.responsesHandler, auth)
+	e.POST("/v1/embeddings", s.embeddingsHandler, auth)
+	e.POST("/embeddings", s.embeddingsHandler, auth)
 	e.POST("/responses", s.responsesHandler, auth)
 	e.GET("/v1/models", s.listModels, auth)
 	e.GET("/models", s.listModels, auth)

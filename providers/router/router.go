@@ -65,6 +65,9 @@ type Observer struct {
 	// a fallback); the context it returns is the call's (e.g. carrying a
 	// span) and done is called with the call's outcome.
 	Attempt func(ctx context.Context, r, attempt Route, req *normalize.Request) (context.Context, func(resp *normalize.Response, err error))
+	// Embed is Attempt for each embeddings call; done gets the input
+	// tokens the provider counted.
+	Embed func(ctx context.Context, r Route, inputs int) (context.Context, func(model string, tokens int, err error))
 	// Fallback reports that a fallback route answered for rt.
 	Fallback func(rt, fallback Route)
 }

@@ -1,0 +1,166 @@
+package gateway
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"strconv"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/dittocache/ditto/cache"
+	"github.com/dittocache/ditto/cache/store"
+	"github.com/dittocache/ditto/cachekey"
+	"github.com/dittocache/ditto/normalize"
+	"github.com/dittocache/ditto/normalize/embeddings"
+	"github.com/dittocache/ditto/providers/router"
+)
+
+// embeddingsOp labels embeddings requests in telemetry; it is the only
+// dialect method the telemetry of an embeddings request uses.
+type embeddingsOp struct{ chat }
+
+func (embeddingsOp) operation() string { return "embeddings" }
+
+// embeddingsHandler serves POST /v1/embeddings, cached per input item: a
+// batch whose items were seen before (in any batch) is answered from the
+// store item by item, and only its misses reach the provider, in one call.
+func (s *Server) embeddingsHandler(c echo.Context) error {
+	start := s.now()
+	body, err := s.readBody(c)
+	if err != nil {
+		return err
+	}
+	req, err := embeddings.Decode(body)
+	if err != nil {
+		return err
+	}
+	st := stateOf(c)
+	st.model = req.Model
+	if err := validModelName(req.Model); err != nil {
+		return err
+	}
+	route, err := s.router.Resolve(req.Model)
+	if err != nil {
+		return err
+	}
+	if err := s.router.Serves(route); err != nil {
+		return err
+	}
+	pol, err := parsePolicy(c.Request().Header, route, s.cfg.Cache.MaxTTL)
+	if err != nil {
+		return err
+	}
+	sc := s.scope(c, route)
+	sc.Match = normalize.Options{} // loose matching is about chat requests
+	ns, routeKey := sc.Namespace(), route.Key()
+	keys := make([]cachekey.Key, len(req.Inputs))
+	var canon []byte
+	for i := range req.Inputs {
+		canon = normalize.AppendEmbeddingCanonical(canon[:0], req, i)
+		if s.hasher != nil {
+			keys[i] = cachekey.Derive(s.hasher, ns, routeKey, canon)
+		} else {
+			keys[i] = cachekey.New(ns, routeKey, canon)
+		}
+	}
+	x := &exchange{srv: s, d: embeddingsOp{}, req: &normalize.Request{Model: req.Model}, route: route, policy: pol, start: start}
+	x.tel = s.begin(c, x)
+	items, err := s.engine.Batch(c.Request().Context(), &cache.BatchRequest{Keys: keys, Policy: pol, Model: route.Model,
+		Fill: &embedFill{s: s, route: route, req: req}, Check: checkVector})
+	if errors.Is(err, cache.ErrNotCached) {
+		s.metrics.outcome(x, "MISS", nil)
+		return apiError(http.StatusGatewayTimeout, "invalid_request_error", "cache_miss", "",
+			"Not every input has a cached embedding, and Cache-Control: only-if-cached forbids calling the provider.")
+	}
+	if err != nil {
+		s.metrics.outcome(x, "ERROR", nil)
+		return err
+	}
+	return s.writeEmbeddings(c, x, req, items)
+}
+
+// writeEmbeddings renders every item in order, with the batch's cache
+// headers and accounting: usage is the sum of the items' own token counts
+// (stored with each), savings those of the items served from the cache.
+func (s *Server) writeEmbeddings(c echo.Context, x *exchange, req *normalize.EmbeddingRequest, items []cache.Item) error {
+	vectors := make([][]float32, len(items))
+	var total, saved, hits, fetched int
+	status := cache.Hit
+	stored := true
+	for i, it := range items {
+		v, err := normalize.DecodeVector(it.Entry.Body)
+		if err != nil {
+			return err // checked on lookup and written by us: an internal error
+		}
+		vectors[i] = v
+		n, _ := strconv.Atoi(string(it.Entry.Meta))
+		total += n
+		switch it.Status {
+		case cache.Hit:
+			hits++
+			saved += n
+		case cache.Coalesced:
+			saved += n
+			if status == cache.Hit {
+				status = cache.Coalesced
+			}
+		default:
+			fetched++
+			status = it.Status // Miss or Bypass: this request called the provider
+			stored = stored && it.Stored
+		}
+	}
+	h := c.Response().Header()
+	h["X-Ditto-Cache"] = []string{status.String()}
+	switch status {
+	case cache.Hit:
+		h["Cache-Status"] = hitCacheStatus
+	case cache.Bypass:
+		h["Cache-Status"] = []string{"ditto; fwd=request"}
+	default:
+		cs := "ditto; fwd=uri-miss"
+		if status == cache.Coalesced {
+			cs += "; collapsed"
+		}
+		if stored && fetched > 0 {
+			cs += "; stored"
+		}
+		h["Cache-Status"] = []string{cs}
+	}
+	h["X-Ditto-Cache-Items"] = []string{"hit=" + strconv.Itoa(hits) + ", fetched=" + strconv.Itoa(fetched) + ", total=" + strconv.Itoa(len(items))}
+	x.saved = &normalize.Usage{PromptTokens: saved, TotalTokens: saved}
+	s.metrics.outcome(x, status.String(), nil)
+	body := embeddings.AppendResponse(nil, vectors, x.route.UpstreamModel,
+		normalize.EmbeddingUsage{PromptTokens: total, TotalTokens: total}, req.EncodingFormat)
+	return writeJSON(c, body)
+}
+
+// checkVector accepts a stored item that decodes to a vector.
+func checkVector(body []byte) error {
+	_, err := normalize.DecodeVector(body)
+	return err
+}
+
+// embedFill fetches a batch's missing items in one provider call.
+type embedFill struct {
+	s     *Server
+	route router.Route
+	req   *normalize.EmbeddingRequest
+}
+
+func (f *embedFill) FillItems(ctx context.Context, idx []int) ([]store.Entry, error) {
+	resp, err := f.s.router.Embed(ctx, f.route, f.req.Select(idx))
+	if err != nil {
+		return nil, err
+	}
+	if len(resp.Vectors) != len(idx) || len(resp.Tokens) != len(idx) {
+		return nil, fmt.Errorf("%w: %d vectors for %d inputs", router.ErrUpstream, len(resp.Vectors), len(idx))
+	}
+	out := make([]store.Entry, len(idx))
+	for j := range idx {
+		out[j] = store.Entry{Body: normalize.EncodeVector(nil, resp.Vectors[j]), Meta: strconv.AppendInt(nil, int64(resp.Tokens[j]), 10)}
+	}
+	return out, nil
+}

@@ -1,0 +1,125 @@
+package gateway
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/dittocache/ditto/configs"
+	"github.com/dittocache/ditto/providers"
+	"github.com/dittocache/ditto/providers/openai"
+)
+
+// embedUpstream speaks OpenAI's POST /v1/embeddings: each input's vector
+// is [len(input), first byte, 1], usage counts 2 tokens per input.
+type embedUpstream struct {
+	*httptest.Server
+	mu     sync.Mutex
+	inputs [][]string // per call
+}
+
+func newEmbedUpstream(t *testing.T) *embedUpstream {
+	u := &embedUpstream{}
+	u.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var req struct {
+			Input []string `json:"input"`
+		}
+		if r.URL.Path != "/v1/embeddings" || json.NewDecoder(r.Body).Decode(&req) != nil {
+			http.Error(w, `{"error":{"message":"bad","type":"invalid_request_error"}}`, 400)
+			return
+		}
+		u.mu.Lock()
+		u.inputs = append(u.inputs, req.Input)
+		u.mu.Unlock()
+		var data []string
+		for i, in := range req.Input {
+			data = append(data, fmt.Sprintf(`{"object":"embedding","index":%d,"embedding":[%d,%d,1]}`, i, len(in), in[0]))
+		}
+		fmt.Fprintf(w, `{"object":"list","data":[%s],"model":"text-embedding-3-small","usage":{"prompt_tokens":%d,"total_tokens":%d}}`,
+			strings.Join(data, ","), 2*len(req.Input), 2*len(req.Input))
+	}))
+	t.Cleanup(u.Close)
+	return u
+}
+
+func (u *embedUpstream) calls() [][]string {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	return append([][]string(nil), u.inputs...)
+}
+
+type embedAnswer struct {
+	Data []struct {
+		Index     int       `json:"index"`
+		Embedding []float32 `json:"embedding"`
+	} `json:"data"`
+	Usage struct {
+		PromptTokens int `json:"prompt_tokens"`
+	} `json:"usage"`
+}
+
+// A batch with half its items cached makes one upstream call carrying only
+// the misses, and answers every item in order with the whole batch's usage.
+func TestEmbeddingsCachedPerItem(t *testing.T) {
+	up := newEmbedUpstream(t)
+	g := newTestGatewayWith(t, func(c *configs.Config, d *Deps) {
+		d.Providers = map[string]providers.Provider{"openai": openai.New(openai.Options{BaseURL: up.URL + "/v1", APIKey: "sk-test"})}
+	})
+	body := func(inputs ...string) string {
+		b, _ := json.Marshal(map[string]any{"model": "text-embedding-3-small", "input": inputs, "encoding_format": "float"})
+		return string(b)
+	}
+	code, status, b := postTo(t, g.url, "/v1/embeddings", body("alpha", "beta"))
+	if code != 200 || status != "MISS" {
+		t.Fatalf("first: %d %s %s", code, status, b)
+	}
+	code, status, b = postTo(t, g.url, "/v1/embeddings", body("gamma", "alpha", "delta", "beta"))
+	if code != 200 || status != "MISS" {
+		t.Fatalf("half cached: %d %s %s", code, status, b)
+	}
+	var ans embedAnswer
+	if err := json.Unmarshal(b, &ans); err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"gamma", "alpha", "delta", "beta"}
+	for i, d := range ans.Data {
+		if d.Index != i || len(d.Embedding) != 3 || int(d.Embedding[0]) != len(want[i]) || int(d.Embedding[1]) != int(want[i][0]) {
+			t.Errorf("item %d = %+v, want the vector of %q", i, d, want[i])
+		}
+	}
+	if len(ans.Data) != 4 || ans.Usage.PromptTokens != 8 {
+		t.Errorf("%d items, usage %d; want 4 items and 8 tokens", len(ans.Data), ans.Usage.PromptTokens)
+	}
+	calls := up.calls()
+	if len(calls) != 2 || strings.Join(calls[1], ",") != "gamma,delta" {
+		t.Errorf("upstream calls %v, want [alpha beta] then only the misses [gamma delta]", calls)
+	}
+	code, status, _ = postTo(t, g.url, "/v1/embeddings", body("delta", "gamma", "alpha"))
+	if code != 200 || status != "HIT" || len(up.calls()) != 2 {
+		t.Errorf("all cached: %d %s after %d calls, want HIT and no new call", code, status, len(up.calls()))
+	}
+	// A different dimensions is a different vector.
+	b2, _ := json.Marshal(map[string]any{"model": "text-embedding-3-small", "input": "alpha", "dimensions": 2})
+	if _, status, _ := postTo(t, g.url, "/v1/embeddings", string(b2)); status != "MISS" {
+		t.Errorf("other dimensions: %s, want MISS", status)
+	}
+	text := scrape(t, g.url)
+	if n, _ := metricValue(text, "ditto_cache_tokens_saved_total", map[string]string{"gen_ai_request_model": "text-embedding-3-small", "gen_ai_token_type": "input"}); n != 10 {
+		t.Errorf("tokens saved = %v, want 10 (2 items, then 3)", n)
+	}
+}
+
+func TestEmbeddingsBadInput(t *testing.T) {
+	g := newTestGateway(t, testOpts{})
+	for _, body := range []string{`{`, `{"model":"text-embedding-3-small"}`, `{"model":"text-embedding-3-small","input":[]}`,
+		`{"model":"text-embedding-3-small","input":"x","encoding_format":"int8"}`, `{"model":"text-embedding-3-small","input":[[1,-2]]}`} {
+		code, _, b := postTo(t, g.url, "/v1/embeddings", body)
+		if code != 400 || !strings.Contains(string(b), `"invalid_request_error"`) {
+			t.Errorf("%s: %d %s, want a 400 OpenAI error", body, code, b)
+		}
+	}
+}
