@@ -317,15 +317,11 @@ func (s *Server) authMiddleware(next echo.HandlerFunc) echo.HandlerFunc {
 		st := stateOf(c)
 		st.tenant, st.admin = p.tenant, p.admin
 		if s.auth.passThrough && (p.clientKey != "" || p.passOnly) {
-			c.Set(ctxPrincipal, p)
+			st.principal = &p
 		}
 		return next(c)
 	}
 }
-
-// ctxPrincipal is the echo context key of a caller's principal, kept only
-// when pass-through is configured (see routeIdentity).
-const ctxPrincipal = "ditto.principal"
 
 // routeIdentity returns the tenant a route serves this request under and
 // the client's provider key to send upstream ("" for the provider's own),
@@ -334,12 +330,11 @@ const ctxPrincipal = "ditto.principal"
 // tenant when pass-through is configured: a pass-only caller is refused
 // here, not by authMiddleware.
 func (s *Server) routeIdentity(c echo.Context, pass bool) (tenant, clientKey string, err error) {
-	p, ok := c.Get(ctxPrincipal).(principal)
-	if !ok {
-		st := stateOf(c)
-		p = principal{tenant: st.tenant, admin: st.admin}
+	st := stateOf(c)
+	if st.principal != nil {
+		return st.principal.forRoute(pass)
 	}
-	return p.forRoute(pass)
+	return principal{tenant: st.tenant, admin: st.admin}.forRoute(pass)
 }
 
 // requireAdmin guards admin endpoints.
@@ -370,17 +365,17 @@ func (a *authenticator) anyAdminKey() bool {
 // tenant, since the memo's entries hold keys made for one caller's scope
 // and two pass-through callers share st.tenant.
 func (s *Server) memoTenant(c echo.Context) string {
-	t := stateOf(c).tenant
-	if p, ok := c.Get(ctxPrincipal).(principal); ok && p.clientKey != "" {
-		return t + "+" + passThroughTenant(p.clientKey)
+	st := stateOf(c)
+	if p := st.principal; p != nil && p.clientKey != "" {
+		return st.tenant + "+" + passThroughTenant(p.clientKey)
 	}
-	return t
+	return st.tenant
 }
 
 // close stops the JWKS refresh goroutine, if any. Safe to call more than
 // once.
 func (a *authenticator) close() {
-	if a.jwks != nil {
+	if a != nil && a.jwks != nil {
 		a.jwks.close()
 	}
 }

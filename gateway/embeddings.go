@@ -12,8 +12,10 @@ import (
 	"github.com/dittocache/ditto/cache"
 	"github.com/dittocache/ditto/cache/store"
 	"github.com/dittocache/ditto/cachekey"
+	"github.com/dittocache/ditto/internal/limits"
 	"github.com/dittocache/ditto/normalize"
 	"github.com/dittocache/ditto/normalize/embeddings"
+	"github.com/dittocache/ditto/providers"
 	"github.com/dittocache/ditto/providers/router"
 )
 
@@ -48,11 +50,15 @@ func (s *Server) embeddingsHandler(c echo.Context) error {
 	if err := s.router.Serves(route); err != nil {
 		return err
 	}
+	tenant, clientKey, err := s.routeIdentity(c, route.PassThrough)
+	if err != nil {
+		return err
+	}
 	pol, err := parsePolicy(c.Request().Header, route, s.cfg.Cache.MaxTTL)
 	if err != nil {
 		return err
 	}
-	sc := s.scope(c, route)
+	sc := s.scope(c, tenant, route)
 	sc.Match = normalize.Options{} // loose matching is about chat requests
 	ns, routeKey := sc.Namespace(), route.Key()
 	keys := make([]cachekey.Key, len(req.Inputs))
@@ -65,17 +71,18 @@ func (s *Server) embeddingsHandler(c echo.Context) error {
 			keys[i] = cachekey.New(ns, routeKey, canon)
 		}
 	}
-	x := &exchange{srv: s, d: embeddingsOp{}, req: &normalize.Request{Model: req.Model}, route: route, policy: pol, start: start}
+	x := &exchange{srv: s, d: embeddingsOp{}, req: &normalize.Request{Model: req.Model}, route: route, policy: pol, start: start,
+		tenant: tenant, clientKey: clientKey, size: len(body)}
 	x.tel = s.begin(c, x)
 	items, err := s.engine.Batch(c.Request().Context(), &cache.BatchRequest{Keys: keys, Policy: pol, Model: route.Model,
-		Fill: &embedFill{s: s, route: route, req: req}, Check: checkVector})
+		Fill: &embedFill{x: x, req: req}, Check: checkVector})
 	if errors.Is(err, cache.ErrNotCached) {
-		s.metrics.outcome(x, "MISS", nil)
+		s.outcome(c, x, "MISS", nil)
 		return apiError(http.StatusGatewayTimeout, "invalid_request_error", "cache_miss", "",
 			"Not every input has a cached embedding, and Cache-Control: only-if-cached forbids calling the provider.")
 	}
 	if err != nil {
-		s.metrics.outcome(x, "ERROR", nil)
+		s.outcome(c, x, "ERROR", nil)
 		return err
 	}
 	return s.writeEmbeddings(c, x, req, items)
@@ -113,6 +120,7 @@ func (s *Server) writeEmbeddings(c echo.Context, x *exchange, req *normalize.Emb
 		}
 	}
 	h := c.Response().Header()
+	x.limitHeaders(h)
 	h["X-Ditto-Cache"] = []string{status.String()}
 	switch status {
 	case cache.Hit:
@@ -131,7 +139,7 @@ func (s *Server) writeEmbeddings(c echo.Context, x *exchange, req *normalize.Emb
 	}
 	h["X-Ditto-Cache-Items"] = []string{"hit=" + strconv.Itoa(hits) + ", fetched=" + strconv.Itoa(fetched) + ", total=" + strconv.Itoa(len(items))}
 	x.saved = &normalize.Usage{PromptTokens: saved, TotalTokens: saved}
-	s.metrics.outcome(x, status.String(), nil)
+	s.outcome(c, x, status.String(), nil)
 	body := embeddings.AppendResponse(nil, vectors, x.route.UpstreamModel,
 		normalize.EmbeddingUsage{PromptTokens: total, TotalTokens: total}, req.EncodingFormat)
 	return writeJSON(c, body)
@@ -143,15 +151,40 @@ func checkVector(body []byte) error {
 	return err
 }
 
-// embedFill fetches a batch's missing items in one provider call.
+// embedFill fetches a batch's missing items in one provider call,
+// admitted by the rate limits and budgets like any provider call.
 type embedFill struct {
-	s     *Server
-	route router.Route
-	req   *normalize.EmbeddingRequest
+	x   *exchange
+	req *normalize.EmbeddingRequest
 }
 
 func (f *embedFill) FillItems(ctx context.Context, idx []int) ([]store.Entry, error) {
-	resp, err := f.s.router.Embed(ctx, f.route, f.req.Select(idx))
+	x, s := f.x, f.x.srv
+	sub := f.req.Select(idx)
+	var d *limits.Decision
+	if s.limits.Enabled() {
+		tokens := int64(0)
+		for i := range sub.Inputs {
+			tokens += int64(len(sub.Inputs[i].Text)/4 + len(sub.Inputs[i].Tokens) + 1)
+		}
+		dec := s.limits.Admit(ctx, limits.Request{Tenant: x.tenant, Model: x.route.UpstreamModel, Tokens: tokens})
+		d = &dec
+		x.limit.Store(d)
+		if !dec.Allowed {
+			return nil, limitError(d)
+		}
+	}
+	if x.clientKey != "" {
+		ctx = providers.WithClientKey(ctx, x.clientKey)
+	}
+	resp, err := s.router.Embed(ctx, x.route, sub)
+	if d != nil {
+		var u limits.Usage
+		if resp != nil {
+			u.InputTokens = int64(resp.Usage.PromptTokens)
+		}
+		d.Settle(ctx, u)
+	}
 	if err != nil {
 		return nil, err
 	}

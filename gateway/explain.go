@@ -45,7 +45,7 @@ func (s *Server) explainHandler(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	return c.JSON(http.StatusOK, cache.Explain(s.hasher, x.req, s.scope(c, x.route), x.route.Key(), x.route.CacheEnabled))
+	return c.JSON(http.StatusOK, cache.Explain(s.hasher, x.req, s.scope(c, x.tenant, x.route), x.route.Key(), x.route.CacheEnabled))
 }
 
 // dialectNamed maps explain's ?dialect= to a dialect.

@@ -23,8 +23,9 @@ type requestState struct {
 	tel    requestTelemetry
 	traced bool // tel is in use (the route is traced)
 
-	dialect   dialect // the client API being served, for the error shape
-	tenant    string  // set by authMiddleware
+	dialect   dialect    // the client API being served, for the error shape
+	tenant    string     // set by authMiddleware
+	principal *principal // the caller, kept when pass-through is configured (auth.go)
 	admin     bool
 	model     string // the requested model, for the log line
 	prompt    string // only with log.prompts: true

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -15,6 +16,7 @@ import (
 	"github.com/dittocache/ditto/cache"
 	"github.com/dittocache/ditto/cachekey"
 	"github.com/dittocache/ditto/configs"
+	"github.com/dittocache/ditto/internal/limits"
 	"github.com/dittocache/ditto/normalize"
 	"github.com/dittocache/ditto/providers"
 	"github.com/dittocache/ditto/providers/router"
@@ -76,11 +78,20 @@ type exchange struct {
 	creq   cache.Request // what the engine is asked (and its Answer)
 	// The request memo: the entry this request was found in, or what a
 	// HIT admits (memo.go).
-	memo     *memoEntry
-	memoHash uint64
-	body     []byte
-	tenant   string
-	subNS    string
+	memo       *memoEntry
+	memoHash   uint64
+	body       []byte
+	memoTenant string
+	subNS      string
+	// The caller: the tenant the route serves it under, and its own
+	// provider key on pass-through routes ("": the provider's own).
+	tenant    string
+	clientKey string
+	size      int // the request body's bytes, for the limiter's estimate
+	// The limiter's decision, stored by Fill (the flight's goroutine) and
+	// read for the response headers.
+	limit    atomic.Pointer[limits.Decision]
+	admitted bool // admitted before the lookup (limits.count_hits)
 }
 
 // handle serves one request of dialect d: read the body, decode (or find
@@ -94,16 +105,21 @@ func (s *Server) handle(c echo.Context, d dialect) error {
 	st := stateOf(c)
 	st.dialect = d
 	subNS := c.Request().Header.Get("X-Ditto-Namespace")
-	h := memoHash(d, st.tenant, subNS, body)
-	if m := s.memo.get(h, d, st.tenant, subNS, body); m != nil {
+	mt := s.memoTenant(c)
+	h := memoHash(d, mt, subNS, body)
+	if m := s.memo.get(h, d, mt, subNS, body); m != nil {
 		pol, err := parsePolicy(c.Request().Header, m.route, s.cfg.Cache.MaxTTL)
+		if err != nil {
+			return err
+		}
+		tenant, key, err := s.routeIdentity(c, m.route.PassThrough)
 		if err != nil {
 			return err
 		}
 		st.model = m.req.Model
 		st.prompt, st.hasPrompt = m.prompt, m.hasPrompt
 		x := &exchange{srv: s, d: d, req: m.req, up: m.up, view: m.view, route: m.route, policy: pol, start: start,
-			key: m.key, keyStr: m.keyStr, memo: m}
+			key: m.key, keyStr: m.keyStr, memo: m, tenant: tenant, clientKey: key, size: len(body)}
 		x.tel = s.begin(c, x)
 		return s.serve(c, x)
 	}
@@ -111,7 +127,7 @@ func (s *Server) handle(c echo.Context, d dialect) error {
 	if err != nil {
 		return err
 	}
-	x.start, x.memoHash, x.body, x.tenant, x.subNS = start, h, body, st.tenant, subNS
+	x.start, x.memoHash, x.body, x.memoTenant, x.subNS = start, h, body, mt, subNS
 	x.tel = s.begin(c, x)
 	return s.serve(c, x)
 }
@@ -138,17 +154,22 @@ func (s *Server) prepare(c echo.Context, d dialect, body []byte) (*exchange, err
 	if err := s.router.Serves(route); err != nil {
 		return nil, err
 	}
+	tenant, clientKey, err := s.routeIdentity(c, route.PassThrough)
+	if err != nil {
+		return nil, err
+	}
 	pol, err := parsePolicy(c.Request().Header, route, s.cfg.Cache.MaxTTL)
 	if err != nil {
 		return nil, err
 	}
-	x := &exchange{srv: s, d: d, req: req, up: req, view: view, route: route, policy: pol}
+	x := &exchange{srv: s, d: d, req: req, up: req, view: view, route: route, policy: pol,
+		tenant: tenant, clientKey: clientKey, size: len(body)}
 	if req.Dialect != "" && !s.speaks(route, req.Dialect) {
 		if x.up, err = d.portable(req); err != nil {
 			return nil, err
 		}
 	}
-	x.key = cache.Key(s.hasher, req, s.scope(c, route), route.Key())
+	x.key = cache.Key(s.hasher, req, s.scope(c, tenant, route), route.Key())
 	x.keyStr = x.key.String()
 	return x, nil
 }
@@ -161,12 +182,13 @@ func (s *Server) speaks(route router.Route, dialect string) bool {
 	return ok && d.Speaks(dialect)
 }
 
-// scope is where the request's entries live: the authenticated tenant
-// (never the request body), the optional X-Ditto-Namespace, the route's
-// shared namespace and loose matching.
-func (s *Server) scope(c echo.Context, route router.Route) cache.Scope {
+// scope is where the request's entries live: the tenant the route serves
+// the authenticated caller under (never from the request body; see
+// routeIdentity), the optional X-Ditto-Namespace, the route's shared
+// namespace and loose matching.
+func (s *Server) scope(c echo.Context, tenant string, route router.Route) cache.Scope {
 	sc := s.tenantScope(c)
-	sc.Shared, sc.Match = route.SharedNamespace, route.Match
+	sc.Tenant, sc.Shared, sc.Match = tenant, route.SharedNamespace, route.Match
 	return sc
 }
 
@@ -194,6 +216,15 @@ func validModelName(m string) error {
 func (s *Server) serve(c echo.Context, x *exchange) error {
 	ctx := c.Request().Context()
 	c.Response().Header()["X-Ditto-Cache-Key"] = []string{x.keyStr}
+	if s.limits.CountsHits() && s.limits.Enabled() {
+		d := s.limits.Admit(ctx, x.limitRequest())
+		x.limit.Store(&d)
+		x.admitted = true
+		if !d.Allowed {
+			x.limitHeaders(c.Response().Header())
+			return limitError(&d)
+		}
+	}
 	x.creq = cache.Request{Key: x.key, Policy: x.policy, Model: x.route.Model, Stream: x.req.Stream, Started: x.start, Fill: x}
 	r := &x.creq
 	if x.req.Stream && !x.policy.Cacheable() {
@@ -201,7 +232,7 @@ func (s *Server) serve(c echo.Context, x *exchange) error {
 	}
 	a, err := s.engine.Serve(ctx, r)
 	if errors.Is(err, cache.ErrNotCached) {
-		s.metrics.outcome(x, "MISS", nil)
+		s.outcome(c, x, "MISS", nil)
 		return apiError(http.StatusGatewayTimeout, "invalid_request_error", "cache_miss", "",
 			"No cached answer for this request, and Cache-Control: only-if-cached forbids calling the provider.")
 	}
@@ -219,16 +250,82 @@ func (s *Server) serve(c echo.Context, x *exchange) error {
 		return err // the client left
 	}
 	if a.Err() != nil {
-		s.metrics.outcome(x, "ERROR", nil)
+		s.outcome(c, x, "ERROR", nil)
 		return a.Err()
 	}
 	return s.writeAnswer(c, x, a)
 }
 
-// Fill is the provider call of x's miss (cache.Filler): the route with its
-// retries and fallbacks.
+// Fill is the provider call of x's miss (cache.Filler): admitted by the
+// rate limits and budgets (unless hits count too, then admitted before the
+// lookup), the route with its retries and fallbacks, with the caller's own
+// key on pass-through routes, and the usage settled after.
 func (x *exchange) Fill(ctx context.Context, publish func(*normalize.Chunk)) (*normalize.Response, error) {
-	return x.srv.router.Call(ctx, x.route, x.up, x.req.Stream, publish)
+	s := x.srv
+	var d *limits.Decision
+	if s.limits.Enabled() && !x.admitted {
+		dec := s.limits.Admit(ctx, x.limitRequest())
+		d = &dec
+		x.limit.Store(d)
+		if !dec.Allowed {
+			return nil, limitError(d)
+		}
+	}
+	if x.clientKey != "" {
+		ctx = providers.WithClientKey(ctx, x.clientKey)
+	}
+	resp, err := s.router.Call(ctx, x.route, x.up, x.req.Stream, publish)
+	if d != nil {
+		var u limits.Usage
+		if resp != nil {
+			u = limits.UsageOf(resp.Usage)
+		}
+		d.Settle(ctx, u)
+	}
+	return resp, err
+}
+
+// limitRequest is what the limiter is asked for x.
+func (x *exchange) limitRequest() limits.Request {
+	return limits.Request{Tenant: x.tenant, Model: x.route.UpstreamModel, Tokens: x.srv.limits.EstimateRequest(x.req, x.size)}
+}
+
+// limitError is a refused decision as the client sees it.
+func limitError(d *limits.Decision) *APIError {
+	return &APIError{Status: d.Status, Type: d.Type, Code: d.Code, Message: d.Message,
+		RetryAfter: int((d.RetryAfter + time.Second - 1) / time.Second)}
+}
+
+// limitHeaders sets the x-ratelimit-* headers of the limiter's decision
+// for x, if it made one.
+func (x *exchange) limitHeaders(h http.Header) {
+	if d := x.limit.Load(); d != nil {
+		d.SetHeaders(h.Set)
+	}
+}
+
+// outcome records how x was answered (metrics) and, when hits count
+// toward the limits, settles the decision made before the lookup with the
+// answer's usage: a cached answer's tokens count, but cost no money.
+func (s *Server) outcome(c echo.Context, x *exchange, status string, resp *normalize.Response) {
+	s.metrics.outcome(x, status, resp)
+	if status == "ERROR" {
+		x.limitHeaders(c.Response().Header())
+	}
+	if !x.admitted {
+		return
+	}
+	d := x.limit.Load()
+	var u limits.Usage
+	if resp != nil {
+		u = limits.UsageOf(resp.Usage)
+	}
+	switch status {
+	case "HIT", "STALE", "COALESCED":
+		d.SettleCached(context.WithoutCancel(c.Request().Context()), u)
+	default:
+		d.Settle(context.WithoutCancel(c.Request().Context()), u)
+	}
 }
 
 // writeHit answers from a verified entry. A body the dialect cannot read
@@ -236,9 +333,10 @@ func (x *exchange) Fill(ctx context.Context, publish func(*normalize.Chunk)) (*n
 func (s *Server) writeHit(c echo.Context, x *exchange, a *cache.Answer) error {
 	if err := s.writeAnswer(c, x, a); err != nil && !c.Response().Committed {
 		s.log.Warn("cached entry unreadable; refreshing it", "err", err)
-		y := *x // a new engine request: x's Answer is still deferred-closed by serve
-		y.policy.Lookup = false
-		return s.serve(c, &y)
+		// A hit's Answer follows no flight: serving x again replaces it, and
+		// the outer serve's deferred Close finds the new one closed.
+		x.policy.Lookup = false
+		return s.serve(c, x)
 	}
 	s.remember(c, x)
 	return nil
@@ -254,7 +352,7 @@ func (s *Server) writeAnswer(c echo.Context, x *exchange, a *cache.Answer) error
 			return err
 		}
 		s.setCacheHeaders(c, x, a)
-		s.metrics.outcome(x, a.Status.String(), resp)
+		s.outcome(c, x, a.Status.String(), resp)
 		x.d.answered(c.Request().Context(), x, resp)
 		sse := newSSEWriter(c.Response())
 		defer sse.release()
@@ -270,13 +368,15 @@ func (s *Server) writeAnswer(c echo.Context, x *exchange, a *cache.Answer) error
 		return err
 	}
 	s.setCacheHeaders(c, x, a)
-	s.metrics.outcome(x, a.Status.String(), acct)
+	s.outcome(c, x, a.Status.String(), acct)
 	return writeJSON(c, body)
 }
 
-// setCacheHeaders sets X-Ditto-Cache, Cache-Status (RFC 9211) and Age.
+// setCacheHeaders sets X-Ditto-Cache, Cache-Status (RFC 9211), Age and
+// the rate-limit headers of a provider call.
 func (s *Server) setCacheHeaders(c echo.Context, x *exchange, a *cache.Answer) {
 	h := c.Response().Header()
+	x.limitHeaders(h)
 	switch a.Status {
 	case cache.Hit:
 		h["X-Ditto-Cache"] = hitStatus
@@ -337,18 +437,18 @@ func (s *Server) relay(c echo.Context, x *exchange, a *cache.Answer) error {
 		}
 		switch {
 		case sse == nil && a.Err() != nil:
-			s.metrics.outcome(x, "ERROR", nil)
+			s.outcome(c, x, "ERROR", nil)
 			return a.Err()
 		case sse == nil:
 			// Nothing streamed: a non-streaming fill, another replica's
 			// answer, or a stale entry standing in for a failure.
 			return s.writeAnswer(c, x, a)
 		case a.Err() != nil:
-			s.metrics.outcome(x, "ERROR", nil)
+			s.outcome(c, x, "ERROR", nil)
 			sse.buf = sr.Fail(sse.buf, toAPIError(a.Err()))
 		default:
 			resp, _ := a.Response() // the flight's own answer: never a decode
-			s.metrics.outcome(x, a.Status.String(), resp)
+			s.outcome(c, x, a.Status.String(), resp)
 			x.d.answered(ctx, x, resp)
 			sse.buf = sr.End(sse.buf, resp)
 		}
@@ -368,6 +468,7 @@ func (s *Server) streamHere(c echo.Context, x *exchange, r *cache.Request) error
 	defer func() { sse.release() }()
 	r.Sink = func(ch *normalize.Chunk) {
 		if sse == nil {
+			x.limitHeaders(c.Response().Header())
 			c.Response().Header()["X-Ditto-Cache"] = []string{"BYPASS"}
 			c.Response().Header()["Cache-Status"] = []string{"ditto; fwd=request"}
 			sse, sr = newSSEWriter(c.Response()), x.d.stream(x)
@@ -387,18 +488,18 @@ func (s *Server) streamHere(c echo.Context, x *exchange, r *cache.Request) error
 	_, _, _ = a.Next(ctx) // done: the fill ran here
 	switch {
 	case sse == nil && a.Err() != nil:
-		s.metrics.outcome(x, "ERROR", nil)
+		s.outcome(c, x, "ERROR", nil)
 		return a.Err()
 	case sse == nil: // answered without streaming (a provider that cannot stream)
 		return s.writeAnswer(c, x, a)
 	case a.Err() != nil && c.Request().Context().Err() != nil:
 		// The client left: nothing to report.
 	case a.Err() != nil:
-		s.metrics.outcome(x, "ERROR", nil)
+		s.outcome(c, x, "ERROR", nil)
 		sse.buf = sr.Fail(sse.buf, toAPIError(a.Err()))
 	default:
 		resp, _ := a.Response()
-		s.metrics.outcome(x, "BYPASS", resp)
+		s.outcome(c, x, "BYPASS", resp)
 		x.d.answered(ctx, x, resp)
 		sse.buf = sr.End(sse.buf, resp)
 	}
@@ -412,7 +513,7 @@ func (s *Server) remember(c echo.Context, x *exchange) {
 		return
 	}
 	st := stateOf(c)
-	s.memo.put(x.memoHash, &memoEntry{d: x.d, body: x.body, tenant: x.tenant, subNS: x.subNS, req: x.req, up: x.up, view: x.view,
+	s.memo.put(x.memoHash, &memoEntry{d: x.d, body: x.body, tenant: x.memoTenant, subNS: x.subNS, req: x.req, up: x.up, view: x.view,
 		route: x.route, key: x.key, keyStr: x.keyStr, prompt: st.prompt, hasPrompt: st.hasPrompt})
 }
 

@@ -12,6 +12,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -26,6 +27,7 @@ import (
 	"github.com/dittocache/ditto/cache/store"
 	"github.com/dittocache/ditto/cachekey"
 	"github.com/dittocache/ditto/configs"
+	"github.com/dittocache/ditto/internal/limits"
 	"github.com/dittocache/ditto/providers"
 	"github.com/dittocache/ditto/providers/router"
 )
@@ -56,17 +58,19 @@ type Deps struct {
 // Server is a configured gateway. Create it with New; it is safe for
 // concurrent use.
 type Server struct {
-	cfg      *configs.Config
-	echo     *echo.Echo
-	router   *router.Router
-	engine   *cache.Engine
-	store    cache.Store // the engine's, undecorated
-	ownStore bool
-	log      *slog.Logger
-	now      func() time.Time
-	hasher   cachekey.Hasher
-	memo     *requestMemo
-	recorded *otter.Cache[[32]byte, struct{}] // Responses records written lately (responses.go)
+	cfg         *configs.Config
+	echo        *echo.Echo
+	router      *router.Router
+	engine      *cache.Engine
+	store       cache.Store // the engine's, undecorated
+	ownStore    bool
+	log         *slog.Logger
+	now         func() time.Time
+	hasher      cachekey.Hasher
+	memo        *requestMemo
+	recorded    *otter.Cache[[32]byte, struct{}] // Responses records written lately (responses.go)
+	limits      *limits.Limiter
+	limitsRedis io.Closer // the limiter's Redis pool, nil without one
 	// propFields: see propagationFields.
 	propFields []string
 	metrics    *metrics
@@ -107,23 +111,16 @@ func New(ctx context.Context, cfg *configs.Config, deps Deps) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
+	auth.passThrough = cfg.PassThroughConfigured()
 	s.auth = auth
-	if s.store == nil {
-		st, err := openStore(ctx, cfg.Cache, s.log)
-		if err != nil {
-			return nil, err
-		}
-		s.store, s.ownStore = st, true
-	}
-	m, err := newMetrics(s, deps)
-	if err != nil {
+	if err := s.open(ctx, deps); err != nil {
+		s.Close()
 		return nil, err
 	}
-	s.metrics = m
 	s.router = router.New(cfg, router.Options{Providers: deps.Providers, Logger: s.log, Observer: s.routerObserver()})
 	st := s.store
-	if m.tracing {
-		st = tracedStore{Store: st, tracer: m.tracer, redis: st.Status().Kind == "redis"}
+	if s.metrics.tracing {
+		st = tracedStore{Store: st, tracer: s.metrics.tracer, redis: st.Status().Kind == "redis"}
 	}
 	s.engine = cache.New(st, cache.Options{
 		Coalesce:     cfg.Cache.Coalesce,
@@ -135,6 +132,43 @@ func New(ctx context.Context, cfg *configs.Config, deps Deps) (*Server, error) {
 	})
 	s.echo = s.newEcho()
 	return s, nil
+}
+
+// open builds the parts New may fail on after authentication: the store,
+// telemetry and the limiter. Close releases what it built.
+func (s *Server) open(ctx context.Context, deps Deps) error {
+	if s.store == nil {
+		st, err := openStore(ctx, s.cfg.Cache, s.log)
+		if err != nil {
+			return err
+		}
+		s.store, s.ownStore = st, true
+	}
+	m, err := newMetrics(s, deps)
+	if err != nil {
+		return err
+	}
+	s.metrics = m
+	s.limits, s.limitsRedis, err = openLimiter(s.cfg)
+	return err
+}
+
+// openLimiter builds the rate limiter and budgets, across replicas through
+// a small fail-fast Redis pool of their own when Redis is configured.
+func openLimiter(cfg *configs.Config) (*limits.Limiter, io.Closer, error) {
+	o := limits.Options{Price: limits.ConfigPrices(cfg.Prices())}
+	l := limits.New(cfg.Limits, cfg.Budgets, o)
+	if !l.Enabled() || cfg.Cache.Redis.URL == "" {
+		return l, nil, nil
+	}
+	r := cfg.Cache.Redis
+	c, err := store.NewClient(store.RedisOptions{URL: r.URL.Value(), Cluster: r.Cluster, DialTimeout: r.DialTimeout,
+		ReadTimeout: r.ReadTimeout, WriteTimeout: r.WriteTimeout, PoolSize: r.PoolSize, MinIdleConns: r.MinIdleConns})
+	if err != nil {
+		return nil, nil, fmt.Errorf("gateway: limits redis: %w", err)
+	}
+	o.Redis = c
+	return limits.New(cfg.Limits, cfg.Budgets, o), c, nil
 }
 
 func openStore(ctx context.Context, c configs.Cache, log *slog.Logger) (cache.Store, error) {
@@ -170,11 +204,18 @@ func openStore(ctx context.Context, c configs.Cache, log *slog.Logger) (cache.St
 // Handler returns the gateway's HTTP handler.
 func (s *Server) Handler() http.Handler { return s.echo }
 
-// Close releases resources the gateway opened (the store it built).
+// Close releases resources the gateway opened (the store it built, the
+// limiter's Redis pool, the JWKS refresher). Safe on a partly built Server.
 func (s *Server) Close() error {
-	_ = s.metrics.close(context.Background()) // flushes statistics
+	if s.metrics != nil {
+		_ = s.metrics.close(context.Background()) // flushes statistics
+	}
 	s.recorded.StopAllGoroutines()
-	if s.ownStore {
+	s.auth.close()
+	if s.limitsRedis != nil {
+		_ = s.limitsRedis.Close()
+	}
+	if s.ownStore && s.store != nil {
 		return s.store.Close()
 	}
 	return nil

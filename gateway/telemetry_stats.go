@@ -14,6 +14,7 @@ import (
 	"github.com/dittocache/ditto/cache/stats"
 	"github.com/dittocache/ditto/configs"
 	"github.com/dittocache/ditto/gateway/dashboard"
+	"github.com/dittocache/ditto/internal/limits"
 )
 
 // otherModel is the label of every model name the gateway was not
@@ -120,7 +121,8 @@ type statsHealth struct {
 // statsResponse is the body of GET /v1/cache/stats.
 type statsResponse struct {
 	*stats.Report
-	Store       storeHealth `json:"store"`
+	Spend       *limits.Spend `json:"spend,omitempty"` // ?tenant=: spend and remaining budget
+	Store       storeHealth   `json:"store"`
 	Stats       statsHealth `json:"stats"`
 	GeneratedAt time.Time   `json:"generated_at"`
 }
@@ -146,6 +148,14 @@ func (s *Server) cacheStats(c echo.Context) error {
 		Backend: s.metrics.stats.Kind(), Dropped: s.metrics.stats.Dropped(),
 		FlushErrors: s.metrics.stats.FlushErrors(), LastError: s.metrics.stats.LastError(),
 	}, GeneratedAt: s.now().UTC()}
+	if t := c.QueryParam("tenant"); t != "" {
+		sp, err := s.limits.Spend(ctx, t)
+		if err != nil {
+			return apiError(http.StatusServiceUnavailable, "server_error", "stats_unavailable", "tenant",
+				"The tenant's spend is unavailable: its store did not answer.")
+		}
+		body.Spend = &sp
+	}
 	b, err := json.Marshal(body)
 	if err != nil {
 		return err

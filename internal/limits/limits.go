@@ -297,7 +297,14 @@ func (l *Limiter) degrade(d Decision) Decision {
 // already cancelled (bounded by limits.timeout); failures are counted in
 // Stats and dropped. It does nothing for a refused or degraded decision,
 // or one already settled or cancelled.
-func (d *Decision) Settle(ctx context.Context, u Usage) {
+func (d *Decision) Settle(ctx context.Context, u Usage) { d.settle(ctx, u, true) }
+
+// SettleCached is Settle for a request answered from the cache (with
+// limits.count_hits): its tokens count against the rate limits, but a
+// cached answer costs no money, so budgets are not charged.
+func (d *Decision) SettleCached(ctx context.Context, u Usage) { d.settle(ctx, u, false) }
+
+func (d *Decision) settle(ctx context.Context, u Usage, charge bool) {
 	if d.l == nil || !d.Allowed || d.Degraded || d.done {
 		return
 	}
@@ -321,7 +328,7 @@ func (d *Decision) Settle(ctx context.Context, u Usage) {
 		}
 	}
 	var sp *spendOp
-	if d.budget {
+	if d.budget && charge {
 		if nano := l.cost(d.req.Model, u); nano > 0 {
 			sp = l.newSpendOp(d.req.Tenant, nano)
 		}

@@ -20,7 +20,9 @@ import (
 // answer). req is never modified (it may be shared): a copy carries each
 // route's upstream model.
 //
-// A fallback's answer is returned as the answer to r (the caller stores it
+// A request carrying the client's own provider key (providers.WithClientKey)
+// never falls back to another provider. A fallback's answer is returned as
+// the answer to r (the caller stores it
 // under r's key, so identical requests are served from the cache instead
 // of retrying a failing primary); its Model names the model that answered.
 func (rt *Router) Call(ctx context.Context, r Route, req *normalize.Request, stream bool, publish func(*normalize.Chunk)) (*normalize.Response, error) {
@@ -28,6 +30,11 @@ func (rt *Router) Call(ctx context.Context, r Route, req *normalize.Request, str
 	for i, route := range rt.chain(r) {
 		prov, ok := rt.providers[route.Provider]
 		if !ok {
+			continue
+		}
+		if _, own := providers.ClientKey(ctx); own && route.Provider != r.Provider {
+			// A caller's own key is for its route's provider: Ditto's key
+			// must not pay for its fallbacks elsewhere.
 			continue
 		}
 		q := req

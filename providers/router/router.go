@@ -34,6 +34,9 @@ type Route struct {
 	// cache.ignore_fields and cache.trim_trailing_whitespace); the zero
 	// value is strict matching.
 	Match normalize.Options
+	// PassThrough sends a client's own provider key upstream instead of
+	// Ditto's (routes[].pass_through, providers.NAME.pass_through).
+	PassThrough bool
 }
 
 // Key is the route part of cache keys: provider and upstream model, so
@@ -164,7 +167,8 @@ func (rt *Router) Resolve(model string) (Route, error) {
 }
 
 func (rt *Router) plain(model, prov, upstream string) Route {
-	return Route{Model: model, Provider: prov, UpstreamModel: upstream, CacheEnabled: rt.cache.Enabled, TTL: rt.cache.DefaultTTL}
+	return Route{Model: model, Provider: prov, UpstreamModel: upstream, CacheEnabled: rt.cache.Enabled, TTL: rt.cache.DefaultTTL,
+		PassThrough: (*configs.Route)(nil).PassesThrough(rt.cfg[prov])}
 }
 
 func (rt *Router) fromConfig(model string, r *configs.Route) Route {
@@ -182,6 +186,7 @@ func (rt *Router) fromConfig(model string, r *configs.Route) Route {
 	out.SharedNamespace = r.Cache.SharedNamespace
 	out.Fallbacks = r.Fallbacks
 	out.Match = r.Cache.Match()
+	out.PassThrough = r.PassesThrough(rt.cfg[r.Provider])
 	return out
 }
 

@@ -1,0 +1,97 @@
+package gateway
+
+import (
+	"fmt"
+	"net/http"
+	"strings"
+	"testing"
+
+	"github.com/dittocache/ditto/configs"
+	"github.com/dittocache/ditto/internal/fakeopenai"
+	"github.com/dittocache/ditto/internal/redistest"
+	"github.com/dittocache/ditto/providers"
+	"github.com/dittocache/ditto/providers/openai"
+)
+
+// Two replicas sharing one Redis share one limit: of N requests sent to
+// both, exactly the limit reaches the provider; the rest are 429s with
+// Retry-After and OpenAI's rate-limit headers. Hits are free.
+func TestRateLimitAcrossReplicas(t *testing.T) {
+	srv := redistest.Start(t)
+	up := fakeopenai.New(t)
+	up.SetEcho(true)
+	const limit = 5
+	replica := func() *testGateway {
+		return newTestGatewayWith(t, func(c *configs.Config, d *Deps) {
+			c.Cache.Redis.URL = configs.Secret(srv.URL())
+			c.Limits.Default.RequestsPerMinute = limit
+			d.Providers = map[string]providers.Provider{"openai": openai.New(openai.Options{BaseURL: up.BaseURL(), APIKey: "sk-test"})}
+		})
+	}
+	a, b := replica(), replica()
+	served, refused := 0, 0
+	for i := range 12 {
+		g := a
+		if i%2 == 1 {
+			g = b
+		}
+		req, _ := http.NewRequest(http.MethodPost, g.url+"/v1/chat/completions", strings.NewReader(chatBody(fmt.Sprintf("question %d", i), false)))
+		req.Header.Set("Content-Type", "application/json")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		switch resp.StatusCode {
+		case 200:
+			served++
+			if resp.Header.Get("X-Ratelimit-Limit-Requests") != fmt.Sprint(limit) {
+				t.Errorf("request %d: x-ratelimit-limit-requests %q, want %d", i, resp.Header.Get("X-Ratelimit-Limit-Requests"), limit)
+			}
+		case 429:
+			refused++
+			if resp.Header.Get("Retry-After") == "" || resp.Header.Get("X-Ratelimit-Remaining-Requests") != "0" {
+				t.Errorf("429 without Retry-After or remaining 0: %v", resp.Header)
+			}
+		default:
+			t.Errorf("request %d: status %d", i, resp.StatusCode)
+		}
+	}
+	if served != limit || refused != 12-limit || up.Calls() != limit {
+		t.Errorf("served %d, refused %d, upstream calls %d; want %d, %d, %d", served, refused, up.Calls(), limit, 12-limit, limit)
+	}
+	// A cached answer costs no quota: the first question is a hit on
+	// either replica although the limit is spent.
+	if code, status, _ := completion(t, b.url, "question 0"); code != 200 || status != "HIT" {
+		t.Errorf("hit over the limit: %d %s, want 200 HIT", code, status)
+	}
+}
+
+// On a pass-through provider the caller's own key goes upstream, and two
+// callers' keys never share entries.
+func TestPassThroughKeys(t *testing.T) {
+	g := newTestGatewayWith(t, func(c *configs.Config, d *Deps) {
+		p := c.Providers["openai"]
+		p.PassThrough = true
+		c.Providers["openai"] = p
+	})
+	g.up.SetEcho(true)
+	ask := func(key string) string {
+		t.Helper()
+		_, status, _ := postTo(t, g.url, "/v1/chat/completions", chatBody("same question", false), "Authorization", "Bearer "+key)
+		return status
+	}
+	if s := ask("sk-client-aaaa"); s != "MISS" {
+		t.Fatalf("first caller: %s", s)
+	}
+	if s := ask("sk-client-aaaa"); s != "HIT" {
+		t.Errorf("first caller again: %s, want HIT", s)
+	}
+	if s := ask("sk-client-bbbb"); s != "MISS" {
+		t.Errorf("second caller: %s, want MISS (its own namespace)", s)
+	}
+	hs := g.up.Headers()
+	if len(hs) != 2 || hs[0].Get("Authorization") != "Bearer sk-client-aaaa" || hs[1].Get("Authorization") != "Bearer sk-client-bbbb" {
+		t.Errorf("upstream saw %d calls with %q, %q; want each caller's own key", len(hs), hs[0].Get("Authorization"), hs[len(hs)-1].Get("Authorization"))
+	}
+}
