@@ -89,6 +89,9 @@ func invalid(param, format string, args ...any) error {
 // unsafeString is a read-only string view of b, for appending it.
 func unsafeString(b []byte) string { return unsafe.String(unsafe.SliceData(b), len(b)) }
 
+// unsafeBytes is a read-only byte view of s.
+func unsafeBytes(s string) []byte { return unsafe.Slice(unsafe.StringData(s), len(s)) }
+
 // Messages: what Anthropic says for the commonest mistakes.
 const (
 	msgRequired = "Field required"
