@@ -208,7 +208,8 @@ func (t *translator) top(obj *fastjson.Object) error {
 	case msgs == nil:
 		return invalid("messages", msgRequired)
 	}
-	n, ok := wirejson.Int(maxTokens)
+	n, ok, args := wirejson.Int(t.args, maxTokens)
+	t.args = args
 	if !ok {
 		return invalid("max_tokens", "Input should be a valid integer")
 	}
@@ -401,14 +402,14 @@ func (t *translator) messages(v *fastjson.Value) {
 		return
 	}
 	for i, mv := range a {
-		base := "messages." + strconv.Itoa(i)
+		base := indexed("messages", i) // rendered only for errors
 		o, err := mv.Object()
 		if err != nil {
-			t.fail(invalid(base, msgObject))
+			t.fail(invalid(base.String(), msgObject))
 			return
 		}
 		if k, dup := wirejson.Duplicate(o); dup {
-			t.fail(invalid(base, "duplicate key %q", k))
+			t.fail(invalid(base.String(), "duplicate key %q", k))
 			return
 		}
 		var role, content *fastjson.Value
@@ -420,7 +421,7 @@ func (t *translator) messages(v *fastjson.Value) {
 				content = e
 			default:
 				if e.Type() != fastjson.TypeNull {
-					t.fail(invalid(base+"."+string(k), msgExtra))
+					t.fail(invalid(base.String()+"."+string(k), msgExtra))
 				}
 			}
 		})
@@ -428,13 +429,13 @@ func (t *translator) messages(v *fastjson.Value) {
 		case t.err != nil:
 			return
 		case role == nil || role.Type() == fastjson.TypeNull:
-			t.fail(invalid(base+".role", msgRequired))
+			t.fail(invalid(base.String()+".role", msgRequired))
 			return
 		case content == nil || content.Type() == fastjson.TypeNull:
-			t.fail(invalid(base+".content", msgRequired))
+			t.fail(invalid(base.String()+".content", msgRequired))
 			return
 		case content.Type() != fastjson.TypeString && content.Type() != fastjson.TypeArray:
-			t.fail(invalid(base+".content", "Input should be a valid string or a list of content blocks"))
+			t.fail(invalid(base.String()+".content", "Input should be a valid string or a list of content blocks"))
 			return
 		}
 		switch string(role.GetStringBytes()) {
@@ -443,7 +444,7 @@ func (t *translator) messages(v *fastjson.Value) {
 		case "assistant":
 			t.assistant(i, content)
 		default:
-			t.fail(invalid(base+".role", "Input should be 'user' or 'assistant'"))
+			t.fail(invalid(base.String()+".role", "Input should be 'user' or 'assistant'"))
 		}
 		if t.err != nil {
 			return
@@ -680,13 +681,13 @@ func (t *translator) verbatim(p path, o *fastjson.Object) {
 // members writes o's non-null members as an object (braces) or as further
 // members of an object being written (each preceded by a comma), skipping
 // those skip names. p names o in errors.
-func (t *translator) members(p path, o *fastjson.Object, skip func(k string) bool, braces bool) {
+func (t *translator) members(p path, o *fastjson.Object, skip func(k []byte) bool, braces bool) {
 	if braces {
 		t.out = append(t.out, '{')
 	}
 	first := braces
 	o.Visit(func(kb []byte, v *fastjson.Value) {
-		if t.err != nil || v.Type() == fastjson.TypeNull || (skip != nil && skip(string(kb))) {
+		if t.err != nil || v.Type() == fastjson.TypeNull || (skip != nil && skip(kb)) {
 			return
 		}
 		if !first {
@@ -703,23 +704,24 @@ func (t *translator) members(p path, o *fastjson.Object, skip func(k string) boo
 }
 
 // extras reports whether o has non-null members other than those known.
-func extras(o *fastjson.Object, known func(k string) bool) bool {
+func extras(o *fastjson.Object, known func(k []byte) bool) bool {
 	found := false
 	o.Visit(func(kb []byte, v *fastjson.Value) {
-		if !found && v.Type() != fastjson.TypeNull && !known(string(kb)) {
+		if !found && v.Type() != fastjson.TypeNull && !known(kb) {
 			found = true
 		}
 	})
 	return found
 }
 
-func isTypeOr(names ...string) func(string) bool {
-	return func(k string) bool {
-		if k == "type" {
+// isTypeOr returns a test for the member names "type" and names.
+func isTypeOr(names ...string) func([]byte) bool {
+	return func(k []byte) bool {
+		if string(k) == "type" {
 			return true
 		}
 		for _, n := range names {
-			if k == n {
+			if string(k) == n {
 				return true
 			}
 		}
@@ -882,7 +884,7 @@ func (t *translator) toolResult(p path, o *fastjson.Object) {
 	}
 	bad := ""
 	o.Visit(func(kb []byte, v *fastjson.Value) {
-		if bad == "" && v.Type() != fastjson.TypeNull && !resultKnown(string(kb)) && toolMsgMember(string(kb)) {
+		if bad == "" && v.Type() != fastjson.TypeNull && !resultKnown(kb) && toolMsgMember(kb) {
 			bad = string(kb)
 		}
 	})
@@ -951,7 +953,7 @@ func (t *translator) toolUse(p path, o *fastjson.Object) {
 	t.out = append(t.out, '}')
 	bad := ""
 	o.Visit(func(kb []byte, v *fastjson.Value) {
-		if bad == "" && v.Type() != fastjson.TypeNull && toolUseChat(string(kb)) && !toolUseKnown(string(kb)) {
+		if bad == "" && v.Type() != fastjson.TypeNull && toolUseChat(kb) && !toolUseKnown(kb) {
 			bad = string(kb)
 		}
 	})
@@ -959,8 +961,8 @@ func (t *translator) toolUse(p path, o *fastjson.Object) {
 		t.fail(invalid(p.String()+"."+bad, msgExtra))
 		return
 	}
-	t.members(p, o, func(k string) bool {
-		if k == "caller" {
+	t.members(p, o, func(k []byte) bool {
+		if string(k) == "caller" {
 			// {"type":"direct"} is what every call the model makes itself
 			// carries: the default. Other callers (code execution) are kept.
 			return isDirectCaller(o.Get("caller"))
@@ -1152,7 +1154,7 @@ func (t *translator) outputConfig(v *fastjson.Value) {
 // jsonSchemaFormat returns the schema of {"format":{"type":"json_schema",
 // "schema":{...}}} and nothing else, or nil.
 func jsonSchemaFormat(o *fastjson.Object) *fastjson.Value {
-	if extras(o, func(k string) bool { return k == "format" }) {
+	if extras(o, func(k []byte) bool { return string(k) == "format" }) {
 		return nil
 	}
 	fv := o.Get("format")

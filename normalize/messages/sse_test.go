@@ -59,7 +59,7 @@ func accumulate(evs []event, complete bool) (map[string]any, error) {
 		return nil, fmt.Errorf("message_start without a message")
 	}
 	var blocks []map[string]any
-	var partial []strings.Builder
+	var partial []*strings.Builder
 	stopped := map[int]bool{}
 	end := false
 	for i, ev := range evs[1:] {
@@ -81,7 +81,7 @@ func accumulate(evs []event, complete bool) (map[string]any, error) {
 				return nil, fmt.Errorf("content_block_start without a block")
 			}
 			blocks = append(blocks, b)
-			partial = append(partial, strings.Builder{})
+			partial = append(partial, new(strings.Builder))
 		case "content_block_delta":
 			if idx < 0 || idx >= len(blocks) {
 				return nil, fmt.Errorf("delta for unknown block %d", idx)

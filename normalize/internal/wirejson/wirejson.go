@@ -114,20 +114,21 @@ func AppendValue(dst []byte, v *fastjson.Value) ([]byte, error) {
 	return dst, nil
 }
 
+// writer re-encodes one value. The path of a failure is built while the
+// recursion unwinds, so the success path keeps no stack of names.
 type writer struct {
-	path []string
-	err  *Error
+	err *Error
 }
 
 func (w *writer) fail(msg string) {
 	if w.err == nil {
-		var b []byte
-		for _, p := range w.path {
-			b = append(b, '.')
-			b = append(b, p...)
-		}
-		w.err = &Error{Path: string(b), Message: msg}
+		w.err = &Error{Message: msg}
 	}
+}
+
+// under prefixes the failure's path with one segment.
+func (w *writer) under(seg string) {
+	w.err.Path = "." + seg + w.err.Path
 }
 
 func (w *writer) value(dst []byte, v *fastjson.Value) []byte {
@@ -150,9 +151,10 @@ func (w *writer) value(dst []byte, v *fastjson.Value) []byte {
 			first = false
 			dst = AppendStringBytes(dst, k)
 			dst = append(dst, ':')
-			w.path = append(w.path, string(k))
 			dst = w.value(dst, e)
-			w.path = w.path[:len(w.path)-1]
+			if w.err != nil {
+				w.under(string(k))
+			}
 		})
 		return append(dst, '}')
 	case fastjson.TypeArray:
@@ -162,10 +164,9 @@ func (w *writer) value(dst []byte, v *fastjson.Value) []byte {
 			if i > 0 {
 				dst = append(dst, ',')
 			}
-			w.path = append(w.path, strconv.Itoa(i))
 			dst = w.value(dst, e)
-			w.path = w.path[:len(w.path)-1]
 			if w.err != nil {
+				w.under(strconv.Itoa(i))
 				return dst
 			}
 		}
@@ -322,20 +323,25 @@ func hex4(b []byte) (rune, bool) {
 
 // Int reads an integer number, accepting any integral spelling (2, 2.0,
 // 2e0) as normalize does for integer parameters; ok is false for anything
-// else, fractions and values outside int32 included.
-func Int(v *fastjson.Value) (n int, ok bool) {
+// else, fractions and values outside int32 included. scratch is working
+// space, returned grown for reuse.
+func Int(scratch []byte, v *fastjson.Value) (n int, ok bool, _ []byte) {
 	if v == nil || v.Type() != fastjson.TypeNumber {
-		return 0, false
+		return 0, false, scratch
 	}
-	var buf [32]byte
-	b := v.MarshalTo(buf[:0])
+	b := v.MarshalTo(scratch[:0])
+	n, ok = parseInt(b)
+	return n, ok, b
+}
+
+func parseInt(b []byte) (int, bool) {
 	if !ValidNumber(b) {
 		return 0, false
 	}
-	if i, err := strconv.ParseInt(string(b), 10, 32); err == nil {
+	if i, err := strconv.ParseInt(unsafe.String(unsafe.SliceData(b), len(b)), 10, 32); err == nil {
 		return int(i), true
 	}
-	f, err := strconv.ParseFloat(string(b), 64)
+	f, err := strconv.ParseFloat(unsafe.String(unsafe.SliceData(b), len(b)), 64)
 	if err != nil || f != float64(int32(f)) {
 		return 0, false
 	}
