@@ -239,9 +239,6 @@ func Default() *Config {
 	return &c
 }
 
-// DefaultYAML returns the embedded default configuration file.
-func DefaultYAML() []byte { return bytes.Clone(defaultYAML) }
-
 func decodeStrict(b []byte, c *Config) error {
 	dec := yaml.NewDecoder(bytes.NewReader(b))
 	dec.KnownFields(true)

@@ -105,3 +105,11 @@ func ParseRetryAfter(h http.Header, now time.Time) time.Duration {
 	}
 	return 0
 }
+
+// Dialects is implemented by adapters that take requests keyed within a
+// client API's dialect (normalize.Request.Dialect, such as "completions")
+// as they are, DialectFields included. Requests of any other dialect reach
+// an adapter only in their portable form.
+type Dialects interface {
+	Speaks(dialect string) bool
+}

@@ -1,12 +1,74 @@
-package gateway
+package cache
 
 import (
 	"bytes"
+	"errors"
 	"strconv"
 	"strings"
 
+	"github.com/valyala/fastjson"
+
+	"github.com/dittocache/ditto/cache/store"
 	"github.com/dittocache/ditto/normalize"
 )
+
+// Codec turns answers into stored entries and back. Implementations are
+// safe for concurrent use.
+type Codec interface {
+	// Encode renders a complete answer as an entry's body and metadata.
+	Encode(resp *normalize.Response) (body, meta []byte)
+	// Check reports whether a stored body is one this codec wrote, cheaply:
+	// it runs on every hit before the body is served, so an entry written
+	// by someone else or damaged in the store is a miss, never an answer.
+	Check(body []byte) error
+	// Decode parses a stored entry back into the answer.
+	Decode(e store.Entry) (*normalize.Response, error)
+	// Summary returns the accounting view of a stored entry (model, usage
+	// and each choice's finish reason), from its metadata when it can.
+	Summary(e store.Entry) (*normalize.Response, error)
+}
+
+// ChatCodec stores answers as OpenAI chat.completion JSON (what a chat
+// client is sent as it is) with the accounting metadata beside it. Every
+// dialect renders from it.
+type ChatCodec struct{}
+
+var _ Codec = ChatCodec{}
+
+// errNotAnswer is a stored body that is not a chat.completion this codec
+// wrote.
+var errNotAnswer = errors.New("cache: stored body is not a chat.completion")
+
+// Encode implements Codec.
+func (ChatCodec) Encode(resp *normalize.Response) ([]byte, []byte) {
+	return normalize.OpenAIResponseJSON(resp), encodeMeta(resp)
+}
+
+// Check implements Codec: the body must be valid JSON as
+// normalize.AppendOpenAIResponse writes it (an object whose first member
+// is "id"). Validation reads the bytes once without building anything.
+func (ChatCodec) Check(body []byte) error {
+	if !bytes.HasPrefix(body, []byte(`{"id":`)) {
+		return errNotAnswer
+	}
+	if err := fastjson.ValidateBytes(body); err != nil {
+		return errors.Join(errNotAnswer, err)
+	}
+	return nil
+}
+
+// Decode implements Codec.
+func (ChatCodec) Decode(e store.Entry) (*normalize.Response, error) {
+	return normalize.ParseOpenAIResponse(e.Body)
+}
+
+// Summary implements Codec.
+func (ChatCodec) Summary(e store.Entry) (*normalize.Response, error) {
+	if r, ok := decodeMeta(e.Meta); ok {
+		return r, nil
+	}
+	return normalize.SummarizeOpenAIResponse(e.Body)
+}
 
 // Entry metadata: what accounting needs from a stored answer (model, token
 // usage, finish reasons), kept beside its body so a JSON hit writes the

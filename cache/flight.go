@@ -1,9 +1,10 @@
-package gateway
+package cache
 
 import (
 	"context"
 	"sync"
 
+	"github.com/dittocache/ditto/cache/store"
 	"github.com/dittocache/ditto/cachekey"
 	"github.com/dittocache/ditto/normalize"
 )
@@ -25,16 +26,11 @@ type flight struct {
 	// answer (cross-replica coalescing); every follower is then COALESCED.
 	remote bool
 
-	// sink, when set, receives each chunk instead of followers: a flight
-	// run by its only possible follower (streamHere). Called on the
-	// flight's goroutine.
-	sink func(*normalize.Chunk)
-
 	mu      sync.Mutex
 	chunks  []*normalize.Chunk // published chunks (stream flights)
 	done    bool
-	resp    *normalize.Response // final answer on success
-	body    []byte              // resp rendered as chat.completion JSON
+	resp    *normalize.Response // final answer on success; nil when remote
+	entry   store.Entry         // the answer as stored (Body and Meta)
 	stored  bool                // the answer was written to the store
 	err     error               // terminal error
 	wake    chan struct{}       // closed and replaced whenever state changes
@@ -55,8 +51,8 @@ type flightGroup struct {
 // join returns the flight for key, starting one with start when none is in
 // progress. leader reports whether this call started it. The caller must
 // call f.leave exactly once when it stops following.
-func (g *flightGroup) join(key string, start func(f *flight, ctx context.Context)) (f *flight, leader bool) {
-	f, leader = g.enter(key)
+func (g *flightGroup) join(parent context.Context, key string, start func(f *flight, ctx context.Context)) (f *flight, leader bool) {
+	f, leader = g.enter(parent, key)
 	if leader {
 		go f.run(start)
 	}
@@ -64,8 +60,9 @@ func (g *flightGroup) join(key string, start func(f *flight, ctx context.Context
 }
 
 // enter is join without starting the call: a leader must run it, with run
-// (on a goroutine) or runHere.
-func (g *flightGroup) enter(key string) (f *flight, leader bool) {
+// (on a goroutine) or runHere. The flight's context keeps parent's values
+// (the leader's trace span) without its cancellation.
+func (g *flightGroup) enter(parent context.Context, key string) (f *flight, leader bool) {
 	g.mu.Lock()
 	if g.flights == nil {
 		g.flights = make(map[string]*flight)
@@ -84,7 +81,7 @@ func (g *flightGroup) enter(key string) (f *flight, leader bool) {
 			return f, false
 		}
 	}
-	ctx, cancel := context.WithCancel(context.Background())
+	ctx, cancel := context.WithCancel(context.WithoutCancel(parent))
 	f = &flight{key: key, group: g, ctx: ctx, cancel: cancel, wake: make(chan struct{}), waiters: 1}
 	g.flights[key] = f
 	g.mu.Unlock()
@@ -129,9 +126,9 @@ func newFlight() *flight {
 }
 
 // solo runs start as a private flight that nobody else can join (used when
-// coalescing is off or the request must not share an answer).
-func solo(start func(f *flight, ctx context.Context)) *flight {
-	ctx, cancel := context.WithCancel(context.Background())
+// coalescing is off), on parent's values without its cancellation.
+func solo(parent context.Context, start func(f *flight, ctx context.Context)) *flight {
+	ctx, cancel := context.WithCancel(context.WithoutCancel(parent))
 	f := &flight{cancel: cancel, wake: make(chan struct{}), waiters: 1}
 	go func() {
 		defer cancel()
@@ -142,10 +139,6 @@ func solo(start func(f *flight, ctx context.Context)) *flight {
 
 // publish appends a chunk and wakes followers.
 func (f *flight) publish(c *normalize.Chunk) {
-	if f.sink != nil {
-		f.sink(c)
-		return
-	}
 	f.mu.Lock()
 	f.chunks = append(f.chunks, c)
 	f.signalLocked()
@@ -153,22 +146,22 @@ func (f *flight) publish(c *normalize.Chunk) {
 }
 
 // finish records the outcome and wakes followers. Exactly one call.
-func (f *flight) finish(resp *normalize.Response, body []byte, stored bool, err error) {
+func (f *flight) finish(resp *normalize.Response, e store.Entry, stored bool, err error) {
 	if f.group != nil {
 		f.group.forget(f)
 	}
 	f.mu.Lock()
-	f.done, f.resp, f.body, f.stored, f.err = true, resp, body, stored, err
+	f.done, f.resp, f.entry, f.stored, f.err = true, resp, e, stored, err
 	f.signalLocked()
 	f.mu.Unlock()
 }
 
-// finishRemote records an answer another replica produced.
-func (f *flight) finishRemote(resp *normalize.Response, body []byte) {
+// finishRemote records an answer another replica produced and stored.
+func (f *flight) finishRemote(e store.Entry) {
 	f.mu.Lock()
 	f.remote = true
 	f.mu.Unlock()
-	f.finish(resp, body, false, nil)
+	f.finish(nil, e, false, nil)
 }
 
 func (f *flight) signalLocked() {
@@ -192,7 +185,7 @@ type flightState struct {
 	chunks []*normalize.Chunk // chunks from the follower's position on
 	done   bool
 	resp   *normalize.Response
-	body   []byte
+	entry  store.Entry
 	stored bool
 	remote bool
 	err    error
@@ -203,7 +196,7 @@ type flightState struct {
 func (f *flight) state(from int) flightState {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	s := flightState{done: f.done, resp: f.resp, body: f.body, stored: f.stored, remote: f.remote, err: f.err, wake: f.wake}
+	s := flightState{done: f.done, resp: f.resp, entry: f.entry, stored: f.stored, remote: f.remote, err: f.err, wake: f.wake}
 	if from < len(f.chunks) {
 		s.chunks = f.chunks[from:len(f.chunks):len(f.chunks)]
 	}
