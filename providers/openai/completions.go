@@ -26,10 +26,12 @@ import (
 // Streams ask for stream_options.include_usage, and end like chat streams
 // (see the package comment).
 
-// SpeaksDialect reports whether the adapter sends requests of dialect d
-// natively: the portable form and legacy completions. Callers give other
-// providers completions.Portable's copy instead.
-func (c *Client) SpeaksDialect(d string) bool {
+var _ providers.Dialects = (*Client)(nil)
+
+// Speaks reports whether the adapter sends requests of dialect d as they
+// are: the portable form and legacy completions. Other providers are sent
+// completions.Portable's copy instead.
+func (c *Client) Speaks(d string) bool {
 	return d == "" || d == completions.Dialect
 }
 

@@ -121,11 +121,11 @@ func TestEncodeLegacy(t *testing.T) {
 	}
 }
 
-func TestSpeaksDialect(t *testing.T) {
+func TestSpeaks(t *testing.T) {
 	c := New(Options{})
 	for d, want := range map[string]bool{"": true, completions.Dialect: true, "responses": false} {
-		if got := c.SpeaksDialect(d); got != want {
-			t.Errorf("SpeaksDialect(%q) = %v, want %v", d, got, want)
+		if got := c.Speaks(d); got != want {
+			t.Errorf("Speaks(%q) = %v, want %v", d, got, want)
 		}
 	}
 	if got, want := New(Options{BaseURL: "http://vllm:8000/v1/"}).completionsURL(), "http://vllm:8000/v1/completions"; got != want {
