@@ -675,7 +675,8 @@ func (a *Assembler) Response() (*Response, error) {
 }
 
 // mergeLogprobs concatenates the "content" and "refusal" token lists of the
-// per-chunk logprobs objects.
+// per-chunk logprobs objects, or the four lists of legacy completions
+// logprobs (see mergeLegacyLogprobs).
 func mergeLogprobs(parts [][]byte) json.RawMessage {
 	switch len(parts) {
 	case 0:
@@ -683,8 +684,11 @@ func mergeLogprobs(parts [][]byte) json.RawMessage {
 	case 1:
 		return parts[0]
 	}
-	var content, refusal []byte
 	var p fastjson.Parser
+	if v, err := p.ParseBytes(parts[0]); err == nil && v.Get("tokens") != nil {
+		return mergeLegacyLogprobs(parts)
+	}
+	var content, refusal []byte
 	for _, part := range parts {
 		v, err := p.ParseBytes(part)
 		if err != nil {
@@ -714,6 +718,45 @@ func mergeLogprobs(parts [][]byte) json.RawMessage {
 		out = append(out, "null"...)
 	} else {
 		out = append(append(append(out, '['), refusal...), ']')
+	}
+	return append(out, '}')
+}
+
+// legacyLists are the parallel lists of a legacy completions logprobs
+// object, in the order OpenAI writes them.
+var legacyLists = [...]string{"tokens", "token_logprobs", "top_logprobs", "text_offset"}
+
+// mergeLegacyLogprobs concatenates the lists of legacy completions
+// logprobs objects ({"tokens","token_logprobs","top_logprobs",
+// "text_offset"}), which streams send one piece per chunk. text_offset
+// values are offsets into the whole text already, so they concatenate as
+// they are.
+func mergeLegacyLogprobs(parts [][]byte) json.RawMessage {
+	var lists [len(legacyLists)][]byte
+	var p fastjson.Parser
+	for _, part := range parts {
+		v, err := p.ParseBytes(part)
+		if err != nil {
+			continue
+		}
+		for i, name := range legacyLists {
+			for _, e := range v.GetArray(name) {
+				if lists[i] != nil {
+					lists[i] = append(lists[i], ',')
+				}
+				lists[i] = e.MarshalTo(lists[i])
+			}
+		}
+	}
+	out := []byte{'{'}
+	for i, name := range legacyLists {
+		if i > 0 {
+			out = append(out, ',')
+		}
+		out = appendString(out, name)
+		out = append(out, ":["...)
+		out = append(out, lists[i]...)
+		out = append(out, ']')
 	}
 	return append(out, '}')
 }

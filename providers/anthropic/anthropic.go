@@ -11,33 +11,58 @@
 //     one turn);
 //   - image parts: data: URLs become base64 sources, other URLs url
 //     sources; PDF file parts sent as data: URLs become document blocks;
-//   - tools become {name, description, input_schema}; tool_choice auto,
-//     none, required and a named function become auto, none, any and tool;
-//     parallel_tool_calls=false becomes disable_parallel_tool_use;
+//   - tools become {name, description, input_schema, strict}; tool_choice
+//     auto, none, required and a named function become auto, none, any and
+//     tool; parallel_tool_calls=false becomes disable_parallel_tool_use;
 //   - stop → stop_sequences, max_tokens → max_tokens (required by Anthropic;
 //     Options.DefaultMaxTokens when the client sent none), user →
 //     metadata.user_id, response_format json_schema →
-//     output_config.format;
+//     output_config.format, service_tier standard_only as is;
 //   - fields Ditto does not model (Request.Extra) are passed through as
 //     top-level members, so clients can use Anthropic-only parameters such
-//     as top_k or thinking.
+//     as top_k, thinking or output_config (when there is no
+//     response_format).
+//
+// Anthropic members ride in the canonical form where it keeps unknown
+// members, and are sent back where Anthropic has them; this is how
+// Messages clients (normalize/messages) keep everything they send:
+//   - members of a tool message (is_error, cache_control) become members of
+//     its tool_result block; members of a tool call beside id, type and
+//     function (cache_control, caller) members of its tool_use block;
+//     members of a function tool beside type and function (cache_control,
+//     defer_loading, ...) members of the Anthropic tool; members of an
+//     image_url or file part beside its own (cache_control; a document's
+//     title, context, citations) members of the image or document block;
+//     text parts with more members are sent as they are;
+//   - content parts of a type that is not an OpenAI one (thinking,
+//     redacted_thinking, search_result, server tool blocks, image or
+//     document blocks Ditto does not translate) are Anthropic blocks,
+//     sent as they are;
+//   - tools of a date-versioned type (web_search_20250305, bash_20250124,
+//     ...) are Anthropic server tools, sent as they are.
 //
 // Parameters Anthropic cannot honour (n > 1, logprobs, top_logprobs,
 // logit_bias, seed, presence and frequency penalties, audio, modalities,
-// prediction, reasoning_effort, verbosity, service_tier, response_format
-// json_object, non-function tools, audio and file-id parts) are rejected
-// with a 400 *providers.Error naming the parameter rather than silently
-// dropped. Dropped without error because they do not change the answer:
-// message names, image detail, strict on tools, and the pure-metadata
-// fields in Request.Unkeyed.
+// prediction, reasoning_effort, verbosity, service tiers other than
+// standard_only, response_format json_object, other non-function tools,
+// audio and file-id parts) are rejected with a 400 *providers.Error naming
+// the parameter rather than silently dropped. Dropped without error
+// because they do not change the answer: message names, image detail, and
+// the pure-metadata fields in Request.Unkeyed.
 //
 // Anthropic → canonical: text blocks are joined into the content, tool_use
 // blocks become tool calls with their input as compact JSON arguments,
-// thinking blocks become the "reasoning_content" message field, and
-// stop_reason end_turn/stop_sequence/pause_turn → stop, max_tokens →
-// length, tool_use → tool_calls, refusal → content_filter. Cache read and
-// creation tokens count as prompt tokens, and cache reads are reported as
-// prompt_tokens_details.cached_tokens.
+// thinking blocks become the "reasoning_content" message field and, when
+// signed or redacted, the "thinking_blocks" field (the blocks as Anthropic
+// sent them, for clients that must send them back), a stop sequence that
+// ended the answer the "stop_sequence" field, and stop_reason
+// end_turn/stop_sequence/pause_turn → stop, max_tokens → length, tool_use
+// → tool_calls, refusal → content_filter. Cache read and creation tokens
+// count as prompt tokens; reads are reported as
+// prompt_tokens_details.cached_tokens, creations (when any) as
+// prompt_tokens_details.cache_write_tokens. A stream emits the
+// thinking_blocks field, cumulatively, at the end of each thinking block,
+// and the stop_sequence field with its finish reason.
 package anthropic
 
 import (

@@ -218,9 +218,9 @@ func TestStreamEmptyToolInput(t *testing.T) {
 	for _, want := range []string{
 		`"content":null`,
 		`"tool_calls":[{"id":"toolu_1","type":"function","function":{"name":"now","arguments":"{}"}}]`,
-		`"reasoning_content":"Hmm, a clock."`,
+		`"reasoning_content":"Hmm, a clock.","thinking_blocks":[{"type":"thinking","thinking":"Hmm, a clock.","signature":"abc"}]`,
 		`"finish_reason":"tool_calls"`,
-		`"usage":{"prompt_tokens":125,"completion_tokens":9,"total_tokens":134,"prompt_tokens_details":{"cached_tokens":100}}`,
+		`"usage":{"prompt_tokens":125,"completion_tokens":9,"total_tokens":134,"prompt_tokens_details":{"cached_tokens":100,"cache_write_tokens":20}}`,
 	} {
 		if !strings.Contains(got, want) {
 			t.Errorf("response %s\nlacks %s", got, want)
@@ -276,5 +276,28 @@ func TestErrorRedactsKey(t *testing.T) {
 	e := decodeError(400, http.Header{}, []byte(`{"type":"error","error":{"type":"invalid_request_error","message":"bad key sk-ant-secret"}}`), key)
 	if strings.Contains(e.Error(), key) {
 		t.Errorf("error %q leaks the key", e)
+	}
+}
+
+// TestStopSequence checks that the stop sequence that ended an answer is
+// kept (as the message's stop_sequence member), streamed or not.
+func TestStopSequence(t *testing.T) {
+	body := `{"id":"m","type":"message","model":"c","content":[{"type":"text","text":"one two"}],"stop_reason":"stop_sequence","stop_sequence":"three","usage":{"input_tokens":1,"output_tokens":2}}`
+	complete, err := decodeResponse([]byte(body), 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sse := "event: message_start\ndata: {\"type\":\"message_start\",\"message\":{\"id\":\"m\",\"type\":\"message\",\"model\":\"c\",\"usage\":{\"input_tokens\":1,\"output_tokens\":1}}}\n\n" +
+		"event: content_block_start\ndata: {\"type\":\"content_block_start\",\"index\":0,\"content_block\":{\"type\":\"text\",\"text\":\"\"}}\n\n" +
+		"event: content_block_delta\ndata: {\"type\":\"content_block_delta\",\"index\":0,\"delta\":{\"type\":\"text_delta\",\"text\":\"one two\"}}\n\n" +
+		"event: content_block_stop\ndata: {\"type\":\"content_block_stop\",\"index\":0}\n\n" +
+		"event: message_delta\ndata: {\"type\":\"message_delta\",\"delta\":{\"stop_reason\":\"stop_sequence\",\"stop_sequence\":\"three\"},\"usage\":{\"output_tokens\":2}}\n\n" +
+		"event: message_stop\ndata: {\"type\":\"message_stop\"}\n\n"
+	streamed := providertest.CollectResponse(t, newStream(io.NopCloser(strings.NewReader(sse)), 0, ""))
+	for name, r := range map[string]*normalize.Response{"complete": complete, "streamed": streamed} {
+		m := r.Choices[0].Message
+		if len(m.Extra) != 1 || m.Extra[0].Name != "stop_sequence" || string(m.Extra[0].Value) != `"three"` || r.Choices[0].FinishReason != "stop" {
+			t.Errorf("%s: extra %v, finish %s; want stop_sequence \"three\", stop", name, m.Extra, r.Choices[0].FinishReason)
+		}
 	}
 }

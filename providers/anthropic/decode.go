@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -15,21 +16,83 @@ import (
 )
 
 type wireResponse struct {
-	ID         string      `json:"id"`
-	Type       string      `json:"type"`
-	Model      string      `json:"model"`
-	Content    []wireBlock `json:"content"`
-	StopReason string      `json:"stop_reason"`
-	Usage      wireUsage   `json:"usage"`
+	ID           string      `json:"id"`
+	Type         string      `json:"type"`
+	Model        string      `json:"model"`
+	Content      []wireBlock `json:"content"`
+	StopReason   string      `json:"stop_reason"`
+	StopSequence *string     `json:"stop_sequence"`
+	Usage        wireUsage   `json:"usage"`
 }
 
 type wireBlock struct {
-	Type     string          `json:"type"`
-	Text     string          `json:"text"`
-	Thinking string          `json:"thinking"`
-	ID       string          `json:"id"`
-	Name     string          `json:"name"`
-	Input    json.RawMessage `json:"input"`
+	Type      string          `json:"type"`
+	Text      string          `json:"text"`
+	Thinking  string          `json:"thinking"`
+	Signature string          `json:"signature"` // thinking
+	Data      string          `json:"data"`      // redacted_thinking
+	ID        string          `json:"id"`
+	Name      string          `json:"name"`
+	Input     json.RawMessage `json:"input"`
+}
+
+// Message members, beside wire.ReasoningField, that keep what Anthropic
+// said and OpenAI's answer shape cannot: the Messages renderer
+// (normalize/messages) gives them back to Anthropic clients.
+const (
+	// thinkingBlocksField holds the thinking (with their signatures) and
+	// redacted_thinking blocks, which a client must send back unchanged
+	// in a tool-use loop with extended thinking.
+	thinkingBlocksField = "thinking_blocks"
+	// stopSequenceField names the stop sequence that ended the answer.
+	stopSequenceField = "stop_sequence"
+)
+
+// thinkingBlock is one element of thinkingBlocksField.
+type thinkingBlock struct {
+	Type      string  `json:"type"`
+	Thinking  *string `json:"thinking,omitempty"`
+	Signature *string `json:"signature,omitempty"`
+	Data      *string `json:"data,omitempty"`
+}
+
+func newThinking(b *wireBlock) thinkingBlock {
+	if b.Type == "redacted_thinking" {
+		return thinkingBlock{Type: b.Type, Data: &b.Data}
+	}
+	return thinkingBlock{Type: "thinking", Thinking: &b.Thinking, Signature: &b.Signature}
+}
+
+// thinkingExtra returns the thinkingBlocksField member for blocks, or
+// none when no block carries anything beyond its text (no signature, not
+// redacted): the reasoning text alone is then all there is.
+func thinkingExtra(blocks []thinkingBlock) []normalize.Field {
+	keep := false
+	for _, b := range blocks {
+		if b.Data != nil || (b.Signature != nil && *b.Signature != "") {
+			keep = true
+		}
+	}
+	if !keep {
+		return nil
+	}
+	v, _ := wire.Marshal(blocks)
+	return []normalize.Field{{Name: thinkingBlocksField, Value: v}}
+}
+
+func stopSequenceExtra(stop string, seq *string) []normalize.Field {
+	if stop != "stop_sequence" || seq == nil {
+		return nil
+	}
+	v, _ := wire.Marshal(*seq)
+	return []normalize.Field{{Name: stopSequenceField, Value: v}}
+}
+
+// sortFields orders message members by name, as canonical messages have
+// them.
+func sortFields(fs []normalize.Field) []normalize.Field {
+	slices.SortFunc(fs, func(a, b normalize.Field) int { return strings.Compare(a.Name, b.Name) })
+	return fs
 }
 
 type wireUsage struct {
@@ -49,12 +112,17 @@ func decodeResponse(body []byte, created int64) (*normalize.Response, error) {
 	}
 	m := normalize.Message{Role: normalize.RoleAssistant}
 	var text, thinking strings.Builder
-	for _, b := range w.Content {
+	var blocks []thinkingBlock
+	for i := range w.Content {
+		b := &w.Content[i]
 		switch b.Type {
 		case "text":
 			text.WriteString(b.Text)
 		case "thinking":
 			thinking.WriteString(b.Thinking)
+			blocks = append(blocks, newThinking(b))
+		case "redacted_thinking":
+			blocks = append(blocks, newThinking(b))
 		case "tool_use":
 			m.ToolCalls = append(m.ToolCalls, normalize.ToolCall{ID: b.ID, Type: "function", Name: b.Name, Arguments: wire.CompactArgs(b.Input)})
 		}
@@ -65,6 +133,11 @@ func decodeResponse(body []byte, created int64) (*normalize.Response, error) {
 	}
 	if thinking.Len() > 0 {
 		m.Extra = wire.Reasoning(thinking.String())
+	}
+	m.Extra = append(m.Extra, thinkingExtra(blocks)...)
+	m.Extra = append(m.Extra, stopSequenceExtra(w.StopReason, w.StopSequence)...)
+	if len(m.Extra) > 1 {
+		m.Extra = sortFields(m.Extra)
 	}
 	return &normalize.Response{
 		ID:      w.ID,
@@ -88,13 +161,20 @@ func finishReason(stop string) string {
 	}
 }
 
+// canonical counts cache reads and writes as prompt tokens, as OpenAI
+// does, with the reads as cached_tokens and the writes as
+// cache_write_tokens (OpenRouter's name) when there are any.
 func (u *wireUsage) canonical() *normalize.Usage {
 	prompt := u.InputTokens + u.CacheCreationInputTokens + u.CacheReadInputTokens
+	details := `{"cached_tokens":` + strconv.Itoa(u.CacheReadInputTokens) + `}`
+	if u.CacheCreationInputTokens > 0 {
+		details = `{"cached_tokens":` + strconv.Itoa(u.CacheReadInputTokens) + `,"cache_write_tokens":` + strconv.Itoa(u.CacheCreationInputTokens) + `}`
+	}
 	return &normalize.Usage{
 		PromptTokens:        prompt,
 		CompletionTokens:    u.OutputTokens,
 		TotalTokens:         prompt + u.OutputTokens,
-		PromptTokensDetails: json.RawMessage(`{"cached_tokens":` + strconv.Itoa(u.CacheReadInputTokens) + `}`),
+		PromptTokensDetails: json.RawMessage(details),
 	}
 }
 

@@ -24,11 +24,13 @@ type wireEvent struct {
 }
 
 type wireDelta struct {
-	Type        string `json:"type"`
-	Text        string `json:"text"`
-	PartialJSON string `json:"partial_json"`
-	Thinking    string `json:"thinking"`
-	StopReason  string `json:"stop_reason"`
+	Type         string  `json:"type"`
+	Text         string  `json:"text"`
+	PartialJSON  string  `json:"partial_json"`
+	Thinking     string  `json:"thinking"`
+	Signature    string  `json:"signature"`
+	StopReason   string  `json:"stop_reason"`
+	StopSequence *string `json:"stop_sequence"`
 }
 
 // deltaUsage is message_delta's usage: cumulative counts, only some present.
@@ -40,9 +42,10 @@ type deltaUsage struct {
 }
 
 type blockState struct {
-	typ  string
-	tool int  // tool call index of a tool_use block
-	args bool // some arguments were emitted
+	typ      string
+	tool     int  // tool call index of a tool_use block
+	args     bool // some arguments were emitted
+	thinking int  // index in stream.thinking of a thinking or redacted_thinking block
 }
 
 // stream turns Anthropic's SSE events into OpenAI-shaped chunks: a role
@@ -60,6 +63,7 @@ type stream struct {
 	tools     int
 	usage     wireUsage
 	finish    string
+	thinking  []wireBlock // thinking and redacted_thinking blocks so far
 }
 
 func newStream(body io.ReadCloser, created int64, key string) *stream {
@@ -104,10 +108,22 @@ func (s *stream) handle(data []byte) error {
 		}
 		s.blockDelta(b, &ev.Delta)
 	case "content_block_stop":
-		if b := s.blocks[ev.Index]; b != nil && b.typ == "tool_use" && !b.args {
+		b := s.blocks[ev.Index]
+		if b != nil && b.typ == "tool_use" && !b.args {
 			// No input streamed: an empty object, as in a complete response.
 			s.emit(normalize.Delta{ToolCalls: []normalize.ToolCallDelta{{Index: b.tool, Arguments: "{}"}}})
 			b.args = true
+		}
+		if b != nil && (b.typ == "thinking" || b.typ == "redacted_thinking") {
+			// Every thinking block so far, as decodeResponse keeps them:
+			// an assembled stream keeps the last such value.
+			blocks := make([]thinkingBlock, len(s.thinking))
+			for i := range s.thinking {
+				blocks[i] = newThinking(&s.thinking[i])
+			}
+			if extra := thinkingExtra(blocks); extra != nil {
+				s.emit(normalize.Delta{Extra: extra})
+			}
 		}
 	case "message_delta":
 		if u := ev.Usage; u != nil {
@@ -119,7 +135,7 @@ func (s *stream) handle(data []byte) error {
 		if ev.Delta.StopReason != "" {
 			s.finish = finishReason(ev.Delta.StopReason)
 			c := s.chunk()
-			c.Choices = []normalize.ChunkChoice{{FinishReason: s.finish}}
+			c.Choices = []normalize.ChunkChoice{{FinishReason: s.finish, Delta: normalize.Delta{Extra: stopSequenceExtra(ev.Delta.StopReason, ev.Delta.StopSequence)}}}
 			s.Push(c)
 		}
 	case "message_stop":
@@ -153,7 +169,9 @@ func (s *stream) blockStart(index int, cb *wireBlock) error {
 		if cb.Text != "" {
 			s.emit(normalize.Delta{Content: &cb.Text})
 		}
-	case "thinking":
+	case "thinking", "redacted_thinking":
+		b.thinking = len(s.thinking)
+		s.thinking = append(s.thinking, *cb)
 		if cb.Thinking != "" {
 			s.emit(reasoning(cb.Thinking))
 		}
@@ -181,8 +199,15 @@ func (s *stream) blockDelta(b *blockState, d *wireDelta) {
 			s.emit(normalize.Delta{ToolCalls: []normalize.ToolCallDelta{{Index: b.tool, Arguments: d.PartialJSON}}})
 		}
 	case "thinking_delta":
+		if b.typ == "thinking" {
+			s.thinking[b.thinking].Thinking += d.Thinking
+		}
 		if d.Thinking != "" {
 			s.emit(reasoning(d.Thinking))
+		}
+	case "signature_delta":
+		if b.typ == "thinking" {
+			s.thinking[b.thinking].Signature += d.Signature
 		}
 	}
 }

@@ -31,6 +31,7 @@ import (
 	goopenai "github.com/sashabaranov/go-openai"
 
 	"github.com/dittocache/ditto/normalize"
+	"github.com/dittocache/ditto/normalize/completions"
 	"github.com/dittocache/ditto/providers"
 	"github.com/dittocache/ditto/providers/internal/eventstream"
 	"github.com/dittocache/ditto/providers/internal/sse"
@@ -112,6 +113,9 @@ func New(o Options) *Client {
 
 // Complete sends a non-streaming request.
 func (c *Client) Complete(ctx context.Context, req *normalize.Request) (*normalize.Response, error) {
+	if req.Dialect == completions.Dialect {
+		return c.completeLegacy(ctx, req)
+	}
 	resp, err := c.do(ctx, req, false)
 	if err != nil {
 		return nil, err
@@ -129,6 +133,9 @@ func (c *Client) Complete(ctx context.Context, req *normalize.Request) (*normali
 
 // Stream sends a streaming request; the returned stream must be closed.
 func (c *Client) Stream(ctx context.Context, req *normalize.Request) (normalize.Stream, error) {
+	if req.Dialect == completions.Dialect {
+		return c.streamLegacy(ctx, req)
+	}
 	resp, err := c.do(ctx, req, true)
 	if err != nil {
 		return nil, err
@@ -164,8 +171,13 @@ func (c *Client) badResponse(msg string) *providers.Error {
 }
 
 func (c *Client) do(ctx context.Context, req *normalize.Request, stream bool) (*http.Response, error) {
-	body := normalize.OpenAIRequestJSON(req, req.Model, stream)
-	hr, err := http.NewRequestWithContext(ctx, http.MethodPost, c.url, bytes.NewReader(body))
+	return c.post(ctx, c.url, normalize.OpenAIRequestJSON(req, req.Model, stream), stream)
+}
+
+// post sends body to endpoint with the adapter's headers and returns a 2xx
+// response, or the upstream's error.
+func (c *Client) post(ctx context.Context, endpoint string, body []byte, stream bool) (*http.Response, error) {
+	hr, err := http.NewRequestWithContext(ctx, http.MethodPost, endpoint, bytes.NewReader(body))
 	if err != nil {
 		return nil, fmt.Errorf("%s: new request: %w", c.name, redactURLError(err))
 	}

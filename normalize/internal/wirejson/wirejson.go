@@ -1,0 +1,349 @@
+// Package wirejson writes JSON for the dialect codecs (normalize/messages,
+// normalize/completions): strings escaped one way, values re-encoded from a
+// parse with the same strictness normalize.DecodeOpenAI applies to a body.
+//
+// The codecs translate a client's body into another wire form and decode
+// that with normalize, so anything the translation re-encodes must be
+// checked first: fastjson keeps invalid escapes ("\x") as text, reads
+// numbers leniently ("01", "NaN") and keeps duplicate member names, and a
+// re-encoding would otherwise turn each into something valid that another
+// spelling also produces.
+package wirejson
+
+import (
+	"bytes"
+	"strconv"
+	"unicode/utf8"
+	"unsafe"
+
+	"github.com/valyala/fastjson"
+)
+
+const hexDigits = "0123456789abcdef"
+
+// safe[c] is true for the ASCII bytes a JSON string holds literally.
+var safe = func() (t [utf8.RuneSelf]bool) {
+	for c := 0x20; c < utf8.RuneSelf; c++ {
+		t[c] = c != '"' && c != '\\'
+	}
+	return t
+}()
+
+// AppendString appends s as a JSON string, escaped as normalize's
+// canonical form escapes strings: '"', '\\' and control characters
+// escaped (\n, \r, \t, others as \u00XX), U+2028 and U+2029 escaped,
+// invalid UTF-8 replaced by U+FFFD, everything else literal.
+func AppendString(dst []byte, s string) []byte {
+	dst = append(dst, '"')
+	dst = AppendStringContent(dst, s)
+	return append(dst, '"')
+}
+
+// AppendStringContent is AppendString without the quotes, for a string
+// written in pieces (a data: URL assembled from a media type and data).
+func AppendStringContent(dst []byte, s string) []byte {
+	start := 0
+	for i := 0; i < len(s); {
+		c := s[i]
+		if c < utf8.RuneSelf {
+			if safe[c] {
+				i++
+				continue
+			}
+			dst = append(dst, s[start:i]...)
+			switch c {
+			case '"', '\\':
+				dst = append(dst, '\\', c)
+			case '\n':
+				dst = append(dst, '\\', 'n')
+			case '\r':
+				dst = append(dst, '\\', 'r')
+			case '\t':
+				dst = append(dst, '\\', 't')
+			default:
+				dst = append(dst, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xf])
+			}
+			i++
+			start = i
+			continue
+		}
+		r, size := utf8.DecodeRuneInString(s[i:])
+		switch {
+		case r == utf8.RuneError && size == 1:
+			dst = append(dst, s[start:i]...)
+			dst = append(dst, "\ufffd"...)
+		case r == '\u2028' || r == '\u2029':
+			dst = append(dst, s[start:i]...)
+			dst = append(dst, '\\', 'u', '2', '0', '2', hexDigits[r&0xf])
+		default:
+			i += size
+			continue
+		}
+		i += size
+		start = i
+	}
+	return append(dst, s[start:]...)
+}
+
+// AppendStringBytes is AppendString for a byte slice, through a read-only
+// view: s is neither kept nor modified.
+func AppendStringBytes(dst []byte, s []byte) []byte {
+	return AppendString(dst, unsafe.String(unsafe.SliceData(s), len(s)))
+}
+
+// Error is a value that cannot be re-encoded: Path is the dotted path of
+// the offending member below the value ("" for the value itself, ".a.0"
+// for the first element of member a).
+type Error struct {
+	Path    string
+	Message string
+}
+
+func (e *Error) Error() string { return e.Path + ": " + e.Message }
+
+// AppendValue appends v as compact JSON, member order and number
+// spellings kept. It fails on a duplicate member name in any object and on
+// a number outside RFC 8259's grammar. Strings are escaped as AppendString
+// does; the input's escapes must have been checked with CheckEscapes.
+func AppendValue(dst []byte, v *fastjson.Value) ([]byte, error) {
+	var w writer
+	dst = w.value(dst, v)
+	if w.err != nil {
+		return dst, w.err
+	}
+	return dst, nil
+}
+
+// writer re-encodes one value. The path of a failure is built while the
+// recursion unwinds, so the success path keeps no stack of names.
+type writer struct {
+	err *Error
+}
+
+func (w *writer) fail(msg string) {
+	if w.err == nil {
+		w.err = &Error{Message: msg}
+	}
+}
+
+// under prefixes the failure's path with one segment.
+func (w *writer) under(seg string) {
+	w.err.Path = "." + seg + w.err.Path
+}
+
+func (w *writer) value(dst []byte, v *fastjson.Value) []byte {
+	switch v.Type() {
+	case fastjson.TypeObject:
+		o, _ := v.Object()
+		if k, dup := Duplicate(o); dup {
+			w.fail("duplicate key " + strconv.Quote(k))
+			return dst
+		}
+		dst = append(dst, '{')
+		first := true
+		o.Visit(func(k []byte, e *fastjson.Value) {
+			if w.err != nil {
+				return
+			}
+			if !first {
+				dst = append(dst, ',')
+			}
+			first = false
+			dst = AppendStringBytes(dst, k)
+			dst = append(dst, ':')
+			dst = w.value(dst, e)
+			if w.err != nil {
+				w.under(string(k))
+			}
+		})
+		return append(dst, '}')
+	case fastjson.TypeArray:
+		a, _ := v.Array()
+		dst = append(dst, '[')
+		for i, e := range a {
+			if i > 0 {
+				dst = append(dst, ',')
+			}
+			dst = w.value(dst, e)
+			if w.err != nil {
+				w.under(strconv.Itoa(i))
+				return dst
+			}
+		}
+		return append(dst, ']')
+	case fastjson.TypeString:
+		return AppendStringBytes(dst, v.GetStringBytes())
+	case fastjson.TypeNumber:
+		start := len(dst)
+		dst = v.MarshalTo(dst) // the number as written
+		if !ValidNumber(dst[start:]) {
+			w.fail("invalid number " + strconv.Quote(string(dst[start:])))
+		}
+		return dst
+	default:
+		return v.MarshalTo(dst) // true, false, null
+	}
+}
+
+// ValidNumber reports whether b is a number in RFC 8259's grammar:
+// -?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?
+func ValidNumber(b []byte) bool {
+	i := 0
+	if i < len(b) && b[i] == '-' {
+		i++
+	}
+	switch {
+	case i < len(b) && b[i] == '0':
+		i++
+	case i < len(b) && b[i] >= '1' && b[i] <= '9':
+		for i < len(b) && b[i] >= '0' && b[i] <= '9' {
+			i++
+		}
+	default:
+		return false
+	}
+	if i < len(b) && b[i] == '.' {
+		i++
+		n := i
+		for i < len(b) && b[i] >= '0' && b[i] <= '9' {
+			i++
+		}
+		if i == n {
+			return false
+		}
+	}
+	if i < len(b) && (b[i] == 'e' || b[i] == 'E') {
+		i++
+		if i < len(b) && (b[i] == '+' || b[i] == '-') {
+			i++
+		}
+		n := i
+		for i < len(b) && b[i] >= '0' && b[i] <= '9' {
+			i++
+		}
+		if i == n {
+			return false
+		}
+	}
+	return i == len(b)
+}
+
+// Duplicate returns a member name that occurs twice in o.
+func Duplicate(o *fastjson.Object) (string, bool) {
+	n := o.Len()
+	if n < 2 {
+		return "", false
+	}
+	var buf [16][]byte
+	keys := buf[:0]
+	if n > len(buf) {
+		keys = make([][]byte, 0, n)
+	}
+	o.Visit(func(k []byte, _ *fastjson.Value) { keys = append(keys, k) })
+	if n <= len(buf) {
+		for i := 1; i < len(keys); i++ {
+			for j := 0; j < i; j++ {
+				if bytes.Equal(keys[i], keys[j]) {
+					return string(keys[i]), true
+				}
+			}
+		}
+		return "", false
+	}
+	seen := make(map[string]struct{}, n)
+	for _, k := range keys {
+		if _, ok := seen[string(k)]; ok {
+			return string(k), true
+		}
+		seen[string(k)] = struct{}{}
+	}
+	return "", false
+}
+
+// CheckEscapes returns the text around the first string escape that is not
+// one of \" \\ \/ \b \f \n \r \t \uXXXX, or that is an unpaired UTF-16
+// surrogate; ok is true when there is none. Backslashes only occur inside
+// strings in valid JSON, so a scan of the whole body is enough.
+func CheckEscapes(body []byte) (bad []byte, ok bool) {
+	for i := 0; ; {
+		j := bytes.IndexByte(body[i:], '\\')
+		if j < 0 {
+			return nil, true
+		}
+		at := i + j
+		i = at + 1
+		badAt := body[at:min(at+12, len(body))]
+		if i >= len(body) {
+			return badAt, false
+		}
+		switch body[i] {
+		case '"', '\\', '/', 'b', 'f', 'n', 'r', 't':
+			i++
+		case 'u':
+			r, ok := hex4(body[i+1:])
+			if !ok {
+				return badAt, false
+			}
+			i += 5
+			if r < 0xD800 || r > 0xDFFF {
+				continue
+			}
+			if r >= 0xDC00 || i+6 > len(body) || body[i] != '\\' || body[i+1] != 'u' {
+				return badAt, false
+			}
+			if r2, ok := hex4(body[i+2:]); !ok || r2 < 0xDC00 || r2 > 0xDFFF {
+				return badAt, false
+			}
+			i += 6
+		default:
+			return badAt, false
+		}
+	}
+}
+
+func hex4(b []byte) (rune, bool) {
+	if len(b) < 4 {
+		return 0, false
+	}
+	var r rune
+	for _, c := range b[:4] {
+		switch {
+		case c >= '0' && c <= '9':
+			r = r<<4 | rune(c-'0')
+		case c >= 'a' && c <= 'f':
+			r = r<<4 | rune(c-'a'+10)
+		case c >= 'A' && c <= 'F':
+			r = r<<4 | rune(c-'A'+10)
+		default:
+			return 0, false
+		}
+	}
+	return r, true
+}
+
+// Int reads an integer number, accepting any integral spelling (2, 2.0,
+// 2e0) as normalize does for integer parameters; ok is false for anything
+// else, fractions and values outside int32 included. scratch is working
+// space, returned grown for reuse.
+func Int(scratch []byte, v *fastjson.Value) (n int, ok bool, _ []byte) {
+	if v == nil || v.Type() != fastjson.TypeNumber {
+		return 0, false, scratch
+	}
+	b := v.MarshalTo(scratch[:0])
+	n, ok = parseInt(b)
+	return n, ok, b
+}
+
+func parseInt(b []byte) (int, bool) {
+	if !ValidNumber(b) {
+		return 0, false
+	}
+	if i, err := strconv.ParseInt(unsafe.String(unsafe.SliceData(b), len(b)), 10, 32); err == nil {
+		return int(i), true
+	}
+	f, err := strconv.ParseFloat(unsafe.String(unsafe.SliceData(b), len(b)), 64)
+	if err != nil || f != float64(int32(f)) {
+		return 0, false
+	}
+	return int(f), true
+}
