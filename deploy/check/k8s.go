@@ -217,3 +217,29 @@ func stripComments(doc []byte) []byte {
 	}
 	return bytes.Join(out, []byte("\n"))
 }
+
+// printConfigMap writes data[key] of the first ConfigMap in file.
+func printConfigMap(file, key string, w io.Writer) error {
+	b, err := os.ReadFile(file)
+	if err != nil {
+		return err
+	}
+	r := utilyaml.NewYAMLReader(bufioReader(b))
+	for {
+		doc, err := r.Read()
+		if errors.Is(err, io.EOF) {
+			return fmt.Errorf("%s: no ConfigMap with key %q", file, key)
+		}
+		if err != nil {
+			return fmt.Errorf("%s: %w", file, err)
+		}
+		var cm corev1.ConfigMap
+		if err := utilyaml.Unmarshal(doc, &cm); err != nil || cm.Kind != "ConfigMap" {
+			continue
+		}
+		if v, ok := cm.Data[key]; ok {
+			_, err := io.WriteString(w, v)
+			return err
+		}
+	}
+}

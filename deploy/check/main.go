@@ -4,6 +4,8 @@
 //	check k8s FILE...     strict-decode rendered manifests into the Kubernetes
 //	                      API types (unknown or misspelled fields and wrong
 //	                      types fail) and cross-check the chart's references
+//	check configmap FILE KEY  print data[KEY] of the first ConfigMap in FILE
+//	                      (the chart's Ditto config, to start the gateway with)
 //	check compose FILE    load a compose file the way docker compose does
 //	                      (compose-spec schema, interpolation, references)
 //
@@ -28,6 +30,12 @@ func run(args []string, stdout, stderr io.Writer) int {
 	switch args[0] {
 	case "k8s":
 		err = checkK8s(args[1:], stdout)
+	case "configmap":
+		if len(args) != 3 {
+			err = fmt.Errorf("usage: check configmap FILE KEY")
+			break
+		}
+		err = printConfigMap(args[1], args[2], stdout)
 	case "compose":
 		err = checkCompose(args[1], stdout)
 	default:
