@@ -59,6 +59,8 @@ type Config struct {
 	Log       Log                 `yaml:"log"`
 	Stats     Stats               `yaml:"stats"`
 	Pricing   map[string]Price    `yaml:"pricing"`
+	Limits    Limits              `yaml:"limits"`
+	Budgets   Budgets             `yaml:"budgets"`
 }
 
 // Auth configures who may call the gateway and which tenant (cache
@@ -71,6 +73,12 @@ type Auth struct {
 	AdminKeyEnv string   `yaml:"admin_key_env"`
 	Keys        []APIKey `yaml:"keys"`
 	JWT         JWT      `yaml:"jwt"`
+	// PassThroughAnonymous lets a caller with no Ditto key or token use
+	// pass-through routes (routes[].pass_through, providers.*.pass_through)
+	// with only its own provider key, on a gateway that otherwise requires
+	// one. Off: such callers also need a Ditto credential, the provider key
+	// then travelling in x-api-key or api-key. Open gateways need neither.
+	PassThroughAnonymous bool `yaml:"pass_through_anonymous"`
 
 	AdminKey Secret `yaml:"-"` // resolved from AdminKeyEnv
 }
@@ -89,22 +97,41 @@ type APIKey struct {
 }
 
 // JWT accepts bearer JSON Web Tokens. Exactly one of HMACSecretEnv
-// (HS256/384/512) or PublicKeyFile (PEM: RSA → RS*/PS*, ECDSA → ES*,
-// Ed25519 → EdDSA) is set; only the algorithms of that key are accepted.
-// Tokens must carry exp; iss and aud are checked when configured.
+// (HS256/384/512), PublicKeyFile (PEM: RSA → RS*/PS*, ECDSA → ES*,
+// Ed25519 → EdDSA) or JWKSURL (the identity provider's key set, fetched
+// and refreshed; asymmetric algorithms only) is set; only the algorithms of
+// that key family, narrowed by Algorithms when set, are accepted. Tokens
+// must carry exp; nbf is honoured; iss and aud are checked when configured.
 type JWT struct {
 	Issuer        string        `yaml:"issuer"`
 	Audience      string        `yaml:"audience"`
 	TenantClaim   string        `yaml:"tenant_claim"`
 	HMACSecretEnv string        `yaml:"hmac_secret_env"`
 	PublicKeyFile string        `yaml:"public_key_file"`
+	JWKSURL       string        `yaml:"jwks_url"`
+	Algorithms    []string      `yaml:"algorithms"` // empty: every algorithm of the key family
 	Leeway        time.Duration `yaml:"leeway"`
+	// JWKSRefreshInterval is how often the key set is fetched again.
+	JWKSRefreshInterval time.Duration `yaml:"jwks_refresh_interval"`
+	// JWKSMinRefreshInterval bounds the extra fetches a token with an
+	// unknown kid triggers: at most one per interval, so a storm of forged
+	// kids costs the identity provider nothing.
+	JWKSMinRefreshInterval time.Duration `yaml:"jwks_min_refresh_interval"`
+	// JWKSTimeout bounds one fetch of the key set.
+	JWKSTimeout time.Duration `yaml:"jwks_timeout"`
 
 	HMACSecret Secret `yaml:"-"` // resolved from HMACSecretEnv
 }
 
 // Enabled reports whether JWTs are accepted.
-func (j JWT) Enabled() bool { return j.HMACSecretEnv != "" || j.PublicKeyFile != "" }
+func (j JWT) Enabled() bool { return j.HMACSecretEnv != "" || j.PublicKeyFile != "" || j.JWKSURL != "" }
+
+// JWT algorithm families, for validation and for pinning the accepted
+// methods to the configured key.
+var (
+	HMACAlgorithms       = []string{"HS256", "HS384", "HS512"}
+	AsymmetricAlgorithms = []string{"RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA"}
+)
 
 // Server configures the HTTP listener.
 type Server struct {
@@ -134,7 +161,11 @@ type Cache struct {
 	// StaleIfError keeps entries this long past their TTL; a stale entry
 	// answers (X-Ditto-Cache: STALE) only when the provider fails.
 	StaleIfError time.Duration `yaml:"stale_if_error"`
-	Redis        Redis         `yaml:"redis"`
+	// RecordTTL is how long Ditto keeps its record of each Responses API
+	// answer, so a follow-up naming it (previous_response_id) works with
+	// any provider.
+	RecordTTL time.Duration `yaml:"record_ttl"`
+	Redis     Redis         `yaml:"redis"`
 }
 
 // Redis configures the shared store. An empty URL selects the embedded
@@ -167,6 +198,11 @@ type Provider struct {
 	// MaxTokens is the max_tokens sent to providers that require one
 	// (Anthropic) when the client sends none. 0: the adapter's default.
 	MaxTokens int `yaml:"max_tokens"`
+	// PassThrough sends a client's own provider key (Authorization: Bearer,
+	// x-api-key or api-key) upstream instead of APIKey on every route to
+	// this provider that does not say otherwise; such callers get a tenant
+	// of their own, derived from their key.
+	PassThrough bool `yaml:"pass_through"`
 	// Simulated provider settings.
 	Latency    time.Duration `yaml:"latency"`
 	ChunkCount int           `yaml:"chunk_count"`
@@ -185,6 +221,19 @@ type Route struct {
 	Aliases       []string   `yaml:"aliases"`
 	Fallbacks     []string   `yaml:"fallbacks"` // other model names, tried in order
 	Cache         RouteCache `yaml:"cache"`
+	// PassThrough overrides the provider's pass_through for this route;
+	// nil: the provider's setting.
+	PassThrough *bool `yaml:"pass_through"`
+}
+
+// PassesThrough reports whether the route r (nil for a route not in the
+// config, such as a "provider/model" name) to provider p sends a client's
+// own provider key upstream.
+func (r *Route) PassesThrough(p Provider) bool {
+	if r != nil && r.PassThrough != nil {
+		return *r.PassThrough
+	}
+	return p.PassThrough
 }
 
 // RouteCache is per-route cache policy.
@@ -238,9 +287,6 @@ func Default() *Config {
 	}
 	return &c
 }
-
-// DefaultYAML returns the embedded default configuration file.
-func DefaultYAML() []byte { return bytes.Clone(defaultYAML) }
 
 func decodeStrict(b []byte, c *Config) error {
 	dec := yaml.NewDecoder(bytes.NewReader(b))
@@ -381,6 +427,9 @@ func (c *Config) Validate() error {
 	if c.Cache.MemoryMaxBytes <= 0 {
 		bad("cache.memory_max_bytes", "must be positive")
 	}
+	if c.Cache.RecordTTL <= 0 {
+		bad("cache.record_ttl", "must be positive")
+	}
 	if c.Cache.StaleIfError < 0 {
 		bad("cache.stale_if_error", "must not be negative")
 	}
@@ -464,6 +513,7 @@ func (c *Config) Validate() error {
 	}
 	c.validateAuth(bad)
 	c.validateStats(bad)
+	c.validateLimits(bad)
 	switch c.Log.Level {
 	case "debug", "info", "warn", "error":
 	default:
@@ -498,9 +548,23 @@ func (c *Config) validateAuth(bad func(key, format string, args ...any)) {
 	if c.Auth.AdminKey != "" && len(c.Auth.AdminKey) < 16 {
 		bad("auth.admin_key_env", "the admin key in %s must be at least 16 characters", c.Auth.AdminKeyEnv)
 	}
+	for i, k := range c.Auth.Keys {
+		if strings.HasPrefix(k.Tenant, PassThroughTenantPrefix) {
+			bad(fmt.Sprintf("auth.keys[%d].tenant", i), "tenants starting with %q are reserved for pass-through callers", PassThroughTenantPrefix)
+		}
+	}
+	if c.Auth.PassThroughAnonymous && !c.PassThroughConfigured() {
+		bad("auth.pass_through_anonymous", "no route or provider sets pass_through")
+	}
 	j := c.Auth.JWT
-	if j.HMACSecretEnv != "" && j.PublicKeyFile != "" {
-		bad("auth.jwt", "set hmac_secret_env or public_key_file, not both")
+	modes := 0
+	for _, set := range []bool{j.HMACSecretEnv != "", j.PublicKeyFile != "", j.JWKSURL != ""} {
+		if set {
+			modes++
+		}
+	}
+	if modes > 1 {
+		bad("auth.jwt", "set one of hmac_secret_env, public_key_file or jwks_url")
 	}
 	if j.HMACSecretEnv != "" && len(j.HMACSecret) < 32 {
 		bad("auth.jwt.hmac_secret_env", "environment variable %s must hold at least 32 bytes", j.HMACSecretEnv)
@@ -508,6 +572,48 @@ func (c *Config) validateAuth(bad func(key, format string, args ...any)) {
 	if j.Enabled() && j.TenantClaim == "" {
 		bad("auth.jwt.tenant_claim", "must not be empty")
 	}
+	if j.JWKSURL != "" {
+		if u, err := url.Parse(j.JWKSURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			bad("auth.jwt.jwks_url", "%q is not an http(s) URL", j.JWKSURL)
+		}
+		if j.JWKSRefreshInterval <= 0 || j.JWKSMinRefreshInterval <= 0 || j.JWKSTimeout <= 0 {
+			bad("auth.jwt", "jwks_refresh_interval, jwks_min_refresh_interval and jwks_timeout must be positive")
+		}
+	}
+	family := AsymmetricAlgorithms
+	if j.HMACSecretEnv != "" {
+		family = HMACAlgorithms
+	}
+	for _, alg := range j.Algorithms {
+		if !contains(family, alg) {
+			bad("auth.jwt.algorithms", "%q is not one of %s (the configured key's family)", alg, strings.Join(family, ", "))
+		}
+	}
+	if j.Leeway < 0 {
+		bad("auth.jwt.leeway", "must not be negative")
+	}
+}
+
+// PassThroughTenantPrefix starts the tenant of every pass-through caller
+// ("key-" and a digest of its provider key); configured tenants may not use
+// it.
+const PassThroughTenantPrefix = "key-"
+
+// PassThroughConfigured reports whether any provider or route passes
+// client keys through (the gateway then keeps each caller's client key
+// until its route is known).
+func (c *Config) PassThroughConfigured() bool {
+	for _, p := range c.Providers {
+		if p.PassThrough {
+			return true
+		}
+	}
+	for _, r := range c.Routes {
+		if r.PassThrough != nil && *r.PassThrough {
+			return true
+		}
+	}
+	return false
 }
 
 func isHexDigest(s string) bool {
@@ -587,4 +693,106 @@ func (c *Config) validateStats(bad func(key, format string, args ...any)) {
 			bad("pricing."+m, "needs a model name and non-negative input and output prices")
 		}
 	}
+}
+
+// Limits configures rate limits: requests and tokens (input + output) per
+// minute, per tenant and per upstream model, shared by every replica
+// through cache.redis when it is set, else kept in process. A rate of 0 is
+// unlimited.
+type Limits struct {
+	// FailOpen admits requests (true) or refuses them with 503 (false)
+	// when Redis cannot decide; budgets follow the same choice.
+	FailOpen bool `yaml:"fail_open"`
+	// CountHits makes cache hits count against the caller's limits; by
+	// default a hit is free: it uses no provider quota.
+	CountHits bool `yaml:"count_hits"`
+	// Timeout bounds one decision's Redis round trip.
+	Timeout time.Duration `yaml:"timeout"`
+	// BreakerFailures consecutive Redis failures stop the limiter asking
+	// Redis for BreakerCooldown (decisions then follow FailOpen at once).
+	BreakerFailures int           `yaml:"breaker_failures"`
+	BreakerCooldown time.Duration `yaml:"breaker_cooldown"`
+	// EstimatedOutputTokens is the output assumed before the call when the
+	// request sets no max_tokens; usage corrects it afterwards.
+	EstimatedOutputTokens int `yaml:"estimated_output_tokens"`
+	// Default applies to every tenant without an entry in Tenants.
+	Default Rate            `yaml:"default"`
+	Tenants map[string]Rate `yaml:"tenants"`
+	// Models limits upstream models (the name sent to the provider) across
+	// all tenants, e.g. to stay within the provider account's own limits.
+	Models map[string]Rate `yaml:"models"`
+}
+
+// Rate is one limit; 0 is unlimited.
+type Rate struct {
+	RequestsPerMinute int64 `yaml:"requests_per_minute"`
+	TokensPerMinute   int64 `yaml:"tokens_per_minute"`
+}
+
+// Budgets configures spend limits in USD per tenant and UTC calendar
+// day/month, priced from the catalog and pricing. 0 is unlimited.
+type Budgets struct {
+	Default Budget            `yaml:"default"` // every tenant without an entry in Tenants
+	Tenants map[string]Budget `yaml:"tenants"`
+}
+
+// Budget is one tenant's spend limits in USD; 0 is unlimited.
+type Budget struct {
+	DailyUSD   float64 `yaml:"daily_usd"`
+	MonthlyUSD float64 `yaml:"monthly_usd"`
+}
+
+func (c *Config) validateLimits(bad func(key, format string, args ...any)) {
+	l := c.Limits
+	if l.Timeout <= 0 {
+		bad("limits.timeout", "must be positive")
+	}
+	if l.BreakerFailures <= 0 {
+		bad("limits.breaker_failures", "must be positive")
+	}
+	if l.BreakerCooldown <= 0 {
+		bad("limits.breaker_cooldown", "must be positive")
+	}
+	if l.EstimatedOutputTokens < 0 {
+		bad("limits.estimated_output_tokens", "must not be negative")
+	}
+	rate := func(key string, r Rate) {
+		if r.RequestsPerMinute < 0 || r.TokensPerMinute < 0 {
+			bad(key, "requests_per_minute and tokens_per_minute must not be negative")
+		}
+	}
+	rate("limits.default", l.Default)
+	for _, name := range sortedKeys(l.Tenants) {
+		if !ValidName(name) {
+			bad("limits.tenants."+name, "tenant names are 1-64 letters, digits, '.', '_' or '-'")
+		}
+		rate("limits.tenants."+name, l.Tenants[name])
+	}
+	for _, name := range sortedKeys(l.Models) {
+		if name == "" {
+			bad("limits.models", "model names must not be empty")
+		}
+		rate("limits.models."+name, l.Models[name])
+	}
+	budget := func(key string, b Budget) {
+		if b.DailyUSD < 0 || b.MonthlyUSD < 0 {
+			bad(key, "daily_usd and monthly_usd must not be negative")
+		}
+	}
+	budget("budgets.default", c.Budgets.Default)
+	for _, name := range sortedKeys(c.Budgets.Tenants) {
+		if !ValidName(name) {
+			bad("budgets.tenants."+name, "tenant names are 1-64 letters, digits, '.', '_' or '-'")
+		}
+		budget("budgets.tenants."+name, c.Budgets.Tenants[name])
+	}
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
 }

@@ -178,3 +178,130 @@ func TestDisabledProviderIsRemoved(t *testing.T) {
 		t.Error("other providers were dropped")
 	}
 }
+
+func TestValidateControls(t *testing.T) {
+	on := true
+	tests := []struct {
+		name string
+		give func(c *Config)
+		want string // substring of the error; "" means valid
+	}{
+		{"defaults", func(c *Config) {}, ""},
+		{"limits", func(c *Config) {
+			c.Limits.Default = Rate{RequestsPerMinute: 60, TokensPerMinute: 1000}
+			c.Limits.Tenants = map[string]Rate{"acme": {RequestsPerMinute: 10}, "key-0123": {TokensPerMinute: 5}}
+			c.Limits.Models = map[string]Rate{"gpt-4o": {TokensPerMinute: 100}}
+		}, ""},
+		{"negative rate", func(c *Config) { c.Limits.Tenants = map[string]Rate{"acme": {RequestsPerMinute: -1}} }, "limits.tenants.acme: requests_per_minute"},
+		{"bad tenant", func(c *Config) { c.Limits.Tenants = map[string]Rate{"a/b": {}} }, "limits.tenants.a/b: tenant names"},
+		{"empty model", func(c *Config) { c.Limits.Models = map[string]Rate{"": {}} }, "limits.models: model names"},
+		{"zero timeout", func(c *Config) { c.Limits.Timeout = 0 }, "limits.timeout: must be positive"},
+		{"zero breaker", func(c *Config) { c.Limits.BreakerFailures = 0 }, "limits.breaker_failures"},
+		{"negative estimate", func(c *Config) { c.Limits.EstimatedOutputTokens = -5 }, "limits.estimated_output_tokens"},
+		{"budgets", func(c *Config) { c.Budgets.Tenants = map[string]Budget{"acme": {DailyUSD: 1.5, MonthlyUSD: 20}} }, ""},
+		{"negative budget", func(c *Config) { c.Budgets.Default.MonthlyUSD = -1 }, "budgets.default: daily_usd and monthly_usd"},
+		{"budget tenant", func(c *Config) { c.Budgets.Tenants = map[string]Budget{"no spaces": {}} }, "budgets.tenants.no spaces"},
+		{"jwks", func(c *Config) {
+			c.Auth.JWT.JWKSURL = "https://idp.example/jwks.json"
+			c.Auth.JWT.Algorithms = []string{"RS256", "EdDSA"}
+		}, ""},
+		{"jwks not a URL", func(c *Config) { c.Auth.JWT.JWKSURL = "idp.example/jwks" }, "auth.jwt.jwks_url"},
+		{"jwks with HS256", func(c *Config) {
+			c.Auth.JWT.JWKSURL = "https://idp.example/jwks.json"
+			c.Auth.JWT.Algorithms = []string{"HS256"}
+		}, `auth.jwt.algorithms: "HS256" is not one of RS256`},
+		{"none", func(c *Config) {
+			c.Auth.JWT.PublicKeyFile = "k.pem"
+			c.Auth.JWT.Algorithms = []string{"none"}
+		}, `auth.jwt.algorithms: "none"`},
+		{"hmac with RS256", func(c *Config) {
+			c.Auth.JWT.HMACSecretEnv, c.Auth.JWT.HMACSecret = "S", Secret(strings.Repeat("x", 32))
+			c.Auth.JWT.Algorithms = []string{"RS256"}
+		}, `auth.jwt.algorithms: "RS256" is not one of HS256`},
+		{"two key sources", func(c *Config) {
+			c.Auth.JWT.JWKSURL = "https://idp.example/jwks.json"
+			c.Auth.JWT.PublicKeyFile = "k.pem"
+		}, "auth.jwt: set one of"},
+		{"jwks intervals", func(c *Config) {
+			c.Auth.JWT.JWKSURL = "https://idp.example/jwks.json"
+			c.Auth.JWT.JWKSMinRefreshInterval = 0
+		}, "jwks_min_refresh_interval"},
+		{"reserved tenant", func(c *Config) {
+			c.Auth.Keys = []APIKey{{Tenant: "key-abc", SHA256: strings.Repeat("a", 64)}}
+		}, `auth.keys[0].tenant: tenants starting with "key-"`},
+		{"anonymous without pass-through", func(c *Config) { c.Auth.PassThroughAnonymous = true }, "auth.pass_through_anonymous"},
+		{"anonymous with a pass-through route", func(c *Config) {
+			c.Auth.PassThroughAnonymous = true
+			c.Routes = []Route{{Model: "byok", Provider: "openai", PassThrough: &on}}
+		}, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := Default()
+			tt.give(c)
+			err := c.Validate()
+			switch {
+			case tt.want == "" && err != nil:
+				t.Errorf("Validate() = %v, want nil", err)
+			case tt.want != "" && (err == nil || !strings.Contains(err.Error(), tt.want)):
+				t.Errorf("Validate() = %v, want an error containing %q", err, tt.want)
+			}
+		})
+	}
+}
+
+func TestPassesThrough(t *testing.T) {
+	on, off := true, false
+	tests := []struct {
+		name  string
+		route *Route
+		prov  Provider
+		want  bool
+	}{
+		{"default", nil, Provider{}, false},
+		{"provider on", nil, Provider{PassThrough: true}, true},
+		{"route inherits", &Route{}, Provider{PassThrough: true}, true},
+		{"route off", &Route{PassThrough: &off}, Provider{PassThrough: true}, false},
+		{"route on", &Route{PassThrough: &on}, Provider{}, true},
+	}
+	for _, tt := range tests {
+		if got := tt.route.PassesThrough(tt.prov); got != tt.want {
+			t.Errorf("%s: PassesThrough = %v, want %v", tt.name, got, tt.want)
+		}
+	}
+}
+
+func TestControlsDefaultsAndExample(t *testing.T) {
+	c := Default()
+	if !c.Limits.FailOpen || c.Limits.CountHits || c.Limits.Timeout <= 0 || c.Limits.EstimatedOutputTokens <= 0 {
+		t.Errorf("default limits = %+v, want fail open, hits free, a timeout and an output estimate", c.Limits)
+	}
+	if c.Limits.Default != (Rate{}) || c.Budgets.Default != (Budget{}) {
+		t.Errorf("defaults limit something: %+v %+v", c.Limits.Default, c.Budgets.Default)
+	}
+	if j := c.Auth.JWT; j.JWKSURL != "" || j.JWKSRefreshInterval <= 0 || j.JWKSMinRefreshInterval <= 0 || j.JWKSTimeout <= 0 {
+		t.Errorf("default jwt = %+v", j)
+	}
+	ex, err := Load(env(map[string]string{"DITTO_CONFIG": "example.yaml"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ex.Limits.Tenants["acme"].RequestsPerMinute != 3000 || ex.Limits.Models["gpt-4o-mini"].TokensPerMinute != 4000000 ||
+		ex.Budgets.Tenants["acme"].MonthlyUSD != 3000 || !ex.Limits.FailOpen {
+		t.Errorf("example limits/budgets not applied: %+v %+v", ex.Limits, ex.Budgets)
+	}
+	var byok *Route
+	for i := range ex.Routes {
+		if ex.Routes[i].Model == "byok-*" {
+			byok = &ex.Routes[i]
+		}
+	}
+	if byok == nil || !byok.PassesThrough(ex.Providers["openai"]) {
+		t.Errorf("example byok-* route does not pass through: %+v", byok)
+	}
+	path := filepath.Join(t.TempDir(), "c.yaml")
+	os.WriteFile(path, []byte("limits:\n  tenant: {}\n"), 0o600)
+	if _, err := Load(env(map[string]string{"DITTO_CONFIG": path})); err == nil || !strings.Contains(err.Error(), "tenant") {
+		t.Errorf("unknown limits key: err = %v, want it named", err)
+	}
+}

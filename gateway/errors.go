@@ -5,13 +5,18 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"net"
 	"net/http"
+	"net/url"
 	"strconv"
+	"syscall"
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/dittocache/ditto/cache"
 	"github.com/dittocache/ditto/normalize"
 	"github.com/dittocache/ditto/providers"
+	"github.com/dittocache/ditto/providers/router"
 )
 
 // APIError is an error the client sees, in OpenAI's error shape. Handlers
@@ -39,6 +44,13 @@ func toAPIError(err error) *APIError {
 	if errors.As(err, &ae) {
 		return ae
 	}
+	var re *router.RouteError
+	if errors.As(err, &re) {
+		return apiError(http.StatusNotFound, "invalid_request_error", "model_not_found", "model", re.Error())
+	}
+	if errors.Is(err, router.ErrStalled) {
+		return errStreamStalled
+	}
 	var ne *normalize.Error
 	if errors.As(err, &ne) {
 		return apiError(http.StatusBadRequest, "invalid_request_error", "invalid_request", ne.Param, ne.Message)
@@ -62,7 +74,7 @@ func toAPIError(err error) *APIError {
 		return apiError(http.StatusRequestEntityTooLarge, "invalid_request_error", "request_too_large", "",
 			"The request body exceeds the limit of "+strconv.FormatInt(mbe.Limit, 10)+" bytes.")
 	}
-	if errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, normalize.ErrIncomplete) {
+	if errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, normalize.ErrIncomplete) || errors.Is(err, cache.ErrIncomplete) {
 		return apiError(http.StatusBadGateway, "server_error", "upstream_incomplete", "",
 			"The upstream provider ended its answer early; the partial answer was not cached.")
 	}
@@ -93,8 +105,25 @@ func toAPIError(err error) *APIError {
 		}
 		return apiError(he.Code, typ, code, "", msg)
 	}
-	return apiError(http.StatusBadGateway, "server_error", "upstream_unavailable", "", "The upstream provider could not be reached.")
+	if errors.Is(err, router.ErrUpstream) {
+		var ue *url.Error
+		var ne net.Error
+		if errors.As(err, &ue) || errors.As(err, &ne) || errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.ECONNREFUSED) {
+			return apiError(http.StatusBadGateway, "server_error", "upstream_unavailable", "", "The upstream provider could not be reached.")
+		}
+		return apiError(http.StatusBadGateway, "server_error", "upstream_invalid_response", "", "The upstream provider's answer could not be read.")
+	}
+	return errInternal
 }
+
+// errInternal is every error the gateway has no better word for: its own,
+// never the provider's.
+var errInternal = apiError(http.StatusInternalServerError, "server_error", "internal_error", "", "Internal error.")
+
+// errStreamStalled ends a stream whose upstream sent nothing for
+// upstream.stream_idle_timeout.
+var errStreamStalled = &APIError{Status: http.StatusGatewayTimeout, Type: "server_error", Code: "upstream_stalled",
+	Message: "The upstream stream stalled and was cut; the partial answer was not cached."}
 
 // errorBody renders OpenAI's {"error":{...}} object.
 func errorBody(e *APIError) []byte {

@@ -4,6 +4,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/dittocache/ditto/cache"
 	"github.com/dittocache/ditto/configs"
 )
 
@@ -20,7 +21,7 @@ func TestExplainLooseMatching(t *testing.T) {
 	if err := cfg.Validate(); err != nil {
 		t.Fatal(err)
 	}
-	explainBody := func(body string) *Explanation {
+	explainBody := func(body string) *cache.Explanation {
 		t.Helper()
 		e, err := Explain(cfg, "acme", []byte(body))
 		if err != nil {
@@ -31,7 +32,7 @@ func TestExplainLooseMatching(t *testing.T) {
 	a := explainBody(`{"model":"loose","messages":[{"role":"user","content":"Hi"}],"seed":1}`)
 	b := explainBody(`{"model":"loose","messages":[{"role":"user","content":"Hi \n"}],"seed":2}`)
 	if a.Key != b.Key {
-		t.Errorf("loose route: keys differ:\n%s\n%s\n%v", a.Key, b.Key, Compare(a, b))
+		t.Errorf("loose route: keys differ:\n%s\n%s\n%v", a.Key, b.Key, cache.Compare(a, b))
 	}
 	if !strings.HasPrefix(a.Namespace, "acme/loose:") || a.Match == "" || !strings.HasSuffix(a.Namespace, a.Match) {
 		t.Errorf("loose route: namespace %q, match %q; want acme/<tag>", a.Namespace, a.Match)

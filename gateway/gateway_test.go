@@ -16,11 +16,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/dittocache/ditto/cache"
 	"github.com/dittocache/ditto/cache/store"
 	"github.com/dittocache/ditto/cachekey"
 	"github.com/dittocache/ditto/configs"
 	"github.com/dittocache/ditto/internal/fakeopenai"
 	"github.com/dittocache/ditto/normalize"
+	"github.com/dittocache/ditto/providers"
 	"github.com/dittocache/ditto/providers/openai"
 )
 
@@ -32,7 +34,7 @@ type testGateway struct {
 
 type testOpts struct {
 	cfg    func(*configs.Config)
-	store  Store
+	store  cache.Store
 	hasher cachekey.Hasher
 }
 
@@ -51,7 +53,7 @@ func newTestGatewayWith(t *testing.T, setup func(*configs.Config, *Deps)) *testG
 	up := fakeopenai.New(t)
 	cfg := configs.Default()
 	deps := Deps{
-		Providers: map[string]Provider{"openai": openai.New(openai.Options{BaseURL: up.BaseURL(), APIKey: "sk-test"})},
+		Providers: map[string]providers.Provider{"openai": openai.New(openai.Options{BaseURL: up.BaseURL(), APIKey: "sk-test"})},
 		Logger:    slog.New(slog.NewTextHandler(io.Discard, nil)),
 	}
 	setup(cfg, &deps)
@@ -183,6 +185,22 @@ func (f *failingStore) Set(context.Context, cachekey.Key, store.Entry, time.Dura
 	return errors.New("connection refused")
 }
 
+func (f *failingStore) GetMany(context.Context, []cachekey.Key) ([]store.Result, error) {
+	return nil, errors.New("connection refused")
+}
+func (f *failingStore) Delete(context.Context, cachekey.Key) error {
+	return errors.New("connection refused")
+}
+func (f *failingStore) Purge(context.Context, string) (int, error) {
+	return 0, errors.New("connection refused")
+}
+func (f *failingStore) Lease(context.Context, cachekey.Key, time.Duration) (func(), bool, error) {
+	return nil, false, errors.New("connection refused")
+}
+func (f *failingStore) Ping(context.Context) error { return errors.New("connection refused") }
+func (f *failingStore) Status() store.Status       { return store.Status{Kind: "redis", Shared: true} }
+func (f *failingStore) Close() error               { return nil }
+
 func TestStoreFailureFallsBackToProvider(t *testing.T) {
 	fs := &failingStore{}
 	g := newTestGateway(t, testOpts{store: fs})
@@ -204,17 +222,7 @@ func TestStoreFailureFallsBackToProvider(t *testing.T) {
 }
 
 // waiters reports how many clients follow the flight for key.
-func (g *testGateway) waiters(key string) int {
-	g.flights.mu.Lock()
-	f := g.flights.flights[key]
-	g.flights.mu.Unlock()
-	if f == nil {
-		return 0
-	}
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return f.waiters
-}
+func (g *testGateway) waiters(key cachekey.Key) int { return g.engine.Followers(key) }
 
 // A leader that streams runs the call on a flight goroutine; a JSON leader
 // runs it on its own goroutine (runHere). Either way its client leaving
@@ -328,11 +336,7 @@ func TestSoleJSONClientDisconnectCancelsUpstream(t *testing.T) {
 	}
 	// The call is cancelled (the flight is forgotten once it fails), so
 	// the provider is free again and nothing was stored.
-	waitFor(t, func() bool {
-		g.flights.mu.Lock()
-		defer g.flights.mu.Unlock()
-		return g.flights.flights[key] == nil
-	})
+	waitFor(t, func() bool { return !g.engine.InFlight(key) })
 	release()
 	if _, status, _ := completion(t, g.url, "abandoned JSON question"); status != "MISS" {
 		t.Errorf("after the abandoned call: %s, want MISS", status)
@@ -361,18 +365,17 @@ func TestStalledStreamEndsWithErrorEvent(t *testing.T) {
 	}
 }
 
-func (g *testGateway) flightKeyFor(t *testing.T, body string) string {
+func (g *testGateway) flightKeyFor(t *testing.T, body string) cachekey.Key {
 	t.Helper()
 	req, err := normalize.DecodeOpenAI([]byte(body))
 	if err != nil {
 		t.Fatal(err)
 	}
-	route, err := g.router.resolve(req.Model)
+	route, err := g.router.Resolve(req.Model)
 	if err != nil {
 		t.Fatal(err)
 	}
-	k, _ := requestKey(g.hasher, req, route, g.cfg.Cache.Namespace)
-	return flightKey(k)
+	return cache.Key(g.hasher, req, cache.Scope{Tenant: g.cfg.Cache.Namespace}, route.Key())
 }
 
 // waitFor polls cond for up to 10 s: a bound for progress, not a timing

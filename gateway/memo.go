@@ -9,6 +9,7 @@ import (
 
 	"github.com/dittocache/ditto/cachekey"
 	"github.com/dittocache/ditto/normalize"
+	"github.com/dittocache/ditto/providers/router"
 )
 
 // memoBytes bounds the request memo: about the request bodies and decoded
@@ -18,14 +19,15 @@ const memoBytes = 16 << 20
 // memoMaxBody is the largest request body the memo keeps.
 const memoMaxBody = 256 << 10
 
-// requestMemo remembers what the front half of the chat path (decode,
+// requestMemo remembers what the front half of a dialect's path (decode,
 // route, canonical form, key) made of request bodies that have been
 // answered from the cache, so a repeat of the same bytes from the same
-// caller skips straight to the lookup. Everything it keeps is a pure
-// function of the body, the caller's tenant and sub-namespace, and the
-// configuration (which does not change while the server runs); entries are
-// found by a 64-bit hash and accepted only if all three inputs are equal,
-// byte for byte, so a collision costs a decode, never a wrong key.
+// caller in the same dialect skips straight to the lookup. Everything it
+// keeps is a pure function of the dialect, the body, the caller's tenant
+// and sub-namespace, and the configuration (which does not change while the
+// server runs); entries are found by a 64-bit hash and accepted only if
+// all four inputs are equal, byte for byte, so a collision costs a decode,
+// never a wrong key.
 //
 // Only bodies that got a HIT are admitted: a repeat pays the full decode
 // once more, then never again while it stays hot. Unique prompts never
@@ -36,16 +38,18 @@ type requestMemo struct {
 }
 
 // memoEntry is one remembered request. Its fields are shared by every
-// request that finds it and must not be modified: adapters and the flight
-// code only read a *normalize.Request (runFlight copies it before setting
-// the upstream model).
+// request that finds it and must not be modified: adapters and the router
+// only read a *normalize.Request (router.Call copies it before setting
+// the upstream model), and renderers only read a dialect's view.
 type memoEntry struct {
+	d         dialect
 	body      []byte
 	tenant    string
 	subNS     string // X-Ditto-Namespace as sent
 	req       *normalize.Request
-	route     Route
-	provider  Provider
+	up        *normalize.Request
+	view      any
+	route     router.Route
 	key       cachekey.Key
 	keyStr    string
 	prompt    string // for log.prompts: true
@@ -65,9 +69,11 @@ func newRequestMemo() *requestMemo {
 }
 
 // memoHash is the memo's lookup hash of one request's inputs.
-func memoHash(tenant, subNS string, body []byte) uint64 {
+func memoHash(dl dialect, tenant, subNS string, body []byte) uint64 {
 	var d xxhash.Digest
 	d.Reset()
+	_, _ = d.WriteString(dialectID(dl))
+	_, _ = d.Write([]byte{0})
 	_, _ = d.WriteString(tenant)
 	_, _ = d.Write([]byte{0})
 	_, _ = d.WriteString(subNS)
@@ -76,10 +82,18 @@ func memoHash(tenant, subNS string, body []byte) uint64 {
 	return d.Sum64()
 }
 
+// dialectID names a dialect for the memo (chat's name is empty).
+func dialectID(d dialect) string {
+	if n := d.name(); n != "" {
+		return n
+	}
+	return "chat"
+}
+
 // get returns the entry for exactly these inputs, or nil.
-func (m *requestMemo) get(h uint64, tenant, subNS string, body []byte) *memoEntry {
+func (m *requestMemo) get(h uint64, d dialect, tenant, subNS string, body []byte) *memoEntry {
 	e, ok := m.c.GetIfPresent(h)
-	if !ok || e.tenant != tenant || e.subNS != subNS || !bytes.Equal(e.body, body) {
+	if !ok || e.d != d || e.tenant != tenant || e.subNS != subNS || !bytes.Equal(e.body, body) {
 		return nil
 	}
 	return e

@@ -103,16 +103,20 @@ func TestRequestMemoKeepsTenantsApart(t *testing.T) {
 // A hash collision in the memo costs a decode, never another request's key.
 func TestRequestMemoVerifiesEveryInput(t *testing.T) {
 	m := newRequestMemo()
-	e := &memoEntry{body: []byte(`{"a":1}`), tenant: "acme", subNS: "x"}
+	e := &memoEntry{d: chat{}, body: []byte(`{"a":1}`), tenant: "acme", subNS: "x"}
 	m.put(7, e)
 	m.c.CleanUp()
-	if m.get(7, "acme", "x", []byte(`{"a":1}`)) != e {
+	if m.get(7, chat{}, "acme", "x", []byte(`{"a":1}`)) != e {
 		t.Fatal("exact inputs not found")
 	}
-	for _, in := range []struct{ tenant, ns, body string }{
-		{"beta", "x", `{"a":1}`}, {"acme", "", `{"a":1}`}, {"acme", "x", `{"a":2}`}, {"acme", "x", `{"a":1} `},
+	for _, in := range []struct {
+		d                dialect
+		tenant, ns, body string
+	}{
+		{chat{}, "beta", "x", `{"a":1}`}, {chat{}, "acme", "", `{"a":1}`}, {chat{}, "acme", "x", `{"a":2}`},
+		{chat{}, "acme", "x", `{"a":1} `}, {otherDialect{}, "acme", "x", `{"a":1}`},
 	} {
-		if m.get(7, in.tenant, in.ns, []byte(in.body)) != nil {
+		if m.get(7, in.d, in.tenant, in.ns, []byte(in.body)) != nil {
 			t.Errorf("%+v under the same hash was accepted", in)
 		}
 	}
@@ -179,3 +183,9 @@ func TestRequestMemoSharedRequestIsOnlyRead(t *testing.T) {
 		}
 	}
 }
+
+// otherDialect is chat under another name: the memo must keep dialects
+// apart even for identical bytes.
+type otherDialect struct{ chat }
+
+func (otherDialect) name() string { return "other" }

@@ -26,7 +26,9 @@ import (
 
 	"github.com/dittocache/ditto/cache/stats"
 	"github.com/dittocache/ditto/cache/store"
+	"github.com/dittocache/ditto/configs"
 	"github.com/dittocache/ditto/normalize"
+	"github.com/dittocache/ditto/providers/router"
 )
 
 // statsRedisTimeout bounds the statistics flushes' Redis calls; they run in
@@ -128,7 +130,7 @@ type metrics struct {
 	handler  http.Handler // GET /metrics
 	stats    *stats.Recorder
 	labels   *modelLabels
-	prices   *pricer
+	prices   *configs.Prices
 
 	requests      metric.Int64ObservableCounter
 	requestsN     tally
@@ -159,7 +161,7 @@ var (
 )
 
 func newMetrics(s *Server, deps Deps) (*metrics, error) {
-	m := &metrics{srv: s, labels: newModelLabels(s.cfg), prices: newPricer(s.cfg.Pricing)}
+	m := &metrics{srv: s, labels: newModelLabels(s.cfg), prices: s.cfg.Prices()}
 	tp := deps.TracerProvider
 	if tp == nil {
 		tp = otel.GetTracerProvider()
@@ -262,8 +264,7 @@ func (m *metrics) instruments() error {
 		return errors.Join(errs...)
 	}
 	_, err = meter.RegisterCallback(func(_ context.Context, o metric.Observer) error {
-		if b, ok := m.srv.store.(breakerState); ok {
-			cur := b.State()
+		if cur := m.srv.store.Status().Breaker; cur != "" {
 			for _, st := range []string{"closed", "half-open", "open"} {
 				v := int64(0)
 				if st == cur {
@@ -303,29 +304,31 @@ func (m *metrics) flushFailed(err error) {
 	}
 }
 
-// cacheStatus is the ditto.cache.status value of an X-Ditto-Cache status.
+// cacheStatus is the ditto.cache.status value of an X-Ditto-Cache status
+// (or "ERROR").
 func cacheStatus(status string) string {
 	switch status {
-	case statusHit:
+	case "HIT":
 		return "hit"
-	case statusMiss:
+	case "MISS":
 		return "miss"
-	case statusCoalesced:
+	case "COALESCED":
 		return "coalesced"
-	case statusBypass:
+	case "BYPASS":
 		return "bypass"
-	case statusStale:
+	case "STALE":
 		return "stale"
 	}
 	return "error"
 }
 
-// request records how a chat request was answered: status is its
-// X-Ditto-Cache value or "ERROR". Metrics are emitted when the request
-// ends (traceRequest), so durations include writing the answer.
-func (m *metrics) request(x *exchange, status string) {
+// outcome records how a request was answered: status is its X-Ditto-Cache
+// value or "ERROR", resp the answer the client got (hits and coalesced
+// requests count it as saved). Metrics are emitted when the request ends
+// (traceRequest), so durations include writing the answer.
+func (m *metrics) outcome(x *exchange, status string, resp *normalize.Response) {
 	if x.tel != nil {
-		x.tel.status = status
+		x.tel.status, x.tel.resp = status, resp
 	}
 }
 
@@ -338,18 +341,9 @@ func (m *metrics) coalesced(model string) {
 	}).add...)
 }
 
-// served records the answer a client got; hits and coalesced requests
-// count it as saved when the request ends.
-func (m *metrics) served(x *exchange, resp *normalize.Response, status string) {
-	if x.tel != nil {
-		x.tel.resp = resp
-	}
-}
-
-// finish ends a request's server span and, for chat requests with an
-// outcome, records its metrics and statistics.
+// finish ends a request's server span and, for requests with an outcome,
+// records their metrics and statistics.
 func (m *metrics) finish(c echo.Context, tel *requestTelemetry) {
-	tel.endCoalesce()
 	code := c.Response().Status
 	span := tel.span
 	recording := span.IsRecording() // attributes are built only for exported spans
@@ -364,9 +358,7 @@ func (m *metrics) finish(c echo.Context, tel *requestTelemetry) {
 		span.End()
 		return
 	}
-	end := time.Now()
 	status := cacheStatus(tel.status)
-	model := m.labels.requested(x.route.Model)
 	if recording {
 		span.SetAttributes(attrCacheStatus.String(status))
 		if age := c.Response().Header().Get("Age"); age != "" && status == "hit" {
@@ -377,8 +369,15 @@ func (m *metrics) finish(c echo.Context, tel *requestTelemetry) {
 		span.SetAttributes(responseAttrs(tel.resp)...)
 	}
 	span.End()
+	m.request(tel, x, status, code, time.Since(tel.start))
+}
 
+// request records one finished request: its duration and time to first
+// byte, the statistics row of its outcome, and what it saved.
+func (m *metrics) request(tel *requestTelemetry, x *exchange, status string, code int, d time.Duration) {
 	ctx := context.Background()
+	model := m.labels.requested(x.route.Model)
+	op := x.d.operation()
 	errType := ""
 	if status == "error" {
 		errType = "stream_error" // failed after the stream started (status 200)
@@ -386,23 +385,39 @@ func (m *metrics) finish(c echo.Context, tel *requestTelemetry) {
 			errType = strconv.Itoa(code)
 		}
 	}
-	d := end.Sub(tel.start)
-	m.serverDur.Record(ctx, d.Seconds(), m.attrs.get(attrKey{model: model, status: status, errType: errType}, func() []attribute.KeyValue {
-		a := []attribute.KeyValue{attrOperation.String("chat"), attrRequestModel.String(model), attrCacheStatus.String(status)}
+	m.serverDur.Record(ctx, d.Seconds(), m.attrs.get(attrKey{model: model, status: status, errType: errType, op: op}, func() []attribute.KeyValue {
+		a := []attribute.KeyValue{attrOperation.String(op), attrRequestModel.String(model), attrCacheStatus.String(status)}
 		if errType != "" {
 			a = append(a, attrErrorType.String(errType))
 		}
 		return a
 	}).rec...)
-
-	var ev stats.Counters
 	var ttft time.Duration
 	if x.req.Stream && !tel.firstByte.IsZero() && status != "error" {
 		ttft = tel.firstByte.Sub(tel.start)
-		m.ttft.Record(ctx, ttft.Seconds(), m.attrs.get(attrKey{model: model, status: status, op: "chat"}, func() []attribute.KeyValue {
-			return []attribute.KeyValue{attrOperation.String("chat"), attrRequestModel.String(model), attrCacheStatus.String(status)}
+		m.ttft.Record(ctx, ttft.Seconds(), m.attrs.get(attrKey{model: model, status: status, op: op, tokenType: "ttft"}, func() []attribute.KeyValue {
+			return []attribute.KeyValue{attrOperation.String(op), attrRequestModel.String(model), attrCacheStatus.String(status)}
 		}).rec...)
 	}
+	ev := outcomeCounters(status, d, ttft)
+	if r := tel.resp; r != nil && r.Usage != nil && (status == "hit" || status == "coalesced") {
+		answered := r.Model
+		if answered == "" {
+			answered = x.route.UpstreamModel
+		}
+		m.saved(&ev, model, answered, int64(r.Usage.PromptTokens), int64(r.Usage.CompletionTokens))
+	}
+	m.stats.Add(m.srv.now(), model, ev)
+	// Last, so that a scrape counting this request also sees everything
+	// else recorded for it, statistics included.
+	m.requestsN.add(attrKey{model: model, status: status}, 1, func() []attribute.KeyValue {
+		return []attribute.KeyValue{attrRequestModel.String(model), attrCacheStatus.String(status)}
+	})
+}
+
+// outcomeCounters is the statistics row of one request's outcome.
+func outcomeCounters(status string, d, ttft time.Duration) stats.Counters {
+	var ev stats.Counters
 	switch status {
 	case "hit", "stale":
 		ev.Hits = 1
@@ -423,41 +438,34 @@ func (m *metrics) finish(c echo.Context, tel *requestTelemetry) {
 	default:
 		ev.Errors = 1
 	}
-	if r := tel.resp; r != nil && r.Usage != nil && (status == "hit" || status == "coalesced") {
-		in, out := int64(r.Usage.PromptTokens), int64(r.Usage.CompletionTokens)
-		m.tokensSavedN.add(attrKey{model: model, tokenType: "input"}, in, func() []attribute.KeyValue {
-			return []attribute.KeyValue{attrRequestModel.String(model), attrTokenType.String("input")}
-		})
-		m.tokensSavedN.add(attrKey{model: model, tokenType: "output"}, out, func() []attribute.KeyValue {
-			return []attribute.KeyValue{attrRequestModel.String(model), attrTokenType.String("output")}
-		})
-		answered := r.Model
-		if answered == "" {
-			answered = x.route.UpstreamModel
-		}
-		if p, ok := m.prices.lookup(answered); ok {
-			usd := (float64(in)*p.Input + float64(out)*p.Output) / 1e6
-			ev.CostSavedNanoUSD = stats.NanoUSD(usd)
-			m.costSavedN.add(attrKey{model: model}, ev.CostSavedNanoUSD, func() []attribute.KeyValue {
-				return []attribute.KeyValue{attrRequestModel.String(model)}
-			})
-		}
-		ev.TokensSaved = in + out
-	}
-	m.stats.Add(m.srv.now(), model, ev)
-	// Last, so that a scrape counting this request also sees everything
-	// else recorded for it, statistics included.
-	m.requestsN.add(attrKey{model: model, status: status}, 1, func() []attribute.KeyValue {
-		return []attribute.KeyValue{attrRequestModel.String(model), attrCacheStatus.String(status)}
+	return ev
+}
+
+// saved counts tokens answered without a provider call and their list
+// price, by the model that answered (answered), under the requested
+// model's label.
+func (m *metrics) saved(ev *stats.Counters, model, answered string, in, out int64) {
+	m.tokensSavedN.add(attrKey{model: model, tokenType: "input"}, in, func() []attribute.KeyValue {
+		return []attribute.KeyValue{attrRequestModel.String(model), attrTokenType.String("input")}
 	})
+	m.tokensSavedN.add(attrKey{model: model, tokenType: "output"}, out, func() []attribute.KeyValue {
+		return []attribute.KeyValue{attrRequestModel.String(model), attrTokenType.String("output")}
+	})
+	if usd, ok := m.prices.Cost(answered, in, out); ok {
+		ev.CostSavedNanoUSD += stats.NanoUSD(usd)
+		m.costSavedN.add(attrKey{model: model}, stats.NanoUSD(usd), func() []attribute.KeyValue {
+			return []attribute.KeyValue{attrRequestModel.String(model)}
+		})
+	}
+	ev.TokensSaved += in + out
 }
 
 // upstream records one provider call (an attempt: retries and fallbacks
-// each count) and ends its span.
-func (m *metrics) upstream(x *exchange, rt Route, span trace.Span, d time.Duration, resp *normalize.Response, err error) {
+// each count) of a request for route r on route rt, and ends its span.
+func (m *metrics) upstream(r, rt router.Route, span trace.Span, d time.Duration, resp *normalize.Response, err error) {
 	endProviderSpan(span, resp, err)
 	ctx := context.Background()
-	k := attrKey{op: "chat", provider: m.srv.genAIProvider(rt.Provider), model: m.labels.upstream(rt.UpstreamModel)}
+	k := attrKey{op: "chat", provider: m.srv.router.GenAIProvider(rt.Provider), model: m.labels.upstream(rt.UpstreamModel)}
 	base := func() []attribute.KeyValue {
 		return []attribute.KeyValue{attrOperation.String("chat"), attrProvider.String(k.provider), attrRequestModel.String(k.model)}
 	}
@@ -495,10 +503,10 @@ func (m *metrics) upstream(x *exchange, rt Route, span trace.Span, d time.Durati
 		}
 		return a
 	}).rec...)
-	m.stats.Add(m.srv.now(), m.labels.requested(x.route.Model), ev)
+	m.stats.Add(m.srv.now(), m.labels.requested(r.Model), ev)
 }
 
-func (m *metrics) storeError(op string, err error) {
+func (m *metrics) storeError(op string) {
 	m.storeErrs.Add(context.Background(), 1, metric.WithAttributes(attrStoreOp.String(op)))
 }
 

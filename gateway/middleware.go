@@ -23,7 +23,8 @@ type requestState struct {
 	tel    requestTelemetry
 	traced bool // tel is in use (the route is traced)
 
-	tenant    string // set by authMiddleware
+	dialect   dialect // the client API being served, for the error shape
+	tenant    string  // set by authMiddleware
 	admin     bool
 	model     string // the requested model, for the log line
 	prompt    string // only with log.prompts: true

@@ -12,7 +12,7 @@ import (
 // types).
 func (s *Server) listModels(c echo.Context) error {
 	list := goopenai.ModelsList{Models: []goopenai.Model{}}
-	for _, m := range s.router.models() {
+	for _, m := range s.router.Models() {
 		list.Models = append(list.Models, s.modelObject(m.ID, m.OwnedBy))
 	}
 	return c.JSON(http.StatusOK, struct {
@@ -28,7 +28,7 @@ func (s *Server) getModel(c echo.Context) error {
 	if err != nil || id == "" {
 		return apiError(http.StatusNotFound, "invalid_request_error", "model_not_found", "model", "The model does not exist.")
 	}
-	route, err := s.router.resolve(id)
+	route, err := s.router.Resolve(id)
 	if err != nil {
 		return err
 	}

@@ -1,9 +1,11 @@
-// Package gateway is Ditto's HTTP front: the OpenAI-compatible endpoints,
-// middleware, and the cache orchestration between clients, the store and
-// the provider adapters (lookup, verification, coalescing, storing).
+// Package gateway is Ditto's HTTP edge: the echo server, its routes and
+// middleware (auth, tracing, the request log), one handler per client
+// dialect (decode → cache engine → render), SSE, error shapes, and the
+// dashboard and statistics endpoints.
 //
-// It knows no provider's wire format: it speaks OpenAI to clients and the
-// canonical types of package normalize to providers.
+// It holds no cache logic (package cache does) and knows no provider's wire
+// format (package providers does): it speaks each client's dialect to
+// clients and canonical requests (package normalize) to the engine.
 package gateway
 
 import (
@@ -17,37 +19,15 @@ import (
 
 	"github.com/cespare/xxhash/v2"
 	"github.com/labstack/echo/v4"
+	"github.com/maypok86/otter/v2"
 	"go.opentelemetry.io/otel/trace"
 
+	"github.com/dittocache/ditto/cache"
 	"github.com/dittocache/ditto/cache/store"
 	"github.com/dittocache/ditto/cachekey"
 	"github.com/dittocache/ditto/configs"
-	"github.com/dittocache/ditto/normalize"
-)
-
-// Provider is what the gateway needs from an upstream adapter
-// (see package providers).
-type Provider interface {
-	Complete(ctx context.Context, req *normalize.Request) (*normalize.Response, error)
-	Stream(ctx context.Context, req *normalize.Request) (normalize.Stream, error)
-}
-
-// Store is what the gateway needs from a cache backend.
-type Store interface {
-	Get(ctx context.Context, k cachekey.Key) (store.Entry, bool, error)
-	Set(ctx context.Context, k cachekey.Key, e store.Entry, ttl time.Duration) error
-}
-
-// Optional store capabilities, checked by type assertion.
-type (
-	pinger interface {
-		Ping(ctx context.Context) error
-	}
-	purger interface {
-		Delete(ctx context.Context, k cachekey.Key) error
-		Purge(ctx context.Context, prefix string) (int, error)
-	}
-	breakerState interface{ State() string }
+	"github.com/dittocache/ditto/providers"
+	"github.com/dittocache/ditto/providers/router"
 )
 
 // Deps are the gateway's collaborators, built by the caller from the same
@@ -55,11 +35,11 @@ type (
 type Deps struct {
 	// Providers maps provider names (configs.Config.Providers keys) to
 	// adapters. Required.
-	Providers map[string]Provider
+	Providers map[string]providers.Provider
 	// Store holds cached answers. Nil: a store built from cfg.Cache
 	// (Redis when cfg.Cache.Redis.URL is set, else in-memory), which
 	// Server.Close closes.
-	Store Store
+	Store cache.Store
 	// Logger receives one line per request and operational events.
 	// Nil: slog.Default().
 	Logger *slog.Logger
@@ -76,17 +56,17 @@ type Deps struct {
 // Server is a configured gateway. Create it with New; it is safe for
 // concurrent use.
 type Server struct {
-	cfg       *configs.Config
-	echo      *echo.Echo
-	router    *router
-	providers map[string]Provider
-	store     Store
-	ownStore  bool
-	log       *slog.Logger
-	now       func() time.Time
-	hasher    cachekey.Hasher
-	flights   flightGroup
-	memo      *requestMemo
+	cfg      *configs.Config
+	echo     *echo.Echo
+	router   *router.Router
+	engine   *cache.Engine
+	store    cache.Store // the engine's, undecorated
+	ownStore bool
+	log      *slog.Logger
+	now      func() time.Time
+	hasher   cachekey.Hasher
+	memo     *requestMemo
+	recorded *otter.Cache[[32]byte, struct{}] // Responses records written lately (responses.go)
 	// propFields: see propagationFields.
 	propFields []string
 	metrics    *metrics
@@ -105,15 +85,14 @@ func New(ctx context.Context, cfg *configs.Config, deps Deps) (*Server, error) {
 		return nil, errors.New("gateway: no providers")
 	}
 	s := &Server{
-		cfg:       cfg,
-		router:    newRouter(cfg),
-		providers: deps.Providers,
-		store:     deps.Store,
-		log:       deps.Logger,
-		now:       deps.Now,
-		hasher:    deps.Hasher,
-		memo:      newRequestMemo(),
-		started:   time.Now(),
+		cfg:      cfg,
+		store:    deps.Store,
+		log:      deps.Logger,
+		now:      deps.Now,
+		hasher:   deps.Hasher,
+		memo:     newRequestMemo(),
+		recorded: newRecorded(),
+		started:  time.Now(),
 	}
 	if s.log == nil {
 		s.log = slog.Default()
@@ -141,11 +120,24 @@ func New(ctx context.Context, cfg *configs.Config, deps Deps) (*Server, error) {
 		return nil, err
 	}
 	s.metrics = m
+	s.router = router.New(cfg, router.Options{Providers: deps.Providers, Logger: s.log, Observer: s.routerObserver()})
+	st := s.store
+	if m.tracing {
+		st = tracedStore{Store: st, tracer: m.tracer, redis: st.Status().Kind == "redis"}
+	}
+	s.engine = cache.New(st, cache.Options{
+		Coalesce:     cfg.Cache.Coalesce,
+		FillWait:     cfg.Cache.FillLease,
+		StaleIfError: cfg.Cache.StaleIfError,
+		ServeStale:   router.Fallbackable,
+		Observer:     s.engineObserver(),
+		Now:          s.now,
+	})
 	s.echo = s.newEcho()
 	return s, nil
 }
 
-func openStore(ctx context.Context, c configs.Cache, log *slog.Logger) (Store, error) {
+func openStore(ctx context.Context, c configs.Cache, log *slog.Logger) (cache.Store, error) {
 	if c.Redis.URL == "" {
 		return store.NewMemory(c.MemoryMaxBytes), nil
 	}
@@ -158,6 +150,8 @@ func openStore(ctx context.Context, c configs.Cache, log *slog.Logger) (Store, e
 		WriteTimeout: c.Redis.WriteTimeout,
 		PoolSize:     c.Redis.PoolSize,
 		MinIdleConns: c.Redis.MinIdleConns,
+		// One budget per operation: a slower Redis is a miss.
+		OperationTimeout: c.OperationTimeout,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("gateway: redis: %w", err)
@@ -179,8 +173,9 @@ func (s *Server) Handler() http.Handler { return s.echo }
 // Close releases resources the gateway opened (the store it built).
 func (s *Server) Close() error {
 	_ = s.metrics.close(context.Background()) // flushes statistics
-	if c, ok := s.store.(interface{ Close() error }); ok && s.ownStore {
-		return c.Close()
+	s.recorded.StopAllGoroutines()
+	if s.ownStore {
+		return s.store.Close()
 	}
 	return nil
 }
@@ -237,6 +232,8 @@ func (s *Server) newEcho() *echo.Echo {
 	auth := s.authMiddleware
 	e.POST("/v1/chat/completions", s.chatCompletions, auth)
 	e.POST("/chat/completions", s.chatCompletions, auth) // base URLs without /v1
+	e.POST("/v1/responses", s.responsesHandler, auth)
+	e.POST("/responses", s.responsesHandler, auth)
 	e.GET("/v1/models", s.listModels, auth)
 	e.GET("/models", s.listModels, auth)
 	e.GET("/v1/models/*", s.getModel, auth) // ids may contain '/' (provider/model)
@@ -282,35 +279,11 @@ func (s *Server) healthz(c echo.Context) error {
 // readyz reports ready while the gateway can serve: a store that is down
 // makes it "degraded" (still 200: requests go to providers), never unready.
 func (s *Server) readyz(c echo.Context) error {
-	storeStatus := "ok"
-	if p, ok := s.store.(pinger); ok {
-		ctx, cancel := context.WithTimeout(c.Request().Context(), s.cfg.Cache.OperationTimeout*2)
-		err := p.Ping(ctx)
-		cancel()
-		if err != nil {
-			storeStatus = "unreachable"
-		}
-	}
-	breaker := ""
-	if b, ok := s.store.(breakerState); ok {
-		breaker = b.State()
-	}
+	h := s.storeHealth(c.Request().Context())
 	status := "ready"
-	if storeStatus != "ok" {
+	if h.Status != "ok" {
 		status = "degraded"
 	}
-	body := fmt.Sprintf(`{"status":%q,"store":{"kind":%q,"status":%q,"breaker":%q}}`, status, s.storeKind(), storeStatus, breaker)
+	body := fmt.Sprintf(`{"status":%q,"store":{"kind":%q,"status":%q,"breaker":%q}}`, status, h.Kind, h.Status, h.Breaker)
 	return c.JSONBlob(http.StatusOK, []byte(body))
-}
-
-func (s *Server) storeKind() string {
-	switch s.store.(type) {
-	case *store.Memory:
-		return "memory"
-	default:
-		if s.cfg.Cache.Redis.URL != "" {
-			return "redis"
-		}
-		return "custom"
-	}
 }

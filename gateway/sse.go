@@ -11,9 +11,10 @@ import (
 	"github.com/dittocache/ditto/normalize"
 )
 
-// sseWriter writes chat.completion.chunk events. Each flush pushes the
-// buffered events to the client immediately and extends the connection's
-// write deadline, so a server-wide WriteTimeout cannot cut a long stream.
+// sseWriter writes a stream's events (rendered by a dialect's
+// streamRenderer into buf). Each flush pushes the buffered events to the
+// client immediately and extends the connection's write deadline, so a
+// server-wide WriteTimeout cannot cut a long stream.
 type sseWriter struct {
 	w        *echo.Response
 	rc       *http.ResponseController
@@ -54,27 +55,18 @@ func (s *sseWriter) release() {
 
 var errSSEReleased = errors.New("sse writer released")
 
-// chunk buffers one event. Usage is only sent to clients that asked for it
-// with stream_options.include_usage; the gateway always asks upstream.
-func (s *sseWriter) chunk(c *normalize.Chunk, includeUsage bool) error {
-	if s.err != nil {
-		return s.err
-	}
-	if !includeUsage && c.Usage != nil {
-		if len(c.Choices) == 0 {
-			return nil // usage-only chunk
+// replay writes a complete answer as a stream: the canonical replay of
+// resp (normalize.Replay, usage included: renderers drop what their client
+// did not ask for) through sr, then its end.
+func (s *sseWriter) replay(sr streamRenderer, resp *normalize.Response) {
+	for _, ch := range normalize.Replay(resp, true) {
+		s.buf = sr.Chunk(s.buf, &ch)
+		if len(s.buf) > 32<<10 && s.flush() != nil {
+			return
 		}
-		cc := *c
-		cc.Usage = nil
-		c = &cc
 	}
-	s.buf = append(s.buf, "data: "...)
-	s.buf = normalize.AppendOpenAIChunk(s.buf, c)
-	s.buf = append(s.buf, '\n', '\n')
-	if len(s.buf) > 32<<10 {
-		return s.flush()
-	}
-	return nil
+	s.buf = sr.End(s.buf, resp)
+	_ = s.flush()
 }
 
 // buffered reports whether events wait for a flush.
@@ -101,25 +93,4 @@ func (s *sseWriter) flush() error {
 		s.err = err
 	}
 	return s.err
-}
-
-// done ends a complete stream.
-func (s *sseWriter) done() {
-	if s.err != nil {
-		return
-	}
-	s.buf = append(s.buf, "data: [DONE]\n\n"...)
-	s.flush()
-}
-
-// error ends a stream that failed after it started: an OpenAI-shaped error
-// event the SDKs raise, rather than a silent EOF.
-func (s *sseWriter) error(e *APIError) {
-	if s.err != nil {
-		return
-	}
-	s.buf = append(s.buf, "data: "...)
-	s.buf = append(s.buf, errorBody(e)...)
-	s.buf = append(s.buf, '\n', '\n')
-	s.flush()
 }

@@ -2,13 +2,14 @@ package gateway
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net/textproto"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -22,9 +23,9 @@ import (
 	"go.opentelemetry.io/otel/trace"
 	tracenoop "go.opentelemetry.io/otel/trace/noop"
 
-	"github.com/dittocache/ditto/cache/store"
 	"github.com/dittocache/ditto/cachekey"
 	"github.com/dittocache/ditto/normalize"
+	"github.com/dittocache/ditto/providers/router"
 )
 
 // Attribute keys: OpenTelemetry's GenAI semantic conventions where they
@@ -119,9 +120,6 @@ type requestTelemetry struct {
 	resp      *normalize.Response // the answer the client got
 	firstByte time.Time           // when the response headers were written (watched streams and followers)
 	watching  bool                // the first-byte hook is installed
-
-	mu       sync.Mutex // guards coalesce: ended by the write hook or the end
-	coalesce trace.Span // the coalesce-wait span of a follower
 }
 
 // propagationFields are the canonical header names the global propagator
@@ -197,16 +195,13 @@ func (s *Server) traceRequest(ec echo.Context, next echo.HandlerFunc) error {
 }
 
 // watchFirstByte records when the response headers go out (time to first
-// token for streams) and ends a follower's coalesce-wait span then.
+// token for streams).
 func (t *requestTelemetry) watchFirstByte(c echo.Context) {
 	if t == nil || t.watching {
 		return
 	}
 	t.watching = true
-	c.Response().Before(func() {
-		t.firstByte = time.Now()
-		t.endCoalesce()
-	})
+	c.Response().Before(func() { t.firstByte = time.Now() })
 }
 
 // tracedPath leaves scrapes, probes and dashboard assets out of traces.
@@ -227,7 +222,7 @@ func telemetryOf(c echo.Context) *requestTelemetry {
 	return nil
 }
 
-// begin binds a chat exchange to its request's telemetry: it records the
+// begin binds an exchange to its request's telemetry: it records the
 // normalize span (from the start of the handler to now) and the request
 // attributes. Call it once the key is derived.
 func (s *Server) begin(c echo.Context, x *exchange) *requestTelemetry {
@@ -242,95 +237,27 @@ func (s *Server) begin(c echo.Context, x *exchange) *requestTelemetry {
 	if !tel.span.IsRecording() {
 		return tel
 	}
+	key := telemetryKey(x.key)
 	_, span := s.metrics.tracer.Start(tel.ctx, "normalize", trace.WithTimestamp(tel.start),
-		trace.WithAttributes(attrRequestModel.String(x.req.Model), attrCacheKey.String(x.keyStr)))
+		trace.WithAttributes(attrRequestModel.String(x.req.Model), attrCacheKey.String(key)))
 	span.End()
 	tel.span.SetAttributes(
-		attrOperation.String("chat"),
+		attrOperation.String(x.d.operation()),
 		attrRequestModel.String(x.req.Model),
 		attrRoute.String(x.route.Key()),
 		attrProviderName.String(x.route.Provider),
-		attrCacheKey.String(x.keyStr),
+		attrCacheKey.String(key),
 	)
 	return tel
 }
 
-// traceContext is a context for work done on behalf of the request outside
-// its lifetime (flights, stores): it carries the request's span but not
-// its cancellation.
-func (t *requestTelemetry) traceContext() context.Context {
-	if t == nil || !t.span.SpanContext().IsValid() {
-		return context.Background() // nothing to carry: tracing off, no client trace
-	}
-	return trace.ContextWithSpan(context.Background(), t.span)
-}
-
-// startCoalesce opens the span of a follower waiting on another request's
-// provider call; it ends when the follower starts answering.
-func (s *Server) startCoalesce(t *requestTelemetry) {
-	if t == nil {
-		return
-	}
-	_, span := s.metrics.tracer.Start(t.ctx, "coalesce wait")
-	t.mu.Lock()
-	t.coalesce = span
-	t.mu.Unlock()
-}
-
-func (t *requestTelemetry) endCoalesce() {
-	t.mu.Lock()
-	span := t.coalesce
-	t.coalesce = nil
-	t.mu.Unlock()
-	if span != nil {
-		span.End()
-	}
-}
-
-// traceLookup opens the cache-lookup span; end it with the result.
-func (s *Server) traceLookup(ctx context.Context) (context.Context, trace.Span) {
-	if !s.metrics.tracing {
-		return ctx, noopSpan
-	}
-	return s.metrics.tracer.Start(ctx, "cache lookup")
-}
-
-// noopSpan stands in for spans nobody records.
-var noopSpan = trace.SpanFromContext(context.Background())
-
-// storeGet is s.store.Get in a store span.
-func (s *Server) storeGet(ctx context.Context, k cachekey.Key) (store.Entry, bool, error) {
-	ctx, span := s.startStoreSpan(ctx, "get")
-	e, ok, err := s.store.Get(ctx, k)
-	endSpan(span, err)
-	return e, ok, err
-}
-
-// storeSet is s.store.Set in a store span.
-func (s *Server) storeSet(ctx context.Context, k cachekey.Key, e store.Entry, ttl time.Duration) error {
-	ctx, span := s.startStoreSpan(ctx, "set")
-	err := s.store.Set(ctx, k, e, ttl)
-	endSpan(span, err)
-	return err
-}
-
-func (s *Server) startStoreSpan(ctx context.Context, op string) (context.Context, trace.Span) {
-	if !s.metrics.tracing {
-		return ctx, noopSpan
-	}
-	return s.startStoreSpanTraced(ctx, op)
-}
-
-// startStoreSpanTraced is kept out of line so that its frame is not part of
-// every store call's when tracing is off (deep stacks grow goroutines).
-//
-//go:noinline
-func (s *Server) startStoreSpanTraced(ctx context.Context, op string) (context.Context, trace.Span) {
-	attrs := []attribute.KeyValue{attrStoreOp.String(op)}
-	if s.storeKind() == "redis" {
-		attrs = append(attrs, attribute.String("db.system.name", "redis"))
-	}
-	return s.metrics.tracer.Start(ctx, "store "+op, trace.WithSpanKind(trace.SpanKindClient), trace.WithAttributes(attrs...))
+// telemetryKey is a cache key for traces: the store key with its namespace
+// (which names the tenant) replaced by a short hash of it, so traces
+// shipped to a collector identify an entry without naming whose it is.
+func telemetryKey(k cachekey.Key) string {
+	sum := sha256.Sum256([]byte(k.Namespace))
+	k.Namespace = "ns-" + hex.EncodeToString(sum[:8])
+	return k.String()
 }
 
 func endSpan(span trace.Span, err error) {
@@ -339,25 +266,6 @@ func endSpan(span trace.Span, err error) {
 		span.SetStatus(codes.Error, err.Error())
 	}
 	span.End()
-}
-
-// startProviderSpan opens the client span of one provider call, as a child
-// of the request that started the flight.
-func (s *Server) startProviderSpan(ctx context.Context, x *exchange, rt Route, req *normalize.Request) (context.Context, trace.Span) {
-	parent := trace.SpanFromContext(x.tel.traceContext())
-	if parent.SpanContext().IsValid() {
-		ctx = trace.ContextWithSpan(ctx, parent)
-	}
-	if !s.metrics.tracing {
-		return ctx, noopSpan // the client's trace, if any, still reaches the provider
-	}
-	return s.metrics.tracer.Start(ctx, "chat "+req.Model, trace.WithSpanKind(trace.SpanKindClient),
-		trace.WithAttributes(
-			attrOperation.String("chat"),
-			attrProvider.String(s.genAIProvider(rt.Provider)),
-			attrProviderName.String(rt.Provider),
-			attrRequestModel.String(req.Model),
-		))
 }
 
 // endProviderSpan records the answer's GenAI attributes, or the error.
@@ -390,27 +298,12 @@ func responseAttrs(resp *normalize.Response) []attribute.KeyValue {
 	return append(attrs, attrFinishReasons.StringSlice(reasons))
 }
 
-// genAIProvider maps a configured provider to the GenAI convention's
-// gen_ai.provider.name values.
-func (s *Server) genAIProvider(name string) string {
-	switch t := s.cfg.Providers[name].Type; t {
-	case "gemini":
-		return "gcp.gemini"
-	case "azure":
-		return "azure.ai.openai"
-	case "":
-		return name
-	default:
-		return t
-	}
-}
-
 // errorType is the error.type of a failed call: the HTTP status for
 // provider and client errors, else a short class.
 func errorType(err error) string {
 	ae := toAPIError(err)
 	switch {
-	case errors.Is(err, errStreamStalled):
+	case errors.Is(err, router.ErrStalled):
 		return "stalled"
 	case errors.Is(err, context.DeadlineExceeded):
 		return "timeout"

@@ -32,7 +32,7 @@ type modelLabels struct {
 
 func newModelLabels(cfg *configs.Config) *modelLabels {
 	l := &modelLabels{exact: map[string]bool{}, upstreams: map[string]bool{}, providers: cfg.Providers}
-	for _, m := range catalog {
+	for _, m := range configs.Catalog {
 		l.exact[m.Model] = true
 		l.upstreams[m.Model] = true
 	}
@@ -90,49 +90,10 @@ func (l *modelLabels) response(name, asked string) string {
 	if name == "" {
 		return l.upstream(asked)
 	}
-	for m := name; ; {
-		if l.upstreams[m] {
-			return name
-		}
-		i := strings.LastIndexByte(m, '-')
-		if i <= 0 {
-			return otherModel
-		}
-		m = m[:i]
+	if _, ok := configs.Family(name, func(m string) bool { return l.upstreams[m] }); ok {
+		return name
 	}
-}
-
-// pricer prices tokens: the catalog's list prices, overridden and extended
-// by the pricing section of the configuration.
-type pricer struct {
-	prices map[string]price
-}
-
-func newPricer(cfg map[string]configs.Price) *pricer {
-	p := &pricer{prices: make(map[string]price, len(catalog)+len(cfg))}
-	for _, m := range catalog {
-		p.prices[m.Model] = m.Price
-	}
-	for m, pr := range cfg {
-		p.prices[m] = price{Input: pr.Input, Output: pr.Output}
-	}
-	return p
-}
-
-// lookup finds the price of a model, matching dated snapshots
-// ("gpt-4o-2024-08-06") to their family by longest prefix.
-func (p *pricer) lookup(model string) (price, bool) {
-	for m := model; m != ""; {
-		if pr, ok := p.prices[m]; ok {
-			return pr, true
-		}
-		i := strings.LastIndexByte(m, '-')
-		if i <= 0 {
-			break
-		}
-		m = m[:i]
-	}
-	return price{}, false
+	return otherModel
 }
 
 // metricsHandler serves GET /metrics from the gateway's own registry.
@@ -143,7 +104,7 @@ func (s *Server) metricsHandler(c echo.Context) error {
 
 // storeHealth is the store part of /v1/cache/stats.
 type storeHealth struct {
-	Kind    string `json:"kind"`              // memory, redis or custom
+	Kind    string `json:"kind"`              // memory or redis
 	Status  string `json:"status"`            // ok or unreachable
 	Breaker string `json:"breaker,omitempty"` // closed, half-open or open
 }
@@ -194,17 +155,13 @@ func (s *Server) cacheStats(c echo.Context) error {
 }
 
 func (s *Server) storeHealth(ctx context.Context) storeHealth {
-	h := storeHealth{Kind: s.storeKind(), Status: "ok"}
-	if p, ok := s.store.(pinger); ok {
-		pctx, cancel := context.WithTimeout(ctx, s.cfg.Cache.OperationTimeout*2)
-		if p.Ping(pctx) != nil {
-			h.Status = "unreachable"
-		}
-		cancel()
+	st := s.store.Status()
+	h := storeHealth{Kind: st.Kind, Status: "ok", Breaker: st.Breaker}
+	pctx, cancel := context.WithTimeout(ctx, s.cfg.Cache.OperationTimeout*2)
+	if s.store.Ping(pctx) != nil {
+		h.Status = "unreachable"
 	}
-	if b, ok := s.store.(breakerState); ok {
-		h.Breaker = b.State()
-	}
+	cancel()
 	return h
 }
 

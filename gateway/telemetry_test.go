@@ -410,11 +410,11 @@ func TestModelLabelsAreBounded(t *testing.T) {
 	if got := l.response("", "my-ft-1"); got != "my-ft-1" {
 		t.Errorf("response(empty) = %q", got)
 	}
-	p := newPricer(cfg.Pricing)
-	if pr, ok := p.lookup("gpt-4o-mini-2024-07-18"); !ok || pr.Input != 0.15 {
+	p := cfg.Prices()
+	if pr, ok := p.Lookup("gpt-4o-mini-2024-07-18"); !ok || pr.Input != 0.15 {
 		t.Errorf("price of a gpt-4o-mini snapshot = %+v, %v", pr, ok)
 	}
-	if _, ok := p.lookup("unknown"); ok {
+	if _, ok := p.Lookup("unknown"); ok {
 		t.Error("an unknown model has a price")
 	}
 }

@@ -44,13 +44,6 @@ type canonWriter struct {
 	digits []byte // its significant digits
 }
 
-// appendCanonical appends the canonical JSON of v to dst. Errors are *Error
-// values with an empty Param; the caller knows where v came from.
-func appendCanonical(dst []byte, v *fastjson.Value, mode jsonMode) ([]byte, error) {
-	var w canonWriter
-	return w.value(dst, v, mode)
-}
-
 func (w *canonWriter) value(dst []byte, v *fastjson.Value, mode jsonMode) ([]byte, error) {
 	switch v.Type() {
 	case fastjson.TypeObject:

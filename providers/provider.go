@@ -33,6 +33,20 @@ type Provider interface {
 	Stream(ctx context.Context, req *normalize.Request) (normalize.Stream, error)
 }
 
+// Embedder is the optional capability of adapters that serve embeddings;
+// the gateway finds it by type assertion on a Provider. req.Model is the
+// upstream model. Embed embeds every input of req and returns the vectors
+// in input order, with each input's token share (see
+// normalize.EmbeddingResponse.Tokens), in one upstream call unless the
+// provider caps its batch size (Gemini: 100 per call), in which case in as
+// few as it allows. Implementations must be safe for concurrent use and
+// must not modify req. Errors are as Complete's: *Error for upstream HTTP
+// errors and for inputs the provider cannot embed (400 naming the
+// parameter), or the transport error wrapped (including ctx's).
+type Embedder interface {
+	Embed(ctx context.Context, req *normalize.EmbeddingRequest) (*normalize.EmbeddingResponse, error)
+}
+
 // Error is an upstream failure in OpenAI's error vocabulary. Adapters map
 // their provider's errors onto it; the gateway passes Status and the message
 // on to the client and never caches them.
@@ -104,4 +118,12 @@ func ParseRetryAfter(h http.Header, now time.Time) time.Duration {
 		return t.Sub(now)
 	}
 	return 0
+}
+
+// Dialects is implemented by adapters that take requests keyed within a
+// client API's dialect (normalize.Request.Dialect, such as "completions")
+// as they are, DialectFields included. Requests of any other dialect reach
+// an adapter only in their portable form.
+type Dialects interface {
+	Speaks(dialect string) bool
 }

@@ -114,6 +114,37 @@ func (b *Breaker) Get(ctx context.Context, k cachekey.Key) (Entry, bool, error) 
 	return e, ok, err
 }
 
+// GetMany calls the backend's GetMany unless the breaker is open. Errors of
+// single keys (corrupt values) say nothing about the backend's health.
+func (b *Breaker) GetMany(ctx context.Context, ks []cachekey.Key) ([]Result, error) {
+	var rs []Result
+	err := b.run("breaker get many", func() (err error) {
+		rs, err = b.b.GetMany(ctx, ks)
+		return err
+	})
+	return rs, err
+}
+
+// Lease calls the backend's Lease unless the breaker is open.
+func (b *Breaker) Lease(ctx context.Context, k cachekey.Key, ttl time.Duration) (func(), bool, error) {
+	var (
+		release  func()
+		acquired bool
+	)
+	err := b.run("breaker lease", func() (err error) {
+		release, acquired, err = b.b.Lease(ctx, k, ttl)
+		return err
+	})
+	return release, acquired, err
+}
+
+// Status is the backend's, with the breaker's state.
+func (b *Breaker) Status() Status {
+	st := b.b.Status()
+	st.Breaker = b.State()
+	return st
+}
+
 // Set calls the backend's Set unless the breaker is open.
 func (b *Breaker) Set(ctx context.Context, k cachekey.Key, e Entry, ttl time.Duration) error {
 	return b.run("breaker set", func() error { return b.b.Set(ctx, k, e, ttl) })

@@ -46,6 +46,13 @@ func (f *flaky) Delete(context.Context, cachekey.Key) error                     
 func (f *flaky) Purge(context.Context, string) (int, error)                          { return 0, f.do() }
 func (f *flaky) Ping(context.Context) error                                          { return f.do() }
 func (f *flaky) Close() error                                                        { return nil }
+func (f *flaky) Status() store.Status                                                { return store.Status{Kind: "flaky", Shared: true} }
+func (f *flaky) GetMany(_ context.Context, ks []cachekey.Key) ([]store.Result, error) {
+	return make([]store.Result, len(ks)), f.do()
+}
+func (f *flaky) Lease(context.Context, cachekey.Key, time.Duration) (func(), bool, error) {
+	return func() {}, true, f.do()
+}
 
 var errDown = errors.New("dial tcp: connection refused")
 

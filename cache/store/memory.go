@@ -178,6 +178,34 @@ func (m *Memory) Get(ctx context.Context, k cachekey.Key) (Entry, bool, error) {
 	return e, true, nil
 }
 
+// GetMany is Get for each key: an embedded store has no round trips to
+// save.
+func (m *Memory) GetMany(ctx context.Context, ks []cachekey.Key) ([]Result, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("memory get: %w", err)
+	}
+	out := make([]Result, len(ks))
+	for i, k := range ks {
+		out[i].Entry, out[i].Found, out[i].Err = m.Get(ctx, k)
+	}
+	return out, nil
+}
+
+// Lease always grants the lease: no other replica shares this store, and
+// the engine coalesces identical misses within the process itself.
+func (m *Memory) Lease(ctx context.Context, _ cachekey.Key, ttl time.Duration) (func(), bool, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, false, fmt.Errorf("memory lease: %w", err)
+	}
+	if ttl <= 0 {
+		return nil, false, fmt.Errorf("memory lease: ttl %v: %w", ttl, ErrInvalid)
+	}
+	return func() {}, true, nil
+}
+
+// Status reports an in-process store that no other replica sees.
+func (m *Memory) Status() Status { return Status{Kind: "memory"} }
+
 // Set stores a copy of e under k for ttl.
 func (m *Memory) Set(ctx context.Context, k cachekey.Key, e Entry, ttl time.Duration) error {
 	if err := ctx.Err(); err != nil {

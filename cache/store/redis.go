@@ -23,6 +23,8 @@ const (
 	DefaultWriteTimeout = 100 * time.Millisecond
 	DefaultPoolTimeout  = 100 * time.Millisecond
 	DefaultMinIdleConns = 2
+	// DefaultOperationTimeout is a few round trips on a loaded network.
+	DefaultOperationTimeout = 150 * time.Millisecond
 )
 
 // RedisOptions configures NewRedis. The zero value of every field except URL
@@ -62,6 +64,12 @@ type RedisOptions struct {
 	// KeyPrefix is prepended to every store key, to share one Redis
 	// database between deployments. Default "".
 	KeyPrefix string
+	// OperationTimeout bounds each store operation as a whole (a lookup,
+	// a write, a lease), whatever the caller's deadline, so a slow Redis
+	// costs a request at most this much before it is served from the
+	// provider. Default DefaultOperationTimeout. Purge is bounded by its
+	// caller's context only.
+	OperationTimeout time.Duration
 }
 
 // Redis is a Backend on Redis (standalone, Sentinel or Cluster) through
@@ -71,6 +79,7 @@ type RedisOptions struct {
 type Redis struct {
 	c      redis.UniversalClient
 	prefix string
+	opTime time.Duration
 }
 
 // NewRedis parses opts.URL, applies the defaults and returns a client. It
@@ -83,7 +92,16 @@ func NewRedis(ctx context.Context, opts RedisOptions) (*Redis, error) {
 		return nil, fmt.Errorf("new redis: %w", err)
 	}
 	_ = c.Ping(ctx).Err() // warm-up only; see the doc comment
-	return &Redis{c: c, prefix: opts.KeyPrefix}, nil
+	op := opts.OperationTimeout
+	if op <= 0 {
+		op = DefaultOperationTimeout
+	}
+	return &Redis{c: c, prefix: opts.KeyPrefix, opTime: op}, nil
+}
+
+// op bounds one operation by the operation timeout.
+func (r *Redis) op(ctx context.Context) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(ctx, r.opTime)
 }
 
 // NewClient builds the go-redis client NewRedis uses (standalone, Sentinel
@@ -200,6 +218,8 @@ func (r *Redis) key(k cachekey.Key) string {
 
 // Get fetches and decodes the entry stored under k. The Body is read-only.
 func (r *Redis) Get(ctx context.Context, k cachekey.Key) (Entry, bool, error) {
+	ctx, cancel := r.op(ctx)
+	defer cancel()
 	b, err := r.c.Get(ctx, r.key(k)).Bytes()
 	if errors.Is(err, redis.Nil) {
 		return Entry{}, false, nil
@@ -220,14 +240,64 @@ func (r *Redis) Set(ctx context.Context, k cachekey.Key, e Entry, ttl time.Durat
 		return fmt.Errorf("redis set: ttl %v: %w", ttl, ErrInvalid)
 	}
 	ttl = (ttl + time.Millisecond - 1).Truncate(time.Millisecond)
+	ctx, cancel := r.op(ctx)
+	defer cancel()
 	if err := r.c.Set(ctx, r.key(k), MarshalEntry(e), ttl).Err(); err != nil {
 		return fmt.Errorf("redis set: %w", err)
 	}
 	return nil
 }
 
+// GetMany fetches every key with pipelined GETs: one round trip (one per
+// node of a Cluster, which go-redis runs in parallel). A multi-key MGET
+// would be CROSSSLOT in a Cluster.
+func (r *Redis) GetMany(ctx context.Context, ks []cachekey.Key) ([]Result, error) {
+	ctx, cancel := r.op(ctx)
+	defer cancel()
+	cmds := make([]*redis.StringCmd, len(ks))
+	_, err := r.c.Pipelined(ctx, func(p redis.Pipeliner) error {
+		for i, k := range ks {
+			cmds[i] = p.Get(ctx, r.key(k))
+		}
+		return nil
+	})
+	out := make([]Result, len(ks))
+	for i, cmd := range cmds {
+		b, cerr := cmd.Bytes()
+		switch {
+		case errors.Is(cerr, redis.Nil):
+		case cerr != nil:
+			var re redis.Error
+			if !errors.As(cerr, &re) {
+				// Not a reply from Redis: the whole call failed.
+				return nil, fmt.Errorf("redis get many: %w", cerr)
+			}
+			out[i].Err = fmt.Errorf("redis get many: %w", cerr)
+		default:
+			e, derr := UnmarshalEntry(b)
+			if derr != nil {
+				out[i].Err = fmt.Errorf("redis get many: %w", derr)
+				continue
+			}
+			out[i].Entry, out[i].Found = e, true
+		}
+	}
+	if err != nil && !errors.Is(err, redis.Nil) {
+		var re redis.Error
+		if !errors.As(err, &re) {
+			return nil, fmt.Errorf("redis get many: %w", err)
+		}
+	}
+	return out, nil
+}
+
+// Status reports a Redis store, shared by every replica pointed at it.
+func (r *Redis) Status() Status { return Status{Kind: "redis", Shared: true} }
+
 // Delete removes the entry stored under k.
 func (r *Redis) Delete(ctx context.Context, k cachekey.Key) error {
+	ctx, cancel := r.op(ctx)
+	defer cancel()
 	if err := r.c.Unlink(ctx, r.key(k)).Err(); err != nil {
 		return fmt.Errorf("redis delete: %w", err)
 	}
@@ -318,6 +388,8 @@ func globEscape(s string) string {
 
 // Ping sends PING.
 func (r *Redis) Ping(ctx context.Context) error {
+	ctx, cancel := r.op(ctx)
+	defer cancel()
 	if err := r.c.Ping(ctx).Err(); err != nil {
 		return fmt.Errorf("redis ping: %w", err)
 	}

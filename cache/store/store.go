@@ -43,9 +43,10 @@ type Entry struct {
 	Meta []byte
 }
 
-// Backend is the storage contract shared by [Memory], [Redis] and [Breaker].
-// Implementations are safe for concurrent use. Every method takes ctx first
-// and returns an error once ctx is done.
+// Backend is the storage contract shared by [Memory], [Redis] and [Breaker]:
+// the one interface the cache engine consumes (package cache declares the
+// same method set). Implementations are safe for concurrent use. Every
+// method takes ctx first and returns an error once ctx is done.
 //
 // Store keys are cachekey.Key.String(); Purge matches on that string.
 type Backend interface {
@@ -54,6 +55,11 @@ type Backend interface {
 	// err wrapping ErrCorrupt; callers count it and treat it as a miss, and
 	// the next Set overwrites it.
 	Get(ctx context.Context, k cachekey.Key) (Entry, bool, error)
+	// GetMany looks up every key in one round trip and returns one result
+	// per key, in order. A failure of the whole call (the store is
+	// unreachable) is the error; a value that cannot be decoded is that
+	// key's Err, wrapping ErrCorrupt.
+	GetMany(ctx context.Context, ks []cachekey.Key) ([]Result, error)
 	// Set stores e under k for ttl, replacing any previous entry. ttl must be
 	// positive (else ErrInvalid). Writes are best effort: a successful Set
 	// may still be lost (eviction, failover).
@@ -65,11 +71,40 @@ type Backend interface {
 	// cachekey.Prefix) and reports how many it deleted. An empty prefix is
 	// ErrInvalid; to purge all of Ditto's entries pass "ditto:".
 	Purge(ctx context.Context, prefix string) (int, error)
+	// Lease tries to take the fill lease of k for ttl: while a replica
+	// holds it, the others wait for its answer instead of calling the
+	// provider too. When acquired, the caller must call release once the
+	// entry is stored or the fill failed; release only drops the lease if
+	// it still holds it. A store that no other replica shares (Status
+	// Shared false) always grants it.
+	Lease(ctx context.Context, k cachekey.Key, ttl time.Duration) (release func(), acquired bool, err error)
 	// Ping reports whether the store is reachable.
 	Ping(ctx context.Context) error
+	// Status describes the store for readiness and metrics. It never
+	// blocks.
+	Status() Status
 	// Close releases the store's resources. The store must not be used
 	// afterwards.
 	Close() error
+}
+
+// Result is one key's answer from GetMany.
+type Result struct {
+	Entry Entry
+	Found bool
+	Err   error // this key's value could not be read (wraps ErrCorrupt)
+}
+
+// Status describes a store.
+type Status struct {
+	// Kind is "memory" or "redis".
+	Kind string
+	// Shared reports whether other gateway replicas see this store's
+	// writes, so fill leases and cross-replica coalescing apply.
+	Shared bool
+	// Breaker is the circuit breaker's state ("closed", "half-open",
+	// "open"), or "" when the store has none.
+	Breaker string
 }
 
 var (

@@ -5,6 +5,7 @@ import (
 	"io"
 	"os"
 
+	"github.com/dittocache/ditto/cache"
 	"github.com/dittocache/ditto/configs"
 	"github.com/dittocache/ditto/gateway"
 )
@@ -19,7 +20,7 @@ func keyCmd(args []string, getenv func(string) string, stdout, stderr io.Writer)
 		fmt.Fprintln(stderr, "ditto:", err)
 		return 1
 	}
-	var exps []*gateway.Explanation
+	var exps []*cache.Explanation
 	for _, path := range args {
 		body, err := os.ReadFile(path)
 		if err != nil {
@@ -39,7 +40,7 @@ func keyCmd(args []string, getenv func(string) string, stdout, stderr io.Writer)
 	}
 	a, b := exps[0], exps[1]
 	fmt.Fprintf(stdout, "A: %s\nB: %s\n", a.Key, b.Key)
-	diffs := gateway.Compare(a, b)
+	diffs := cache.Compare(a, b)
 	if len(diffs) == 0 {
 		fmt.Fprintln(stdout, "same key: the requests are equivalent after normalization")
 		return 0

@@ -110,11 +110,7 @@ func serve(ctx context.Context, getenv func(string) string, logw io.Writer) erro
 	if err != nil {
 		return err
 	}
-	deps := gateway.Deps{Providers: make(map[string]gateway.Provider, len(provs)), Logger: log}
-	for name, p := range provs {
-		deps.Providers[name] = p
-	}
-	srv, err := gateway.New(ctx, cfg, deps)
+	srv, err := gateway.New(ctx, cfg, gateway.Deps{Providers: provs, Logger: log})
 	if err != nil {
 		return err
 	}

@@ -71,10 +71,7 @@ func (e *env) start(t *testing.T, st *setup) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	deps := gateway.Deps{Providers: map[string]gateway.Provider{}, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}
-	for k, v := range provs {
-		deps.Providers[k] = v
-	}
+	deps := gateway.Deps{Providers: provs, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}
 	srv, err := gateway.New(context.Background(), cfg, deps)
 	if err != nil {
 		t.Fatal(err)

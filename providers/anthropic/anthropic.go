@@ -96,6 +96,7 @@ func New(o Options) *Client {
 	c.api = upstream.NewPoster(name, o.HTTPClient, http.Header{"X-Api-Key": {o.APIKey}, "Anthropic-Version": {APIVersion}}, func(status int, h http.Header, body []byte) error {
 		return decodeError(status, h, body, o.APIKey)
 	})
+	c.api.KeyHeader = "X-Api-Key" // pass-through: a client key in the context replaces it
 	return c
 }
 

@@ -88,6 +88,7 @@ func New(o Options) *Client {
 	c.api = upstream.NewPoster(name, o.HTTPClient, http.Header{"X-Goog-Api-Key": {o.APIKey}}, func(status int, h http.Header, body []byte) error {
 		return decodeError(status, h, body, o.APIKey)
 	})
+	c.api.KeyHeader = "X-Goog-Api-Key" // pass-through: a client key in the context replaces it
 	return c
 }
 

@@ -50,6 +50,11 @@ type Options struct {
 	// Header holds extra headers sent with every request, e.g.
 	// OpenAI-Organization. New copies it.
 	Header http.Header
+	// EmbeddingFormat is the encoding_format Embed asks of the upstream
+	// (see embeddings.go): "base64" or "float"; "" means base64 for
+	// OpenAI's own API (BaseURL empty or DefaultBaseURL) and float for
+	// any other server.
+	EmbeddingFormat string
 }
 
 // Client is a stateless OpenAI-compatible adapter, safe for concurrent use.
@@ -60,6 +65,9 @@ type Client struct {
 	auth   []string // "Bearer <key>", shared by every request's header
 	http   *http.Client
 	header http.Header
+
+	embedURL    string // {base}/embeddings
+	embedFormat string // encoding_format asked of the upstream
 }
 
 // Header values shared by every request (a header map only replaces or
@@ -84,6 +92,7 @@ func New(o Options) *Client {
 	if c.http == nil {
 		c.http = providers.NewHTTPClient(providers.HTTPOptions{})
 	}
+	c.initEmbeddings(o)
 	if c.key != "" {
 		c.auth = []string{"Bearer " + c.key}
 	}
@@ -169,7 +178,9 @@ func (c *Client) do(ctx context.Context, req *normalize.Request, stream bool) (*
 	} else {
 		hr.Header["Accept"] = acceptJSON
 	}
-	if c.auth != nil {
+	if k, ok := providers.ClientKey(ctx); ok {
+		hr.Header["Authorization"] = []string{"Bearer " + k} // pass-through
+	} else if c.auth != nil {
 		hr.Header["Authorization"] = c.auth
 	}
 	providers.InjectTrace(ctx, hr.Header)
@@ -179,7 +190,7 @@ func (c *Client) do(ctx context.Context, req *normalize.Request, stream bool) (*
 	}
 	if resp.StatusCode/100 != 2 {
 		defer resp.Body.Close()
-		return nil, c.upstreamError(resp)
+		return nil, providers.RedactClientKey(ctx, c.upstreamError(resp))
 	}
 	return resp, nil
 }

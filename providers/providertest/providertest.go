@@ -252,6 +252,12 @@ func Run(t *testing.T, s Suite) {
 // serve starts a server that checks each request and then calls reply.
 func serve(t *testing.T, s *Suite, stream bool, reply func(w http.ResponseWriter, r *http.Request)) providers.Provider {
 	t.Helper()
+	return s.New(startServer(t, s, stream, reply), APIKey)
+}
+
+// startServer starts serve's server and returns its URL.
+func startServer(t *testing.T, s *Suite, stream bool, reply func(w http.ResponseWriter, r *http.Request)) string {
+	t.Helper()
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		body, err := io.ReadAll(r.Body)
 		if err != nil {
@@ -261,7 +267,7 @@ func serve(t *testing.T, s *Suite, stream bool, reply func(w http.ResponseWriter
 		reply(w, r)
 	}))
 	t.Cleanup(srv.Close)
-	return s.New(srv.URL, APIKey)
+	return srv.URL
 }
 
 func checkRequest(t *testing.T, s *Suite, r *http.Request, body []byte, stream bool) {

@@ -40,6 +40,9 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Backend) {
 		{"NotAliased", testNotAliased},
 		{"CancelledContext", testCancelled},
 		{"Ping", testPing},
+		{"GetMany", testGetMany},
+		{"Lease", testLease},
+		{"Status", testStatus},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) { tt.fn(t, newStore(t)) })
@@ -400,5 +403,76 @@ func testCancelled(t *testing.T, s store.Backend) {
 func testPing(t *testing.T, s store.Backend) {
 	if err := s.Ping(t.Context()); err != nil {
 		t.Errorf("Ping = %v, want nil", err)
+	}
+}
+
+// testGetMany: one result per key, in order, hits and misses mixed, and the
+// same entries Get returns.
+func testGetMany(t *testing.T, s store.Backend) {
+	var keys []cachekey.Key
+	for i := range 5 {
+		keys = append(keys, key("ns", "openai/m", fmt.Sprintf("many-%d", i)))
+	}
+	for i, k := range keys {
+		if i%2 == 0 {
+			mustSet(t, s, k, entry(k, fmt.Sprintf("body-%d", i)), hour)
+		}
+	}
+	got, err := s.GetMany(t.Context(), keys)
+	if err != nil {
+		t.Fatalf("GetMany = %v, want nil", err)
+	}
+	if len(got) != len(keys) {
+		t.Fatalf("GetMany returned %d results for %d keys", len(got), len(keys))
+	}
+	for i, r := range got {
+		if r.Err != nil {
+			t.Errorf("GetMany[%d].Err = %v", i, r.Err)
+		}
+		if want := i%2 == 0; r.Found != want {
+			t.Errorf("GetMany[%d].Found = %v, want %v", i, r.Found, want)
+			continue
+		}
+		if r.Found && string(r.Entry.Body) != fmt.Sprintf("body-%d", i) {
+			t.Errorf("GetMany[%d].Body = %q, want body-%d", i, r.Entry.Body, i)
+		}
+		if r.Found && r.Entry.Digest != keys[i].Digest {
+			t.Errorf("GetMany[%d].Digest = %x, want the key's", i, r.Entry.Digest)
+		}
+	}
+	if got, err := s.GetMany(t.Context(), nil); err != nil || len(got) != 0 {
+		t.Errorf("GetMany(nil) = %v, %v; want no results, nil", got, err)
+	}
+}
+
+// testLease: a store shared between replicas grants a key's lease to one
+// holder at a time; an unshared one always grants it. Release may be
+// called after the lease is gone.
+func testLease(t *testing.T, s store.Backend) {
+	k := key("ns", "openai/m", "lease")
+	release, ok, err := s.Lease(t.Context(), k, time.Minute)
+	if err != nil || !ok {
+		t.Fatalf("Lease = %v, %v; want acquired", ok, err)
+	}
+	_, again, err := s.Lease(t.Context(), k, time.Minute)
+	if err != nil {
+		t.Fatalf("second Lease = %v", err)
+	}
+	if shared := s.Status().Shared; again == shared {
+		t.Errorf("second Lease acquired = %v on a store with Shared = %v", again, shared)
+	}
+	release()
+	release()
+	if _, ok, err := s.Lease(t.Context(), k, time.Minute); err != nil || !ok {
+		t.Errorf("Lease after release = %v, %v; want acquired", ok, err)
+	}
+	if _, _, err := s.Lease(t.Context(), k, 0); !errors.Is(err, store.ErrInvalid) {
+		t.Errorf("Lease(ttl 0) = %v, want ErrInvalid", err)
+	}
+}
+
+func testStatus(t *testing.T, s store.Backend) {
+	if st := s.Status(); st.Kind == "" {
+		t.Errorf("Status() = %+v, want a Kind", st)
 	}
 }

@@ -24,6 +24,11 @@ type Poster struct {
 	// application/json, e.g. the API key; keys in canonical form. Not
 	// modified.
 	Header http.Header
+	// KeyHeader names the header of Header that carries the API key (e.g.
+	// "X-Api-Key"), canonical form. When the request's context carries a
+	// client key (providers.WithClientKey), Post sends that instead and
+	// redacts it from errors. Empty: the context's key is ignored.
+	KeyHeader string
 	// Error maps a response whose status is not 200 (its status, headers
 	// and at most MaxErrorBody bytes of body) to the error Post returns.
 	Error func(status int, h http.Header, body []byte) error
@@ -55,6 +60,9 @@ func (p *Poster) Post(ctx context.Context, url string, body []byte) (*http.Respo
 	for k, v := range p.Header {
 		hr.Header[k] = append([]string(nil), v...)
 	}
+	if k, ok := providers.ClientKey(ctx); ok && p.KeyHeader != "" {
+		hr.Header[p.KeyHeader] = []string{k}
+	}
 	hr.Header.Set("Content-Type", "application/json")
 	providers.InjectTrace(ctx, hr.Header)
 	resp, err := p.Client.Do(hr)
@@ -63,7 +71,7 @@ func (p *Poster) Post(ctx context.Context, url string, body []byte) (*http.Respo
 	}
 	if resp.StatusCode != http.StatusOK {
 		defer resp.Body.Close()
-		return nil, p.Error(resp.StatusCode, resp.Header, ErrorBody(resp))
+		return nil, providers.RedactClientKey(ctx, p.Error(resp.StatusCode, resp.Header, ErrorBody(resp)))
 	}
 	return resp, nil
 }

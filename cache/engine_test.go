@@ -1,0 +1,303 @@
+package cache_test
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/dittocache/ditto/cache"
+	"github.com/dittocache/ditto/cache/store"
+	"github.com/dittocache/ditto/cachekey"
+	"github.com/dittocache/ditto/internal/redistest"
+	"github.com/dittocache/ditto/normalize"
+)
+
+// answer is a complete one-choice answer saying text.
+func answer(text string) *normalize.Response {
+	return &normalize.Response{ID: "chatcmpl-1", Created: 1, Model: "m",
+		Choices: []normalize.Choice{{Message: normalize.Message{Role: "assistant", Content: []normalize.Part{{Type: "text", Text: text}}}, FinishReason: "stop"}},
+		Usage:   &normalize.Usage{PromptTokens: 3, CompletionTokens: 2, TotalTokens: 5}}
+}
+
+// filler counts provider calls and answers each with text, after gate is
+// closed (nil: at once).
+type filler struct {
+	calls atomic.Int64
+	text  string
+	err   error
+	gate  chan struct{}
+}
+
+func (f *filler) fill(ctx context.Context, publish func(*normalize.Chunk)) (*normalize.Response, error) {
+	f.calls.Add(1)
+	if f.gate != nil {
+		select {
+		case <-f.gate:
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+	}
+	if f.err != nil {
+		return nil, f.err
+	}
+	s := f.text
+	publish(&normalize.Chunk{Choices: []normalize.ChunkChoice{{Delta: normalize.Delta{Role: "assistant", Content: &s}}}})
+	return answer(f.text), nil
+}
+
+var policy = cache.Policy{Lookup: true, Store: true, MaxAge: -1, TTL: time.Hour}
+
+func key(s string) cachekey.Key { return cachekey.New("tenant", "openai/m", []byte(s)) }
+
+func newEngine(t *testing.T, o cache.Options) (*cache.Engine, *store.Memory) {
+	t.Helper()
+	m := store.NewMemory(1 << 20)
+	t.Cleanup(func() { m.Close() })
+	return cache.New(m, o), m
+}
+
+// serve asks e for k and waits for the complete answer.
+func serve(t *testing.T, e *cache.Engine, r *cache.Request) (*cache.Answer, *normalize.Response) {
+	t.Helper()
+	a, err := e.Serve(context.Background(), r)
+	if err != nil {
+		t.Fatalf("Serve = %v", err)
+	}
+	defer a.Close()
+	if err := a.Wait(context.Background()); err != nil {
+		t.Fatalf("Wait = %v", err)
+	}
+	if a.Err() != nil {
+		return a, nil
+	}
+	resp, err := a.Response()
+	if err != nil {
+		t.Fatalf("Response = %v", err)
+	}
+	return a, resp
+}
+
+func TestMissThenHit(t *testing.T) {
+	e, _ := newEngine(t, cache.Options{Coalesce: true})
+	f := &filler{text: "hello"}
+	r := func() *cache.Request {
+		return &cache.Request{Key: key("q"), Policy: policy, Fill: cache.FillFunc(f.fill)}
+	}
+	a, resp := serve(t, e, r())
+	if a.Status != cache.Miss || !a.Stored || resp.Choices[0].Message.Text() != "hello" {
+		t.Fatalf("first: %v stored=%v %v, want MISS stored hello", a.Status, a.Stored, resp)
+	}
+	a, resp = serve(t, e, r())
+	if a.Status != cache.Hit || resp.Choices[0].Message.Text() != "hello" || f.calls.Load() != 1 {
+		t.Fatalf("second: %v %v after %d calls, want HIT hello after 1", a.Status, resp, f.calls.Load())
+	}
+	sum, err := a.Summary()
+	if err != nil || sum.Usage.TotalTokens != 5 || sum.Choices[0].FinishReason != "stop" {
+		t.Errorf("Summary = %+v, %v", sum, err)
+	}
+}
+
+func TestCoalescedFollowersShareOneCall(t *testing.T) {
+	e, _ := newEngine(t, cache.Options{Coalesce: true})
+	f := &filler{text: "shared", gate: make(chan struct{})}
+	var coalesced atomic.Int64
+	e2 := cache.New(e.Store(), cache.Options{Coalesce: true, Observer: cache.Observer{Coalesced: func(string) { coalesced.Add(1) }}})
+	const n = 20
+	var wg sync.WaitGroup
+	statuses := make(chan cache.Status, n)
+	for range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			a, err := e2.Serve(context.Background(), &cache.Request{Key: key("same"), Policy: policy, Stream: true, Fill: cache.FillFunc(f.fill)})
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			defer a.Close()
+			for {
+				_, done, err := a.Next(context.Background())
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				if done {
+					break
+				}
+			}
+			statuses <- a.Status
+		}()
+	}
+	waitFor(t, func() bool { return e2.Followers(key("same")) == n })
+	close(f.gate)
+	wg.Wait()
+	close(statuses)
+	count := map[cache.Status]int{}
+	for s := range statuses {
+		count[s]++
+	}
+	if f.calls.Load() != 1 || count[cache.Miss] != 1 || count[cache.Coalesced] != n-1 || coalesced.Load() != n-1 {
+		t.Errorf("calls %d, statuses %v, observed %d coalesced; want 1 call, 1 MISS, %d COALESCED", f.calls.Load(), count, coalesced.Load(), n-1)
+	}
+}
+
+// A leader whose client leaves does not cancel the call for its
+// followers; the last one out does.
+func TestLeaderLeavingKeepsTheCallForFollowers(t *testing.T) {
+	e, _ := newEngine(t, cache.Options{Coalesce: true})
+	f := &filler{text: "kept", gate: make(chan struct{})}
+	r := &cache.Request{Key: key("leave"), Policy: policy, Stream: true, Fill: cache.FillFunc(f.fill)}
+	lctx, leave := context.WithCancel(context.Background())
+	leader, _ := e.Serve(lctx, r)
+	follower, _ := e.Serve(context.Background(), &cache.Request{Key: key("leave"), Policy: policy, Stream: true, Fill: cache.FillFunc(f.fill)})
+	leave()
+	leader.Close()
+	close(f.gate)
+	if err := follower.Wait(context.Background()); err != nil || follower.Err() != nil {
+		t.Fatalf("follower: %v, %v", err, follower.Err())
+	}
+	follower.Close()
+	if follower.Status != cache.Coalesced || !follower.Stored {
+		t.Errorf("follower: %v stored=%v, want COALESCED and the answer stored", follower.Status, follower.Stored)
+	}
+}
+
+func TestStaleIfError(t *testing.T) {
+	now := time.Unix(1_000_000, 0)
+	clock := func() time.Time { return now }
+	e, _ := newEngine(t, cache.Options{StaleIfError: time.Hour, ServeStale: func(error) bool { return true }, Now: clock})
+	pol := policy
+	pol.TTL = time.Minute
+	ok := &filler{text: "old"}
+	serve(t, e, &cache.Request{Key: key("s"), Policy: pol, Fill: cache.FillFunc(ok.fill)})
+	now = now.Add(2 * time.Minute) // past the fresh lifetime
+	down := &filler{err: errors.New("provider down")}
+	a, resp := serve(t, e, &cache.Request{Key: key("s"), Policy: pol, Fill: cache.FillFunc(down.fill)})
+	if a.Status != cache.Stale || resp == nil || resp.Choices[0].Message.Text() != "old" || a.FillErr == nil || a.Age != 2*time.Minute {
+		t.Fatalf("stale: %v %v age %v fillErr %v, want STALE old 2m with the error", a.Status, resp, a.Age, a.FillErr)
+	}
+	// Without ServeStale's consent the error stands.
+	e2 := cache.New(e.Store(), cache.Options{StaleIfError: time.Hour, Now: clock})
+	a, _ = serve(t, e2, &cache.Request{Key: key("s"), Policy: pol, Fill: cache.FillFunc(down.fill)})
+	if a.Status == cache.Stale || a.Err() == nil {
+		t.Errorf("without ServeStale: %v err %v, want the error", a.Status, a.Err())
+	}
+}
+
+func TestOnlyIfCachedAndBypass(t *testing.T) {
+	e, m := newEngine(t, cache.Options{Coalesce: true})
+	f := &filler{text: "x"}
+	only := policy
+	only.OnlyIfCached = true
+	if _, err := e.Serve(context.Background(), &cache.Request{Key: key("o"), Policy: only, Fill: cache.FillFunc(f.fill)}); !errors.Is(err, cache.ErrNotCached) {
+		t.Fatalf("only-if-cached miss: %v, want ErrNotCached", err)
+	}
+	var chunks int
+	a, _ := serve(t, e, &cache.Request{Key: key("o"), Policy: cache.Policy{MaxAge: -1}, Stream: true, Fill: cache.FillFunc(f.fill),
+		Sink: func(*normalize.Chunk) { chunks++ }})
+	if a.Status != cache.Bypass || a.Stored || chunks != 1 {
+		t.Errorf("no-store: %v stored=%v chunks to the sink %d, want BYPASS, not stored, 1", a.Status, a.Stored, chunks)
+	}
+	if _, ok, _ := m.Get(context.Background(), key("o")); ok {
+		t.Error("a no-store answer was stored")
+	}
+	refresh := policy
+	refresh.Lookup = false
+	a, _ = serve(t, e, &cache.Request{Key: key("o"), Policy: refresh, Fill: cache.FillFunc(f.fill)})
+	if a.Status != cache.Bypass || !a.Stored {
+		t.Errorf("no-cache: %v stored=%v, want BYPASS and stored", a.Status, a.Stored)
+	}
+}
+
+// Entries that are not the request's (digest) or not an answer the codec
+// wrote (someone else's bytes) are misses, reported, and overwritten.
+func TestUntrustedEntriesAreMisses(t *testing.T) {
+	var mismatches, decodeErrs atomic.Int64
+	e, m := newEngine(t, cache.Options{Observer: cache.Observer{
+		Mismatch:   func() { mismatches.Add(1) },
+		StoreError: func(op string, _ error) { decodeErrs.Add(1) },
+	}})
+	ctx := context.Background()
+	k := key("u")
+	other := key("other")
+	m.Set(ctx, k, store.Entry{Digest: other.Digest, Created: time.Now(), Body: []byte(`{"id":"x"}`)}, time.Hour)
+	f := &filler{text: "own"}
+	a, resp := serve(t, e, &cache.Request{Key: k, Policy: policy, Fill: cache.FillFunc(f.fill)})
+	if a.Status != cache.Miss || resp.Choices[0].Message.Text() != "own" || mismatches.Load() != 1 {
+		t.Fatalf("misplaced entry: %v %v, %d mismatches; want MISS with its own answer, 1", a.Status, resp, mismatches.Load())
+	}
+	m.Set(ctx, k, store.Entry{Digest: k.Digest, Created: time.Now(), Body: []byte(`{"id":"x", not json`)}, time.Hour)
+	a, _ = serve(t, e, &cache.Request{Key: k, Policy: policy, Fill: cache.FillFunc(f.fill)})
+	if a.Status != cache.Miss || decodeErrs.Load() != 1 {
+		t.Errorf("garbage body: %v, %d decode errors; want MISS, 1", a.Status, decodeErrs.Load())
+	}
+	if a, _ := serve(t, e, &cache.Request{Key: k, Policy: policy, Fill: cache.FillFunc(f.fill)}); a.Status != cache.Hit {
+		t.Errorf("after the refill: %v, want HIT", a.Status)
+	}
+}
+
+// An incomplete answer (a choice without a finish reason) is an error and
+// never stored.
+func TestIncompleteAnswersAreNotStored(t *testing.T) {
+	e, m := newEngine(t, cache.Options{})
+	fill := func(context.Context, func(*normalize.Chunk)) (*normalize.Response, error) {
+		r := answer("cut")
+		r.Choices[0].FinishReason = ""
+		return r, nil
+	}
+	a, _ := serve(t, e, &cache.Request{Key: key("i"), Policy: policy, Fill: cache.FillFunc(fill)})
+	if !errors.Is(a.Err(), cache.ErrIncomplete) || a.Stored {
+		t.Errorf("incomplete: err %v stored %v, want ErrIncomplete, not stored", a.Err(), a.Stored)
+	}
+	if _, ok, _ := m.Get(context.Background(), key("i")); ok {
+		t.Error("an incomplete answer was stored")
+	}
+}
+
+// Two engines (replicas) on one Redis: a miss on the second waits for the
+// first's fill and is COALESCED, with one provider call.
+func TestCrossReplicaFillLease(t *testing.T) {
+	srv := redistest.Start(t)
+	waiting := make(chan struct{}, 1)
+	open := func() *cache.Engine {
+		r, err := store.NewRedis(context.Background(), store.RedisOptions{URL: srv.URL()})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { r.Close() })
+		return cache.New(r, cache.Options{Coalesce: true, FillWait: 10 * time.Second, Observer: cache.Observer{
+			Wait: func(context.Context) func() { waiting <- struct{}{}; return func() {} }}})
+	}
+	a, b := open(), open()
+	f := &filler{text: "once", gate: make(chan struct{})}
+	k := key("lease")
+	first, _ := a.Serve(context.Background(), &cache.Request{Key: k, Policy: policy, Stream: true, Fill: cache.FillFunc(f.fill)})
+	defer first.Close()
+	waitFor(t, func() bool { return f.calls.Load() == 1 }) // the first holds the lease and calls
+	done := make(chan *cache.Answer)
+	go func() {
+		ans, _ := serve(t, b, &cache.Request{Key: k, Policy: policy, Fill: cache.FillFunc(f.fill)})
+		done <- ans
+	}()
+	<-waiting // the second found the lease taken and waits for the fill
+	close(f.gate)
+	second := <-done
+	if second.Status != cache.Coalesced || f.calls.Load() != 1 {
+		t.Errorf("second replica: %v after %d calls, want COALESCED after 1", second.Status, f.calls.Load())
+	}
+}
+
+// waitFor polls cond for up to 10 s: a bound for progress, not a timing.
+func waitFor(t *testing.T, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatal("condition not reached in 10s")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}

@@ -1,0 +1,118 @@
+package gateway
+
+import (
+	"context"
+	"time"
+
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/trace"
+
+	"github.com/dittocache/ditto/cache"
+	"github.com/dittocache/ditto/cache/store"
+	"github.com/dittocache/ditto/cachekey"
+	"github.com/dittocache/ditto/normalize"
+	"github.com/dittocache/ditto/providers/router"
+)
+
+// engineObserver is how the gateway's telemetry hears the cache engine:
+// spans around lookups and coalesce waits (only when spans are recorded),
+// metrics for store errors, digest mismatches and coalesced requests.
+func (s *Server) engineObserver() cache.Observer {
+	m := s.metrics
+	o := cache.Observer{
+		StoreError: func(op string, err error) {
+			m.storeError(op)
+			s.log.Debug("cache store operation failed; served as a miss", "op", op, "err", err)
+		},
+		Mismatch: func() {
+			m.digestMismatch()
+			s.log.Warn("cache entry digest mismatch; served as a miss")
+		},
+		Coalesced: m.coalesced,
+	}
+	if m.tracing {
+		o.Lookup = func(ctx context.Context) (context.Context, func(bool, error)) {
+			ctx, span := m.tracer.Start(ctx, "cache lookup")
+			return ctx, func(hit bool, err error) {
+				span.SetAttributes(attribute.Bool("ditto.cache.hit", hit))
+				endSpan(span, err)
+			}
+		}
+		o.Wait = func(ctx context.Context) func() {
+			_, span := m.tracer.Start(ctx, "coalesce wait")
+			return func() { span.End() }
+		}
+	}
+	return o
+}
+
+// routerObserver opens a client span per provider call (a child of the
+// request that started the flight: the flight's context carries its span)
+// and records the call's metrics.
+func (s *Server) routerObserver() router.Observer {
+	return router.Observer{
+		Attempt: func(ctx context.Context, r, rt router.Route, req *normalize.Request) (context.Context, func(*normalize.Response, error)) {
+			start := s.now()
+			span := noopSpan
+			if s.metrics.tracing {
+				ctx, span = s.metrics.tracer.Start(ctx, "chat "+req.Model, trace.WithSpanKind(trace.SpanKindClient),
+					trace.WithAttributes(
+						attrOperation.String("chat"),
+						attrProvider.String(s.router.GenAIProvider(rt.Provider)),
+						attrProviderName.String(rt.Provider),
+						attrRequestModel.String(req.Model),
+					))
+			}
+			return ctx, func(resp *normalize.Response, err error) {
+				s.metrics.upstream(r, rt, span, s.now().Sub(start), resp, err)
+			}
+		},
+	}
+}
+
+// noopSpan stands in for spans nobody records.
+var noopSpan = trace.SpanFromContext(context.Background())
+
+// tracedStore puts each store operation in a client span. The gateway
+// wraps its store in it only when spans are recorded.
+type tracedStore struct {
+	cache.Store
+	tracer trace.Tracer
+	redis  bool
+}
+
+func (t tracedStore) span(ctx context.Context, op string) (context.Context, trace.Span) {
+	attrs := []attribute.KeyValue{attrStoreOp.String(op)}
+	if t.redis {
+		attrs = append(attrs, attribute.String("db.system.name", "redis"))
+	}
+	return t.tracer.Start(ctx, "store "+op, trace.WithSpanKind(trace.SpanKindClient), trace.WithAttributes(attrs...))
+}
+
+func (t tracedStore) Get(ctx context.Context, k cachekey.Key) (store.Entry, bool, error) {
+	ctx, span := t.span(ctx, "get")
+	e, ok, err := t.Store.Get(ctx, k)
+	endSpan(span, err)
+	return e, ok, err
+}
+
+func (t tracedStore) GetMany(ctx context.Context, ks []cachekey.Key) ([]store.Result, error) {
+	ctx, span := t.span(ctx, "get_many")
+	rs, err := t.Store.GetMany(ctx, ks)
+	endSpan(span, err)
+	return rs, err
+}
+
+func (t tracedStore) Set(ctx context.Context, k cachekey.Key, e store.Entry, ttl time.Duration) error {
+	ctx, span := t.span(ctx, "set")
+	err := t.Store.Set(ctx, k, e, ttl)
+	endSpan(span, err)
+	return err
+}
+
+func (t tracedStore) Lease(ctx context.Context, k cachekey.Key, ttl time.Duration) (func(), bool, error) {
+	ctx, span := t.span(ctx, "lease")
+	release, ok, err := t.Store.Lease(ctx, k, ttl)
+	endSpan(span, err)
+	return release, ok, err
+}

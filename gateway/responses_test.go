@@ -1,0 +1,157 @@
+package gateway
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"strings"
+	"testing"
+
+	"github.com/dittocache/ditto/internal/fakeopenai"
+)
+
+// postTo posts body to path and returns status, X-Ditto-Cache and body.
+func postTo(t *testing.T, url, path, body string, header ...string) (int, string, []byte) {
+	t.Helper()
+	req, _ := http.NewRequestWithContext(context.Background(), http.MethodPost, url+path, strings.NewReader(body))
+	req.Header.Set("Content-Type", "application/json")
+	for i := 0; i+1 < len(header); i += 2 {
+		req.Header.Set(header[i], header[i+1])
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, resp.Header.Get("X-Ditto-Cache"), b
+}
+
+// responseText is the output text of a Responses API response object.
+func responseText(t *testing.T, b []byte) (id, text string) {
+	t.Helper()
+	var r struct {
+		ID     string `json:"id"`
+		Object string `json:"object"`
+		Status string `json:"status"`
+		Output []struct {
+			Type    string `json:"type"`
+			Content []struct {
+				Type string `json:"type"`
+				Text string `json:"text"`
+			} `json:"content"`
+		} `json:"output"`
+	}
+	if err := json.Unmarshal(b, &r); err != nil || r.Object != "response" || r.Status != "completed" {
+		t.Fatalf("not a completed response object (%v): %s", err, b)
+	}
+	for _, o := range r.Output {
+		for _, c := range o.Content {
+			if c.Type == "output_text" {
+				text += c.Text
+			}
+		}
+	}
+	return r.ID, text
+}
+
+// One question asked as chat completions, then as Responses (JSON and
+// stream) reaches the provider once: the dialects share the cache.
+func TestResponsesShareTheChatCache(t *testing.T) {
+	g := newTestGateway(t, testOpts{})
+	g.up.SetEcho(true)
+	chatReq := `{"model":"gpt-4o","messages":[{"role":"system","content":"Be brief."},{"role":"user","content":"What is 2+2?"}],"max_tokens":50}`
+	code, status, _ := postTo(t, g.url, "/v1/chat/completions", chatReq)
+	if code != 200 || status != "MISS" {
+		t.Fatalf("chat: %d %s, want 200 MISS", code, status)
+	}
+	respReq := `{"model":"gpt-4o","instructions":"Be brief.","input":"What is 2+2?","max_output_tokens":50}`
+	code, status, body := postTo(t, g.url, "/v1/responses", respReq)
+	if code != 200 || status != "HIT" {
+		t.Fatalf("responses: %d %s %s, want 200 HIT", code, status, body)
+	}
+	if _, text := responseText(t, body); text != fakeopenai.EchoAnswer("What is 2+2?") {
+		t.Errorf("responses text = %q", text)
+	}
+	stream := strings.Replace(respReq, `"input"`, `"stream":true,"input"`, 1)
+	code, status, body = postTo(t, g.url, "/v1/responses", stream)
+	if code != 200 || status != "HIT" {
+		t.Fatalf("responses stream: %d %s, want 200 HIT", code, status)
+	}
+	events := sseEvents(t, body)
+	if len(events) < 4 || events[0] != "response.created" || events[len(events)-1] != "response.completed" {
+		t.Errorf("stream events %v, want response.created … response.completed", events)
+	}
+	if g.up.Calls() != 1 {
+		t.Errorf("upstream calls = %d, want 1", g.up.Calls())
+	}
+}
+
+// A follow-up naming the previous response continues its conversation,
+// through a chat-only provider: the history reaches the provider.
+func TestResponsesPreviousResponseID(t *testing.T) {
+	g := newTestGateway(t, testOpts{})
+	g.up.SetEcho(true)
+	code, _, body := postTo(t, g.url, "/v1/responses", `{"model":"gpt-4o","input":"My name is Ada."}`)
+	if code != 200 {
+		t.Fatalf("first: %d %s", code, body)
+	}
+	id, _ := responseText(t, body)
+	code, status, body := postTo(t, g.url, "/v1/responses", `{"model":"gpt-4o","previous_response_id":"`+id+`","input":"What is my name?"}`)
+	if code != 200 || status != "MISS" {
+		t.Fatalf("follow-up: %d %s %s", code, status, body)
+	}
+	reqs := g.up.Requests()
+	last := string(reqs[len(reqs)-1])
+	for _, want := range []string{"My name is Ada.", fakeopenai.EchoAnswer("My name is Ada."), "What is my name?"} {
+		if !strings.Contains(last, want) {
+			t.Errorf("upstream request lacks %q: %s", want, last)
+		}
+	}
+	// An id Ditto never answered is the client's error.
+	code, _, body = postTo(t, g.url, "/v1/responses", `{"model":"gpt-4o","previous_response_id":"resp_nope","input":"x"}`)
+	if code != 400 || !strings.Contains(string(body), "previous_response_id") {
+		t.Errorf("unknown previous response: %d %s, want 400 naming previous_response_id", code, body)
+	}
+	// Records are the tenant's: another sub-namespace cannot follow up.
+	code, _, _ = postTo(t, g.url, "/v1/responses", `{"model":"gpt-4o","previous_response_id":"`+id+`","input":"x"}`,
+		"X-Ditto-Namespace", "other")
+	if code != 400 {
+		t.Errorf("follow-up from another namespace: %d, want 400", code)
+	}
+}
+
+func TestResponsesBadInput(t *testing.T) {
+	g := newTestGateway(t, testOpts{})
+	for _, body := range []string{`{`, `[]`, `{"model":"gpt-4o"}`, `{"model":"gpt-4o","input":[{"type":"message","role":"user","content":[{"type":"input_image"}]}]}`,
+		`{"model":"gpt-4o","input":"x","max_output_tokens":-1}`, `{"model":"gpt-4o","input":"x","tools":[{"type":"function"}]}`} {
+		code, _, b := postTo(t, g.url, "/v1/responses", body)
+		var e struct {
+			Error struct {
+				Message, Type string
+			} `json:"error"`
+		}
+		if code != 400 || json.Unmarshal(b, &e) != nil || e.Error.Message == "" || e.Error.Type != "invalid_request_error" {
+			t.Errorf("%s: %d %s, want a 400 OpenAI error", body, code, b)
+		}
+	}
+	if g.up.Calls() != 0 {
+		t.Errorf("bad input reached the provider %d times", g.up.Calls())
+	}
+}
+
+// sseEvents lists the event names of an SSE body.
+func sseEvents(t *testing.T, body []byte) []string {
+	t.Helper()
+	var names []string
+	sc := bufio.NewScanner(strings.NewReader(string(body)))
+	sc.Buffer(nil, 1<<20)
+	for sc.Scan() {
+		if n, ok := strings.CutPrefix(sc.Text(), "event: "); ok {
+			names = append(names, n)
+		}
+	}
+	return names
+}

@@ -1,0 +1,513 @@
+package gateway
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/dittocache/ditto/cache"
+	"github.com/dittocache/ditto/cachekey"
+	"github.com/dittocache/ditto/configs"
+	"github.com/dittocache/ditto/normalize"
+	"github.com/dittocache/ditto/providers"
+	"github.com/dittocache/ditto/providers/router"
+)
+
+// A dialect is one client API (chat completions, Responses, Messages,
+// legacy completions): how its requests decode into the canonical form and
+// how an answer renders in its wire format. Every dialect shares the
+// pipeline of serve and the one cache engine.
+type dialect interface {
+	// name is the dialect's Request.Dialect value when it keys within it.
+	name() string
+	// operation is the gen_ai.operation.name of its requests.
+	operation() string
+	// decode turns a body into the canonical request and the dialect's own
+	// view of it, which rendering needs (echoed parameters). Errors are
+	// *normalize.Error or *APIError.
+	decode(s *Server, c echo.Context, body []byte) (*normalize.Request, any, error)
+	// render writes a complete answer's body (and tells answered, when the
+	// dialect needs to know).
+	render(ctx context.Context, dst []byte, a *cache.Answer, x *exchange) ([]byte, error)
+	// stream returns the renderer of one streamed answer.
+	stream(x *exchange) streamRenderer
+	// answered is told the complete answer a client is about to get (hit
+	// or miss), before the answer's end is written.
+	answered(ctx context.Context, x *exchange, resp *normalize.Response)
+	// errorBody renders an error in the dialect's shape.
+	errorBody(e *APIError) []byte
+	// portable returns what a provider that does not speak the dialect
+	// is sent for a request that keys within it, or an error naming what
+	// such a provider cannot honour. Never called for portable requests.
+	portable(req *normalize.Request) (*normalize.Request, error)
+}
+
+// streamRenderer renders one streamed answer as SSE frames, appended to
+// dst.
+type streamRenderer interface {
+	Chunk(dst []byte, c *normalize.Chunk) []byte
+	// End closes a complete answer; resp is the whole answer.
+	End(dst []byte, resp *normalize.Response) []byte
+	// Fail closes a stream that failed after it started.
+	Fail(dst []byte, e *APIError) []byte
+}
+
+// exchange is one request on its way through the gateway.
+type exchange struct {
+	d      dialect
+	req    *normalize.Request // canonical: keyed, shared read-only (memo)
+	up     *normalize.Request // what the provider is sent (req unless downgraded)
+	view   any                // the dialect's view of the request
+	route  router.Route
+	key    cachekey.Key
+	keyStr string
+	policy cache.Policy
+	start  time.Time
+	tel    *requestTelemetry // spans and outcome, for metrics (telemetry.go)
+	srv    *Server
+	creq   cache.Request // what the engine is asked (and its Answer)
+	// The request memo: the entry this request was found in, or what a
+	// HIT admits (memo.go).
+	memo     *memoEntry
+	memoHash uint64
+	body     []byte
+	tenant   string
+	subNS    string
+}
+
+// handle serves one request of dialect d: read the body, decode (or find
+// the decoded request in the memo), route, key, ask the engine, render.
+func (s *Server) handle(c echo.Context, d dialect) error {
+	start := s.now()
+	body, err := s.readBody(c)
+	if err != nil {
+		return err
+	}
+	st := stateOf(c)
+	st.dialect = d
+	subNS := c.Request().Header.Get("X-Ditto-Namespace")
+	h := memoHash(d, st.tenant, subNS, body)
+	if m := s.memo.get(h, d, st.tenant, subNS, body); m != nil {
+		pol, err := parsePolicy(c.Request().Header, m.route, s.cfg.Cache.MaxTTL)
+		if err != nil {
+			return err
+		}
+		st.model = m.req.Model
+		st.prompt, st.hasPrompt = m.prompt, m.hasPrompt
+		x := &exchange{srv: s, d: d, req: m.req, up: m.up, view: m.view, route: m.route, policy: pol, start: start,
+			key: m.key, keyStr: m.keyStr, memo: m}
+		x.tel = s.begin(c, x)
+		return s.serve(c, x)
+	}
+	x, err := s.prepare(c, d, body)
+	if err != nil {
+		return err
+	}
+	x.start, x.memoHash, x.body, x.tenant, x.subNS = start, h, body, st.tenant, subNS
+	x.tel = s.begin(c, x)
+	return s.serve(c, x)
+}
+
+// prepare decodes, routes and keys a body: the front half shared by every
+// dialect's handler and by explain.
+func (s *Server) prepare(c echo.Context, d dialect, body []byte) (*exchange, error) {
+	req, view, err := d.decode(s, c, body)
+	if err != nil {
+		return nil, err
+	}
+	st := stateOf(c)
+	st.model = req.Model
+	if s.cfg.Log.Prompts {
+		st.prompt, st.hasPrompt = loggedPrompt(req), true
+	}
+	if err := validModelName(req.Model); err != nil {
+		return nil, err
+	}
+	route, err := s.router.Resolve(req.Model)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.router.Serves(route); err != nil {
+		return nil, err
+	}
+	pol, err := parsePolicy(c.Request().Header, route, s.cfg.Cache.MaxTTL)
+	if err != nil {
+		return nil, err
+	}
+	x := &exchange{srv: s, d: d, req: req, up: req, view: view, route: route, policy: pol}
+	if req.Dialect != "" && !s.speaks(route, req.Dialect) {
+		if x.up, err = d.portable(req); err != nil {
+			return nil, err
+		}
+	}
+	x.key = cache.Key(s.hasher, req, s.scope(c, route), route.Key())
+	x.keyStr = x.key.String()
+	return x, nil
+}
+
+// speaks reports whether route's provider takes requests of dialect as
+// they are (providers.Dialects).
+func (s *Server) speaks(route router.Route, dialect string) bool {
+	p, _ := s.router.Provider(route.Provider)
+	d, ok := p.(providers.Dialects)
+	return ok && d.Speaks(dialect)
+}
+
+// scope is where the request's entries live: the authenticated tenant
+// (never the request body), the optional X-Ditto-Namespace, the route's
+// shared namespace and loose matching.
+func (s *Server) scope(c echo.Context, route router.Route) cache.Scope {
+	sc := s.tenantScope(c)
+	sc.Shared, sc.Match = route.SharedNamespace, route.Match
+	return sc
+}
+
+// tenantScope is the caller's own scope: tenant and sub-namespace.
+func (s *Server) tenantScope(c echo.Context) cache.Scope {
+	sc := cache.Scope{Tenant: s.cfg.Cache.Namespace, Sub: c.Request().Header.Get("X-Ditto-Namespace")}
+	if t := stateOf(c).tenant; t != "" {
+		sc.Tenant = t
+	}
+	return sc
+}
+
+// validModelName refuses model names that could not be a provider's: they
+// end up in response headers and upstream URLs.
+func validModelName(m string) error {
+	for i := 0; i < len(m); i++ {
+		if m[i] < 0x20 || m[i] == 0x7f {
+			return &normalize.Error{Param: "model", Message: "model must not contain control characters"}
+		}
+	}
+	return nil
+}
+
+// serve asks the engine for x's answer and renders it.
+func (s *Server) serve(c echo.Context, x *exchange) error {
+	ctx := c.Request().Context()
+	c.Response().Header()["X-Ditto-Cache-Key"] = []string{x.keyStr}
+	x.creq = cache.Request{Key: x.key, Policy: x.policy, Model: x.route.Model, Stream: x.req.Stream, Started: x.start, Fill: x}
+	r := &x.creq
+	if x.req.Stream && !x.policy.Cacheable() {
+		return s.streamHere(c, x, r)
+	}
+	a, err := s.engine.Serve(ctx, r)
+	if errors.Is(err, cache.ErrNotCached) {
+		s.metrics.outcome(x, "MISS", nil)
+		return apiError(http.StatusGatewayTimeout, "invalid_request_error", "cache_miss", "",
+			"No cached answer for this request, and Cache-Control: only-if-cached forbids calling the provider.")
+	}
+	if err != nil {
+		return err
+	}
+	defer a.Close()
+	if a.Status == cache.Hit {
+		return s.writeHit(c, x, a)
+	}
+	if x.req.Stream {
+		return s.relay(c, x, a)
+	}
+	if err := a.Wait(ctx); err != nil {
+		return err // the client left
+	}
+	if a.Err() != nil {
+		s.metrics.outcome(x, "ERROR", nil)
+		return a.Err()
+	}
+	return s.writeAnswer(c, x, a)
+}
+
+// Fill is the provider call of x's miss (cache.Filler): the route with its
+// retries and fallbacks.
+func (x *exchange) Fill(ctx context.Context, publish func(*normalize.Chunk)) (*normalize.Response, error) {
+	return x.srv.router.Call(ctx, x.route, x.up, x.req.Stream, publish)
+}
+
+// writeHit answers from a verified entry. A body the dialect cannot read
+// (the codec accepted it, the renderer did not) is served as a miss.
+func (s *Server) writeHit(c echo.Context, x *exchange, a *cache.Answer) error {
+	if err := s.writeAnswer(c, x, a); err != nil && !c.Response().Committed {
+		s.log.Warn("cached entry unreadable; refreshing it", "err", err)
+		y := *x // a new engine request: x's Answer is still deferred-closed by serve
+		y.policy.Lookup = false
+		return s.serve(c, &y)
+	}
+	s.remember(c, x)
+	return nil
+}
+
+// writeAnswer writes a complete answer (a hit, a stale entry or a
+// finished flight) as JSON or, for a streaming client, as a replayed
+// stream, with its cache headers.
+func (s *Server) writeAnswer(c echo.Context, x *exchange, a *cache.Answer) error {
+	if x.req.Stream {
+		resp, err := a.Response()
+		if err != nil {
+			return err
+		}
+		s.setCacheHeaders(c, x, a)
+		s.metrics.outcome(x, a.Status.String(), resp)
+		x.d.answered(c.Request().Context(), x, resp)
+		sse := newSSEWriter(c.Response())
+		defer sse.release()
+		sse.replay(x.d.stream(x), resp)
+		return nil
+	}
+	body, err := x.d.render(c.Request().Context(), nil, a, x)
+	if err != nil {
+		return err
+	}
+	acct, err := a.Summary()
+	if err != nil {
+		return err
+	}
+	s.setCacheHeaders(c, x, a)
+	s.metrics.outcome(x, a.Status.String(), acct)
+	return writeJSON(c, body)
+}
+
+// setCacheHeaders sets X-Ditto-Cache, Cache-Status (RFC 9211) and Age.
+func (s *Server) setCacheHeaders(c echo.Context, x *exchange, a *cache.Answer) {
+	h := c.Response().Header()
+	switch a.Status {
+	case cache.Hit:
+		h["X-Ditto-Cache"] = hitStatus
+		h["Cache-Status"] = hitCacheStatus
+		h["Age"] = []string{strconv.FormatInt(int64(a.Age/time.Second), 10)}
+		return
+	case cache.Stale:
+		h["X-Ditto-Cache"] = []string{"STALE"}
+		h["Cache-Status"] = []string{"ditto; fwd=stale; fwd-status=" + strconv.Itoa(toAPIError(a.FillErr).Status)}
+		h["Age"] = []string{strconv.FormatInt(int64(a.Age/time.Second), 10)}
+		s.log.Warn("provider failed; served a stale answer", "route", x.route.Key(), "err", a.FillErr)
+		return
+	}
+	var cs string
+	switch a.Status {
+	case cache.Bypass:
+		cs = "ditto; fwd=request"
+	case cache.Coalesced:
+		cs = "ditto; fwd=uri-miss; collapsed"
+	default:
+		cs = "ditto; fwd=uri-miss"
+	}
+	if a.Stored {
+		cs += "; stored"
+	}
+	h["X-Ditto-Cache"] = []string{a.Status.String()}
+	h["Cache-Status"] = []string{cs}
+}
+
+// relay streams a flight to its client. Headers wait for the first chunk,
+// so a provider that fails before answering is reported with its own
+// status; a failure after the first chunk ends the stream with the
+// dialect's error event.
+func (s *Server) relay(c echo.Context, x *exchange, a *cache.Answer) error {
+	ctx := c.Request().Context()
+	var sse *sseWriter
+	var sr streamRenderer
+	defer func() { sse.release() }()
+	for {
+		chunks, done, err := a.Next(ctx)
+		if err != nil {
+			return nil // client gone
+		}
+		if len(chunks) > 0 {
+			if sse == nil {
+				s.setCacheHeaders(c, x, a)
+				sse, sr = newSSEWriter(c.Response()), x.d.stream(x)
+			}
+			for _, ch := range chunks {
+				sse.buf = sr.Chunk(sse.buf, ch)
+			}
+			if sse.flush() != nil {
+				return nil
+			}
+		}
+		if !done {
+			continue
+		}
+		switch {
+		case sse == nil && a.Err() != nil:
+			s.metrics.outcome(x, "ERROR", nil)
+			return a.Err()
+		case sse == nil:
+			// Nothing streamed: a non-streaming fill, another replica's
+			// answer, or a stale entry standing in for a failure.
+			return s.writeAnswer(c, x, a)
+		case a.Err() != nil:
+			s.metrics.outcome(x, "ERROR", nil)
+			sse.buf = sr.Fail(sse.buf, toAPIError(a.Err()))
+		default:
+			resp, _ := a.Response() // the flight's own answer: never a decode
+			s.metrics.outcome(x, a.Status.String(), resp)
+			x.d.answered(ctx, x, resp)
+			sse.buf = sr.End(sse.buf, resp)
+		}
+		_ = sse.flush()
+		return nil
+	}
+}
+
+// streamHere serves a stream nobody else can share (no-store) on the
+// request's own goroutine and context, with no flight goroutine and no
+// hand-off: chunks are rendered as the adapter parses them and flushed just
+// before it reads from the provider again (providers.WithReadHook), as a
+// forwarding proxy flushes after each read.
+func (s *Server) streamHere(c echo.Context, x *exchange, r *cache.Request) error {
+	var sse *sseWriter
+	var sr streamRenderer
+	defer func() { sse.release() }()
+	r.Sink = func(ch *normalize.Chunk) {
+		if sse == nil {
+			c.Response().Header()["X-Ditto-Cache"] = []string{"BYPASS"}
+			c.Response().Header()["Cache-Status"] = []string{"ditto; fwd=request"}
+			sse, sr = newSSEWriter(c.Response()), x.d.stream(x)
+		}
+		sse.buf = sr.Chunk(sse.buf, ch) // a gone client cancels the request context, and with it the call
+	}
+	ctx := providers.WithReadHook(c.Request().Context(), func() {
+		if sse != nil && len(sse.buf) > 0 {
+			_ = sse.flush()
+		}
+	})
+	a, err := s.engine.Serve(ctx, r)
+	if err != nil {
+		return err
+	}
+	defer a.Close()
+	_, _, _ = a.Next(ctx) // done: the fill ran here
+	switch {
+	case sse == nil && a.Err() != nil:
+		s.metrics.outcome(x, "ERROR", nil)
+		return a.Err()
+	case sse == nil: // answered without streaming (a provider that cannot stream)
+		return s.writeAnswer(c, x, a)
+	case a.Err() != nil && c.Request().Context().Err() != nil:
+		// The client left: nothing to report.
+	case a.Err() != nil:
+		s.metrics.outcome(x, "ERROR", nil)
+		sse.buf = sr.Fail(sse.buf, toAPIError(a.Err()))
+	default:
+		resp, _ := a.Response()
+		s.metrics.outcome(x, "BYPASS", resp)
+		x.d.answered(ctx, x, resp)
+		sse.buf = sr.End(sse.buf, resp)
+	}
+	_ = sse.flush()
+	return nil
+}
+
+// remember admits a request answered from the cache to the request memo.
+func (s *Server) remember(c echo.Context, x *exchange) {
+	if x.memo != nil || x.body == nil {
+		return
+	}
+	st := stateOf(c)
+	s.memo.put(x.memoHash, &memoEntry{d: x.d, body: x.body, tenant: x.tenant, subNS: x.subNS, req: x.req, up: x.up, view: x.view,
+		route: x.route, key: x.key, keyStr: x.keyStr, prompt: st.prompt, hasPrompt: st.hasPrompt})
+}
+
+// readBody reads the request body up to server.max_body_bytes. A body with
+// a Content-Length is read into a buffer of exactly that size (no growing,
+// no limiting reader: net/http already stops at the length); a chunked one
+// through http.MaxBytesReader.
+func (s *Server) readBody(c echo.Context) ([]byte, error) {
+	r := c.Request()
+	limit := s.cfg.Server.MaxBodyBytes
+	if n := r.ContentLength; n >= 0 {
+		if n > limit {
+			return nil, toAPIError(&http.MaxBytesError{Limit: limit})
+		}
+		buf := make([]byte, n)
+		if _, err := io.ReadFull(r.Body, buf); err != nil {
+			return nil, errUnreadableBody
+		}
+		return buf, nil
+	}
+	r.Body = http.MaxBytesReader(c.Response(), r.Body, limit)
+	buf := bytes.NewBuffer(make([]byte, 0, 4096))
+	if _, err := buf.ReadFrom(r.Body); err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			return nil, toAPIError(err)
+		}
+		return nil, errUnreadableBody
+	}
+	return buf.Bytes(), nil
+}
+
+var errUnreadableBody = apiError(http.StatusBadRequest, "invalid_request_error", "invalid_body", "", "The request body could not be read.")
+
+// Shared header values of every hit and JSON answer (never modified: a
+// header map only replaces or appends).
+var (
+	hitStatus      = []string{"HIT"}
+	hitCacheStatus = []string{"ditto; hit"}
+	jsonType       = []string{"application/json"}
+)
+
+// writeJSON writes a complete JSON answer with its Content-Length, so the
+// response goes out in one piece instead of chunked.
+func writeJSON(c echo.Context, body []byte) error {
+	h := c.Response().Header()
+	h["Content-Type"] = jsonType
+	h["Content-Length"] = []string{strconv.Itoa(len(body))}
+	c.Response().WriteHeader(http.StatusOK)
+	_, err := c.Response().Write(body)
+	return err
+}
+
+// parsePolicy reads Cache-Control, X-Ditto-Cache-TTL and X-Ditto-Namespace.
+func parsePolicy(h http.Header, route router.Route, maxTTL time.Duration) (cache.Policy, error) {
+	p := cache.Policy{Lookup: route.CacheEnabled, Store: route.CacheEnabled, MaxAge: -1, TTL: route.TTL}
+	// SSE clients send "Cache-Control: no-cache" with every stream by
+	// transport convention (EventSource, go-openai), not to refresh the
+	// answer; streams that want a fresh answer send max-age=0.
+	sse := strings.Contains(h.Get("Accept"), "text/event-stream")
+	for _, v := range h.Values("Cache-Control") {
+		for _, d := range strings.Split(v, ",") {
+			name, arg, _ := strings.Cut(strings.TrimSpace(d), "=")
+			switch strings.ToLower(name) {
+			case "no-cache":
+				if !sse {
+					p.Lookup = false
+				}
+			case "no-store":
+				p.Lookup, p.Store = false, false
+			case "only-if-cached":
+				p.OnlyIfCached = true
+			case "max-age":
+				n, err := strconv.ParseInt(strings.Trim(arg, `"`), 10, 64)
+				if err != nil || n < 0 {
+					return p, apiError(http.StatusBadRequest, "invalid_request_error", "invalid_header", "Cache-Control",
+						"Cache-Control max-age must be a non-negative integer number of seconds.")
+				}
+				p.MaxAge = time.Duration(min(n, int64(maxTTL/time.Second)+1)) * time.Second
+			}
+		}
+	}
+	if v := h.Get("X-Ditto-Cache-TTL"); v != "" {
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil || n <= 0 {
+			return p, apiError(http.StatusBadRequest, "invalid_request_error", "invalid_header", "X-Ditto-Cache-TTL",
+				"X-Ditto-Cache-TTL must be a positive integer number of seconds.")
+		}
+		p.TTL = min(time.Duration(min(n, int64(maxTTL/time.Second)))*time.Second, maxTTL)
+	}
+	if v := h.Get("X-Ditto-Namespace"); v != "" && !configs.ValidName(v) {
+		return p, apiError(http.StatusBadRequest, "invalid_request_error", "invalid_header", "X-Ditto-Namespace",
+			"X-Ditto-Namespace must be 1-64 characters of letters, digits, '.', '_' or '-'.")
+	}
+	if !route.CacheEnabled {
+		p.Lookup, p.Store = false, false
+	}
+	return p, nil
+}
