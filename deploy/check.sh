@@ -18,9 +18,9 @@ BIN=$CACHE/bin
 WORK=$(mktemp -d)
 PIDS=()
 CONTAINER_NAME=ditto-deploy-check-$$
-# The uncompressed image budget, in bytes. The binary alone is ~29 MB
+# The uncompressed image budget, in bytes. The binary alone is ~34 MB
 # (docs/deploy.md, "Image size"); this catches regressions.
-IMAGE_MAX_BYTES=${IMAGE_MAX_BYTES:-33554432}
+IMAGE_MAX_BYTES=${IMAGE_MAX_BYTES:-41943040}
 mkdir -p "$BIN"
 
 cleanup() {
@@ -185,6 +185,14 @@ default_ulimits = ["nofile=1024:1024", "nproc=4096:4096"]
 runtime = "runc"
 EOF
 export CONTAINERS_CONF=$WORK/containers.conf
+# vfs: overlay mounts are not available in every sandbox; vfs always works.
+cat >"$WORK/storage.conf" <<EOF
+[storage]
+driver = "vfs"
+runroot = "/run/containers/storage"
+graphroot = "/var/lib/containers/storage"
+EOF
+export CONTAINERS_STORAGE_CONF=$WORK/storage.conf
 # No registry is reachable: the builder stage runs on a local image made of
 # this machine's Go toolchain, static busybox (/bin/sh for RUN) and CA
 # certificates. The final stage is FROM scratch, which needs no pull.
