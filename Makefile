@@ -4,7 +4,7 @@ PKGS    ?= ./...
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -s -w -X main.version=$(VERSION)
 
-.PHONY: run build test test-short bench bench-micro lint fmt e2e-node clean
+.PHONY: run build test test-short bench bench-micro lint fmt e2e-node image deploy-check clean
 
 ## run: start the gateway on embedded defaults (in-memory cache, providers from env vars)
 run:
@@ -47,6 +47,23 @@ bench-micro:
 lint:
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || (gofmt -l $$(git ls-files '*.go'); exit 1)
 	$(GO) vet $(PKGS)
+
+# Container engine for `make image`: podman when installed (no daemon
+# needed), else docker; CONTAINER=docker make image picks one.
+CONTAINER ?= $(shell command -v podman >/dev/null 2>&1 && echo podman || echo docker)
+IMAGE     ?= ditto:$(VERSION)
+# Extra build flags, e.g. --build-arg GO_IMAGE=... (deploy/check.sh uses it).
+IMAGE_FLAGS ?=
+
+## image: build the container image ($(IMAGE)) with podman or docker
+image:
+	@command -v $(CONTAINER) >/dev/null 2>&1 || { echo "make image: neither podman nor docker is installed"; exit 1; }
+	$(CONTAINER) build $(if $(filter podman,$(notdir $(CONTAINER))),--format docker) \
+		--build-arg VERSION=$(VERSION) $(IMAGE_FLAGS) -t $(IMAGE) .
+
+## deploy-check: lint and render the Helm chart, validate compose, build and run the image (deploy/check.sh)
+deploy-check:
+	bash deploy/check.sh
 
 fmt:
 	gofmt -w $$(git ls-files '*.go')

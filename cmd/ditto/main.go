@@ -4,6 +4,7 @@
 //	ditto version        print the version
 //	ditto key FILE [B]   print the canonical form and cache key of a request body,
 //	                     or explain why two request bodies do or do not share a key
+//	ditto healthcheck    GET /healthz on the listen address; exit 0 if healthy
 package main
 
 import (
@@ -50,6 +51,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return 0
 	case "key":
 		return keyCmd(args, getenv, stdout, stderr)
+	case "healthcheck":
+		return healthcheckCmd(ctx, args, getenv, stdout, stderr)
 	case "help", "--help", "-h":
 		fmt.Fprint(stdout, usage)
 		return 0
@@ -64,6 +67,9 @@ const usage = `usage:
   ditto version         print the version
   ditto key FILE [FILE2] print the canonical form and cache key of a request body;
                         with two files, explain why they do or do not share a key
+  ditto healthcheck [-addr host:port] [-path /healthz] [-timeout 2s]
+                        GET /healthz on the listen address (a wildcard host
+                        dials 127.0.0.1); exit 0 on 200, 1 otherwise
 `
 
 func newLogger(cfg *configs.Config, w io.Writer) *slog.Logger {
