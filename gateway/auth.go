@@ -206,7 +206,8 @@ var errUnauthenticated = apiError(http.StatusUnauthorized, "invalid_request_erro
 	"Incorrect API key provided. Send a valid key or token as 'Authorization: Bearer <key>'.")
 
 // bearer extracts the credential from Authorization (or api-key, which
-// Azure-style clients send), and which header held it.
+// Azure-style clients send, or x-api-key, which Anthropic's SDKs send), and
+// which header held it.
 func bearer(r *http.Request) (tok, header string) {
 	h := r.Header.Get("Authorization")
 	if len(h) > maxBearer {
@@ -215,8 +216,10 @@ func bearer(r *http.Request) (tok, header string) {
 	if v, ok := strings.CutPrefix(h, "Bearer "); ok {
 		return strings.TrimSpace(v), "Authorization"
 	}
-	if v := r.Header.Get("Api-Key"); len(v) <= maxBearer {
-		return strings.TrimSpace(v), "Api-Key"
+	for _, name := range [...]string{"Api-Key", "X-Api-Key"} {
+		if v := r.Header.Get(name); v != "" && len(v) <= maxBearer {
+			return strings.TrimSpace(v), name
+		}
 	}
 	return "", ""
 }

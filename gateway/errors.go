@@ -159,7 +159,23 @@ func (s *Server) errorHandler(err error, c echo.Context) {
 	if ae.Status == 499 {
 		return
 	}
-	writeAPIError(c.Response(), ae)
+	if ae == errInternal {
+		s.log.Error("internal error", "path", c.Path(), "err", err)
+	}
+	d := stateOf(c).dialect
+	if d == nil {
+		d = dialectOfPath(c.Path())
+	}
+	writeAPIError(c.Response(), ae, d.errorBody(ae))
+}
+
+// dialectOfPath is the dialect whose error shape a request to path gets
+// when it fails before its handler runs (authentication, limits).
+func dialectOfPath(path string) dialect {
+	if path == "/v1/messages" {
+		return messagesAPI{}
+	}
+	return chat{}
 }
 
 func appendJSONString(b []byte, s string) []byte {
@@ -167,12 +183,12 @@ func appendJSONString(b []byte, s string) []byte {
 	return append(b, q...)
 }
 
-func writeAPIError(w http.ResponseWriter, ae *APIError) {
+func writeAPIError(w http.ResponseWriter, ae *APIError, body []byte) {
 	h := w.Header()
 	h.Set("Content-Type", "application/json")
 	if ae.RetryAfter > 0 {
 		h.Set("Retry-After", strconv.Itoa(ae.RetryAfter))
 	}
 	w.WriteHeader(ae.Status)
-	w.Write(errorBody(ae))
+	w.Write(body)
 }

@@ -55,6 +55,10 @@ func dialectNamed(name string) (dialect, bool) {
 		return chat{}, true
 	case "responses":
 		return responsesAPI{}, true
+	case "messages":
+		return messagesAPI{}, true
+	case "completions":
+		return completionsAPI{}, true
 	}
 	return nil, false
 }

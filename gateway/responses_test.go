@@ -155,3 +155,87 @@ func sseEvents(t *testing.T, body []byte) []string {
 	}
 	return names
 }
+
+// The same question as chat completions, as Responses and as Anthropic
+// Messages reaches the provider once; each client gets its own wire format.
+func TestOneCacheAcrossThreeDialects(t *testing.T) {
+	g := newTestGateway(t, testOpts{})
+	g.up.SetEcho(true)
+	code, status, _ := postTo(t, g.url, "/v1/chat/completions",
+		`{"model":"gpt-4o","messages":[{"role":"system","content":"Answer in one word."},{"role":"user","content":"Capital of France?"}],"max_tokens":64}`)
+	if code != 200 || status != "MISS" {
+		t.Fatalf("chat: %d %s", code, status)
+	}
+	code, status, body := postTo(t, g.url, "/v1/responses",
+		`{"model":"gpt-4o","instructions":"Answer in one word.","input":[{"role":"user","content":"Capital of France?"}],"max_output_tokens":64}`)
+	if code != 200 || status != "HIT" {
+		t.Fatalf("responses: %d %s %s", code, status, body)
+	}
+	code, status, body = postTo(t, g.url, "/v1/messages",
+		`{"model":"gpt-4o","system":"Answer in one word.","messages":[{"role":"user","content":"Capital of France?"}],"max_tokens":64}`,
+		"anthropic-version", "2023-06-01")
+	if code != 200 || status != "HIT" {
+		t.Fatalf("messages: %d %s %s", code, status, body)
+	}
+	var m struct {
+		Type       string `json:"type"`
+		Role       string `json:"role"`
+		StopReason string `json:"stop_reason"`
+		Content    []struct{ Type, Text string }
+	}
+	if err := json.Unmarshal(body, &m); err != nil || m.Type != "message" || m.Role != "assistant" || m.StopReason != "end_turn" ||
+		len(m.Content) != 1 || m.Content[0].Text != fakeopenai.EchoAnswer("Capital of France?") {
+		t.Errorf("messages answer %s (%v), want an Anthropic message with the stored text", body, err)
+	}
+	code, status, body = postTo(t, g.url, "/v1/messages",
+		`{"model":"gpt-4o","system":"Answer in one word.","messages":[{"role":"user","content":"Capital of France?"}],"max_tokens":64,"stream":true}`)
+	if ev := sseEvents(t, body); code != 200 || status != "HIT" || len(ev) < 5 || ev[0] != "message_start" || ev[len(ev)-1] != "message_stop" {
+		t.Errorf("messages stream: %d %s events %v, want message_start … message_stop", code, status, ev)
+	}
+	if g.up.Calls() != 1 {
+		t.Errorf("upstream calls = %d, want 1", g.up.Calls())
+	}
+}
+
+// Messages errors have Anthropic's shape, before and after routing.
+func TestMessagesErrorShape(t *testing.T) {
+	g := newTestGateway(t, testOpts{})
+	for _, body := range []string{`{`, `{"model":"gpt-4o","messages":[{"role":"user","content":"x"}]}`} {
+		code, _, b := postTo(t, g.url, "/v1/messages", body)
+		var e struct {
+			Type  string `json:"type"`
+			Error struct{ Type, Message string }
+		}
+		if code != 400 || json.Unmarshal(b, &e) != nil || e.Type != "error" || e.Error.Type != "invalid_request_error" || e.Error.Message == "" {
+			t.Errorf("%s: %d %s, want an Anthropic 400 error", body, code, b)
+		}
+	}
+}
+
+// Legacy completions key within their own dialect: a raw prompt is not a
+// chat, even with the same words.
+func TestLegacyCompletions(t *testing.T) {
+	g := newTestGateway(t, testOpts{})
+	code, status, body := postTo(t, g.url, "/v1/completions", `{"model":"gpt-3.5-turbo-instruct","prompt":"Say hi","max_tokens":5}`)
+	if code != 200 || status != "MISS" {
+		t.Fatalf("completion: %d %s %s", code, status, body)
+	}
+	urls := g.up.URLs()
+	if len(urls) != 1 || !strings.HasSuffix(urls[0], "/completions") || strings.HasSuffix(urls[0], "/chat/completions") {
+		t.Errorf("upstream URLs %v, want the legacy /v1/completions", urls)
+	}
+	if code, status, _ = postTo(t, g.url, "/v1/completions", `{"model":"gpt-3.5-turbo-instruct","prompt":["Say hi"],"max_tokens":5}`); status != "HIT" {
+		t.Errorf("same prompt as a one-element array: %d %s, want HIT", code, status)
+	}
+	code, status, body = postTo(t, g.url, "/v1/completions", `{"model":"gpt-3.5-turbo-instruct","prompt":"Say hi","max_tokens":5,"stream":true}`)
+	if code != 200 || status != "HIT" || !strings.Contains(string(body), `"text_completion"`) || !strings.HasSuffix(string(body), "data: [DONE]\n\n") {
+		t.Errorf("stream replay: %d %s %s, want text_completion chunks ending in [DONE]", code, status, body)
+	}
+	code, status, body = postTo(t, g.url, "/v1/completions", `{"model":"gpt-3.5-turbo-instruct","prompt":"Stream me","stream":true}`)
+	if code != 200 || status != "MISS" || !strings.Contains(string(body), fakeopenai.EchoAnswer("Stream me")) {
+		t.Errorf("stream miss: %d %s %s", code, status, body)
+	}
+	if _, status, _ = postTo(t, g.url, "/v1/chat/completions", `{"model":"gpt-3.5-turbo-instruct","messages":[{"role":"user","content":"Say hi"}],"max_tokens":5}`); status != "MISS" {
+		t.Errorf("the chat request with the same words: %s, want MISS", status)
+	}
+}

@@ -275,6 +275,9 @@ func (s *Server) newEcho() *echo.Echo {
 	e.POST("/chat/completions", s.chatCompletions, auth) // base URLs without /v1
 	e.POST("/v1/responses", s.responsesHandler, auth)
 	e.POST("/v1/embeddings", s.embeddingsHandler, auth)
+	e.POST("/v1/messages", s.messagesHandler, auth)
+	e.POST("/v1/completions", s.completionsHandler, auth)
+	e.POST("/completions", s.completionsHandler, auth)
 	e.POST("/embeddings", s.embeddingsHandler, auth)
 	e.POST("/responses", s.responsesHandler, auth)
 	e.GET("/v1/models", s.listModels, auth)

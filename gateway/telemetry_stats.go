@@ -123,8 +123,8 @@ type statsResponse struct {
 	*stats.Report
 	Spend       *limits.Spend `json:"spend,omitempty"` // ?tenant=: spend and remaining budget
 	Store       storeHealth   `json:"store"`
-	Stats       statsHealth `json:"stats"`
-	GeneratedAt time.Time   `json:"generated_at"`
+	Stats       statsHealth   `json:"stats"`
+	GeneratedAt time.Time     `json:"generated_at"`
 }
 
 // cacheStats serves GET /v1/cache/stats?window=1h|24h|7d&model=NAME.

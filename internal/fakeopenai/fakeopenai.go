@@ -160,6 +160,10 @@ func (s *Server) handle(w http.ResponseWriter, r *http.Request) {
 		io.WriteString(w, `{"object":"list","data":[{"id":"gpt-4o","object":"model","created":1,"owned_by":"openai"}]}`)
 		return
 	}
+	if r.Method == http.MethodPost && r.URL.Path == "/v1/completions" {
+		s.legacy(w, r)
+		return
+	}
 	// Any path ending in /chat/completions: OpenAI (/v1/...) and Azure
 	// (/openai/deployments/NAME/...) alike.
 	if r.Method != http.MethodPost || !strings.HasSuffix(r.URL.Path, "/chat/completions") {
@@ -244,6 +248,38 @@ func (s *Server) handle(w http.ResponseWriter, r *http.Request) {
 		w.Write([]byte("\n\n"))
 		fl.Flush()
 	}
+}
+
+// legacy answers POST /v1/completions (legacy text completions) with the
+// echo answer to the prompt, as JSON or as a stream ending in [DONE].
+func (s *Server) legacy(w http.ResponseWriter, r *http.Request) {
+	body, _ := io.ReadAll(r.Body)
+	s.calls.Add(1)
+	s.mu.Lock()
+	s.bodies = append(s.bodies, body)
+	s.headers = append(s.headers, r.Header.Clone())
+	s.urls = append(s.urls, r.URL.RequestURI())
+	s.mu.Unlock()
+	var req struct {
+		Prompt json.RawMessage `json:"prompt"`
+		Stream bool            `json:"stream"`
+	}
+	var prompt string
+	if json.Unmarshal(body, &req) != nil || json.Unmarshal(req.Prompt, &prompt) != nil {
+		writeFailure(w, Failure{Status: 400, Body: `{"error":{"message":"prompt must be a string","type":"invalid_request_error","param":"prompt","code":null}}`})
+		return
+	}
+	text, _ := json.Marshal(EchoAnswer(prompt))
+	if !req.Stream {
+		w.Header().Set("Content-Type", "application/json")
+		fmt.Fprintf(w, `{"id":"cmpl-fake","object":"text_completion","created":1,"model":"gpt-3.5-turbo-instruct","choices":[{"text":%s,"index":0,"logprobs":null,"finish_reason":"stop"}],"usage":{"prompt_tokens":2,"completion_tokens":3,"total_tokens":5}}`, text)
+		return
+	}
+	w.Header().Set("Content-Type", "text/event-stream")
+	fmt.Fprintf(w, "data: {\"id\":\"cmpl-fake\",\"object\":\"text_completion\",\"created\":1,\"model\":\"gpt-3.5-turbo-instruct\",\"choices\":[{\"text\":%s,\"index\":0,\"logprobs\":null,\"finish_reason\":null}]}\n\n", text)
+	io.WriteString(w, "data: {\"id\":\"cmpl-fake\",\"object\":\"text_completion\",\"created\":1,\"model\":\"gpt-3.5-turbo-instruct\",\"choices\":[{\"text\":\"\",\"index\":0,\"logprobs\":null,\"finish_reason\":\"stop\"}]}\n\n")
+	io.WriteString(w, "data: {\"id\":\"cmpl-fake\",\"object\":\"text_completion\",\"created\":1,\"model\":\"gpt-3.5-turbo-instruct\",\"choices\":[],\"usage\":{\"prompt_tokens\":2,\"completion_tokens\":3,\"total_tokens\":5}}\n\n")
+	io.WriteString(w, "data: [DONE]\n\n")
 }
 
 func writeFailure(w http.ResponseWriter, f Failure) {
