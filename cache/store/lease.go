@@ -33,6 +33,7 @@ func (r *Redis) Lease(ctx context.Context, k cachekey.Key, ttl time.Duration) (f
 	key := r.key(k) + leaseSuffix
 	ok, err := r.c.SetNX(ctx, key, token, ttl).Result()
 	if err != nil {
+		r.failed(err)
 		return nil, false, fmt.Errorf("redis lease: %w", err)
 	}
 	if !ok {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/url"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -78,9 +79,24 @@ type RedisOptions struct {
 // in a Breaker to fail fast during outages.
 type Redis struct {
 	c      redis.UniversalClient
+	cc     *redis.ClusterClient // c, when it is a Cluster client
 	prefix string
 	opTime time.Duration
+
+	// Cluster only: see failed and follow.
+	lastFailure atomic.Int64  // Unix nanoseconds of the last transport failure
+	kick        chan struct{} // wakes follow; capacity 1
+	done        chan struct{} // closed by Close
+	closeOnce   sync.Once
+	wg          sync.WaitGroup
 }
+
+// Following a Cluster failover: after a transport failure the slot map is
+// reloaded every followEvery until followFor has passed without one.
+const (
+	followEvery = 250 * time.Millisecond
+	followFor   = 3 * time.Second
+)
 
 // NewRedis parses opts.URL, applies the defaults and returns a client. It
 // returns an error only for invalid options: an unreachable Redis is not an
@@ -96,7 +112,69 @@ func NewRedis(ctx context.Context, opts RedisOptions) (*Redis, error) {
 	if op <= 0 {
 		op = DefaultOperationTimeout
 	}
-	return &Redis{c: c, prefix: opts.KeyPrefix, opTime: op}, nil
+	r := &Redis{c: c, prefix: opts.KeyPrefix, opTime: op, done: make(chan struct{})}
+	if cc, ok := c.(*redis.ClusterClient); ok {
+		r.cc, r.kick = cc, make(chan struct{}, 1)
+		r.wg.Go(r.follow)
+	}
+	return r, nil
+}
+
+// failed inspects an operation's error before it is returned. A transport
+// failure on a Cluster may mean a master died: go-redis keeps sending that
+// master's slots to the dead address until a MOVED reply or its periodic
+// refresh (60 s), and a dead node sends no MOVED. So follow reloads the slot
+// map until the failures stop.
+func (r *Redis) failed(err error) {
+	if r.cc == nil || !Transient(err) {
+		return
+	}
+	r.lastFailure.Store(time.Now().UnixNano())
+	select {
+	case r.kick <- struct{}{}:
+	default:
+	}
+}
+
+// follow reloads a Cluster's slot map every followEvery while transport
+// failures keep coming, and for followFor after the last one: a replica is
+// promoted a second or two after its master died, and while a Breaker is
+// open no operation reaches the store to report the promotion, so the map
+// must be fresh by the time the breaker lets a probe through. It returns
+// when the store is closed.
+func (r *Redis) follow() {
+	for {
+		select {
+		case <-r.done:
+			return
+		case <-r.kick:
+		}
+		for time.Since(time.Unix(0, r.lastFailure.Load())) < followFor {
+			r.cc.ReloadState(context.Background()) // asynchronous; go-redis runs one at a time
+			select {
+			case <-r.done:
+				return
+			case <-time.After(followEvery):
+			}
+		}
+	}
+}
+
+// Transient reports whether err says the store could not be reached in
+// time: a network error, a timeout (the operation's or the caller's
+// deadline), an exhausted connection pool. These are what open a Breaker.
+// It is false for nil, for a reply from Redis (any redis.Error: WRONGTYPE,
+// OOM, NOSCRIPT, CLUSTERDOWN, …, which fail one operation on a server that
+// answered), for ErrCorrupt, ErrInvalid and ErrFull, and for a caller's
+// cancellation.
+func Transient(err error) bool {
+	if err == nil || errors.Is(err, context.Canceled) ||
+		errors.Is(err, ErrCorrupt) || errors.Is(err, ErrInvalid) || errors.Is(err, ErrFull) ||
+		errors.Is(err, redis.Nil) {
+		return false
+	}
+	var re redis.Error
+	return !errors.As(err, &re)
 }
 
 // op bounds one operation by the operation timeout.
@@ -225,6 +303,7 @@ func (r *Redis) Get(ctx context.Context, k cachekey.Key) (Entry, bool, error) {
 		return Entry{}, false, nil
 	}
 	if err != nil {
+		r.failed(err)
 		return Entry{}, false, fmt.Errorf("redis get: %w", err)
 	}
 	e, err := UnmarshalEntry(b)
@@ -243,6 +322,7 @@ func (r *Redis) Set(ctx context.Context, k cachekey.Key, e Entry, ttl time.Durat
 	ctx, cancel := r.op(ctx)
 	defer cancel()
 	if err := r.c.Set(ctx, r.key(k), MarshalEntry(e), ttl).Err(); err != nil {
+		r.failed(err)
 		return fmt.Errorf("redis set: %w", err)
 	}
 	return nil
@@ -270,6 +350,7 @@ func (r *Redis) GetMany(ctx context.Context, ks []cachekey.Key) ([]Result, error
 			var re redis.Error
 			if !errors.As(cerr, &re) {
 				// Not a reply from Redis: the whole call failed.
+				r.failed(cerr)
 				return nil, fmt.Errorf("redis get many: %w", cerr)
 			}
 			out[i].Err = fmt.Errorf("redis get many: %w", cerr)
@@ -285,6 +366,7 @@ func (r *Redis) GetMany(ctx context.Context, ks []cachekey.Key) ([]Result, error
 	if err != nil && !errors.Is(err, redis.Nil) {
 		var re redis.Error
 		if !errors.As(err, &re) {
+			r.failed(err)
 			return nil, fmt.Errorf("redis get many: %w", err)
 		}
 	}
@@ -299,6 +381,7 @@ func (r *Redis) Delete(ctx context.Context, k cachekey.Key) error {
 	ctx, cancel := r.op(ctx)
 	defer cancel()
 	if err := r.c.Unlink(ctx, r.key(k)).Err(); err != nil {
+		r.failed(err)
 		return fmt.Errorf("redis delete: %w", err)
 	}
 	return nil
@@ -321,6 +404,7 @@ func (r *Redis) Purge(ctx context.Context, prefix string) (int, error) {
 			return err
 		})
 		if err != nil {
+			r.failed(err)
 			return int(total.Load()), fmt.Errorf("redis purge: %w", err)
 		}
 		return int(total.Load()), nil
@@ -391,12 +475,20 @@ func (r *Redis) Ping(ctx context.Context) error {
 	ctx, cancel := r.op(ctx)
 	defer cancel()
 	if err := r.c.Ping(ctx).Err(); err != nil {
+		r.failed(err)
 		return fmt.Errorf("redis ping: %w", err)
 	}
 	return nil
 }
 
-// Close closes the client and its connections.
+// Close stops the store's background work and closes the client and its
+// connections. Calling it again is a no-op.
 func (r *Redis) Close() error {
-	return r.c.Close()
+	var err error
+	r.closeOnce.Do(func() {
+		close(r.done)
+		r.wg.Wait()
+		err = r.c.Close()
+	})
+	return err
 }

@@ -316,28 +316,3 @@ func TestRedisKilledUnderLoad(t *testing.T) {
 		t.Errorf("slowest call took %v, want < 2s", d)
 	}
 }
-
-// TestRedisCluster runs the suite on a one-node Redis Cluster: keys spread
-// over many hash slots, so Purge must go through ForEachMaster and must not
-// send multi-key commands across slots.
-func TestRedisCluster(t *testing.T) {
-	srv := redistest.Start(t, "--cluster-enabled", "yes")
-	c := srv.Client()
-	ctx := t.Context()
-	if err := c.Do(ctx, "CLUSTER", "ADDSLOTSRANGE", "0", "16383").Err(); err != nil {
-		t.Fatalf("CLUSTER ADDSLOTSRANGE = %v", err)
-	}
-	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(50 * time.Millisecond) {
-		info, err := c.ClusterInfo(ctx).Result()
-		if err == nil && strings.Contains(info, "cluster_state:ok") {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("cluster not ready after 10s: %q, %v", info, err)
-		}
-	}
-	var n atomic.Int64
-	storetest.Run(t, func(t *testing.T) store.Backend {
-		return newRedis(t, store.RedisOptions{URL: srv.URL(), Cluster: true, KeyPrefix: fmt.Sprintf("test%d|", n.Add(1))})
-	})
-}

@@ -114,6 +114,11 @@ var (
 	// ErrUnavailable reports that the store is not being called because its
 	// circuit breaker is open. Callers treat it as a miss (fail open).
 	ErrUnavailable = errors.New("store: unavailable")
+	// ErrFull reports a write the Redis store did not send because Redis
+	// refused a write moments ago for lack of memory (maxmemory with the
+	// noeviction policy); reads still work. It says nothing bad about the
+	// store's health: a Breaker does not count it.
+	ErrFull = errors.New("store: full")
 	// ErrInvalid reports an invalid argument (a non-positive TTL, an empty
 	// purge prefix). It is a caller bug, never a sign of store health.
 	ErrInvalid = errors.New("store: invalid argument")
