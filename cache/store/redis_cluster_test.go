@@ -23,7 +23,7 @@ func TestRedisCluster(t *testing.T) {
 	c := redistest.StartCluster(t)
 	var n atomic.Int64
 	storetest.Run(t, func(t *testing.T) store.Backend {
-		return newRedis(t, store.RedisOptions{URL: c.URL(), KeyPrefix: fmt.Sprintf("test%d|", n.Add(1))})
+		return newRedis(t, patient(store.RedisOptions{URL: c.URL(), KeyPrefix: fmt.Sprintf("test%d|", n.Add(1))}))
 	})
 }
 
@@ -31,7 +31,7 @@ func TestRedisCluster(t *testing.T) {
 // node from it.
 func TestRedisClusterOneSeed(t *testing.T) {
 	c := redistest.StartCluster(t)
-	r := newRedis(t, store.RedisOptions{URL: "redis://" + c.Addrs()[0], Cluster: true})
+	r := newRedis(t, patient(store.RedisOptions{URL: "redis://" + c.Addrs()[0], Cluster: true}))
 	keys := clusterFill(t, r, "one-seed", "openai/m", 60)
 	for _, m := range c.Masters(t.Context()) {
 		if n := countKeys(t, m, "ditto:*"); n == 0 {
@@ -98,7 +98,7 @@ func scanAll(ctx context.Context, s *redistest.Server, pattern string) ([]string
 // master, as SCAN on each master shows.
 func TestRedisClusterSpreadAndPurge(t *testing.T) {
 	c := redistest.StartCluster(t)
-	r := newRedis(t, store.RedisOptions{URL: c.URL()})
+	r := newRedis(t, patient(store.RedisOptions{URL: c.URL()}))
 	ctx := t.Context()
 	const per = 90
 	clusterFill(t, r, "acme", "openai/gpt-4o", per)
@@ -159,7 +159,7 @@ func globQuote(s string) string {
 // hits and misses mixed, answers in order.
 func TestRedisClusterGetManyAcrossSlots(t *testing.T) {
 	c := redistest.StartCluster(t)
-	r := newRedis(t, store.RedisOptions{URL: c.URL()})
+	r := newRedis(t, patient(store.RedisOptions{URL: c.URL()}))
 	ctx := t.Context()
 	var keys []cachekey.Key
 	nodes := map[*redistest.Server]bool{}
@@ -194,8 +194,8 @@ func TestRedisClusterGetManyAcrossSlots(t *testing.T) {
 // share each key's lease, whatever master holds it.
 func TestRedisClusterLeaseAcrossStores(t *testing.T) {
 	c := redistest.StartCluster(t)
-	a := newRedis(t, store.RedisOptions{URL: c.URL()})
-	b := newRedis(t, store.RedisOptions{URL: c.URL()})
+	a := newRedis(t, patient(store.RedisOptions{URL: c.URL()}))
+	b := newRedis(t, patient(store.RedisOptions{URL: c.URL()}))
 	ctx := t.Context()
 	for i := range 12 {
 		k := cachekey.New("ns", "openai/m", fmt.Appendf(nil, "lease %d", i))
@@ -252,9 +252,7 @@ func TestRedisClusterFailover(t *testing.T) {
 	}
 	all := append(append([]cachekey.Key(nil), onVictim...), elsewhere...)
 	for _, k := range all {
-		if err := b.Set(ctx, k, store.Entry{Digest: k.Digest, Body: []byte("before")}, time.Hour); err != nil {
-			t.Fatal(err)
-		}
+		eventually(t, func() error { return b.Set(ctx, k, store.Entry{Digest: k.Digest, Body: []byte("before")}, time.Hour) })
 	}
 
 	loadCtx, stopLoad := context.WithCancel(ctx)
@@ -317,21 +315,51 @@ func TestRedisClusterFailover(t *testing.T) {
 	// Entries written after the failover are readable, on every master.
 	for _, k := range all {
 		e := store.Entry{Digest: k.Digest, Body: []byte("written after")}
-		if err := b.Set(ctx, k, e, time.Hour); err != nil {
-			t.Errorf("Set(%s) after failover = %v", k, err)
-			continue
-		}
-		if got, ok, err := b.Get(ctx, k); err != nil || !ok || string(got.Body) != "written after" {
-			t.Errorf("Get(%s) after failover = %q, %v, %v; want the entry written after", k, got.Body, ok, err)
-		}
+		eventually(t, func() error {
+			if err := b.Set(ctx, k, e, time.Hour); err != nil {
+				return fmt.Errorf("Set(%s) after failover = %w", k, err)
+			}
+			if got, ok, err := b.Get(ctx, k); err != nil || !ok || string(got.Body) != "written after" {
+				return fmt.Errorf("Get(%s) after failover = %q, %v, %v; want the entry written after", k, got.Body, ok, err)
+			}
+			return nil
+		})
 	}
-	for deadline := time.Now().Add(5 * time.Second); b.State() != "closed" && time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
-		_ = b.Ping(ctx)
-	}
-	if st := b.State(); st != "closed" {
-		t.Errorf("breaker after failover = %q, want closed", st)
-	}
+	wantClosed(t, b)
 	mu.Lock()
 	t.Logf("breaker transitions: %v", transitions)
 	mu.Unlock()
+}
+
+// eventually retries f for up to 5 s (a loaded machine times out a call now
+// and then, and the breaker then stays open for a second) and fails the
+// test with f's last error.
+func eventually(t *testing.T, f func() error) {
+	t.Helper()
+	var err error
+	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+		if err = f(); err == nil {
+			return
+		}
+	}
+	t.Error(err)
+}
+
+// wantClosed waits up to 5 s for b to close, probing with Ping.
+func wantClosed(t *testing.T, b *store.Breaker) {
+	t.Helper()
+	eventually(t, func() error {
+		_ = b.Ping(t.Context())
+		if st := b.State(); st != "closed" {
+			return fmt.Errorf("breaker after failover = %q, want closed", st)
+		}
+		return nil
+	})
+}
+
+// patient gives o timeouts for a loaded machine, for tests of behaviour
+// rather than of timing.
+func patient(o store.RedisOptions) store.RedisOptions {
+	o.ReadTimeout, o.WriteTimeout, o.OperationTimeout = time.Second, time.Second, 3*time.Second
+	return o
 }

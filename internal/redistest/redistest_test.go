@@ -89,3 +89,22 @@ func TestCluster(t *testing.T) {
 		time.Sleep(50 * time.Millisecond)
 	}
 }
+
+func TestSentinel(t *testing.T) {
+	start := time.Now()
+	d := redistest.StartSentinel(t)
+	t.Logf("sentinel deployment ready in %v", time.Since(start).Round(time.Millisecond))
+	ctx := t.Context()
+	if addr, err := d.MasterAddr(ctx); err != nil || addr != d.Master.Addr() {
+		t.Fatalf("MasterAddr = %q, %v; want %s", addr, err, d.Master.Addr())
+	}
+	if err := d.Master.Client().Set(ctx, "k", "v", time.Minute).Err(); err != nil {
+		t.Fatal(err)
+	}
+	d.Master.Kill()
+	took := d.WaitFailover(d.Master, d.Replica)
+	t.Logf("sentinel failover took %v", took.Round(time.Millisecond))
+	if v, err := d.Replica.Client().Get(ctx, "k").Result(); err != nil || v != "v" {
+		t.Errorf("GET k on the promoted replica = %q, %v; want v", v, err)
+	}
+}
