@@ -25,6 +25,9 @@ func (r *Redis) Lease(ctx context.Context, k cachekey.Key, ttl time.Duration) (f
 	if ttl <= 0 {
 		return nil, false, fmt.Errorf("redis lease: ttl %v: %w", ttl, ErrInvalid)
 	}
+	if err := r.writable("redis lease"); err != nil {
+		return nil, false, err
+	}
 	ctx, cancel := r.op(ctx)
 	defer cancel()
 	var b [16]byte
@@ -33,8 +36,7 @@ func (r *Redis) Lease(ctx context.Context, k cachekey.Key, ttl time.Duration) (f
 	key := r.key(k) + leaseSuffix
 	ok, err := r.c.SetNX(ctx, key, token, ttl).Result()
 	if err != nil {
-		r.failed(err)
-		return nil, false, fmt.Errorf("redis lease: %w", err)
+		return nil, false, r.writeFailed("redis lease", err)
 	}
 	if !ok {
 		return nil, false, nil

@@ -26,6 +26,9 @@ const (
 	DefaultMinIdleConns = 2
 	// DefaultOperationTimeout is a few round trips on a loaded network.
 	DefaultOperationTimeout = 150 * time.Millisecond
+	// DefaultFullCoolDown is how long writes are skipped after Redis
+	// refused one for lack of memory.
+	DefaultFullCoolDown = time.Second
 )
 
 // RedisOptions configures NewRedis. The zero value of every field except URL
@@ -71,6 +74,11 @@ type RedisOptions struct {
 	// provider. Default DefaultOperationTimeout. Purge is bounded by its
 	// caller's context only.
 	OperationTimeout time.Duration
+	// FullCoolDown is how long the store skips writes (Set and Lease
+	// return ErrFull at once) after Redis refused one with OOM (maxmemory
+	// with the noeviction policy), so a full Redis is not sent doomed
+	// writes on every miss; reads go on. Default DefaultFullCoolDown.
+	FullCoolDown time.Duration
 }
 
 // Redis is a Backend on Redis (standalone, Sentinel or Cluster) through
@@ -82,6 +90,9 @@ type Redis struct {
 	cc     *redis.ClusterClient // c, when it is a Cluster client
 	prefix string
 	opTime time.Duration
+
+	fullCoolDown time.Duration
+	fullUntil    atomic.Int64 // Unix nanoseconds; writes are skipped before it
 
 	// Cluster only: see failed and follow.
 	lastFailure atomic.Int64  // Unix nanoseconds of the last transport failure
@@ -112,7 +123,11 @@ func NewRedis(ctx context.Context, opts RedisOptions) (*Redis, error) {
 	if op <= 0 {
 		op = DefaultOperationTimeout
 	}
-	r := &Redis{c: c, prefix: opts.KeyPrefix, opTime: op, done: make(chan struct{})}
+	full := opts.FullCoolDown
+	if full <= 0 {
+		full = DefaultFullCoolDown
+	}
+	r := &Redis{c: c, prefix: opts.KeyPrefix, opTime: op, fullCoolDown: full, done: make(chan struct{})}
 	if cc, ok := c.(*redis.ClusterClient); ok {
 		r.cc, r.kick = cc, make(chan struct{}, 1)
 		r.wg.Go(r.follow)
@@ -134,6 +149,26 @@ func (r *Redis) failed(err error) {
 	case r.kick <- struct{}{}:
 	default:
 	}
+}
+
+// writable returns ErrFull, without a round trip, while a recent OOM reply
+// says a write would be refused.
+func (r *Redis) writable(op string) error {
+	if time.Now().UnixNano() < r.fullUntil.Load() {
+		return fmt.Errorf("%s: %w (writes paused after an OOM reply)", op, ErrFull)
+	}
+	return nil
+}
+
+// writeFailed wraps a write's error, and starts the write cool-down when
+// Redis refused it for lack of memory.
+func (r *Redis) writeFailed(op string, err error) error {
+	if redis.IsOOMError(err) {
+		r.fullUntil.Store(time.Now().Add(r.fullCoolDown).UnixNano())
+		return fmt.Errorf("%s: %w: %w", op, ErrFull, err)
+	}
+	r.failed(err)
+	return fmt.Errorf("%s: %w", op, err)
 }
 
 // follow reloads a Cluster's slot map every followEvery while transport
@@ -160,22 +195,7 @@ func (r *Redis) follow() {
 	}
 }
 
-// Transient reports whether err says the store could not be reached in
-// time: a network error, a timeout (the operation's or the caller's
-// deadline), an exhausted connection pool. These are what open a Breaker.
-// It is false for nil, for a reply from Redis (any redis.Error: WRONGTYPE,
-// OOM, NOSCRIPT, CLUSTERDOWN, …, which fail one operation on a server that
-// answered), for ErrCorrupt, ErrInvalid and ErrFull, and for a caller's
-// cancellation.
-func Transient(err error) bool {
-	if err == nil || errors.Is(err, context.Canceled) ||
-		errors.Is(err, ErrCorrupt) || errors.Is(err, ErrInvalid) || errors.Is(err, ErrFull) ||
-		errors.Is(err, redis.Nil) {
-		return false
-	}
-	var re redis.Error
-	return !errors.As(err, &re)
-}
+
 
 // op bounds one operation by the operation timeout.
 func (r *Redis) op(ctx context.Context) (context.Context, context.CancelFunc) {
@@ -314,16 +334,20 @@ func (r *Redis) Get(ctx context.Context, k cachekey.Key) (Entry, bool, error) {
 }
 
 // Set stores e under k with SET PX ttl; ttl is rounded up to a millisecond.
+// After an OOM reply it returns ErrFull without calling Redis for
+// FullCoolDown.
 func (r *Redis) Set(ctx context.Context, k cachekey.Key, e Entry, ttl time.Duration) error {
 	if ttl <= 0 {
 		return fmt.Errorf("redis set: ttl %v: %w", ttl, ErrInvalid)
 	}
 	ttl = (ttl + time.Millisecond - 1).Truncate(time.Millisecond)
+	if err := r.writable("redis set"); err != nil {
+		return err
+	}
 	ctx, cancel := r.op(ctx)
 	defer cancel()
 	if err := r.c.Set(ctx, r.key(k), MarshalEntry(e), ttl).Err(); err != nil {
-		r.failed(err)
-		return fmt.Errorf("redis set: %w", err)
+		return r.writeFailed("redis set", err)
 	}
 	return nil
 }

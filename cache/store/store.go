@@ -62,7 +62,8 @@ type Backend interface {
 	GetMany(ctx context.Context, ks []cachekey.Key) ([]Result, error)
 	// Set stores e under k for ttl, replacing any previous entry. ttl must be
 	// positive (else ErrInvalid). Writes are best effort: a successful Set
-	// may still be lost (eviction, failover).
+	// may still be lost (eviction, failover). A store that is out of memory
+	// returns an error wrapping ErrFull (reads keep working).
 	Set(ctx context.Context, k cachekey.Key, e Entry, ttl time.Duration) error
 	// Delete removes the entry stored under k; deleting a missing key is
 	// not an error.
