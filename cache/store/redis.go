@@ -79,6 +79,10 @@ type RedisOptions struct {
 	// with the noeviction policy), so a full Redis is not sent doomed
 	// writes on every miss; reads go on. Default DefaultFullCoolDown.
 	FullCoolDown time.Duration
+	// LeaseTTL is the TTL of a fill lease's key: how long a lease outlives
+	// a holder that died. A live holder renews it every LeaseTTL/3 until it
+	// releases the lease (see Lease). Default DefaultLeaseTTL.
+	LeaseTTL time.Duration
 }
 
 // Redis is a Backend on Redis (standalone, Sentinel or Cluster) through
@@ -93,13 +97,19 @@ type Redis struct {
 
 	fullCoolDown time.Duration
 	fullUntil    atomic.Int64 // Unix nanoseconds; writes are skipped before it
+	leaseTTL     time.Duration
 
 	// Cluster only: see failed and follow.
 	lastFailure atomic.Int64  // Unix nanoseconds of the last transport failure
 	kick        chan struct{} // wakes follow; capacity 1
-	done        chan struct{} // closed by Close
-	closeOnce   sync.Once
-	wg          sync.WaitGroup
+
+	// Background goroutines (follow, lease heartbeats) stop when done is
+	// closed; wg counts them. hbMu orders starting one against Close.
+	done      chan struct{}
+	hbMu      sync.Mutex
+	closed    bool
+	closeOnce sync.Once
+	wg        sync.WaitGroup
 }
 
 // Following a Cluster failover: after a transport failure the slot map is
@@ -127,7 +137,11 @@ func NewRedis(ctx context.Context, opts RedisOptions) (*Redis, error) {
 	if full <= 0 {
 		full = DefaultFullCoolDown
 	}
-	r := &Redis{c: c, prefix: opts.KeyPrefix, opTime: op, fullCoolDown: full, done: make(chan struct{})}
+	lease := opts.LeaseTTL
+	if lease <= 0 {
+		lease = DefaultLeaseTTL
+	}
+	r := &Redis{c: c, prefix: opts.KeyPrefix, opTime: op, fullCoolDown: full, leaseTTL: lease, done: make(chan struct{})}
 	if cc, ok := c.(*redis.ClusterClient); ok {
 		r.cc, r.kick = cc, make(chan struct{}, 1)
 		r.wg.Go(r.follow)
@@ -510,6 +524,9 @@ func (r *Redis) Ping(ctx context.Context) error {
 func (r *Redis) Close() error {
 	var err error
 	r.closeOnce.Do(func() {
+		r.hbMu.Lock()
+		r.closed = true
+		r.hbMu.Unlock()
 		close(r.done)
 		r.wg.Wait()
 		err = r.c.Close()
