@@ -39,10 +39,13 @@ type BreakerOptions struct {
 // at once, without touching the backend, for CoolDown; then one call probes
 // the backend (half-open) and a success closes the breaker again.
 //
-// Failures are errors that say the backend is unhealthy: timeouts, network
-// errors, server errors. Misses, ErrCorrupt, ErrInvalid and Redis OOM
-// refusals (maxmemory with noeviction) count as successes; a caller's
-// cancellation counts as neither. Breaker is safe for concurrent use.
+// Failures are the errors Transient reports: the backend could not be
+// reached in time (network errors, timeouts, an exhausted pool). A reply
+// from Redis (WRONGTYPE on a key someone else wrote, OOM at maxmemory,
+// NOSCRIPT, …) fails that one operation but counts as a success, as do
+// misses, ErrCorrupt, ErrInvalid and ErrFull: Redis answered, so other keys
+// still work and must not be refused. A caller's cancellation counts as
+// neither. Breaker is safe for concurrent use.
 type Breaker struct {
 	b  Backend
 	cb *gobreaker.CircuitBreaker[struct{}]
@@ -79,13 +82,25 @@ func NewBreaker(b Backend, opts BreakerOptions) *Breaker {
 	return &Breaker{b: b, cb: gobreaker.NewCircuitBreaker[struct{}](st)}
 }
 
-// healthy reports whether err leaves the backend's health unquestioned.
-func healthy(err error) bool {
-	return err == nil ||
-		errors.Is(err, ErrCorrupt) ||
-		errors.Is(err, ErrInvalid) ||
-		redis.IsOOMError(err)
+// Transient reports whether err says the store could not be reached in
+// time: a network error, a timeout (the operation's or the caller's
+// deadline), an exhausted connection pool. These are what open a Breaker.
+// It is false for nil, for a reply from Redis (any redis.Error: WRONGTYPE,
+// OOM, NOSCRIPT, CLUSTERDOWN, …, which fail one operation on a server that
+// answered), for ErrCorrupt, ErrInvalid and ErrFull, and for a caller's
+// cancellation.
+func Transient(err error) bool {
+	if err == nil || errors.Is(err, context.Canceled) ||
+		errors.Is(err, ErrCorrupt) || errors.Is(err, ErrInvalid) || errors.Is(err, ErrFull) ||
+		errors.Is(err, redis.Nil) {
+		return false
+	}
+	var re redis.Error
+	return !errors.As(err, &re)
 }
+
+// healthy reports whether err leaves the backend's health unquestioned.
+func healthy(err error) bool { return !Transient(err) }
 
 // State returns "closed", "open" or "half-open", for /readyz and metrics.
 func (b *Breaker) State() string {

@@ -4,9 +4,15 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"net"
+	"os"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
+
+	"github.com/redis/go-redis/v9"
 
 	"github.com/dittocache/ditto/cache/store"
 	"github.com/dittocache/ditto/cachekey"
@@ -124,7 +130,11 @@ func TestBreakerIgnoresHealthyErrors(t *testing.T) {
 	}{
 		{"corrupt", fmt.Errorf("redis get: %w", store.ErrCorrupt)},
 		{"invalid", fmt.Errorf("redis set: %w", store.ErrInvalid)},
-		{"oom", errors.New("OOM command not allowed when used memory > 'maxmemory'.")},
+		{"oom", fmt.Errorf("redis set: %w", replyError("OOM command not allowed when used memory > 'maxmemory'."))},
+		{"wrongtype", fmt.Errorf("redis get: %w", replyError("WRONGTYPE Operation against a key holding the wrong kind of value"))},
+		{"noscript", fmt.Errorf("redis lease: %w", redis.ErrNoScript)},
+		{"clusterdown", replyError("CLUSTERDOWN The cluster is down")},
+		{"full", fmt.Errorf("redis set: %w", store.ErrFull)},
 		{"cancelled", fmt.Errorf("redis get: %w", context.Canceled)},
 	}
 	for _, tt := range tests {
@@ -139,6 +149,41 @@ func TestBreakerIgnoresHealthyErrors(t *testing.T) {
 				t.Errorf("State after 5 %s errors = %q, want closed", tt.name, st)
 			}
 		})
+	}
+}
+
+// replyError is an error reply from Redis, as go-redis types them.
+type replyError string
+
+func (e replyError) Error() string { return string(e) }
+func (replyError) RedisError()     {}
+
+func TestTransient(t *testing.T) {
+	tests := []struct {
+		give error
+		want bool
+	}{
+		{nil, false},
+		{fmt.Errorf("redis get: %w", context.DeadlineExceeded), true},
+		{fmt.Errorf("redis get: %w", &net.OpError{Op: "dial", Net: "tcp", Err: syscall.ECONNREFUSED}), true},
+		{fmt.Errorf("redis get: %w", &net.OpError{Op: "read", Net: "tcp", Err: os.ErrDeadlineExceeded}), true},
+		{fmt.Errorf("redis get: %w", io.EOF), true},
+		{fmt.Errorf("redis get: %w", redis.ErrPoolTimeout), true},
+		{fmt.Errorf("redis get: %w", redis.ErrPoolExhausted), true},
+		{redis.ErrClosed, true},
+		{fmt.Errorf("redis get: %w", context.Canceled), false},
+		{fmt.Errorf("redis get: %w", store.ErrCorrupt), false},
+		{fmt.Errorf("redis set: %w", store.ErrInvalid), false},
+		{fmt.Errorf("redis set: %w", store.ErrFull), false},
+		{fmt.Errorf("redis get: %w", replyError("WRONGTYPE Operation against a key holding the wrong kind of value")), false},
+		{fmt.Errorf("redis set: %w", replyError("OOM command not allowed")), false},
+		{redis.ErrNoScript, false},
+		{redis.Nil, false},
+	}
+	for _, tt := range tests {
+		if got := store.Transient(tt.give); got != tt.want {
+			t.Errorf("Transient(%v) = %v, want %v", tt.give, got, tt.want)
+		}
 	}
 }
 

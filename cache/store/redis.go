@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/url"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -25,6 +26,9 @@ const (
 	DefaultMinIdleConns = 2
 	// DefaultOperationTimeout is a few round trips on a loaded network.
 	DefaultOperationTimeout = 150 * time.Millisecond
+	// DefaultFullCoolDown is how long writes are skipped after Redis
+	// refused one for lack of memory.
+	DefaultFullCoolDown = time.Second
 )
 
 // RedisOptions configures NewRedis. The zero value of every field except URL
@@ -70,6 +74,15 @@ type RedisOptions struct {
 	// provider. Default DefaultOperationTimeout. Purge is bounded by its
 	// caller's context only.
 	OperationTimeout time.Duration
+	// FullCoolDown is how long the store skips writes (Set and Lease
+	// return ErrFull at once) after Redis refused one with OOM (maxmemory
+	// with the noeviction policy), so a full Redis is not sent doomed
+	// writes on every miss; reads go on. Default DefaultFullCoolDown.
+	FullCoolDown time.Duration
+	// LeaseTTL is the TTL of a fill lease's key: how long a lease outlives
+	// a holder that died. A live holder renews it every LeaseTTL/3 until it
+	// releases the lease (see Lease). Default DefaultLeaseTTL.
+	LeaseTTL time.Duration
 }
 
 // Redis is a Backend on Redis (standalone, Sentinel or Cluster) through
@@ -78,9 +91,33 @@ type RedisOptions struct {
 // in a Breaker to fail fast during outages.
 type Redis struct {
 	c      redis.UniversalClient
+	cc     *redis.ClusterClient // c, when it is a Cluster client
 	prefix string
 	opTime time.Duration
+
+	fullCoolDown time.Duration
+	fullUntil    atomic.Int64 // Unix nanoseconds; writes are skipped before it
+	leaseTTL     time.Duration
+
+	// Cluster only: see failed and follow.
+	lastFailure atomic.Int64  // Unix nanoseconds of the last transport failure
+	kick        chan struct{} // wakes follow; capacity 1
+
+	// Background goroutines (follow, lease heartbeats) stop when done is
+	// closed; wg counts them. hbMu orders starting one against Close.
+	done      chan struct{}
+	hbMu      sync.Mutex
+	closed    bool
+	closeOnce sync.Once
+	wg        sync.WaitGroup
 }
+
+// Following a Cluster failover: after a transport failure the slot map is
+// reloaded every followEvery until followFor has passed without one.
+const (
+	followEvery = 250 * time.Millisecond
+	followFor   = 3 * time.Second
+)
 
 // NewRedis parses opts.URL, applies the defaults and returns a client. It
 // returns an error only for invalid options: an unreachable Redis is not an
@@ -96,8 +133,83 @@ func NewRedis(ctx context.Context, opts RedisOptions) (*Redis, error) {
 	if op <= 0 {
 		op = DefaultOperationTimeout
 	}
-	return &Redis{c: c, prefix: opts.KeyPrefix, opTime: op}, nil
+	full := opts.FullCoolDown
+	if full <= 0 {
+		full = DefaultFullCoolDown
+	}
+	lease := opts.LeaseTTL
+	if lease <= 0 {
+		lease = DefaultLeaseTTL
+	}
+	r := &Redis{c: c, prefix: opts.KeyPrefix, opTime: op, fullCoolDown: full, leaseTTL: lease, done: make(chan struct{})}
+	if cc, ok := c.(*redis.ClusterClient); ok {
+		r.cc, r.kick = cc, make(chan struct{}, 1)
+		r.wg.Go(r.follow)
+	}
+	return r, nil
 }
+
+// failed inspects an operation's error before it is returned. A transport
+// failure on a Cluster may mean a master died: go-redis keeps sending that
+// master's slots to the dead address until a MOVED reply or its periodic
+// refresh (60 s), and a dead node sends no MOVED. So follow reloads the slot
+// map until the failures stop.
+func (r *Redis) failed(err error) {
+	if r.cc == nil || !Transient(err) {
+		return
+	}
+	r.lastFailure.Store(time.Now().UnixNano())
+	select {
+	case r.kick <- struct{}{}:
+	default:
+	}
+}
+
+// writable returns ErrFull, without a round trip, while a recent OOM reply
+// says a write would be refused.
+func (r *Redis) writable(op string) error {
+	if time.Now().UnixNano() < r.fullUntil.Load() {
+		return fmt.Errorf("%s: %w (writes paused after an OOM reply)", op, ErrFull)
+	}
+	return nil
+}
+
+// writeFailed wraps a write's error, and starts the write cool-down when
+// Redis refused it for lack of memory.
+func (r *Redis) writeFailed(op string, err error) error {
+	if redis.IsOOMError(err) {
+		r.fullUntil.Store(time.Now().Add(r.fullCoolDown).UnixNano())
+		return fmt.Errorf("%s: %w: %w", op, ErrFull, err)
+	}
+	r.failed(err)
+	return fmt.Errorf("%s: %w", op, err)
+}
+
+// follow reloads a Cluster's slot map every followEvery while transport
+// failures keep coming, and for followFor after the last one: a replica is
+// promoted a second or two after its master died, and while a Breaker is
+// open no operation reaches the store to report the promotion, so the map
+// must be fresh by the time the breaker lets a probe through. It returns
+// when the store is closed.
+func (r *Redis) follow() {
+	for {
+		select {
+		case <-r.done:
+			return
+		case <-r.kick:
+		}
+		for time.Since(time.Unix(0, r.lastFailure.Load())) < followFor {
+			r.cc.ReloadState(context.Background()) // asynchronous; go-redis runs one at a time
+			select {
+			case <-r.done:
+				return
+			case <-time.After(followEvery):
+			}
+		}
+	}
+}
+
+
 
 // op bounds one operation by the operation timeout.
 func (r *Redis) op(ctx context.Context) (context.Context, context.CancelFunc) {
@@ -225,6 +337,7 @@ func (r *Redis) Get(ctx context.Context, k cachekey.Key) (Entry, bool, error) {
 		return Entry{}, false, nil
 	}
 	if err != nil {
+		r.failed(err)
 		return Entry{}, false, fmt.Errorf("redis get: %w", err)
 	}
 	e, err := UnmarshalEntry(b)
@@ -235,15 +348,20 @@ func (r *Redis) Get(ctx context.Context, k cachekey.Key) (Entry, bool, error) {
 }
 
 // Set stores e under k with SET PX ttl; ttl is rounded up to a millisecond.
+// After an OOM reply it returns ErrFull without calling Redis for
+// FullCoolDown.
 func (r *Redis) Set(ctx context.Context, k cachekey.Key, e Entry, ttl time.Duration) error {
 	if ttl <= 0 {
 		return fmt.Errorf("redis set: ttl %v: %w", ttl, ErrInvalid)
 	}
 	ttl = (ttl + time.Millisecond - 1).Truncate(time.Millisecond)
+	if err := r.writable("redis set"); err != nil {
+		return err
+	}
 	ctx, cancel := r.op(ctx)
 	defer cancel()
 	if err := r.c.Set(ctx, r.key(k), MarshalEntry(e), ttl).Err(); err != nil {
-		return fmt.Errorf("redis set: %w", err)
+		return r.writeFailed("redis set", err)
 	}
 	return nil
 }
@@ -270,6 +388,7 @@ func (r *Redis) GetMany(ctx context.Context, ks []cachekey.Key) ([]Result, error
 			var re redis.Error
 			if !errors.As(cerr, &re) {
 				// Not a reply from Redis: the whole call failed.
+				r.failed(cerr)
 				return nil, fmt.Errorf("redis get many: %w", cerr)
 			}
 			out[i].Err = fmt.Errorf("redis get many: %w", cerr)
@@ -285,6 +404,7 @@ func (r *Redis) GetMany(ctx context.Context, ks []cachekey.Key) ([]Result, error
 	if err != nil && !errors.Is(err, redis.Nil) {
 		var re redis.Error
 		if !errors.As(err, &re) {
+			r.failed(err)
 			return nil, fmt.Errorf("redis get many: %w", err)
 		}
 	}
@@ -299,6 +419,7 @@ func (r *Redis) Delete(ctx context.Context, k cachekey.Key) error {
 	ctx, cancel := r.op(ctx)
 	defer cancel()
 	if err := r.c.Unlink(ctx, r.key(k)).Err(); err != nil {
+		r.failed(err)
 		return fmt.Errorf("redis delete: %w", err)
 	}
 	return nil
@@ -321,6 +442,7 @@ func (r *Redis) Purge(ctx context.Context, prefix string) (int, error) {
 			return err
 		})
 		if err != nil {
+			r.failed(err)
 			return int(total.Load()), fmt.Errorf("redis purge: %w", err)
 		}
 		return int(total.Load()), nil
@@ -391,12 +513,23 @@ func (r *Redis) Ping(ctx context.Context) error {
 	ctx, cancel := r.op(ctx)
 	defer cancel()
 	if err := r.c.Ping(ctx).Err(); err != nil {
+		r.failed(err)
 		return fmt.Errorf("redis ping: %w", err)
 	}
 	return nil
 }
 
-// Close closes the client and its connections.
+// Close stops the store's background work and closes the client and its
+// connections. Calling it again is a no-op.
 func (r *Redis) Close() error {
-	return r.c.Close()
+	var err error
+	r.closeOnce.Do(func() {
+		r.hbMu.Lock()
+		r.closed = true
+		r.hbMu.Unlock()
+		close(r.done)
+		r.wg.Wait()
+		err = r.c.Close()
+	})
+	return err
 }

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -113,35 +114,125 @@ func TestRedisCorrupt(t *testing.T) {
 	}
 }
 
-// TestRedisNoEviction fills a Redis limited to 1 MB with noeviction: writes
-// fail with an error (never a panic), reads keep working, and the breaker
-// stays closed because Redis is healthy.
+// TestRedisNoEviction fills a Redis limited to 1 MB with noeviction: a
+// write fails with an OOM error wrapping ErrFull, the writes that follow
+// fail fast with ErrFull without reaching Redis, reads of stored entries
+// still hit, the breaker stays closed, and writes resume after the
+// cool-down once Redis has room.
 func TestRedisNoEviction(t *testing.T) {
 	srv := redistest.Start(t)
 	c := srv.Client()
 	ctx := t.Context()
+	r := newRedis(t, store.RedisOptions{URL: srv.URL(), FullCoolDown: 300 * time.Millisecond})
+	b := store.NewBreaker(r, store.BreakerOptions{Failures: 1})
+	stored := cachekey.New("ns", "r", []byte("stored before"))
+	if err := b.Set(ctx, stored, store.Entry{Digest: stored.Digest, Body: []byte("kept")}, time.Hour); err != nil {
+		t.Fatal(err)
+	}
 	for _, kv := range [][2]string{{"maxmemory", "1mb"}, {"maxmemory-policy", "noeviction"}} {
 		if err := c.ConfigSet(ctx, kv[0], kv[1]).Err(); err != nil {
 			t.Fatal(err)
 		}
 	}
-	r := newRedis(t, store.RedisOptions{URL: srv.URL()})
-	b := store.NewBreaker(r, store.BreakerOptions{Failures: 1})
 	body := bytes.Repeat([]byte("x"), 100<<10)
 	var setErr error
 	for i := 0; i < 40 && setErr == nil; i++ {
 		k := cachekey.New("ns", "r", fmt.Append(nil, i))
 		setErr = b.Set(ctx, k, store.Entry{Digest: k.Digest, Body: body}, time.Hour)
 	}
-	if setErr == nil || !strings.Contains(setErr.Error(), "OOM") {
-		t.Fatalf("Set into a full noeviction Redis = %v, want an OOM error", setErr)
+	if !errors.Is(setErr, store.ErrFull) || !strings.Contains(setErr.Error(), "OOM") {
+		t.Fatalf("Set into a full noeviction Redis = %v, want an OOM error wrapping ErrFull", setErr)
 	}
-	t.Logf("Set error: %v", setErr)
+	sets := func() int64 {
+		info := c.Info(ctx, "commandstats").Val()
+		for _, line := range strings.Split(info, "\n") {
+			if rest, ok := strings.CutPrefix(line, "cmdstat_set:calls="); ok {
+				n, _ := strconv.ParseInt(rest[:strings.IndexByte(rest, ',')], 10, 64)
+				return n
+			}
+		}
+		return 0
+	}
+	before := sets()
+	k := cachekey.New("ns", "r", []byte("during cool-down"))
+	for range 20 {
+		if err := b.Set(ctx, k, store.Entry{Digest: k.Digest, Body: []byte("small")}, time.Hour); !errors.Is(err, store.ErrFull) {
+			t.Fatalf("Set during the cool-down = %v, want ErrFull", err)
+		}
+	}
+	if _, _, err := b.Lease(ctx, k, time.Second); !errors.Is(err, store.ErrFull) {
+		t.Errorf("Lease during the cool-down = %v, want ErrFull", err)
+	}
+	if after := sets(); after != before {
+		t.Errorf("SET calls during the cool-down: %d, want 0", after-before)
+	}
+	if got, ok, err := b.Get(ctx, stored); err != nil || !ok || string(got.Body) != "kept" {
+		t.Errorf("Get of a stored entry on a full Redis = %q, %v, %v; want a hit", got.Body, ok, err)
+	}
 	if st := b.State(); st != "closed" {
 		t.Errorf("breaker state after OOM = %q, want closed", st)
 	}
-	if _, _, err := b.Get(ctx, cachekey.New("ns", "r", []byte("absent"))); err != nil {
-		t.Errorf("Get on a full Redis = %v, want nil", err)
+
+	if err := c.ConfigSet(ctx, "maxmemory", "0").Err(); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(350 * time.Millisecond) // past the cool-down
+	if err := b.Set(ctx, k, store.Entry{Digest: k.Digest, Body: []byte("small")}, time.Hour); err != nil {
+		t.Errorf("Set after the cool-down with room again = %v, want nil", err)
+	}
+}
+
+// TestRedisWrongType: values of another type under many store keys (a
+// shared Redis, another writer) fail those reads with a WRONGTYPE reply but
+// do not open the breaker, so other cached prompts still hit.
+func TestRedisWrongType(t *testing.T) {
+	srv := redistest.Start(t)
+	c := srv.Client()
+	ctx := t.Context()
+	r := newRedis(t, store.RedisOptions{URL: srv.URL()})
+	b := store.NewBreaker(r, store.BreakerOptions{Failures: 2})
+	good := cachekey.New("ns", "r", []byte("good"))
+	if err := b.Set(ctx, good, store.Entry{Digest: good.Digest, Body: []byte("answer")}, time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	var bad []cachekey.Key
+	for i := range 20 {
+		k := cachekey.New("ns", "r", fmt.Appendf(nil, "list %d", i))
+		bad = append(bad, k)
+		if err := c.RPush(ctx, k.String(), "not an entry").Err(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, k := range bad {
+		_, ok, err := b.Get(ctx, k)
+		if err == nil || ok || errors.Is(err, store.ErrUnavailable) || !strings.Contains(err.Error(), "WRONGTYPE") {
+			t.Errorf("Get(list) = %v, %v; want a WRONGTYPE error", ok, err)
+		}
+		if store.Transient(err) {
+			t.Errorf("Transient(%v) = true, want false", err)
+		}
+	}
+	rs, err := b.GetMany(ctx, append(bad[:3:3], good))
+	if err != nil {
+		t.Fatalf("GetMany over WRONGTYPE keys = %v, want per-key errors", err)
+	}
+	for i, res := range rs[:3] {
+		if res.Err == nil || res.Found {
+			t.Errorf("GetMany[%d] (list) = %v, %v; want its own error", i, res.Found, res.Err)
+		}
+	}
+	if !rs[3].Found || string(rs[3].Entry.Body) != "answer" {
+		t.Errorf("GetMany[3] = %v %q, want the stored answer", rs[3].Found, rs[3].Entry.Body)
+	}
+	if st := b.State(); st != "closed" {
+		t.Fatalf("breaker after %d WRONGTYPE replies = %q, want closed", len(bad), st)
+	}
+	if got, ok, err := b.Get(ctx, good); err != nil || !ok || string(got.Body) != "answer" {
+		t.Errorf("Get(other key) = %q, %v, %v; want a hit", got.Body, ok, err)
+	}
+	// The next fill overwrites the foreign value.
+	if err := b.Set(ctx, bad[0], store.Entry{Digest: bad[0].Digest, Body: []byte("mine")}, time.Hour); err != nil {
+		t.Errorf("Set over a list = %v, want nil", err)
 	}
 }
 
@@ -315,29 +406,4 @@ func TestRedisKilledUnderLoad(t *testing.T) {
 	if d := time.Duration(slowest.Load()); d > 2*time.Second {
 		t.Errorf("slowest call took %v, want < 2s", d)
 	}
-}
-
-// TestRedisCluster runs the suite on a one-node Redis Cluster: keys spread
-// over many hash slots, so Purge must go through ForEachMaster and must not
-// send multi-key commands across slots.
-func TestRedisCluster(t *testing.T) {
-	srv := redistest.Start(t, "--cluster-enabled", "yes")
-	c := srv.Client()
-	ctx := t.Context()
-	if err := c.Do(ctx, "CLUSTER", "ADDSLOTSRANGE", "0", "16383").Err(); err != nil {
-		t.Fatalf("CLUSTER ADDSLOTSRANGE = %v", err)
-	}
-	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(50 * time.Millisecond) {
-		info, err := c.ClusterInfo(ctx).Result()
-		if err == nil && strings.Contains(info, "cluster_state:ok") {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("cluster not ready after 10s: %q, %v", info, err)
-		}
-	}
-	var n atomic.Int64
-	storetest.Run(t, func(t *testing.T) store.Backend {
-		return newRedis(t, store.RedisOptions{URL: srv.URL(), Cluster: true, KeyPrefix: fmt.Sprintf("test%d|", n.Add(1))})
-	})
 }

@@ -62,7 +62,8 @@ type Backend interface {
 	GetMany(ctx context.Context, ks []cachekey.Key) ([]Result, error)
 	// Set stores e under k for ttl, replacing any previous entry. ttl must be
 	// positive (else ErrInvalid). Writes are best effort: a successful Set
-	// may still be lost (eviction, failover).
+	// may still be lost (eviction, failover). A store that is out of memory
+	// returns an error wrapping ErrFull (reads keep working).
 	Set(ctx context.Context, k cachekey.Key, e Entry, ttl time.Duration) error
 	// Delete removes the entry stored under k; deleting a missing key is
 	// not an error.
@@ -114,6 +115,11 @@ var (
 	// ErrUnavailable reports that the store is not being called because its
 	// circuit breaker is open. Callers treat it as a miss (fail open).
 	ErrUnavailable = errors.New("store: unavailable")
+	// ErrFull reports a write the Redis store did not send because Redis
+	// refused a write moments ago for lack of memory (maxmemory with the
+	// noeviction policy); reads still work. It says nothing bad about the
+	// store's health: a Breaker does not count it.
+	ErrFull = errors.New("store: full")
 	// ErrInvalid reports an invalid argument (a non-positive TTL, an empty
 	// purge prefix). It is a caller bug, never a sign of store health.
 	ErrInvalid = errors.New("store: invalid argument")

@@ -24,12 +24,16 @@ type Server struct {
 	bin  string
 	dir  string
 	port int
-	args []string
+	bus  int      // cluster bus port, 0 outside a cluster
+	conf string   // config file, first on the command line ("" for none)
+	args []string // appended after the defaults
 
 	mu   sync.Mutex
 	cmd  *exec.Cmd
 	done chan struct{} // closed when cmd exits
 	out  *bytes.Buffer
+
+	admin *redis.Client // for the package's own polling; closed by stop
 }
 
 // Start runs redis-server (no persistence) on a free loopback port, waits
@@ -39,6 +43,18 @@ type Server struct {
 // it skips the test, or fails it when REQUIRE_REDIS=1.
 func Start(t testing.TB, args ...string) *Server {
 	t.Helper()
+	bin := redisServer(t)
+	s := &Server{t: t, bin: bin, dir: t.TempDir(), args: args}
+	t.Cleanup(s.stop)
+	if err := s.startFree(nil); err != nil {
+		t.Fatalf("redistest: %v", err)
+	}
+	return s
+}
+
+// redisServer finds redis-server, or skips (fails with REQUIRE_REDIS=1).
+func redisServer(t testing.TB) string {
+	t.Helper()
 	bin, err := exec.LookPath("redis-server")
 	if err != nil {
 		if os.Getenv("REQUIRE_REDIS") == "1" {
@@ -46,21 +62,27 @@ func Start(t testing.TB, args ...string) *Server {
 		}
 		t.Skip("redis-server not found; install it (apt-get install redis-server) or see .ci/run")
 	}
-	s := &Server{t: t, bin: bin, dir: t.TempDir(), args: args}
-	t.Cleanup(s.stop)
-	// The free port can be taken between probing and binding; try again.
-	for attempt := 0; ; attempt++ {
+	return bin
+}
+
+// startFree picks a free port and starts the server on it; the port can be
+// taken between probing and binding, so it tries three times. prepare, if
+// non-nil, runs once the port is chosen (to write a config file naming it).
+func (s *Server) startFree(prepare func() error) error {
+	var err error
+	for attempt := 0; attempt < 3; attempt++ {
 		s.port, err = freePort()
+		if err == nil && prepare != nil {
+			err = prepare()
+		}
 		if err == nil {
 			err = s.start()
 		}
 		if err == nil {
-			return s
-		}
-		if attempt == 2 {
-			t.Fatalf("redistest: %v", err)
+			return nil
 		}
 	}
+	return err
 }
 
 func freePort() (int, error) {
@@ -77,10 +99,15 @@ func (s *Server) start() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	out := new(bytes.Buffer)
-	args := append([]string{
+	var args []string
+	if s.conf != "" {
+		args = append(args, s.conf)
+	}
+	args = append(args, []string{
 		"--port", strconv.Itoa(s.port), "--bind", "127.0.0.1",
 		"--save", "", "--appendonly", "no", "--dir", s.dir, "--loglevel", "warning",
-	}, s.args...)
+	}...)
+	args = append(args, s.args...)
 	cmd := exec.Command(s.bin, args...)
 	cmd.Dir = s.dir
 	cmd.Stdout, cmd.Stderr = out, out // safe: only the exec copier writes before Wait returns
@@ -158,8 +185,24 @@ func (s *Server) Restart() {
 	}
 }
 
+// adminClient returns the server's client for redistest's own commands,
+// made once.
+func (s *Server) adminClient() *redis.Client {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.admin == nil {
+		s.admin = redis.NewClient(&redis.Options{Addr: s.Addr(), MaxRetries: -1, DialerRetries: 1, DisableIdentity: true})
+	}
+	return s.admin
+}
+
 func (s *Server) stop() {
 	s.Kill()
+	s.mu.Lock()
+	if s.admin != nil {
+		_ = s.admin.Close()
+	}
+	s.mu.Unlock()
 	if s.t.Failed() && s.out != nil {
 		s.t.Logf("redis-server output:\n%s", s.out.String())
 	}

@@ -1,14 +1,22 @@
 package redistest_test
 
 import (
+	"context"
 	"testing"
 	"time"
 
 	"github.com/dittocache/ditto/internal/redistest"
+	"github.com/redis/go-redis/v9"
 	"go.uber.org/goleak"
 )
 
+// quiet drops go-redis's log lines (dial failures after a kill).
+type quiet struct{}
+
+func (quiet) Printf(context.Context, string, ...any) {}
+
 func TestMain(m *testing.M) {
+	redis.SetLogger(quiet{})
 	goleak.VerifyTestMain(m)
 }
 
@@ -38,5 +46,65 @@ func TestTwoServers(t *testing.T) {
 	a, b := redistest.Start(t), redistest.Start(t)
 	if a.URL() == b.URL() {
 		t.Fatalf("two servers share %s", a.URL())
+	}
+}
+
+func TestCluster(t *testing.T) {
+	start := time.Now()
+	c := redistest.StartCluster(t)
+	t.Logf("cluster of 6 ready in %v", time.Since(start).Round(time.Millisecond))
+	ctx := t.Context()
+	masters := c.Masters(ctx)
+	if len(masters) != 3 {
+		t.Fatalf("Masters = %d nodes, want 3", len(masters))
+	}
+	cl := c.Client()
+	if err := cl.Set(ctx, "k", "v", time.Minute).Err(); err != nil {
+		t.Fatalf("SET through the cluster client = %v", err)
+	}
+	m := c.MasterFor(ctx, "k")
+	c.Kill(m)
+	took := c.WaitFailover(m)
+	t.Logf("failover of %s took %v", m.Addr(), took.Round(time.Millisecond))
+	if got := c.Masters(ctx); len(got) != 3 {
+		t.Errorf("Masters after failover = %d nodes, want 3", len(got))
+	}
+	if n := c.MasterFor(ctx, "k"); n == m {
+		t.Errorf("MasterFor(k) after failover = the killed node %s", m.Addr())
+	}
+	// The replica had the key: acknowledged writes survived this failover.
+	cl.ReloadState(ctx)
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		v, err := cl.Get(ctx, "k").Result()
+		if err == nil {
+			if v != "v" {
+				t.Errorf("GET k after failover = %q, want v", v)
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("GET k after failover = %v", err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+func TestSentinel(t *testing.T) {
+	start := time.Now()
+	d := redistest.StartSentinel(t)
+	t.Logf("sentinel deployment ready in %v", time.Since(start).Round(time.Millisecond))
+	ctx := t.Context()
+	if addr, err := d.MasterAddr(ctx); err != nil || addr != d.Master.Addr() {
+		t.Fatalf("MasterAddr = %q, %v; want %s", addr, err, d.Master.Addr())
+	}
+	if err := d.Master.Client().Set(ctx, "k", "v", time.Minute).Err(); err != nil {
+		t.Fatal(err)
+	}
+	d.Master.Kill()
+	took := d.WaitFailover(d.Master, d.Replica)
+	t.Logf("sentinel failover took %v", took.Round(time.Millisecond))
+	if v, err := d.Replica.Client().Get(ctx, "k").Result(); err != nil || v != "v" {
+		t.Errorf("GET k on the promoted replica = %q, %v; want v", v, err)
 	}
 }
