@@ -17,6 +17,7 @@ import (
 	"github.com/dittocache/ditto/gateway"
 	"github.com/dittocache/ditto/internal/fakeopenai"
 	"github.com/dittocache/ditto/internal/redistest"
+	"github.com/dittocache/ditto/providers"
 	"github.com/dittocache/ditto/providers/openai"
 )
 
@@ -77,7 +78,7 @@ func testGatewayFailover(t *testing.T, d deployment) {
 		t.Fatal(err)
 	}
 	g, err := gateway.New(t.Context(), cfg, gateway.Deps{
-		Providers: map[string]gateway.Provider{"openai": openai.New(openai.Options{BaseURL: up.BaseURL(), APIKey: "sk-test"})},
+		Providers: map[string]providers.Provider{"openai": openai.New(openai.Options{BaseURL: up.BaseURL(), APIKey: "sk-test"})},
 		Logger:    slog.New(slog.NewTextHandler(io.Discard, nil)),
 	})
 	if err != nil {
