@@ -144,6 +144,10 @@ func TestRedisLeaseCloseStopsHeartbeats(t *testing.T) {
 			t.Fatalf("Lease %d = %v, %v", i, ok, err)
 		}
 	}
+	// A heartbeat goroutine may not have been scheduled yet: wait for it.
+	for deadline := time.Now().Add(10 * time.Second); heartbeats() != 5 && time.Now().Before(deadline); {
+		time.Sleep(time.Millisecond)
+	}
 	if got := heartbeats(); got != 5 {
 		t.Errorf("%d heartbeats running, want 5", got)
 	}
