@@ -67,6 +67,12 @@ type Options struct {
 	// StaleIfError is how long entries are kept past their fresh lifetime
 	// to answer when the provider fails. 0: not kept.
 	StaleIfError time.Duration
+	// StaleWhileRevalidate is how long past its fresh lifetime an entry is
+	// served at once (Stale, Revalidating) while one background refresh
+	// per key replaces it — one per key in this process, and across
+	// replicas through the store's fill lease. It is bounded by what the
+	// store keeps (StaleIfError). 0: off.
+	StaleWhileRevalidate time.Duration
 	// ServeStale reports whether a failed fill may be answered with a
 	// stale entry (provider errors and timeouts, not invalid requests).
 	// Nil: never.
@@ -118,6 +124,10 @@ type Policy struct {
 	OnlyIfCached bool          // never call the provider
 	MaxAge       time.Duration // accept entries at most this old; < 0: any age
 	TTL          time.Duration // fresh lifetime of a stored answer
+	// Shadow looks up and counts what would have hit (Observer.ShadowHit)
+	// but answers as if the cache were off: every request makes its own
+	// provider call, whose answer is stored.
+	Shadow bool
 }
 
 // Cacheable reports whether the request touches the cache at all.
@@ -185,6 +195,12 @@ type Observer struct {
 	// Wait is called when a request starts waiting for another request's
 	// fill; the function it returns is called when the wait ends.
 	Wait func(ctx context.Context) func()
+	// ShadowHit reports a request for model that would have been a hit
+	// had its route's shadow mode been off.
+	ShadowHit func(model string)
+	// Revalidated reports the end of a background refresh of a stale
+	// entry (stale-while-revalidate), with its error.
+	Revalidated func(model string, err error)
 }
 
 func (o *Observer) storeError(op string, err error) {

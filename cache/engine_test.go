@@ -301,3 +301,57 @@ func waitFor(t *testing.T, cond func() bool) {
 		time.Sleep(5 * time.Millisecond)
 	}
 }
+
+func TestStaleWhileRevalidate(t *testing.T) {
+	var mu sync.Mutex
+	now := time.Unix(1_000_000, 0)
+	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
+	var revalidated atomic.Int64
+	e, _ := newEngine(t, cache.Options{Coalesce: true, StaleIfError: time.Hour, StaleWhileRevalidate: 10 * time.Minute, Now: clock,
+		Observer: cache.Observer{Revalidated: func(string, error) { revalidated.Add(1) }}})
+	pol := policy
+	pol.TTL = time.Minute
+	old := &filler{text: "old"}
+	serve(t, e, &cache.Request{Key: key("swr"), Policy: pol, Fill: cache.FillFunc(old.fill)})
+	mu.Lock()
+	now = now.Add(3 * time.Minute) // stale, within the revalidation window
+	mu.Unlock()
+	fresh := &filler{text: "new", gate: make(chan struct{})}
+	for range 3 {
+		a, resp := serve(t, e, &cache.Request{Key: key("swr"), Policy: pol, Fill: cache.FillFunc(fresh.fill)})
+		if a.Status != cache.Stale || !a.Revalidating || resp.Choices[0].Message.Text() != "old" {
+			t.Fatalf("during revalidation: %v revalidating=%v %q, want STALE old at once", a.Status, a.Revalidating, resp.Choices[0].Message.Text())
+		}
+	}
+	close(fresh.gate)
+	waitFor(t, func() bool { return revalidated.Load() == 1 })
+	a, resp := serve(t, e, &cache.Request{Key: key("swr"), Policy: pol, Fill: cache.FillFunc(fresh.fill)})
+	if a.Status != cache.Hit || resp.Choices[0].Message.Text() != "new" || fresh.calls.Load() != 1 {
+		t.Errorf("after the refresh: %v %q after %d refreshes, want HIT new after 1", a.Status, resp.Choices[0].Message.Text(), fresh.calls.Load())
+	}
+	// Past the window the entry is only a stale-if-error candidate.
+	mu.Lock()
+	now = now.Add(30 * time.Minute)
+	mu.Unlock()
+	a, _ = serve(t, e, &cache.Request{Key: key("swr"), Policy: pol, Fill: cache.FillFunc(fresh.fill)})
+	if a.Status != cache.Miss {
+		t.Errorf("past the window: %v, want MISS", a.Status)
+	}
+}
+
+func TestShadowMode(t *testing.T) {
+	var shadow atomic.Int64
+	e, _ := newEngine(t, cache.Options{Coalesce: true, Observer: cache.Observer{ShadowHit: func(string) { shadow.Add(1) }}})
+	pol := policy
+	pol.Shadow = true
+	f := &filler{text: "x"}
+	for i := range 3 {
+		a, _ := serve(t, e, &cache.Request{Key: key("shadow"), Policy: pol, Fill: cache.FillFunc(f.fill)})
+		if a.Status != cache.Miss || !a.Stored {
+			t.Errorf("request %d: %v stored=%v, want MISS stored", i, a.Status, a.Stored)
+		}
+	}
+	if f.calls.Load() != 3 || shadow.Load() != 2 {
+		t.Errorf("calls %d, shadow hits %d; want 3 calls (nothing served from the cache) and 2 would-be hits", f.calls.Load(), shadow.Load())
+	}
+}

@@ -56,6 +56,12 @@ type Answer struct {
 	Stored bool
 	// FillErr is the provider failure a Stale answer stands in for.
 	FillErr error
+	// Revalidating reports a Stale answer served at once while a refresh
+	// runs in the background (stale-while-revalidate).
+	Revalidating bool
+	// ShadowHit reports, on a shadow-mode route, that the request would
+	// have been a hit.
+	ShadowHit bool
 
 	e      *Engine
 	r      *Request
@@ -87,8 +93,21 @@ func (e *Engine) Serve(ctx context.Context, r *Request) (*Answer, error) {
 		return a, nil
 	}
 	if r.Policy.Lookup {
-		if entry, age, ok := e.lookup(ctx, a); ok {
+		entry, age, ok := e.lookup(ctx, a)
+		switch {
+		case ok && r.Policy.Shadow:
+			// Shadow mode: count what would have hit, then answer as if
+			// the cache were off.
+			a.ShadowHit = true
+			if e.obs.ShadowHit != nil {
+				e.obs.ShadowHit(r.Model)
+			}
+		case ok:
 			a.Status, a.Entry, a.Age, a.done = Hit, entry, age, true
+			return a, nil
+		case e.revalidating(a):
+			a.Status, a.Entry, a.Age, a.done, a.Revalidating = Stale, *a.stale, a.sAge, true, true
+			e.revalidate(ctx, r)
 			return a, nil
 		}
 	}
@@ -166,7 +185,9 @@ func (e *Engine) bypass(ctx context.Context, a *Answer) {
 func (e *Engine) join(ctx context.Context, a *Answer) {
 	r := a.r
 	start := func(f *flight, fctx context.Context) { e.fill(fctx, f, r, r.Policy.Store, nil) }
-	if !e.o.Coalesce {
+	if !e.o.Coalesce || r.Policy.Shadow {
+		// Shadow mode shares nothing: each request makes its own call,
+		// as it would without a cache.
 		a.f = solo(ctx, start)
 		return
 	}

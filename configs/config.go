@@ -161,6 +161,10 @@ type Cache struct {
 	// StaleIfError keeps entries this long past their TTL; a stale entry
 	// answers (X-Ditto-Cache: STALE) only when the provider fails.
 	StaleIfError time.Duration `yaml:"stale_if_error"`
+	// StaleWhileRevalidate serves an entry up to this long past its TTL at
+	// once (X-Ditto-Cache: STALE) while one background refresh per key
+	// replaces it; bounded by stale_if_error, which keeps it stored. 0: off.
+	StaleWhileRevalidate time.Duration `yaml:"stale_while_revalidate"`
 	// RecordTTL is how long Ditto keeps its record of each Responses API
 	// answer, so a follow-up naming it (previous_response_id) works with
 	// any provider.
@@ -252,6 +256,12 @@ type RouteCache struct {
 	// TrimTrailingWhitespace keys each text content without its trailing
 	// white space. Off by default.
 	TrimTrailingWhitespace bool `yaml:"trim_trailing_whitespace"`
+	// Shadow looks every request up and counts what would have hit
+	// (dashboard, statistics, ditto_cache_shadow_hits_total) but answers as
+	// if the cache were off: each request makes its own provider call,
+	// whose answer is stored. For measuring a route before turning its
+	// cache on.
+	Shadow bool `yaml:"shadow"`
 }
 
 // Match returns the route's looser matching options; the zero value (the
@@ -426,6 +436,11 @@ func (c *Config) Validate() error {
 	}
 	if c.Cache.MemoryMaxBytes <= 0 {
 		bad("cache.memory_max_bytes", "must be positive")
+	}
+	if c.Cache.StaleWhileRevalidate < 0 {
+		bad("cache.stale_while_revalidate", "must not be negative")
+	} else if c.Cache.StaleWhileRevalidate > c.Cache.StaleIfError {
+		bad("cache.stale_while_revalidate", "must not exceed cache.stale_if_error, which keeps stale entries stored")
 	}
 	if c.Cache.RecordTTL <= 0 {
 		bad("cache.record_ttl", "must be positive")

@@ -2,9 +2,12 @@ package gateway
 
 import (
 	"fmt"
+	"io"
 	"net/http"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/dittocache/ditto/configs"
 	"github.com/dittocache/ditto/internal/fakeopenai"
@@ -94,4 +97,75 @@ func TestPassThroughKeys(t *testing.T) {
 	if len(hs) != 2 || hs[0].Get("Authorization") != "Bearer sk-client-aaaa" || hs[1].Get("Authorization") != "Bearer sk-client-bbbb" {
 		t.Errorf("upstream saw %d calls with %q, %q; want each caller's own key", len(hs), hs[0].Get("Authorization"), hs[len(hs)-1].Get("Authorization"))
 	}
+}
+
+// A shadow-mode route answers every request from the provider but counts
+// what would have hit, for the dashboard and statistics.
+func TestShadowModeRoute(t *testing.T) {
+	g := newTestGatewayWith(t, func(c *configs.Config, _ *Deps) {
+		c.Routes = []configs.Route{{Model: "gpt-4o", Provider: "openai", Cache: configs.RouteCache{Shadow: true}}}
+	})
+	for i := range 2 {
+		req, _ := http.NewRequest(http.MethodPost, g.url+"/v1/chat/completions", strings.NewReader(chatBody("measure me", false)))
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		cs := resp.Header.Get("Cache-Status")
+		if resp.StatusCode != 200 || resp.Header.Get("X-Ditto-Cache") != "MISS" || (i == 1) != strings.Contains(cs, "detail=shadow-hit") {
+			t.Errorf("request %d: %d %s %q", i, resp.StatusCode, resp.Header.Get("X-Ditto-Cache"), cs)
+		}
+	}
+	if g.up.Calls() != 2 {
+		t.Errorf("upstream calls = %d, want 2: shadow mode serves nothing from the cache", g.up.Calls())
+	}
+	_, _, body := getURL(t, g.url+"/v1/cache/stats?window=1h")
+	if !strings.Contains(string(body), `"shadow_hits":1`) {
+		t.Errorf("stats do not count the shadow hit: %s", body)
+	}
+}
+
+// stale_while_revalidate: an entry past its TTL answers at once while one
+// background refresh replaces it.
+func TestStaleWhileRevalidateThroughTheGateway(t *testing.T) {
+	var mu sync.Mutex
+	now := time.Now()
+	g := newTestGatewayWith(t, func(c *configs.Config, d *Deps) {
+		c.Cache.DefaultTTL = time.Minute
+		c.Cache.StaleWhileRevalidate = 10 * time.Minute
+		d.Now = func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
+	})
+	if _, status, _ := completion(t, g.url, "refresh me"); status != "MISS" {
+		t.Fatalf("first: %s", status)
+	}
+	mu.Lock()
+	now = now.Add(2 * time.Minute)
+	mu.Unlock()
+	req, _ := http.NewRequest(http.MethodPost, g.url+"/v1/chat/completions", strings.NewReader(chatBody("refresh me", false)))
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.Header.Get("X-Ditto-Cache") != "STALE" || !strings.Contains(resp.Header.Get("Cache-Status"), "stale-while-revalidate") {
+		t.Fatalf("past the TTL: %s %q, want STALE stale-while-revalidate", resp.Header.Get("X-Ditto-Cache"), resp.Header.Get("Cache-Status"))
+	}
+	waitFor(t, func() bool { return g.up.Calls() == 2 }) // the background refresh
+	waitFor(t, func() bool { _, status, _ := completion(t, g.url, "refresh me"); return status == "HIT" })
+	if g.up.Calls() != 2 {
+		t.Errorf("upstream calls = %d, want 2 (one refresh)", g.up.Calls())
+	}
+}
+
+// getURL GETs url and returns status, X-Ditto-Cache and body.
+func getURL(t *testing.T, url string) (int, string, []byte) {
+	t.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, resp.Header.Get("X-Ditto-Cache"), b
 }

@@ -146,6 +146,8 @@ type metrics struct {
 	upstreamErrs  metric.Int64Counter
 	storeErrs     metric.Int64Counter
 	mismatchC     metric.Int64Counter
+	shadowC       metric.Int64Counter
+	revalidateC   metric.Int64Counter
 	lastFlushWarn time.Time
 
 	mu sync.Mutex // guards lastFlushWarn
@@ -250,6 +252,12 @@ func (m *metrics) instruments() error {
 	check(err)
 	m.mismatchC, err = meter.Int64Counter("ditto.cache.digest_mismatches", metric.WithUnit("{entry}"),
 		metric.WithDescription("Cached entries whose verification digest did not match the request (served as misses)."))
+	check(err)
+	m.shadowC, err = meter.Int64Counter("ditto.cache.shadow_hits", metric.WithUnit("{request}"),
+		metric.WithDescription("Requests on shadow-mode routes that would have been hits (answered by the provider instead)."))
+	check(err)
+	m.revalidateC, err = meter.Int64Counter("ditto.cache.revalidations", metric.WithUnit("{refresh}"),
+		metric.WithDescription("Background refreshes of entries served stale-while-revalidate, by outcome (ok, error)."))
 	check(err)
 	breaker, err := meter.Int64ObservableGauge("ditto.store.breaker.state",
 		metric.WithDescription("1 for the cache store circuit breaker's current state (closed, half-open, open)."))
@@ -511,6 +519,25 @@ func (m *metrics) upstream(op string, r, rt router.Route, span trace.Span, d tim
 
 func (m *metrics) storeError(op string) {
 	m.storeErrs.Add(context.Background(), 1, metric.WithAttributes(attrStoreOp.String(op)))
+}
+
+// shadowHit records a would-be hit of a shadow-mode route.
+func (m *metrics) shadowHit(model string) {
+	label := m.labels.requested(model)
+	m.shadowC.Add(context.Background(), 1, m.attrs.get(attrKey{model: label, op: "shadow"}, func() []attribute.KeyValue {
+		return []attribute.KeyValue{attrRequestModel.String(label)}
+	}).add...)
+	m.stats.Add(m.srv.now(), label, stats.Counters{ShadowHits: 1})
+}
+
+// revalidated records the end of a stale-while-revalidate refresh.
+func (m *metrics) revalidated(model string, err error) {
+	outcome := "ok"
+	if err != nil {
+		outcome = "error"
+	}
+	m.revalidateC.Add(context.Background(), 1, metric.WithAttributes(attrRequestModel.String(m.labels.requested(model)),
+		attribute.String("outcome", outcome)))
 }
 
 func (m *metrics) digestMismatch() {

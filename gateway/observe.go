@@ -29,6 +29,13 @@ func (s *Server) engineObserver() cache.Observer {
 			s.log.Warn("cache entry digest mismatch; served as a miss")
 		},
 		Coalesced: m.coalesced,
+		ShadowHit: m.shadowHit,
+		Revalidated: func(model string, err error) {
+			m.revalidated(model, err)
+			if err != nil {
+				s.log.Warn("background refresh of a stale entry failed; it is served until stale_if_error runs out", "model", model, "err", err)
+			}
+		},
 	}
 	if m.tracing {
 		o.Lookup = func(ctx context.Context) (context.Context, func(bool, error)) {

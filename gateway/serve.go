@@ -385,8 +385,12 @@ func (s *Server) setCacheHeaders(c echo.Context, x *exchange, a *cache.Answer) {
 		return
 	case cache.Stale:
 		h["X-Ditto-Cache"] = []string{"STALE"}
-		h["Cache-Status"] = []string{"ditto; fwd=stale; fwd-status=" + strconv.Itoa(toAPIError(a.FillErr).Status)}
 		h["Age"] = []string{strconv.FormatInt(int64(a.Age/time.Second), 10)}
+		if a.Revalidating {
+			h["Cache-Status"] = []string{"ditto; hit; detail=stale-while-revalidate"}
+			return
+		}
+		h["Cache-Status"] = []string{"ditto; fwd=stale; fwd-status=" + strconv.Itoa(toAPIError(a.FillErr).Status)}
 		s.log.Warn("provider failed; served a stale answer", "route", x.route.Key(), "err", a.FillErr)
 		return
 	}
@@ -401,6 +405,9 @@ func (s *Server) setCacheHeaders(c echo.Context, x *exchange, a *cache.Answer) {
 	}
 	if a.Stored {
 		cs += "; stored"
+	}
+	if a.ShadowHit {
+		cs += "; detail=shadow-hit" // the route's shadow mode: this would have been a hit
 	}
 	h["X-Ditto-Cache"] = []string{a.Status.String()}
 	h["Cache-Status"] = []string{cs}
@@ -569,7 +576,7 @@ func writeJSON(c echo.Context, body []byte) error {
 
 // parsePolicy reads Cache-Control, X-Ditto-Cache-TTL and X-Ditto-Namespace.
 func parsePolicy(h http.Header, route router.Route, maxTTL time.Duration) (cache.Policy, error) {
-	p := cache.Policy{Lookup: route.CacheEnabled, Store: route.CacheEnabled, MaxAge: -1, TTL: route.TTL}
+	p := cache.Policy{Lookup: route.CacheEnabled, Store: route.CacheEnabled, MaxAge: -1, TTL: route.TTL, Shadow: route.Shadow}
 	// SSE clients send "Cache-Control: no-cache" with every stream by
 	// transport convention (EventSource, go-openai), not to refresh the
 	// answer; streams that want a fresh answer send max-age=0.

@@ -123,12 +123,13 @@ func New(ctx context.Context, cfg *configs.Config, deps Deps) (*Server, error) {
 		st = tracedStore{Store: st, tracer: s.metrics.tracer, redis: st.Status().Kind == "redis"}
 	}
 	s.engine = cache.New(st, cache.Options{
-		Coalesce:     cfg.Cache.Coalesce,
-		FillWait:     cfg.Cache.FillLease,
-		StaleIfError: cfg.Cache.StaleIfError,
-		ServeStale:   router.Fallbackable,
-		Observer:     s.engineObserver(),
-		Now:          s.now,
+		Coalesce:             cfg.Cache.Coalesce,
+		FillWait:             cfg.Cache.FillLease,
+		StaleIfError:         cfg.Cache.StaleIfError,
+		StaleWhileRevalidate: cfg.Cache.StaleWhileRevalidate,
+		ServeStale:           router.Fallbackable,
+		Observer:             s.engineObserver(),
+		Now:                  s.now,
 	})
 	s.echo = s.newEcho()
 	return s, nil

@@ -32,6 +32,9 @@ type Counters struct {
 	CostSavedNanoUSD int64 // what those tokens would have cost, in 1e-9 USD
 	UpstreamCalls    int64 // provider calls (attempts, retries included)
 	UpstreamErrors   int64 // failed provider calls
+	// ShadowHits counts misses on shadow-mode routes that would have been
+	// hits: what turning the cache on would serve.
+	ShadowHits int64
 }
 
 // Sum is a total duration and how many durations it adds up.
@@ -62,6 +65,7 @@ var fieldNames = [...]string{
 	"hit_lat_us", "hit_lat_n", "miss_lat_us", "miss_lat_n",
 	"hit_ttft_us", "hit_ttft_n", "miss_ttft_us", "miss_ttft_n",
 	"tokens_saved", "cost_saved_nusd", "upstream_calls", "upstream_errors",
+	"shadow_hit",
 }
 
 func (c *Counters) fields() [len(fieldNames)]*int64 {
@@ -70,6 +74,7 @@ func (c *Counters) fields() [len(fieldNames)]*int64 {
 		&c.HitLatency.Micros, &c.HitLatency.Count, &c.MissLatency.Micros, &c.MissLatency.Count,
 		&c.HitTTFT.Micros, &c.HitTTFT.Count, &c.MissTTFT.Micros, &c.MissTTFT.Count,
 		&c.TokensSaved, &c.CostSavedNanoUSD, &c.UpstreamCalls, &c.UpstreamErrors,
+		&c.ShadowHits,
 	}
 }
 

@@ -70,6 +70,8 @@ type Summary struct {
 	CostSavedUSD   float64  `json:"cost_saved_usd"`
 	UpstreamCalls  int64    `json:"upstream_calls"`
 	UpstreamErrors int64    `json:"upstream_errors"`
+	// ShadowHits are the misses of shadow-mode routes that would have hit.
+	ShadowHits int64 `json:"shadow_hits"`
 }
 
 // ModelReport is one model's summary and series.
@@ -101,7 +103,7 @@ func Summarize(c Counters) Summary {
 		HitLatencyMS: c.HitLatency.MeanMillis(), MissLatencyMS: c.MissLatency.MeanMillis(),
 		HitTTFTMS: c.HitTTFT.MeanMillis(), MissTTFTMS: c.MissTTFT.MeanMillis(),
 		TokensSaved: c.TokensSaved, CostSavedUSD: c.CostSavedUSD(),
-		UpstreamCalls: c.UpstreamCalls, UpstreamErrors: c.UpstreamErrors,
+		UpstreamCalls: c.UpstreamCalls, UpstreamErrors: c.UpstreamErrors, ShadowHits: c.ShadowHits,
 	}
 }
 

@@ -34,6 +34,9 @@ type Route struct {
 	// cache.ignore_fields and cache.trim_trailing_whitespace); the zero
 	// value is strict matching.
 	Match normalize.Options
+	// Shadow: look up and count would-be hits, answer as if uncached
+	// (routes[].cache.shadow).
+	Shadow bool
 	// PassThrough sends a client's own provider key upstream instead of
 	// Ditto's (routes[].pass_through, providers.NAME.pass_through).
 	PassThrough bool
@@ -186,6 +189,7 @@ func (rt *Router) fromConfig(model string, r *configs.Route) Route {
 	out.SharedNamespace = r.Cache.SharedNamespace
 	out.Fallbacks = r.Fallbacks
 	out.Match = r.Cache.Match()
+	out.Shadow = r.Cache.Shadow
 	out.PassThrough = r.PassesThrough(rt.cfg[r.Provider])
 	return out
 }

@@ -140,7 +140,7 @@
   }
   function emptySummary() {
     return { requests: 0, hits: 0, misses: 0, coalesced: 0, bypasses: 0, errors: 0, hit_ratio: null,
-      hit_latency_ms: null, miss_latency_ms: null, tokens_saved: 0, cost_saved_usd: 0, upstream_calls: 0, upstream_errors: 0 };
+      hit_latency_ms: null, miss_latency_ms: null, tokens_saved: 0, cost_saved_usd: 0, upstream_calls: 0, upstream_errors: 0, shadow_hits: 0 };
   }
 
   function render() {
@@ -175,7 +175,10 @@
   function renderKPIs(s) {
     const lookups = s.hits + s.misses + s.coalesced;
     $("kpi-hit-ratio").textContent = fmtPct(s.hit_ratio);
-    $("kpi-hit-ratio-sub").textContent = lookups ? fmtInt(s.hits) + " hits of " + fmtInt(lookups) + " lookups" : "no lookups yet";
+    let hitSub = lookups ? fmtInt(s.hits) + " hits of " + fmtInt(lookups) + " lookups" : "no lookups yet";
+    // Shadow-mode routes serve nothing from the cache: show what they would have.
+    if (s.shadow_hits) hitSub += " · " + fmtInt(s.shadow_hits) + " would have hit (shadow)";
+    $("kpi-hit-ratio-sub").textContent = hitSub;
     $("kpi-hit-meter").style.width = ((s.hit_ratio || 0) * 100).toFixed(1) + "%";
     $("kpi-requests").textContent = fmtInt(s.requests);
     $("kpi-requests-sub").textContent = fmtInt(s.coalesced) + " coalesced · " + fmtInt(s.bypasses) + " bypass · " + fmtInt(s.errors) + " errors";
