@@ -94,6 +94,7 @@ type Engine struct {
 	obs     Observer
 	now     func() time.Time
 	flights flightGroup
+	once    onceState
 }
 
 // New returns an engine over st.
@@ -174,6 +175,9 @@ type Request struct {
 
 	answer Answer
 }
+
+// Answer is the Answer Serve returned for r (zero before Serve).
+func (r *Request) Answer() *Answer { return &r.answer }
 
 // Observer receives the engine's events; every field may be nil. Hooks
 // run on the goroutine of the request (or flight) they concern and must

@@ -62,6 +62,9 @@ type Answer struct {
 	// ShadowHit reports, on a shadow-mode route, that the request would
 	// have been a hit.
 	ShadowHit bool
+	// Replayed reports the recorded answer of an idempotent request
+	// (Engine.Replay).
+	Replayed bool
 
 	e      *Engine
 	r      *Request
@@ -363,6 +366,10 @@ func (a *Answer) settle(st flightState) {
 // Err is the fill's failure once the flight is done; nil on success and
 // when a stale entry answers instead.
 func (a *Answer) Err() error { return a.err }
+
+// Complete reports whether the answer is done and whole: its Entry is what
+// the client got.
+func (a *Answer) Complete() bool { return a.done && a.err == nil && len(a.Entry.Body) > 0 }
 
 // Response returns the complete answer: the flight's, or the stored
 // entry's decoded by the engine's codec (Hit, Stale, another replica's

@@ -165,6 +165,9 @@ type Cache struct {
 	// once (X-Ditto-Cache: STALE) while one background refresh per key
 	// replaces it; bounded by stale_if_error, which keeps it stored. 0: off.
 	StaleWhileRevalidate time.Duration `yaml:"stale_while_revalidate"`
+	// IdempotencyTTL is how long a request sent with an Idempotency-Key
+	// is remembered: a retry with the same key and body gets its answer.
+	IdempotencyTTL time.Duration `yaml:"idempotency_ttl"`
 	// RecordTTL is how long Ditto keeps its record of each Responses API
 	// answer, so a follow-up naming it (previous_response_id) works with
 	// any provider.
@@ -441,6 +444,9 @@ func (c *Config) Validate() error {
 		bad("cache.stale_while_revalidate", "must not be negative")
 	} else if c.Cache.StaleWhileRevalidate > c.Cache.StaleIfError {
 		bad("cache.stale_while_revalidate", "must not exceed cache.stale_if_error, which keeps stale entries stored")
+	}
+	if c.Cache.IdempotencyTTL <= 0 {
+		bad("cache.idempotency_ttl", "must be positive")
 	}
 	if c.Cache.RecordTTL <= 0 {
 		bad("cache.record_ttl", "must be positive")

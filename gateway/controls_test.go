@@ -169,3 +169,93 @@ func getURL(t *testing.T, url string) (int, string, []byte) {
 	b, _ := io.ReadAll(resp.Body)
 	return resp.StatusCode, resp.Header.Get("X-Ditto-Cache"), b
 }
+
+// JSON answers carry a strong ETag of their bytes; If-None-Match with it
+// gets a 304 without a body.
+func TestETag(t *testing.T) {
+	g := newTestGateway(t, testOpts{})
+	req := func(inm string) *http.Response {
+		r, _ := http.NewRequest(http.MethodPost, g.url+"/v1/chat/completions", strings.NewReader(chatBody("tag me", false)))
+		if inm != "" {
+			r.Header.Set("If-None-Match", inm)
+		}
+		resp, err := http.DefaultClient.Do(r)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return resp
+	}
+	first := req("")
+	body, _ := io.ReadAll(first.Body)
+	first.Body.Close()
+	etag := first.Header.Get("ETag")
+	if first.StatusCode != 200 || len(etag) != 18 || etag[0] != '"' {
+		t.Fatalf("first: %d ETag %q", first.StatusCode, etag)
+	}
+	second := req("")
+	body2, _ := io.ReadAll(second.Body)
+	second.Body.Close()
+	if second.Header.Get("ETag") != etag || string(body2) != string(body) {
+		t.Errorf("the hit's ETag %q differs from the miss's %q for the same bytes", second.Header.Get("ETag"), etag)
+	}
+	nm := req(`"other", ` + etag)
+	b, _ := io.ReadAll(nm.Body)
+	nm.Body.Close()
+	if nm.StatusCode != http.StatusNotModified || len(b) != 0 || nm.Header.Get("X-Ditto-Cache") != "HIT" {
+		t.Errorf("If-None-Match: %d, %d bytes, %s; want 304, no body, HIT", nm.StatusCode, len(b), nm.Header.Get("X-Ditto-Cache"))
+	}
+	if r := req(`"nope"`); r.StatusCode != 200 {
+		t.Errorf("a different ETag: %d, want 200", r.StatusCode)
+	}
+}
+
+// A retry with the same Idempotency-Key and body, sent while the first
+// request is still running and under no-store, joins it: one provider
+// call, the same answer. The same key with another body is a 422.
+func TestIdempotentRetryDuringTheCall(t *testing.T) {
+	g := newTestGateway(t, testOpts{})
+	g.up.SetEcho(true)
+	release := g.up.Block()
+	arrived := g.up.Arrivals()
+	send := func(prompt, key string) (int, []byte, http.Header) {
+		r, _ := http.NewRequest(http.MethodPost, g.url+"/v1/chat/completions", strings.NewReader(chatBody(prompt, false)))
+		r.Header.Set("Idempotency-Key", key)
+		r.Header.Set("Cache-Control", "no-store")
+		resp, err := http.DefaultClient.Do(r)
+		if err != nil {
+			t.Error(err)
+			return 0, nil, nil
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, b, resp.Header
+	}
+	type result struct {
+		code int
+		body []byte
+		h    http.Header
+	}
+	first := make(chan result, 1)
+	go func() { c, b, h := send("pay once", "key-1"); first <- result{c, b, h} }()
+	<-arrived // the first request is at the provider
+	retry := make(chan result, 1)
+	go func() { c, b, h := send("pay once", "key-1"); retry <- result{c, b, h} }()
+	if code, b, _ := send("something else", "key-1"); code != http.StatusUnprocessableEntity || !strings.Contains(string(b), "idempotency_key_reused") {
+		t.Errorf("same key, other body: %d %s, want 422 idempotency_key_reused", code, b)
+	}
+	release()
+	a, r := <-first, <-retry
+	if a.code != 200 || r.code != 200 || string(a.body) != string(r.body) {
+		t.Fatalf("first %d, retry %d: bodies equal %v", a.code, r.code, string(a.body) == string(r.body))
+	}
+	if r.h.Get("Idempotent-Replayed") != "true" || g.up.Calls() != 1 {
+		t.Errorf("retry replayed %q after %d upstream calls; want true after 1", r.h.Get("Idempotent-Replayed"), g.up.Calls())
+	}
+	// Later retries still get it.
+	if code, b, h := send("pay once", "key-1"); code != 200 || string(b) != string(a.body) || h.Get("Idempotent-Replayed") != "true" {
+		t.Errorf("later retry: %d replayed %q", code, h.Get("Idempotent-Replayed"))
+	}
+	if g.up.Calls() != 1 {
+		t.Errorf("upstream calls = %d, want 1", g.up.Calls())
+	}
+}

@@ -142,7 +142,7 @@ func (s *Server) writeEmbeddings(c echo.Context, x *exchange, req *normalize.Emb
 	s.outcome(c, x, status.String(), nil)
 	body := embeddings.AppendResponse(nil, vectors, x.route.UpstreamModel,
 		normalize.EmbeddingUsage{PromptTokens: total, TotalTokens: total}, req.EncodingFormat)
-	return writeJSON(c, body)
+	return writeTagged(c, body)
 }
 
 // checkVector accepts a stored item that decodes to a vector.

@@ -3,6 +3,8 @@ package gateway
 import (
 	"bytes"
 	"context"
+	"encoding/binary"
+	"encoding/hex"
 	"errors"
 	"io"
 	"net/http"
@@ -11,6 +13,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/cespare/xxhash/v2"
 	"github.com/labstack/echo/v4"
 
 	"github.com/dittocache/ditto/cache"
@@ -92,6 +95,7 @@ type exchange struct {
 	// read for the response headers.
 	limit    atomic.Pointer[limits.Decision]
 	admitted bool // admitted before the lookup (limits.count_hits)
+	claimed  bool // its Idempotency-Key was handled (idempotency.go)
 }
 
 // handle serves one request of dialect d: read the body, decode (or find
@@ -119,7 +123,7 @@ func (s *Server) handle(c echo.Context, d dialect) error {
 		st.model = m.req.Model
 		st.prompt, st.hasPrompt = m.prompt, m.hasPrompt
 		x := &exchange{srv: s, d: d, req: m.req, up: m.up, view: m.view, route: m.route, policy: pol, start: start,
-			key: m.key, keyStr: m.keyStr, memo: m, tenant: tenant, clientKey: key, size: len(body)}
+			key: m.key, keyStr: m.keyStr, memo: m, body: body, tenant: tenant, clientKey: key, size: len(body)}
 		x.tel = s.begin(c, x)
 		return s.serve(c, x)
 	}
@@ -224,6 +228,17 @@ func (s *Server) serve(c echo.Context, x *exchange) error {
 			x.limitHeaders(c.Response().Header())
 			return limitError(&d)
 		}
+	}
+	if !x.claimed { // a refreshed hit is served again under the same claim
+		x.claimed = true
+		cl, replay, err := s.claim(c, x)
+		if err != nil {
+			return err
+		}
+		if replay != nil {
+			return s.writeAnswer(c, x, replay)
+		}
+		defer func() { finishClaim(c, cl, x.creq.Answer()) }()
 	}
 	x.creq = cache.Request{Key: x.key, Policy: x.policy, Model: x.route.Model, Stream: x.req.Stream, Started: x.start, Fill: x}
 	r := &x.creq
@@ -369,7 +384,36 @@ func (s *Server) writeAnswer(c echo.Context, x *exchange, a *cache.Answer) error
 	}
 	s.setCacheHeaders(c, x, a)
 	s.outcome(c, x, a.Status.String(), acct)
+	return writeTagged(c, body)
+}
+
+// writeTagged writes a complete JSON answer with a strong ETag of its
+// bytes; a client that already holds them (If-None-Match) gets a 304
+// without a body.
+func writeTagged(c echo.Context, body []byte) error {
+	var tag [18]byte
+	tag[0], tag[17] = '"', '"'
+	hex.Encode(tag[1:17], binary.BigEndian.AppendUint64(nil, xxhash.Sum64(body)))
+	h := c.Response().Header()
+	etag := string(tag[:])
+	h["Etag"] = []string{etag}
+	if inm := c.Request().Header.Get("If-None-Match"); inm != "" && etagMatches(inm, etag) {
+		c.Response().WriteHeader(http.StatusNotModified)
+		return nil
+	}
 	return writeJSON(c, body)
+}
+
+// etagMatches reports whether an If-None-Match list names etag (RFC 9110
+// weak comparison, as If-None-Match uses), or is "*".
+func etagMatches(list, etag string) bool {
+	for _, t := range strings.Split(list, ",") {
+		t = strings.TrimPrefix(strings.TrimSpace(t), "W/")
+		if t == etag || t == "*" {
+			return true
+		}
+	}
+	return false
 }
 
 // setCacheHeaders sets X-Ditto-Cache, Cache-Status (RFC 9211), Age and
@@ -382,6 +426,10 @@ func (s *Server) setCacheHeaders(c echo.Context, x *exchange, a *cache.Answer) {
 		h["X-Ditto-Cache"] = hitStatus
 		h["Cache-Status"] = hitCacheStatus
 		h["Age"] = []string{strconv.FormatInt(int64(a.Age/time.Second), 10)}
+		if a.Replayed {
+			h["Idempotent-Replayed"] = []string{"true"}
+			h["Cache-Status"] = []string{"ditto; hit; detail=idempotent-replay"}
+		}
 		return
 	case cache.Stale:
 		h["X-Ditto-Cache"] = []string{"STALE"}
