@@ -209,8 +209,6 @@ func (r *Redis) follow() {
 	}
 }
 
-
-
 // op bounds one operation by the operation timeout.
 func (r *Redis) op(ctx context.Context) (context.Context, context.CancelFunc) {
 	return context.WithTimeout(ctx, r.opTime)
