@@ -365,7 +365,7 @@ func (c *Config) Merge(b []byte) error {
 	return nil
 }
 
-// ApplyEnv applies the environment variables of DESIGN.md and resolves
+// ApplyEnv applies the environment variables of the README's Configuration table and resolves
 // provider API keys.
 func (c *Config) ApplyEnv(getenv func(string) string) {
 	if v := getenv("DITTO_ADDR"); v != "" {

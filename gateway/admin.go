@@ -85,7 +85,7 @@ func purgeSelector(q url.Values) string {
 
 // validPurgeNamespace accepts the namespace shapes the gateway creates.
 func validPurgeNamespace(ns string) bool {
-	if rest, ok := strings.CutPrefix(ns, "@shared/"); ok {
+	if rest, ok := strings.CutPrefix(ns, cache.SharedPrefix); ok {
 		return configs.ValidName(rest)
 	}
 	tenant, sub, hasSub := strings.Cut(ns, "/")

@@ -18,7 +18,7 @@ type Chat struct {
 
 // Spelling is one way client libraries put a Chat on the wire. Every
 // spelling of a Chat is the same request to OpenAI and should share a cache
-// key (DESIGN.md, canonicalization principle 2).
+// key (docs/normalization.md).
 type Spelling struct {
 	Name   string
 	Encode func(Chat) []byte

@@ -11,13 +11,14 @@ import (
 	"time"
 
 	"github.com/dittocache/ditto/cachekey"
+	"github.com/dittocache/ditto/internal/redact"
 	"github.com/redis/go-redis/v9"
 	"github.com/redis/go-redis/v9/maintnotifications"
 )
 
 // Defaults applied by NewRedis. They are small on purpose: a cache call that
 // cannot finish in about a round trip should fail so the gateway can serve
-// from the provider instead (see RELIABILITY.md).
+// from the provider instead (see docs/reliability.md).
 const (
 	DefaultDialTimeout  = 250 * time.Millisecond
 	DefaultReadTimeout  = 100 * time.Millisecond
@@ -223,14 +224,14 @@ func NewClient(opts RedisOptions) (redis.UniversalClient, error) {
 	}
 	u, err := url.Parse(opts.URL)
 	if err != nil {
-		return nil, fmt.Errorf("invalid URL: %w", redactURLError(err))
+		return nil, fmt.Errorf("invalid URL: %w", redact.URLError(err))
 	}
 	q := u.Query()
 	switch {
 	case q.Has("master_name"):
 		o, err := redis.ParseFailoverURL(opts.URL)
 		if err != nil {
-			return nil, fmt.Errorf("invalid sentinel URL: %w", redactURLError(err))
+			return nil, fmt.Errorf("invalid sentinel URL: %w", redact.URLError(err))
 		}
 		applyOptions(opts, poolKnobs{&o.DialTimeout, &o.ReadTimeout, &o.WriteTimeout, &o.PoolTimeout,
 			&o.PoolSize, &o.MinIdleConns, &o.MaxRetries, &o.DialerRetries, &o.ContextTimeoutEnabled, &o.DisableIdentity, &o.Protocol})
@@ -238,7 +239,7 @@ func NewClient(opts RedisOptions) (redis.UniversalClient, error) {
 	case q.Has("addr") || opts.Cluster:
 		o, err := redis.ParseClusterURL(opts.URL)
 		if err != nil {
-			return nil, fmt.Errorf("invalid cluster URL: %w", redactURLError(err))
+			return nil, fmt.Errorf("invalid cluster URL: %w", redact.URLError(err))
 		}
 		applyOptions(opts, poolKnobs{&o.DialTimeout, &o.ReadTimeout, &o.WriteTimeout, &o.PoolTimeout,
 			&o.PoolSize, &o.MinIdleConns, &o.MaxRetries, &o.DialerRetries, &o.ContextTimeoutEnabled, &o.DisableIdentity, &o.Protocol})
@@ -247,7 +248,7 @@ func NewClient(opts RedisOptions) (redis.UniversalClient, error) {
 	default:
 		o, err := redis.ParseURL(opts.URL)
 		if err != nil {
-			return nil, fmt.Errorf("invalid URL: %w", redactURLError(err))
+			return nil, fmt.Errorf("invalid URL: %w", redact.URLError(err))
 		}
 		applyOptions(opts, poolKnobs{&o.DialTimeout, &o.ReadTimeout, &o.WriteTimeout, &o.PoolTimeout,
 			&o.PoolSize, &o.MinIdleConns, &o.MaxRetries, &o.DialerRetries, &o.ContextTimeoutEnabled, &o.DisableIdentity, &o.Protocol})
@@ -310,16 +311,6 @@ func applyOptions(opts RedisOptions, k poolKnobs) {
 	if *k.protocol == 0 {
 		*k.protocol = 2
 	}
-}
-
-// redactURLError drops the URL that net/url errors quote, since it may hold
-// a password.
-func redactURLError(err error) error {
-	var ue *url.Error
-	if errors.As(err, &ue) {
-		return fmt.Errorf("%s: %w", ue.Op, ue.Err)
-	}
-	return err
 }
 
 func (r *Redis) key(k cachekey.Key) string {

@@ -236,7 +236,7 @@ func TestRedisWrongType(t *testing.T) {
 	}
 }
 
-// TestRedisKilled is the kill -9 scenario of RELIABILITY.md: with Redis gone
+// TestRedisKilled is the kill -9 scenario of docs/reliability.md: with Redis gone
 // every call fails fast and the breaker opens; after a restart Redis serves
 // again within about 2 s. Bounds are generous so -race on 2 cores holds.
 func TestRedisKilled(t *testing.T) {
@@ -303,7 +303,7 @@ func TestRedisKilled(t *testing.T) {
 	}
 	t.Logf("first successful Get %v after Redis was back", recovered.Round(time.Millisecond))
 	if recovered > 2*time.Second {
-		t.Logf("warning: recovery took %v, RELIABILITY.md wants <= 2s (tolerated under -race)", recovered)
+		t.Logf("warning: recovery took %v, docs/reliability.md wants <= 2s (tolerated under -race)", recovered)
 	}
 	if st := b.State(); st != "closed" {
 		t.Errorf("breaker state after recovery = %q, want closed", st)

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"strings"
 
+	"github.com/dittocache/ditto/internal/redact"
 	"github.com/dittocache/ditto/normalize"
 	"github.com/dittocache/ditto/normalize/embeddings"
 	"github.com/dittocache/ditto/providers"
@@ -49,7 +50,7 @@ func (c *Client) Embed(ctx context.Context, req *normalize.EmbeddingRequest) (*n
 	body := embeddings.AppendRequest(make([]byte, 0, 256+embedSize(req)), req, req.Model, c.embedFormat)
 	hr, err := http.NewRequestWithContext(ctx, http.MethodPost, c.embedURL, bytes.NewReader(body))
 	if err != nil {
-		return nil, fmt.Errorf("%s: new request: %w", c.name, redactURLError(err))
+		return nil, fmt.Errorf("%s: new request: %w", c.name, redact.URLError(err))
 	}
 	for k, v := range c.header {
 		hr.Header[k] = v
@@ -62,7 +63,7 @@ func (c *Client) Embed(ctx context.Context, req *normalize.EmbeddingRequest) (*n
 	providers.InjectTrace(ctx, hr.Header)
 	resp, err := c.http.Do(hr)
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", c.name, redactURLError(err))
+		return nil, fmt.Errorf("%s: %w", c.name, redact.URLError(err))
 	}
 	if resp.StatusCode/100 != 2 {
 		defer resp.Body.Close()

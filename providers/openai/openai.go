@@ -18,11 +18,9 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"net/http"
-	"net/url"
 	"slices"
 	"strconv"
 	"strings"
@@ -30,6 +28,7 @@ import (
 
 	goopenai "github.com/sashabaranov/go-openai"
 
+	"github.com/dittocache/ditto/internal/redact"
 	"github.com/dittocache/ditto/normalize"
 	"github.com/dittocache/ditto/normalize/completions"
 	"github.com/dittocache/ditto/providers"
@@ -179,7 +178,7 @@ func (c *Client) do(ctx context.Context, req *normalize.Request, stream bool) (*
 func (c *Client) post(ctx context.Context, endpoint string, body []byte, stream bool) (*http.Response, error) {
 	hr, err := http.NewRequestWithContext(ctx, http.MethodPost, endpoint, bytes.NewReader(body))
 	if err != nil {
-		return nil, fmt.Errorf("%s: new request: %w", c.name, redactURLError(err))
+		return nil, fmt.Errorf("%s: new request: %w", c.name, redact.URLError(err))
 	}
 	for k, v := range c.header {
 		hr.Header[k] = v
@@ -198,24 +197,13 @@ func (c *Client) post(ctx context.Context, endpoint string, body []byte, stream 
 	providers.InjectTrace(ctx, hr.Header)
 	resp, err := c.http.Do(hr)
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", c.name, redactURLError(err))
+		return nil, fmt.Errorf("%s: %w", c.name, redact.URLError(err))
 	}
 	if resp.StatusCode/100 != 2 {
 		defer resp.Body.Close()
 		return nil, providers.RedactClientKey(ctx, c.upstreamError(resp))
 	}
 	return resp, nil
-}
-
-// redactURLError drops the request URL from transport errors: some
-// OpenAI-compatible servers put keys in query strings. The cause stays in the
-// chain, so errors.Is(err, context.Canceled) and timeouts still match.
-func redactURLError(err error) error {
-	var ue *url.Error
-	if errors.As(err, &ue) && ue.Err != nil {
-		return fmt.Errorf("%s: %w", ue.Op, ue.Err)
-	}
-	return err
 }
 
 func (c *Client) upstreamError(resp *http.Response) error {
