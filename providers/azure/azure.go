@@ -14,14 +14,12 @@ package azure
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"net/http"
 	"net/url"
 	"strings"
-	"time"
 
 	"github.com/dittocache/ditto/normalize"
 	"github.com/dittocache/ditto/providers"
@@ -118,46 +116,8 @@ func (c *Client) url(model string) string {
 	return c.endpoint + "/openai/deployments/" + url.PathEscape(c.Deployment(model)) + "/chat/completions?" + c.query
 }
 
-// wireError is OpenAI's error object as Azure sends it; code may be a
-// string or a number.
-type wireError struct {
-	Error *struct {
-		Message string          `json:"message"`
-		Type    string          `json:"type"`
-		Param   *string         `json:"param"`
-		Code    json.RawMessage `json:"code"`
-	} `json:"error"`
-}
-
 func decodeError(status int, h http.Header, body []byte, key string) *providers.Error {
-	e := &providers.Error{
-		Provider:   name,
-		Status:     status,
-		Type:       providers.TypeForStatus(status),
-		RetryAfter: providers.ParseRetryAfter(h, time.Now()),
-	}
-	var w wireError
-	if json.Unmarshal(body, &w) == nil && w.Error != nil {
-		fill(e, &w)
-	}
-	e.Message = upstream.ErrorMessage(e.Message, body, status, key)
-	return e
-}
-
-func fill(e *providers.Error, w *wireError) {
-	e.Message = w.Error.Message
-	if w.Error.Type != "" {
-		e.Type = w.Error.Type
-	}
-	if w.Error.Param != nil {
-		e.Param = *w.Error.Param
-	}
-	var s string
-	if json.Unmarshal(w.Error.Code, &s) == nil {
-		e.Code = s
-	} else if len(w.Error.Code) > 0 && string(w.Error.Code) != "null" {
-		e.Code = string(w.Error.Code) // a number
-	}
+	return upstream.OpenAIError(name, status, h, body, key)
 }
 
 var errTruncated = fmt.Errorf("azure: stream ended before [DONE]: %w", io.ErrUnexpectedEOF)
@@ -184,12 +144,8 @@ func (s *stream) handle(data []byte) error {
 		s.Finish()
 		return nil
 	}
-	var probe wireError
-	if bytes.Contains(data, []byte(`"error"`)) && json.Unmarshal(data, &probe) == nil && probe.Error != nil {
-		e := &providers.Error{Provider: name, Status: http.StatusBadGateway, Type: "server_error"}
-		fill(e, &probe)
-		e.Message = upstream.Redact(e.Message, s.key)
-		return e
+	if err := upstream.OpenAIStreamError(name, data, s.key); err != nil {
+		return err
 	}
 	c, err := normalize.ParseOpenAIChunk(data)
 	if err != nil {

@@ -17,16 +17,12 @@ package openai
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
 	"slices"
-	"strconv"
 	"strings"
-	"time"
 
-	goopenai "github.com/sashabaranov/go-openai"
 
 	"github.com/dittocache/ditto/internal/redact"
 	"github.com/dittocache/ditto/normalize"
@@ -207,45 +203,7 @@ func (c *Client) post(ctx context.Context, endpoint string, body []byte, stream 
 }
 
 func (c *Client) upstreamError(resp *http.Response) error {
-	body := upstream.ErrorBody(resp)
-	e := &providers.Error{
-		Provider:   c.name,
-		Status:     resp.StatusCode,
-		Type:       providers.TypeForStatus(resp.StatusCode),
-		RetryAfter: providers.ParseRetryAfter(resp.Header, time.Now()),
-	}
-	var er goopenai.ErrorResponse
-	if json.Unmarshal(body, &er) == nil && er.Error != nil && er.Error.Message != "" {
-		fill(e, er.Error, c.key)
-		return e
-	}
-	e.Message = fmt.Sprintf("upstream returned HTTP %d", resp.StatusCode)
-	// A short plain-text body says what went wrong; HTML pages and JSON
-	// this adapter cannot read do not belong in a client-facing message.
-	if s := strings.TrimSpace(string(body)); s != "" && len(s) < 512 && !strings.ContainsAny(s, "<{") {
-		e.Message += ": " + upstream.Redact(s, c.key)
-	}
-	return e
-}
-
-// fill copies go-openai's decoded error object into e. The type replaces
-// e's only when the upstream sent one; code may be a string or a number.
-func fill(e *providers.Error, ae *goopenai.APIError, key string) {
-	e.Message = upstream.Redact(ae.Message, key)
-	if ae.Type != "" {
-		e.Type = ae.Type
-	}
-	if ae.Param != nil {
-		e.Param = *ae.Param
-	}
-	switch code := ae.Code.(type) {
-	case string:
-		e.Code = code
-	case int: // go-openai decodes integral numeric codes as int
-		e.Code = strconv.Itoa(code)
-	case float64:
-		e.Code = strconv.FormatFloat(code, 'f', -1, 64)
-	}
+	return upstream.OpenAIError(c.name, resp.StatusCode, resp.Header, upstream.ErrorBody(resp), c.key)
 }
 
 // stream reads OpenAI SSE; see the package comment for when it ends with
@@ -317,24 +275,7 @@ func (s *stream) next() (*normalize.Chunk, error) {
 // inlineError decodes an error event sent inside a 200 stream, or returns
 // nil when data is not one.
 func (s *stream) inlineError(data []byte) error {
-	if !bytes.Contains(data, []byte(`"error"`)) {
-		return nil // fast path: every chunk passes here
-	}
-	var probe struct {
-		Error json.RawMessage `json:"error"`
-	}
-	if json.Unmarshal(data, &probe) != nil || len(probe.Error) == 0 || string(probe.Error) == "null" {
-		return nil
-	}
-	e := &providers.Error{Provider: s.name, Status: http.StatusBadGateway, Type: "server_error"}
-	var er goopenai.ErrorResponse
-	if json.Unmarshal(data, &er) == nil && er.Error != nil {
-		fill(e, er.Error, s.key)
-	}
-	if e.Message == "" {
-		e.Message = "the upstream sent an error event: " + upstream.Redact(upstream.Snippet(probe.Error), s.key)
-	}
-	return e
+	return upstream.OpenAIStreamError(s.name, data, s.key)
 }
 
 // Close closes the body and recycles the event reader's buffer; like Recv,

@@ -6,10 +6,12 @@ package upstream
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/dittocache/ditto/providers"
 )
@@ -165,4 +167,82 @@ func Redact(s, secret string) string {
 		return s
 	}
 	return strings.ReplaceAll(s, secret, "[REDACTED]")
+}
+
+// openAIError is OpenAI's error object, as OpenAI, Azure OpenAI and
+// OpenAI-compatible servers send it; code may be a string, a number or
+// null.
+type openAIError struct {
+	Error *struct {
+		Message string          `json:"message"`
+		Type    string          `json:"type"`
+		Param   *string         `json:"param"`
+		Code    json.RawMessage `json:"code"`
+	} `json:"error"`
+}
+
+// OpenAIError maps an error response in OpenAI's shape (status, headers,
+// body) to a *providers.Error of the adapter name: the upstream's message,
+// type, param and code where it sent them, the conventional type for the
+// status otherwise, a snippet of a body it could not read, Retry-After,
+// and secret redacted from everything.
+func OpenAIError(name string, status int, h http.Header, body []byte, secret string) *providers.Error {
+	e := &providers.Error{
+		Provider:   name,
+		Status:     status,
+		Type:       providers.TypeForStatus(status),
+		RetryAfter: providers.ParseRetryAfter(h, time.Now()),
+	}
+	var w openAIError
+	if json.Unmarshal(body, &w) == nil && w.Error != nil {
+		e.Message = w.Error.Message
+		if w.Error.Type != "" {
+			e.Type = w.Error.Type
+		}
+		if w.Error.Param != nil {
+			e.Param = Redact(*w.Error.Param, secret)
+		}
+		var s string
+		if json.Unmarshal(w.Error.Code, &s) == nil {
+			e.Code = s
+		} else if len(w.Error.Code) > 0 && string(w.Error.Code) != "null" {
+			e.Code = string(w.Error.Code) // a number
+		}
+	}
+	if e.Message == "" {
+		e.Message = fmt.Sprintf("upstream returned HTTP %d", status)
+		// A short plain-text body says what went wrong; HTML pages and
+		// JSON this decoder cannot read do not belong in a client-facing
+		// message.
+		if s := strings.TrimSpace(string(body)); s != "" && len(s) < 512 && !strings.ContainsAny(s, "<{") {
+			e.Message += ": " + s
+		}
+	}
+	e.Message = Redact(e.Message, secret)
+	return e
+}
+
+// OpenAIStreamError decodes an error event sent inside a 200 OpenAI-style
+// stream (`data: {"error":{...}}`) as a 502 *providers.Error of the adapter
+// name, or returns nil when data is not one. Every chunk passes here, so
+// the common case is one bytes.Contains.
+func OpenAIStreamError(name string, data []byte, secret string) error {
+	if !bytes.Contains(data, []byte(`"error"`)) {
+		return nil
+	}
+	var probe struct {
+		Error json.RawMessage `json:"error"`
+	}
+	if json.Unmarshal(data, &probe) != nil || len(probe.Error) == 0 || string(probe.Error) == "null" {
+		return nil
+	}
+	e := OpenAIError(name, http.StatusBadGateway, nil, data, secret)
+	e.RetryAfter = 0
+	if e.Type == providers.TypeForStatus(http.StatusBadGateway) || e.Type == "" {
+		e.Type = "server_error"
+	}
+	if strings.HasPrefix(e.Message, "upstream returned HTTP") {
+		e.Message = "the upstream sent an error event: " + Redact(Snippet(probe.Error), secret)
+	}
+	return e
 }
