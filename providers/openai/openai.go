@@ -23,7 +23,6 @@ import (
 	"slices"
 	"strings"
 
-
 	"github.com/dittocache/ditto/internal/redact"
 	"github.com/dittocache/ditto/normalize"
 	"github.com/dittocache/ditto/normalize/completions"
