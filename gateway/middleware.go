@@ -11,6 +11,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/dittocache/ditto/internal/auth"
 	"github.com/dittocache/ditto/normalize"
 )
 
@@ -23,9 +24,9 @@ type requestState struct {
 	tel    requestTelemetry
 	traced bool // tel is in use (the route is traced)
 
-	dialect   dialect    // the client API being served, for the error shape
-	tenant    string     // set by authMiddleware
-	principal *principal // the caller, kept when pass-through is configured (auth.go)
+	dialect   dialect         // the client API being served, for the error shape
+	tenant    string          // set by authMiddleware
+	principal *auth.Principal // the caller, kept when pass-through is configured (auth.go)
 	admin     bool
 	model     string // the requested model, for the log line
 	prompt    string // only with log.prompts: true

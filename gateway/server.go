@@ -27,6 +27,7 @@ import (
 	"github.com/dittocache/ditto/cache/store"
 	"github.com/dittocache/ditto/cachekey"
 	"github.com/dittocache/ditto/configs"
+	"github.com/dittocache/ditto/internal/auth"
 	"github.com/dittocache/ditto/internal/limits"
 	"github.com/dittocache/ditto/providers"
 	"github.com/dittocache/ditto/providers/router"
@@ -74,7 +75,7 @@ type Server struct {
 	// propFields: see propagationFields.
 	propFields []string
 	metrics    *metrics
-	auth       *authenticator
+	auth       *auth.Authenticator
 	started    time.Time
 }
 
@@ -107,12 +108,12 @@ func New(ctx context.Context, cfg *configs.Config, deps Deps) (*Server, error) {
 	if s.hasher == nil {
 		s.hasher = xxhash.Sum64
 	}
-	auth, err := newAuthenticator(cfg.Auth)
+	authn, err := auth.New(cfg.Auth)
 	if err != nil {
 		return nil, err
 	}
-	auth.passThrough = cfg.PassThroughConfigured()
-	s.auth = auth
+	authn.PassThrough = cfg.PassThroughConfigured()
+	s.auth = authn
 	if err := s.open(ctx, deps); err != nil {
 		s.Close()
 		return nil, err
@@ -212,7 +213,7 @@ func (s *Server) Close() error {
 		_ = s.metrics.close(context.Background()) // flushes statistics
 	}
 	s.recorded.StopAllGoroutines()
-	s.auth.close()
+	s.auth.Close()
 	if s.limitsRedis != nil {
 		_ = s.limitsRedis.Close()
 	}
@@ -271,21 +272,21 @@ func (s *Server) newEcho() *echo.Echo {
 	e.Use(s.front)
 	// Per-route middleware, not a Group: an echo Group with middleware
 	// claims every unmatched path, turning 405s into 404s.
-	auth := s.authMiddleware
-	e.POST("/v1/chat/completions", s.chatCompletions, auth)
-	e.POST("/chat/completions", s.chatCompletions, auth) // base URLs without /v1
-	e.POST("/v1/responses", s.responsesHandler, auth)
-	e.POST("/v1/embeddings", s.embeddingsHandler, auth)
-	e.POST("/v1/messages", s.messagesHandler, auth)
-	e.POST("/v1/completions", s.completionsHandler, auth)
-	e.POST("/completions", s.completionsHandler, auth)
-	e.POST("/embeddings", s.embeddingsHandler, auth)
-	e.POST("/responses", s.responsesHandler, auth)
-	e.GET("/v1/models", s.listModels, auth)
-	e.GET("/models", s.listModels, auth)
-	e.GET("/v1/models/*", s.getModel, auth) // ids may contain '/' (provider/model)
-	e.POST("/v1/cache/explain", s.explainHandler, auth)
-	e.DELETE("/v1/cache", s.purge, auth, s.requireAdmin)
+	authed := s.authMiddleware
+	e.POST("/v1/chat/completions", s.chatCompletions, authed)
+	e.POST("/chat/completions", s.chatCompletions, authed) // base URLs without /v1
+	e.POST("/v1/responses", s.responsesHandler, authed)
+	e.POST("/v1/embeddings", s.embeddingsHandler, authed)
+	e.POST("/v1/messages", s.messagesHandler, authed)
+	e.POST("/v1/completions", s.completionsHandler, authed)
+	e.POST("/completions", s.completionsHandler, authed)
+	e.POST("/embeddings", s.embeddingsHandler, authed)
+	e.POST("/responses", s.responsesHandler, authed)
+	e.GET("/v1/models", s.listModels, authed)
+	e.GET("/models", s.listModels, authed)
+	e.GET("/v1/models/*", s.getModel, authed) // ids may contain '/' (provider/model)
+	e.POST("/v1/cache/explain", s.explainHandler, authed)
+	e.DELETE("/v1/cache", s.purge, authed, s.requireAdmin)
 	e.GET("/healthz", s.healthz)
 	e.GET("/readyz", s.readyz)
 	e.GET("/metrics", s.metricsHandler)
