@@ -4,12 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	tracenoop "go.opentelemetry.io/otel/trace/noop"
 	"net/http"
 	"strconv"
 	"sync"
-	"sync/atomic"
 	"time"
+
+	tracenoop "go.opentelemetry.io/otel/trace/noop"
 
 	"github.com/labstack/echo/v4"
 	"github.com/prometheus/client_golang/prometheus"
@@ -27,6 +27,7 @@ import (
 	"github.com/dittocache/ditto/cache/stats"
 	"github.com/dittocache/ditto/cache/store"
 	"github.com/dittocache/ditto/configs"
+	"github.com/dittocache/ditto/internal/telemetry"
 	"github.com/dittocache/ditto/normalize"
 	"github.com/dittocache/ditto/providers/router"
 )
@@ -35,110 +36,34 @@ import (
 // the background, so they can wait longer than cache lookups.
 const statsRedisTimeout = 250 * time.Millisecond
 
-// metrics is the gateway's telemetry: OpenTelemetry instruments exported
-// to a per-Server Prometheus registry (GET /metrics), the tracer, and the
-// per-model statistics behind /v1/cache/stats and the dashboard. Safe for
-// concurrent use.
 // attrKey identifies one combination of bounded metric labels.
 type attrKey struct {
 	model, status, errType, tokenType, op string
 	provider, respModel                   string // provider-call metrics
 }
 
-// attrCache keeps one prepared attribute set per label combination, so the
-// hot path does not sort and hash the same labels on every request. Labels
-// are bounded (see modelLabels), and so is the cache.
-type attrCache struct {
-	mu sync.RWMutex
-	m  map[attrKey]*attrOpts // a struct key: lookups do not allocate
-}
-
-// attrOpts are one attribute set as the option slices instruments take,
-// passed on with "...": a variadic argument of an instrument's (interface)
-// method would otherwise be allocated on every call.
-type attrOpts struct {
-	rec []metric.RecordOption
-	add []metric.AddOption
-}
-
-func (c *attrCache) get(k attrKey, build func() []attribute.KeyValue) *attrOpts {
-	c.mu.RLock()
-	opt, ok := c.m[k]
-	c.mu.RUnlock()
-	if ok {
-		return opt
-	}
-	o := metric.WithAttributeSet(attribute.NewSet(build()...))
-	opt = &attrOpts{rec: []metric.RecordOption{o}, add: []metric.AddOption{o}}
-	c.mu.Lock()
-	if c.m == nil {
-		c.m = make(map[attrKey]*attrOpts)
-	}
-	c.m[k] = opt
-	c.mu.Unlock()
-	return opt
-}
-
-// tally is a counter per attribute set kept with atomics and reported by
-// an observable counter's callback when metrics are collected: every chat
-// request adds to a few of these, and an atomic add costs a fraction of a
-// synchronous instrument call.
-type tally struct {
-	mu    sync.RWMutex
-	cells map[attrKey]*tallyCell
-}
-
-type tallyCell struct {
-	opt []metric.ObserveOption
-	n   atomic.Int64
-}
-
-// add adds n to k's cell, creating it with build's attributes.
-func (t *tally) add(k attrKey, n int64, build func() []attribute.KeyValue) {
-	t.mu.RLock()
-	c := t.cells[k]
-	t.mu.RUnlock()
-	if c == nil {
-		t.mu.Lock()
-		if c = t.cells[k]; c == nil {
-			c = &tallyCell{opt: []metric.ObserveOption{metric.WithAttributeSet(attribute.NewSet(build()...))}}
-			if t.cells == nil {
-				t.cells = make(map[attrKey]*tallyCell)
-			}
-			t.cells[k] = c
-		}
-		t.mu.Unlock()
-	}
-	c.n.Add(n)
-}
-
-// each calls f with every cell's attributes and value.
-func (t *tally) each(f func(v int64, opt []metric.ObserveOption)) {
-	t.mu.RLock()
-	defer t.mu.RUnlock()
-	for _, c := range t.cells {
-		f(c.n.Load(), c.opt)
-	}
-}
-
+// metrics is the gateway's telemetry: OpenTelemetry instruments exported
+// to a per-Server Prometheus registry (GET /metrics), the tracer, and the
+// per-model statistics behind /v1/cache/stats and the dashboard. Safe for
+// concurrent use.
 type metrics struct {
-	attrs    attrCache
+	attrs    telemetry.AttrCache[attrKey]
 	srv      *Server
 	tracer   trace.Tracer
 	tracing  bool // tracer may record: false only for the no-op provider
 	provider *sdkmetric.MeterProvider
 	handler  http.Handler // GET /metrics
 	stats    *stats.Recorder
-	labels   *modelLabels
+	labels   *configs.ModelLabels
 	prices   *configs.Prices
 
 	requests      metric.Int64ObservableCounter
-	requestsN     tally
+	requestsN     telemetry.Tally[attrKey]
 	coalescedC    metric.Int64Counter
 	tokensSaved   metric.Int64ObservableCounter
-	tokensSavedN  tally
+	tokensSavedN  telemetry.Tally[attrKey]
 	costSaved     metric.Float64ObservableCounter
-	costSavedN    tally // nano-USD
+	costSavedN    telemetry.Tally[attrKey] // nano-USD
 	serverDur     metric.Float64Histogram
 	ttft          metric.Float64Histogram
 	clientDur     metric.Float64Histogram
@@ -163,7 +88,7 @@ var (
 )
 
 func newMetrics(s *Server, deps Deps) (*metrics, error) {
-	m := &metrics{srv: s, labels: newModelLabels(s.cfg), prices: s.cfg.Prices()}
+	m := &metrics{srv: s, labels: configs.NewModelLabels(s.cfg), prices: s.cfg.Prices()}
 	tp := deps.TracerProvider
 	if tp == nil {
 		tp = otel.GetTracerProvider()
@@ -285,9 +210,9 @@ func (m *metrics) instruments() error {
 		o.ObserveInt64(flushErrs, m.stats.FlushErrors())
 		// Requests first: finish counts a request after everything else it
 		// records, so a request seen here has its savings seen below.
-		m.requestsN.each(func(v int64, opt []metric.ObserveOption) { o.ObserveInt64(m.requests, v, opt...) })
-		m.tokensSavedN.each(func(v int64, opt []metric.ObserveOption) { o.ObserveInt64(m.tokensSaved, v, opt...) })
-		m.costSavedN.each(func(v int64, opt []metric.ObserveOption) { o.ObserveFloat64(m.costSaved, float64(v)/1e9, opt...) })
+		m.requestsN.Each(func(v int64, opt []metric.ObserveOption) { o.ObserveInt64(m.requests, v, opt...) })
+		m.tokensSavedN.Each(func(v int64, opt []metric.ObserveOption) { o.ObserveInt64(m.tokensSaved, v, opt...) })
+		m.costSavedN.Each(func(v int64, opt []metric.ObserveOption) { o.ObserveFloat64(m.costSaved, float64(v)/1e9, opt...) })
 		return nil
 	}, breaker, dropped, flushErrs, m.requests, m.tokensSaved, m.costSaved)
 	return err
@@ -343,10 +268,10 @@ func (m *metrics) outcome(x *exchange, status string, resp *normalize.Response) 
 // coalesced records that a request for model joined another request's
 // provider call.
 func (m *metrics) coalesced(model string) {
-	label := m.labels.requested(model)
-	m.coalescedC.Add(context.Background(), 1, m.attrs.get(attrKey{model: label}, func() []attribute.KeyValue {
+	label := m.labels.Requested(model)
+	m.coalescedC.Add(context.Background(), 1, m.attrs.Get(attrKey{model: label}, func() []attribute.KeyValue {
 		return []attribute.KeyValue{attrRequestModel.String(label)}
-	}).add...)
+	}).Add...)
 }
 
 // finish ends a request's server span and, for requests with an outcome,
@@ -384,7 +309,7 @@ func (m *metrics) finish(c echo.Context, tel *requestTelemetry) {
 // byte, the statistics row of its outcome, and what it saved.
 func (m *metrics) request(tel *requestTelemetry, x *exchange, status string, code int, d time.Duration) {
 	ctx := context.Background()
-	model := m.labels.requested(x.route.Model)
+	model := m.labels.Requested(x.route.Model)
 	op := x.d.operation()
 	errType := ""
 	if status == "error" {
@@ -393,19 +318,19 @@ func (m *metrics) request(tel *requestTelemetry, x *exchange, status string, cod
 			errType = strconv.Itoa(code)
 		}
 	}
-	m.serverDur.Record(ctx, d.Seconds(), m.attrs.get(attrKey{model: model, status: status, errType: errType, op: op}, func() []attribute.KeyValue {
+	m.serverDur.Record(ctx, d.Seconds(), m.attrs.Get(attrKey{model: model, status: status, errType: errType, op: op}, func() []attribute.KeyValue {
 		a := []attribute.KeyValue{attrOperation.String(op), attrRequestModel.String(model), attrCacheStatus.String(status)}
 		if errType != "" {
 			a = append(a, attrErrorType.String(errType))
 		}
 		return a
-	}).rec...)
+	}).Rec...)
 	var ttft time.Duration
 	if x.req.Stream && !tel.firstByte.IsZero() && status != "error" {
 		ttft = tel.firstByte.Sub(tel.start)
-		m.ttft.Record(ctx, ttft.Seconds(), m.attrs.get(attrKey{model: model, status: status, op: op, tokenType: "ttft"}, func() []attribute.KeyValue {
+		m.ttft.Record(ctx, ttft.Seconds(), m.attrs.Get(attrKey{model: model, status: status, op: op, tokenType: "ttft"}, func() []attribute.KeyValue {
 			return []attribute.KeyValue{attrOperation.String(op), attrRequestModel.String(model), attrCacheStatus.String(status)}
-		}).rec...)
+		}).Rec...)
 	}
 	ev := outcomeCounters(status, d, ttft)
 	if u := x.saved; u != nil {
@@ -420,7 +345,7 @@ func (m *metrics) request(tel *requestTelemetry, x *exchange, status string, cod
 	m.stats.Add(m.srv.now(), model, ev)
 	// Last, so that a scrape counting this request also sees everything
 	// else recorded for it, statistics included.
-	m.requestsN.add(attrKey{model: model, status: status}, 1, func() []attribute.KeyValue {
+	m.requestsN.Add(attrKey{model: model, status: status}, 1, func() []attribute.KeyValue {
 		return []attribute.KeyValue{attrRequestModel.String(model), attrCacheStatus.String(status)}
 	})
 }
@@ -455,15 +380,15 @@ func outcomeCounters(status string, d, ttft time.Duration) stats.Counters {
 // price, by the model that answered (answered), under the requested
 // model's label.
 func (m *metrics) saved(ev *stats.Counters, model, answered string, in, out int64) {
-	m.tokensSavedN.add(attrKey{model: model, tokenType: "input"}, in, func() []attribute.KeyValue {
+	m.tokensSavedN.Add(attrKey{model: model, tokenType: "input"}, in, func() []attribute.KeyValue {
 		return []attribute.KeyValue{attrRequestModel.String(model), attrTokenType.String("input")}
 	})
-	m.tokensSavedN.add(attrKey{model: model, tokenType: "output"}, out, func() []attribute.KeyValue {
+	m.tokensSavedN.Add(attrKey{model: model, tokenType: "output"}, out, func() []attribute.KeyValue {
 		return []attribute.KeyValue{attrRequestModel.String(model), attrTokenType.String("output")}
 	})
 	if usd, ok := m.prices.Cost(answered, in, out); ok {
 		ev.CostSavedNanoUSD += stats.NanoUSD(usd)
-		m.costSavedN.add(attrKey{model: model}, stats.NanoUSD(usd), func() []attribute.KeyValue {
+		m.costSavedN.Add(attrKey{model: model}, stats.NanoUSD(usd), func() []attribute.KeyValue {
 			return []attribute.KeyValue{attrRequestModel.String(model)}
 		})
 	}
@@ -476,7 +401,7 @@ func (m *metrics) saved(ev *stats.Counters, model, answered string, in, out int6
 func (m *metrics) upstream(op string, r, rt router.Route, span trace.Span, d time.Duration, resp *normalize.Response, err error) {
 	endProviderSpan(span, resp, err)
 	ctx := context.Background()
-	k := attrKey{op: op, provider: m.srv.router.GenAIProvider(rt.Provider), model: m.labels.upstream(rt.UpstreamModel)}
+	k := attrKey{op: op, provider: m.srv.router.GenAIProvider(rt.Provider), model: m.labels.Upstream(rt.UpstreamModel)}
 	base := func() []attribute.KeyValue {
 		return []attribute.KeyValue{attrOperation.String(op), attrProvider.String(k.provider), attrRequestModel.String(k.model)}
 	}
@@ -484,13 +409,13 @@ func (m *metrics) upstream(op string, r, rt router.Route, span trace.Span, d tim
 	if err != nil {
 		k.errType = errorType(err)
 		if !errors.Is(err, context.Canceled) {
-			m.upstreamErrs.Add(ctx, 1, m.attrs.get(attrKey{provider: k.provider, model: k.model, errType: k.errType}, func() []attribute.KeyValue {
+			m.upstreamErrs.Add(ctx, 1, m.attrs.Get(attrKey{provider: k.provider, model: k.model, errType: k.errType}, func() []attribute.KeyValue {
 				return []attribute.KeyValue{attrProvider.String(k.provider), attrRequestModel.String(k.model), attrErrorType.String(k.errType)}
-			}).add...)
+			}).Add...)
 			ev.UpstreamErrors = 1
 		}
 	} else if resp != nil {
-		k.respModel = m.labels.response(resp.Model, rt.UpstreamModel)
+		k.respModel = m.labels.Response(resp.Model, rt.UpstreamModel)
 		if u := resp.Usage; u != nil {
 			for _, t := range [2]struct {
 				typ string
@@ -498,13 +423,13 @@ func (m *metrics) upstream(op string, r, rt router.Route, span trace.Span, d tim
 			}{{"input", u.PromptTokens}, {"output", u.CompletionTokens}} {
 				tk := k
 				tk.tokenType = t.typ
-				m.tokenUsage.Record(ctx, int64(t.n), m.attrs.get(tk, func() []attribute.KeyValue {
+				m.tokenUsage.Record(ctx, int64(t.n), m.attrs.Get(tk, func() []attribute.KeyValue {
 					return append(base(), attrResponseModel.String(k.respModel), attrTokenType.String(t.typ))
-				}).rec...)
+				}).Rec...)
 			}
 		}
 	}
-	m.clientDur.Record(ctx, d.Seconds(), m.attrs.get(k, func() []attribute.KeyValue {
+	m.clientDur.Record(ctx, d.Seconds(), m.attrs.Get(k, func() []attribute.KeyValue {
 		a := base()
 		if k.errType != "" {
 			a = append(a, attrErrorType.String(k.errType))
@@ -513,8 +438,8 @@ func (m *metrics) upstream(op string, r, rt router.Route, span trace.Span, d tim
 			a = append(a, attrResponseModel.String(k.respModel))
 		}
 		return a
-	}).rec...)
-	m.stats.Add(m.srv.now(), m.labels.requested(r.Model), ev)
+	}).Rec...)
+	m.stats.Add(m.srv.now(), m.labels.Requested(r.Model), ev)
 }
 
 func (m *metrics) storeError(op string) {
@@ -523,10 +448,10 @@ func (m *metrics) storeError(op string) {
 
 // shadowHit records a would-be hit of a shadow-mode route.
 func (m *metrics) shadowHit(model string) {
-	label := m.labels.requested(model)
-	m.shadowC.Add(context.Background(), 1, m.attrs.get(attrKey{model: label, op: "shadow"}, func() []attribute.KeyValue {
+	label := m.labels.Requested(model)
+	m.shadowC.Add(context.Background(), 1, m.attrs.Get(attrKey{model: label, op: "shadow"}, func() []attribute.KeyValue {
 		return []attribute.KeyValue{attrRequestModel.String(label)}
-	}).add...)
+	}).Add...)
 	m.stats.Add(m.srv.now(), label, stats.Counters{ShadowHits: 1})
 }
 
@@ -536,7 +461,7 @@ func (m *metrics) revalidated(model string, err error) {
 	if err != nil {
 		outcome = "error"
 	}
-	m.revalidateC.Add(context.Background(), 1, metric.WithAttributes(attrRequestModel.String(m.labels.requested(model)),
+	m.revalidateC.Add(context.Background(), 1, metric.WithAttributes(attrRequestModel.String(m.labels.Requested(model)),
 		attribute.String("outcome", outcome)))
 }
 

@@ -5,7 +5,6 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
-	"fmt"
 	"log/slog"
 	"net/textproto"
 	"strconv"
@@ -16,12 +15,8 @@ import (
 	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
-	"go.opentelemetry.io/otel/exporters/otlp/otlptrace/otlptracehttp"
 	"go.opentelemetry.io/otel/propagation"
-	"go.opentelemetry.io/otel/sdk/resource"
-	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/trace"
-	tracenoop "go.opentelemetry.io/otel/trace/noop"
 
 	"github.com/dittocache/ditto/cachekey"
 	"github.com/dittocache/ditto/normalize"
@@ -49,62 +44,6 @@ const (
 )
 
 const tracerName = "github.com/dittocache/ditto/gateway"
-
-// SetupTelemetry installs the process-wide OpenTelemetry settings: the W3C
-// trace-context and baggage propagator (always, so a client's traceparent
-// reaches providers even with tracing off) and, when getenv has
-// OTEL_EXPORTER_OTLP_ENDPOINT or OTEL_EXPORTER_OTLP_TRACES_ENDPOINT, a tracer
-// provider exporting spans with OTLP over HTTP/protobuf. Everything else
-// (headers, sampler, resource attributes, service name) follows the
-// standard OTEL_* variables. Without an endpoint, or with OTEL_SDK_DISABLED
-// or OTEL_TRACES_EXPORTER=none, tracing stays a no-op.
-//
-// The returned shutdown flushes buffered spans; call it once on exit.
-func SetupTelemetry(ctx context.Context, getenv func(string) string, version string) (shutdown func(context.Context) error, err error) {
-	otel.SetTextMapPropagator(propagation.NewCompositeTextMapPropagator(propagation.TraceContext{}, propagation.Baggage{}))
-	noop := func(context.Context) error { return nil }
-	if !tracingEnabled(getenv) {
-		// A no-op provider: spans cost next to nothing when nobody exports
-		// them (the global default delegates and allocates per span).
-		otel.SetTracerProvider(tracenoop.NewTracerProvider())
-		return noop, nil
-	}
-	proto := getenv("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL")
-	if proto == "" {
-		proto = getenv("OTEL_EXPORTER_OTLP_PROTOCOL")
-	}
-	if proto != "" && proto != "http/protobuf" {
-		return noop, fmt.Errorf("telemetry: OTLP protocol %q is not supported; use http/protobuf (the collector's port 4318)", proto)
-	}
-	exp, err := otlptracehttp.New(ctx)
-	if err != nil {
-		return noop, fmt.Errorf("telemetry: otlp exporter: %w", err)
-	}
-	name := getenv("OTEL_SERVICE_NAME")
-	if name == "" {
-		name = "ditto"
-	}
-	res, err := resource.Merge(resource.Default(), resource.NewSchemaless(
-		attribute.String("service.name", name), attribute.String("service.version", version)))
-	if err != nil {
-		return noop, fmt.Errorf("telemetry: resource: %w", err)
-	}
-	if env, err := resource.New(ctx, resource.WithFromEnv()); err == nil {
-		if merged, err := resource.Merge(res, env); err == nil {
-			res = merged
-		}
-	}
-	tp := sdktrace.NewTracerProvider(sdktrace.WithBatcher(exp), sdktrace.WithResource(res))
-	otel.SetTracerProvider(tp)
-	return tp.Shutdown, nil
-}
-
-func tracingEnabled(getenv func(string) string) bool {
-	if strings.EqualFold(getenv("OTEL_SDK_DISABLED"), "true") || getenv("OTEL_TRACES_EXPORTER") == "none" {
-		return false
-	}
-	return getenv("OTEL_EXPORTER_OTLP_ENDPOINT") != "" || getenv("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT") != ""
-}
 
 // requestTelemetry is one request's server span and, for chat requests,
 // the outcome the handler reports; traceRequest turns it into metrics and

@@ -5,97 +5,14 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
-	"path"
-	"strings"
 	"time"
 
 	"github.com/labstack/echo/v4"
 
 	"github.com/dittocache/ditto/cache/stats"
-	"github.com/dittocache/ditto/configs"
 	"github.com/dittocache/ditto/gateway/dashboard"
 	"github.com/dittocache/ditto/internal/limits"
 )
-
-// otherModel is the label of every model name the gateway was not
-// configured for, so clients cannot grow metric cardinality.
-const otherModel = "other"
-
-// modelLabels bounds the model names used as metric labels and statistics
-// keys to configured routes and aliases, wildcard patterns, configured and
-// priced upstream models, and catalog models.
-type modelLabels struct {
-	exact     map[string]bool // requested names kept as they are
-	wild      []string        // wildcard route patterns, used as the label of what they match
-	upstreams map[string]bool // upstream model names kept as they are
-	providers map[string]configs.Provider
-}
-
-func newModelLabels(cfg *configs.Config) *modelLabels {
-	l := &modelLabels{exact: map[string]bool{}, upstreams: map[string]bool{}, providers: cfg.Providers}
-	for _, m := range configs.Catalog {
-		l.exact[m.Model] = true
-		l.upstreams[m.Model] = true
-	}
-	for m := range cfg.Pricing {
-		l.exact[m] = true
-		l.upstreams[m] = true
-	}
-	for _, r := range cfg.Routes {
-		for _, name := range append([]string{r.Model}, r.Aliases...) {
-			if strings.Contains(name, "*") {
-				l.wild = append(l.wild, name)
-			} else {
-				l.exact[name] = true
-			}
-		}
-		if r.UpstreamModel != "" {
-			l.upstreams[r.UpstreamModel] = true
-		} else if !strings.Contains(r.Model, "*") {
-			l.upstreams[r.Model] = true
-		}
-	}
-	return l
-}
-
-// requested labels a model name as a client sent it.
-func (l *modelLabels) requested(name string) string {
-	if l.exact[name] {
-		return name
-	}
-	if prov, m, ok := strings.Cut(name, "/"); ok {
-		if _, known := l.providers[prov]; known && l.upstreams[m] {
-			return name
-		}
-	}
-	for _, p := range l.wild {
-		if ok, _ := path.Match(p, name); ok {
-			return p
-		}
-	}
-	return otherModel
-}
-
-// upstream labels a model name sent to a provider.
-func (l *modelLabels) upstream(name string) string {
-	if l.upstreams[name] {
-		return name
-	}
-	return otherModel
-}
-
-// response labels the model a provider says answered: a known model or a
-// dated snapshot of one ("gpt-4o-2024-08-06"); empty falls back to the
-// model asked for.
-func (l *modelLabels) response(name, asked string) string {
-	if name == "" {
-		return l.upstream(asked)
-	}
-	if _, ok := configs.Family(name, func(m string) bool { return l.upstreams[m] }); ok {
-		return name
-	}
-	return otherModel
-}
 
 // metricsHandler serves GET /metrics from the gateway's own registry.
 func (s *Server) metricsHandler(c echo.Context) error {

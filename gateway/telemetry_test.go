@@ -8,7 +8,6 @@ import (
 	"log/slog"
 	"math"
 	"net/http"
-	"net/http/httptest"
 	"regexp"
 	"strconv"
 	"strings"
@@ -380,45 +379,6 @@ func TestPricingConfigOverridesCatalog(t *testing.T) {
 	expectMetric(t, m, "ditto_cache_requests_total", map[string]string{"gen_ai_request_model": "house", "ditto_cache_status": "hit"}, 1)
 }
 
-func TestModelLabelsAreBounded(t *testing.T) {
-	cfg := configs.Default()
-	cfg.Routes = []configs.Route{
-		{Model: "fast", Aliases: []string{"quick"}, Provider: "openai", UpstreamModel: "my-ft-1"},
-		{Model: "llama-*", Provider: "openai"},
-	}
-	cfg.Pricing = map[string]configs.Price{"house-model": {Input: 1, Output: 1}}
-	l := newModelLabels(cfg)
-	tests := []struct{ give, want string }{
-		{"fast", "fast"}, {"quick", "quick"}, {"gpt-4o", "gpt-4o"}, {"house-model", "house-model"},
-		{"llama-3-70b", "llama-*"}, {"openai/gpt-4o", "openai/gpt-4o"}, {"nobody/gpt-4o", "other"},
-		{"gpt-4o-2024-08-06", "other"}, {"random-" + strings.Repeat("x", 50), "other"},
-	}
-	for _, tt := range tests {
-		if got := l.requested(tt.give); got != tt.want {
-			t.Errorf("requested(%q) = %q, want %q", tt.give, got, tt.want)
-		}
-	}
-	if got := l.upstream("my-ft-1"); got != "my-ft-1" {
-		t.Errorf("upstream(my-ft-1) = %q", got)
-	}
-	if got := l.response("gpt-4o-2024-08-06", "gpt-4o"); got != "gpt-4o-2024-08-06" {
-		t.Errorf("response(dated snapshot) = %q", got)
-	}
-	if got := l.response("weird/model.gguf", "x"); got != "other" {
-		t.Errorf("response(unknown) = %q", got)
-	}
-	if got := l.response("", "my-ft-1"); got != "my-ft-1" {
-		t.Errorf("response(empty) = %q", got)
-	}
-	p := cfg.Prices()
-	if pr, ok := p.Lookup("gpt-4o-mini-2024-07-18"); !ok || pr.Input != 0.15 {
-		t.Errorf("price of a gpt-4o-mini snapshot = %+v, %v", pr, ok)
-	}
-	if _, ok := p.Lookup("unknown"); ok {
-		t.Error("an unknown model has a price")
-	}
-}
-
 // traced builds a gateway whose spans go to a recorder, with the W3C
 // propagator installed as SetupTelemetry does.
 func traced(t *testing.T) (*testGateway, *tracetest.SpanRecorder) {
@@ -574,79 +534,6 @@ func restoreOTel(t *testing.T) {
 		otel.SetTracerProvider(noop.NewTracerProvider())
 		otel.SetTextMapPropagator(prop)
 	})
-}
-
-func envMap(m map[string]string) func(string) string {
-	return func(k string) string { return m[k] }
-}
-
-func TestSetupTelemetryExportsOTLPOverHTTP(t *testing.T) {
-	restoreOTel(t)
-	type export struct{ path, contentType string }
-	got := make(chan export, 16)
-	collector := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		io.Copy(io.Discard, r.Body)
-		got <- export{r.URL.Path, r.Header.Get("Content-Type")}
-		w.Header().Set("Content-Type", "application/x-protobuf")
-	}))
-	defer collector.Close()
-	// The exporter reads the standard variables itself; getenv decides
-	// whether tracing is on.
-	t.Setenv("OTEL_EXPORTER_OTLP_ENDPOINT", collector.URL)
-	ctx := context.Background()
-	shutdown, err := SetupTelemetry(ctx, envMap(map[string]string{"OTEL_EXPORTER_OTLP_ENDPOINT": collector.URL}), "test")
-	if err != nil {
-		t.Fatal(err)
-	}
-	_, span := otel.Tracer("test").Start(ctx, "probe")
-	if !span.SpanContext().IsValid() {
-		t.Error("tracing is on but spans are not recorded")
-	}
-	span.End()
-	if err := shutdown(ctx); err != nil {
-		t.Fatalf("shutdown: %v", err)
-	}
-	select {
-	case e := <-got:
-		if e.path != "/v1/traces" || e.contentType != "application/x-protobuf" {
-			t.Errorf("export to %s as %s, want /v1/traces as application/x-protobuf", e.path, e.contentType)
-		}
-	default:
-		t.Fatal("shutdown returned before the span was exported")
-	}
-}
-
-func TestSetupTelemetryIsOffWithoutEndpoint(t *testing.T) {
-	restoreOTel(t)
-	shutdown, err := SetupTelemetry(context.Background(), envMap(nil), "test")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer shutdown(context.Background())
-	_, span := otel.Tracer("test").Start(context.Background(), "probe")
-	if span.IsRecording() {
-		t.Error("spans are recorded with no OTLP endpoint")
-	}
-	if f := otel.GetTextMapPropagator().Fields(); !slicesContain(f, "traceparent") || !slicesContain(f, "baggage") {
-		t.Errorf("propagator fields = %v, want traceparent and baggage", f)
-	}
-	for _, env := range []map[string]string{
-		{"OTEL_EXPORTER_OTLP_ENDPOINT": "http://127.0.0.1:1", "OTEL_EXPORTER_OTLP_PROTOCOL": "grpc"},
-		{"OTEL_EXPORTER_OTLP_TRACES_ENDPOINT": "http://127.0.0.1:1/v1/traces", "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL": "http/json"},
-	} {
-		if _, err := SetupTelemetry(context.Background(), envMap(env), "test"); err == nil {
-			t.Errorf("SetupTelemetry(%v) succeeded; only http/protobuf is supported", env)
-		}
-	}
-}
-
-func slicesContain(s []string, v string) bool {
-	for _, e := range s {
-		if e == v {
-			return true
-		}
-	}
-	return false
 }
 
 func TestRequestLogNamesRouteProviderAndTrace(t *testing.T) {

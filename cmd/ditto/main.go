@@ -21,6 +21,7 @@ import (
 
 	"github.com/dittocache/ditto/configs"
 	"github.com/dittocache/ditto/gateway"
+	"github.com/dittocache/ditto/internal/telemetry"
 	"github.com/dittocache/ditto/providers/registry"
 )
 
@@ -90,7 +91,7 @@ func serve(ctx context.Context, getenv func(string) string, logw io.Writer) erro
 	lw := newLogWriter(logw, 200*time.Millisecond)
 	defer lw.Close()
 	log := newLogger(cfg, lw)
-	shutdownTelemetry, err := gateway.SetupTelemetry(ctx, getenv, version)
+	shutdownTelemetry, err := telemetry.Setup(ctx, getenv, version)
 	if err != nil {
 		return err
 	}
