@@ -3,10 +3,12 @@ package gateway
 import (
 	"bytes"
 	"math"
+	"time"
 
 	"github.com/cespare/xxhash/v2"
 	"github.com/maypok86/otter/v2"
 
+	"github.com/dittocache/ditto/cache/store"
 	"github.com/dittocache/ditto/cachekey"
 	"github.com/dittocache/ditto/normalize"
 	"github.com/dittocache/ditto/providers/router"
@@ -54,15 +56,45 @@ type memoEntry struct {
 	keyStr    string
 	prompt    string // for log.prompts: true
 	hasPrompt bool
+	// last is the answer the request was last served from the store, as
+	// its dialect rendered it; nil when it was too big to keep or needs no
+	// rendering (chat's JSON is the stored bytes).
+	last *rendered
+}
+
+// maxRendered bounds the rendered answer a memo entry keeps.
+const maxRendered = 64 << 10
+
+// rendered is one stored entry as a dialect rendered it for one memoized
+// request: the JSON body, or the whole replayed stream. Rendering is a pure
+// function of the entry and the memoized request, so a hit of the same
+// entry again is these bytes, written without decoding the entry or
+// rendering it again. Shared and read-only, like the memo entry.
+type rendered struct {
+	created time.Time
+	sum     uint64              // xxhash64 of the entry's body
+	resp    *normalize.Response // the decoded entry, for accounting and answered
+	body    []byte
+}
+
+// of reports whether r is the rendering of entry e (false for another
+// entry: an overwrite, a refresh; and for nil).
+func (r *rendered) of(e store.Entry) bool {
+	return r != nil && r.created.Equal(e.Created) && r.sum == xxhash.Sum64(e.Body)
 }
 
 func newRequestMemo() *requestMemo {
 	c := otter.Must(&otter.Options[uint64, *memoEntry]{
 		MaximumWeight: memoBytes,
 		Weigher: func(_ uint64, e *memoEntry) uint32 {
-			// The body, roughly as much again for the decoded request, and
+			// The body, roughly as much again for the decoded request, the
+			// rendered answer and as much again for its decoded form, and
 			// the fixed parts.
-			return uint32(min(2*uint64(len(e.body))+uint64(len(e.keyStr))+512, math.MaxUint32))
+			n := 2*uint64(len(e.body)) + uint64(len(e.keyStr)) + 512
+			if e.last != nil {
+				n += 2 * uint64(len(e.last.body))
+			}
+			return uint32(min(n, math.MaxUint32))
 		},
 	})
 	return &requestMemo{c: c}

@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"bytes"
 	"io"
 	"net/http"
 	"strings"
@@ -189,3 +190,43 @@ func TestRequestMemoSharedRequestIsOnlyRead(t *testing.T) {
 type otherDialect struct{ chat }
 
 func (otherDialect) name() string { return "other" }
+
+// A memoized request keeps the rendering of the entry it was last served,
+// and uses it only for that entry: once the entry is replaced, every
+// dialect renders the new answer, JSON and streams alike.
+func TestRequestMemoRenderingFollowsTheEntry(t *testing.T) {
+	g := newTestGateway(t, testOpts{})
+	cases := []struct{ name, path, body, prompt string }{
+		{"responses", "/v1/responses", `{"model":"gpt-4o","input":"render me as a response"}`, "render me as a response"},
+		{"chat stream", "/v1/chat/completions", chatBody("render me as chunks", true), "render me as chunks"},
+		{"messages stream", "/v1/messages", `{"model":"gpt-4o","max_tokens":64,"stream":true,"messages":[{"role":"user","content":"render me as events"}]}`, "render me as events"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			echo := fakeopenai.EchoAnswer(c.prompt)
+			g.up.SetEcho(false)
+			var hit []byte
+			for i, want := range []string{"MISS", "HIT", "HIT"} { // the last from the memo's rendering
+				code, status, b := postTo(t, g.url, c.path, c.body)
+				if code != 200 || status != want || bytes.Contains(b, []byte(echo)) {
+					t.Fatalf("request %d: %d %s %s, want %s without the echo", i, code, status, b, want)
+				}
+				if i == 1 {
+					hit = b
+				} else if i == 2 && !bytes.Equal(b, hit) {
+					t.Fatalf("the memoized hit differs from the first hit:\n%s\nwant\n%s", b, hit)
+				}
+			}
+			g.up.SetEcho(true)
+			if code, status, b := postTo(t, g.url, c.path, c.body, "Cache-Control", "max-age=0"); code != 200 || status != "MISS" {
+				t.Fatalf("refresh: %d %s %s", code, status, b)
+			}
+			for i := range 2 {
+				code, status, b := postTo(t, g.url, c.path, c.body)
+				if code != 200 || status != "HIT" || !bytes.Contains(b, []byte(echo)) {
+					t.Fatalf("hit %d after the entry was replaced: %d %s %s, want the new answer %q", i, code, status, b, echo)
+				}
+			}
+		})
+	}
+}

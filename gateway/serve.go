@@ -17,6 +17,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/dittocache/ditto/cache"
+	"github.com/dittocache/ditto/cache/store"
 	"github.com/dittocache/ditto/cachekey"
 	"github.com/dittocache/ditto/configs"
 	"github.com/dittocache/ditto/internal/limits"
@@ -82,6 +83,7 @@ type exchange struct {
 	// The request memo: the entry this request was found in, or what a
 	// HIT admits (memo.go).
 	memo       *memoEntry
+	rendered   *rendered // a hit's rendering, for remember (memo.go)
 	memoHash   uint64
 	body       []byte
 	memoTenant string
@@ -359,8 +361,26 @@ func (s *Server) writeHit(c echo.Context, x *exchange, a *cache.Answer) error {
 
 // writeAnswer writes a complete answer (a hit, a stale entry or a
 // finished flight) as JSON or, for a streaming client, as a replayed
-// stream, with its cache headers.
+// stream, with its cache headers. A hit of the entry a memoized request was
+// last served is written as rendered then; another hit's rendering is kept
+// for the next (remember).
 func (s *Server) writeAnswer(c echo.Context, x *exchange, a *cache.Answer) error {
+	ctx := c.Request().Context()
+	if r := x.memoLast(); a.Status == cache.Hit && r.of(a.Entry) {
+		s.setCacheHeaders(c, x, a)
+		s.outcome(c, x, a.Status.String(), r.resp)
+		x.d.answered(ctx, x, r.resp)
+		if x.req.Stream {
+			sse := newSSEWriter(c.Response())
+			defer sse.release()
+			sse.buf = append(sse.buf, r.body...)
+			_ = sse.flush()
+			return nil
+		}
+		return writeTagged(c, r.body)
+	}
+	_, isChat := x.d.(chat)
+	keep := a.Status == cache.Hit && x.body != nil && (x.req.Stream || !isChat)
 	if x.req.Stream {
 		resp, err := a.Response()
 		if err != nil {
@@ -368,13 +388,20 @@ func (s *Server) writeAnswer(c echo.Context, x *exchange, a *cache.Answer) error
 		}
 		s.setCacheHeaders(c, x, a)
 		s.outcome(c, x, a.Status.String(), resp)
-		x.d.answered(c.Request().Context(), x, resp)
+		x.d.answered(ctx, x, resp)
 		sse := newSSEWriter(c.Response())
 		defer sse.release()
+		if keep {
+			b := replayed(x.d.stream(x), resp)
+			x.keep(a.Entry, resp, b)
+			sse.buf = append(sse.buf, b...)
+			_ = sse.flush()
+			return nil
+		}
 		sse.replay(x.d.stream(x), resp)
 		return nil
 	}
-	body, err := x.d.render(c.Request().Context(), nil, a, x)
+	body, err := x.d.render(ctx, nil, a, x)
 	if err != nil {
 		return err
 	}
@@ -382,9 +409,27 @@ func (s *Server) writeAnswer(c echo.Context, x *exchange, a *cache.Answer) error
 	if err != nil {
 		return err
 	}
+	if keep {
+		x.keep(a.Entry, acct, body)
+	}
 	s.setCacheHeaders(c, x, a)
 	s.outcome(c, x, a.Status.String(), acct)
 	return writeTagged(c, body)
+}
+
+// memoLast is the rendering x's memo entry keeps, or nil.
+func (x *exchange) memoLast() *rendered {
+	if x.memo == nil {
+		return nil
+	}
+	return x.memo.last
+}
+
+// keep holds a hit's rendering for remember, when it is small enough.
+func (x *exchange) keep(e store.Entry, resp *normalize.Response, body []byte) {
+	if len(body) <= maxRendered {
+		x.rendered = &rendered{created: e.Created, sum: xxhash.Sum64(e.Body), resp: resp, body: body}
+	}
 }
 
 // writeTagged writes a complete JSON answer with a strong ETag of its
@@ -564,12 +609,20 @@ func (s *Server) streamHere(c echo.Context, x *exchange, r *cache.Request) error
 
 // remember admits a request answered from the cache to the request memo.
 func (s *Server) remember(c echo.Context, x *exchange) {
-	if x.memo != nil || x.body == nil {
+	if x.body == nil {
+		return
+	}
+	if m := x.memo; m != nil {
+		if x.rendered != nil { // the entry changed: keep its new rendering
+			e := *m
+			e.last = x.rendered
+			s.memo.put(memoHash(x.d, m.tenant, m.subNS, m.body), &e)
+		}
 		return
 	}
 	st := stateOf(c)
 	s.memo.put(x.memoHash, &memoEntry{d: x.d, body: x.body, tenant: x.memoTenant, subNS: x.subNS, req: x.req, up: x.up, view: x.view,
-		route: x.route, key: x.key, keyStr: x.keyStr, prompt: st.prompt, hasPrompt: st.hasPrompt})
+		route: x.route, key: x.key, keyStr: x.keyStr, prompt: st.prompt, hasPrompt: st.hasPrompt, last: x.rendered})
 }
 
 // readBody reads the request body up to server.max_body_bytes. A body with

@@ -69,6 +69,15 @@ func (s *sseWriter) replay(sr streamRenderer, resp *normalize.Response) {
 	_ = s.flush()
 }
 
+// replayed renders a complete answer's whole stream, as replay writes it.
+func replayed(sr streamRenderer, resp *normalize.Response) []byte {
+	var b []byte
+	for _, ch := range normalize.Replay(resp, true) {
+		b = sr.Chunk(b, &ch)
+	}
+	return sr.End(b, resp)
+}
+
 // buffered reports whether events wait for a flush.
 func (s *sseWriter) buffered() bool { return len(s.buf) > 0 }
 
