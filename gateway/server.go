@@ -285,7 +285,7 @@ func (s *Server) newEcho() *echo.Echo {
 	e.GET("/models", s.listModels, auth)
 	e.GET("/v1/models/*", s.getModel, auth) // ids may contain '/' (provider/model)
 	e.POST("/v1/cache/explain", s.explainHandler, auth)
-	e.DELETE("/v1/cache", s.purge, auth, s.requireAdmin)
+	e.DELETE("/v1/cache", s.purge, auth, s.adminUnlessTag)
 	e.GET("/healthz", s.healthz)
 	e.GET("/readyz", s.readyz)
 	e.GET("/metrics", s.metricsHandler)
