@@ -76,6 +76,7 @@ type Server struct {
 	metrics    *metrics
 	auth       *authenticator
 	started    time.Time
+	gens       *generations // shared by every configuration Reload made
 }
 
 // purgeTimeout bounds one DELETE /v1/cache; SCAN over a large Redis is slow.
@@ -118,6 +119,7 @@ func New(ctx context.Context, cfg *configs.Config, deps Deps) (*Server, error) {
 		return nil, err
 	}
 	s.router = router.New(cfg, router.Options{Providers: deps.Providers, Logger: s.log, Observer: s.routerObserver()})
+	s.metrics.configure(cfg, s.router)
 	st := s.store
 	if s.metrics.tracing {
 		st = tracedStore{Store: st, tracer: s.metrics.tracer, redis: st.Status().Kind == "redis"}
@@ -132,6 +134,8 @@ func New(ctx context.Context, cfg *configs.Config, deps Deps) (*Server, error) {
 		Now:                  s.now,
 	})
 	s.echo = s.newEcho()
+	s.gens = &generations{}
+	s.gens.cur.Store(s)
 	return s, nil
 }
 
@@ -202,8 +206,9 @@ func openStore(ctx context.Context, c configs.Cache, log *slog.Logger) (cache.St
 	return b, nil
 }
 
-// Handler returns the gateway's HTTP handler.
-func (s *Server) Handler() http.Handler { return s.echo }
+// Handler returns the gateway's HTTP handler: each request is served by
+// the configuration current when it arrives (see Reload).
+func (s *Server) Handler() http.Handler { return s.gens }
 
 // Close releases resources the gateway opened (the store it built, the
 // limiter's Redis pool, the JWKS refresher). Safe on a partly built Server.
@@ -213,6 +218,10 @@ func (s *Server) Close() error {
 	}
 	s.recorded.StopAllGoroutines()
 	s.auth.close()
+	if s.gens != nil {
+		s.gens.cur.Load().auth.close()
+		s.gens.close()
+	}
 	if s.limitsRedis != nil {
 		_ = s.limitsRedis.Close()
 	}
@@ -228,7 +237,7 @@ func (s *Server) HTTPServer(addr string) *http.Server {
 	c := s.cfg.Server
 	return &http.Server{
 		Addr:              addr,
-		Handler:           s.echo,
+		Handler:           s.Handler(),
 		ReadHeaderTimeout: c.ReadHeaderTimeout,
 		ReadTimeout:       c.ReadTimeout,
 		WriteTimeout:      c.WriteTimeout,
