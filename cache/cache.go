@@ -172,6 +172,12 @@ type Request struct {
 	// Started is when the request arrived; an entry another replica
 	// stores for it must be newer. Zero: when Serve is called.
 	Started time.Time
+	// Tags are indexed for the entry this request's fill stores, in
+	// TagScope (its tenant or shared namespace), so PurgeTag can delete
+	// it (see store.Tagger). A request that joins another's flight adds
+	// none: the entry carries the tags of the request whose call made it.
+	Tags     []string
+	TagScope string
 
 	answer Answer
 }
@@ -226,6 +232,17 @@ func (e *Engine) Purge(ctx context.Context, prefixes ...string) (int, error) {
 		}
 	}
 	return total, nil
+}
+
+// PurgeTag deletes every entry stored with tag in scope (a tenant, or
+// SharedPrefix and a shared namespace's name) and reports how many it
+// deleted. A store without a tag index is store.ErrNoTags.
+func (e *Engine) PurgeTag(ctx context.Context, scope, tag string) (int, error) {
+	t, ok := e.st.(store.Tagger)
+	if !ok {
+		return 0, store.ErrNoTags
+	}
+	return t.PurgeTag(ctx, scope, tag)
 }
 
 // InFlight reports whether a flight for key k is running (for tests and

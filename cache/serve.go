@@ -286,10 +286,20 @@ func (e *Engine) entry(resp *normalize.Response, r *Request) store.Entry {
 
 // put writes entry, kept past its fresh lifetime for stale-if-error.
 // Failures are reported and swallowed: the answer is served anyway.
+// A tag index that cannot be written is reported as a "tag" store error.
 func (e *Engine) put(ctx context.Context, r *Request, entry store.Entry) bool {
-	if err := e.st.Set(ctx, r.Key, entry, r.Policy.TTL+e.o.StaleIfError); err != nil {
+	ttl := r.Policy.TTL + e.o.StaleIfError
+	if err := e.st.Set(ctx, r.Key, entry, ttl); err != nil {
 		e.obs.storeError("set", err)
 		return false
+	}
+	if len(r.Tags) > 0 {
+		t, ok := e.st.(store.Tagger)
+		if !ok {
+			e.obs.storeError("tag", store.ErrNoTags)
+		} else if err := t.Tag(ctx, r.TagScope, r.Tags, r.Key, ttl); err != nil {
+			e.obs.storeError("tag", err)
+		}
 	}
 	return true
 }

@@ -22,10 +22,15 @@ import (
 //	                         and of every namespace under it: a tenant's sub-namespaces and
 //	                         loose-matching routes go with it
 //	?all=true                every Ditto entry in the store
+//	?tag=T[&namespace=NS]    every entry stored with X-Ditto-Tags naming T in
+//	                         the caller's tenant; open to non-admin callers (purgeTag)
 //
 // It answers {"deleted": N}.
 func (s *Server) purge(c echo.Context) error {
 	q := c.QueryParams()
+	if q.Has("tag") {
+		return s.purgeTag(c)
+	}
 	ns := q.Get("namespace")
 	if ns != "" && !validPurgeNamespace(ns) {
 		return apiError(http.StatusBadRequest, "invalid_request_error", "invalid_namespace", "namespace", "Invalid namespace.")

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	tracenoop "go.opentelemetry.io/otel/trace/noop"
@@ -54,8 +55,7 @@ type metrics struct {
 	provider *sdkmetric.MeterProvider
 	handler  http.Handler // GET /metrics
 	stats    *stats.Recorder
-	labels   *configs.ModelLabels
-	prices   *configs.Prices
+	conf     atomic.Pointer[metricsConf] // replaced by Server.Reload
 
 	requests      metric.Int64ObservableCounter
 	requestsN     telemetry.Tally[attrKey]
@@ -88,7 +88,8 @@ var (
 )
 
 func newMetrics(s *Server, deps Deps) (*metrics, error) {
-	m := &metrics{srv: s, labels: configs.NewModelLabels(s.cfg), prices: s.cfg.Prices()}
+	m := &metrics{srv: s}
+	m.configure(s.cfg, nil)
 	tp := deps.TracerProvider
 	if tp == nil {
 		tp = otel.GetTracerProvider()
@@ -268,7 +269,7 @@ func (m *metrics) outcome(x *exchange, status string, resp *normalize.Response) 
 // coalesced records that a request for model joined another request's
 // provider call.
 func (m *metrics) coalesced(model string) {
-	label := m.labels.Requested(model)
+	label := m.conf.Load().labels.Requested(model)
 	m.coalescedC.Add(context.Background(), 1, m.attrs.Get(attrKey{model: label}, func() []attribute.KeyValue {
 		return []attribute.KeyValue{attrRequestModel.String(label)}
 	}).Add...)
@@ -309,7 +310,7 @@ func (m *metrics) finish(c echo.Context, tel *requestTelemetry) {
 // byte, the statistics row of its outcome, and what it saved.
 func (m *metrics) request(tel *requestTelemetry, x *exchange, status string, code int, d time.Duration) {
 	ctx := context.Background()
-	model := m.labels.Requested(x.route.Model)
+	model := m.conf.Load().labels.Requested(x.route.Model)
 	op := x.d.operation()
 	errType := ""
 	if status == "error" {
@@ -386,7 +387,7 @@ func (m *metrics) saved(ev *stats.Counters, model, answered string, in, out int6
 	m.tokensSavedN.Add(attrKey{model: model, tokenType: "output"}, out, func() []attribute.KeyValue {
 		return []attribute.KeyValue{attrRequestModel.String(model), attrTokenType.String("output")}
 	})
-	if usd, ok := m.prices.Cost(answered, in, out); ok {
+	if usd, ok := m.conf.Load().prices.Cost(answered, in, out); ok {
 		ev.CostSavedNanoUSD += stats.NanoUSD(usd)
 		m.costSavedN.Add(attrKey{model: model}, stats.NanoUSD(usd), func() []attribute.KeyValue {
 			return []attribute.KeyValue{attrRequestModel.String(model)}
@@ -401,7 +402,7 @@ func (m *metrics) saved(ev *stats.Counters, model, answered string, in, out int6
 func (m *metrics) upstream(op string, r, rt router.Route, span trace.Span, d time.Duration, resp *normalize.Response, err error) {
 	endProviderSpan(span, resp, err)
 	ctx := context.Background()
-	k := attrKey{op: op, provider: m.srv.router.GenAIProvider(rt.Provider), model: m.labels.Upstream(rt.UpstreamModel)}
+	k := attrKey{op: op, provider: m.conf.Load().router.GenAIProvider(rt.Provider), model: m.conf.Load().labels.Upstream(rt.UpstreamModel)}
 	base := func() []attribute.KeyValue {
 		return []attribute.KeyValue{attrOperation.String(op), attrProvider.String(k.provider), attrRequestModel.String(k.model)}
 	}
@@ -415,7 +416,7 @@ func (m *metrics) upstream(op string, r, rt router.Route, span trace.Span, d tim
 			ev.UpstreamErrors = 1
 		}
 	} else if resp != nil {
-		k.respModel = m.labels.Response(resp.Model, rt.UpstreamModel)
+		k.respModel = m.conf.Load().labels.Response(resp.Model, rt.UpstreamModel)
 		if u := resp.Usage; u != nil {
 			for _, t := range [2]struct {
 				typ string
@@ -439,7 +440,7 @@ func (m *metrics) upstream(op string, r, rt router.Route, span trace.Span, d tim
 		}
 		return a
 	}).Rec...)
-	m.stats.Add(m.srv.now(), m.labels.Requested(r.Model), ev)
+	m.stats.Add(m.srv.now(), m.conf.Load().labels.Requested(r.Model), ev)
 }
 
 func (m *metrics) storeError(op string) {
@@ -448,7 +449,7 @@ func (m *metrics) storeError(op string) {
 
 // shadowHit records a would-be hit of a shadow-mode route.
 func (m *metrics) shadowHit(model string) {
-	label := m.labels.Requested(model)
+	label := m.conf.Load().labels.Requested(model)
 	m.shadowC.Add(context.Background(), 1, m.attrs.Get(attrKey{model: label, op: "shadow"}, func() []attribute.KeyValue {
 		return []attribute.KeyValue{attrRequestModel.String(label)}
 	}).Add...)
@@ -461,10 +462,24 @@ func (m *metrics) revalidated(model string, err error) {
 	if err != nil {
 		outcome = "error"
 	}
-	m.revalidateC.Add(context.Background(), 1, metric.WithAttributes(attrRequestModel.String(m.labels.Requested(model)),
+	m.revalidateC.Add(context.Background(), 1, metric.WithAttributes(attrRequestModel.String(m.conf.Load().labels.Requested(model)),
 		attribute.String("outcome", outcome)))
 }
 
 func (m *metrics) digestMismatch() {
 	m.mismatchC.Add(context.Background(), 1)
+}
+
+// metricsConf is what the metrics take from the configuration: model
+// labels, prices and the router (for provider names).
+type metricsConf struct {
+	labels *configs.ModelLabels
+	prices *configs.Prices
+	router *router.Router
+}
+
+// configure makes the metrics label, price and name providers by cfg and
+// r from now on.
+func (m *metrics) configure(cfg *configs.Config, r *router.Router) {
+	m.conf.Store(&metricsConf{labels: configs.NewModelLabels(cfg), prices: cfg.Prices(), router: r})
 }

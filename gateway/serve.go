@@ -221,6 +221,10 @@ func validModelName(m string) error {
 // serve asks the engine for x's answer and renders it.
 func (s *Server) serve(c echo.Context, x *exchange) error {
 	ctx := c.Request().Context()
+	tags, err := parseTags(c.Request().Header)
+	if err != nil {
+		return err
+	}
 	c.Response().Header()["X-Ditto-Cache-Key"] = []string{x.keyStr}
 	if s.limits.CountsHits() && s.limits.Enabled() {
 		d := s.limits.Admit(ctx, x.limitRequest())
@@ -243,6 +247,9 @@ func (s *Server) serve(c echo.Context, x *exchange) error {
 		defer func() { finishClaim(c, cl, x.creq.Answer()) }()
 	}
 	x.creq = cache.Request{Key: x.key, Policy: x.policy, Model: x.route.Model, Stream: x.req.Stream, Started: x.start, Fill: x}
+	if tags != nil {
+		x.creq.Tags, x.creq.TagScope = tags, tagScope(x)
+	}
 	r := &x.creq
 	if x.req.Stream && !x.policy.Cacheable() {
 		return s.streamHere(c, x, r)

@@ -77,6 +77,7 @@ type Server struct {
 	metrics    *metrics
 	auth       *auth.Authenticator
 	started    time.Time
+	gens       *generations // shared by every configuration Reload made
 }
 
 // purgeTimeout bounds one DELETE /v1/cache; SCAN over a large Redis is slow.
@@ -119,6 +120,7 @@ func New(ctx context.Context, cfg *configs.Config, deps Deps) (*Server, error) {
 		return nil, err
 	}
 	s.router = router.New(cfg, router.Options{Providers: deps.Providers, Logger: s.log, Observer: s.routerObserver()})
+	s.metrics.configure(cfg, s.router)
 	st := s.store
 	if s.metrics.tracing {
 		st = tracedStore{Store: st, tracer: s.metrics.tracer, redis: st.Status().Kind == "redis"}
@@ -133,6 +135,8 @@ func New(ctx context.Context, cfg *configs.Config, deps Deps) (*Server, error) {
 		Now:                  s.now,
 	})
 	s.echo = s.newEcho()
+	s.gens = &generations{}
+	s.gens.cur.Store(s)
 	return s, nil
 }
 
@@ -203,8 +207,9 @@ func openStore(ctx context.Context, c configs.Cache, log *slog.Logger) (cache.St
 	return b, nil
 }
 
-// Handler returns the gateway's HTTP handler.
-func (s *Server) Handler() http.Handler { return s.echo }
+// Handler returns the gateway's HTTP handler: each request is served by
+// the configuration current when it arrives (see Reload).
+func (s *Server) Handler() http.Handler { return s.gens }
 
 // Close releases resources the gateway opened (the store it built, the
 // limiter's Redis pool, the JWKS refresher). Safe on a partly built Server.
@@ -214,6 +219,10 @@ func (s *Server) Close() error {
 	}
 	s.recorded.StopAllGoroutines()
 	s.auth.Close()
+	if s.gens != nil {
+		s.gens.cur.Load().auth.Close()
+		s.gens.close()
+	}
 	if s.limitsRedis != nil {
 		_ = s.limitsRedis.Close()
 	}
@@ -229,7 +238,7 @@ func (s *Server) HTTPServer(addr string) *http.Server {
 	c := s.cfg.Server
 	return &http.Server{
 		Addr:              addr,
-		Handler:           s.echo,
+		Handler:           s.Handler(),
 		ReadHeaderTimeout: c.ReadHeaderTimeout,
 		ReadTimeout:       c.ReadTimeout,
 		WriteTimeout:      c.WriteTimeout,
@@ -286,7 +295,7 @@ func (s *Server) newEcho() *echo.Echo {
 	e.GET("/models", s.listModels, authed)
 	e.GET("/v1/models/*", s.getModel, authed) // ids may contain '/' (provider/model)
 	e.POST("/v1/cache/explain", s.explainHandler, authed)
-	e.DELETE("/v1/cache", s.purge, authed, s.requireAdmin)
+	e.DELETE("/v1/cache", s.purge, authed, s.adminUnlessTag)
 	e.GET("/healthz", s.healthz)
 	e.GET("/readyz", s.readyz)
 	e.GET("/metrics", s.metricsHandler)

@@ -71,6 +71,7 @@ const hashHexLen = 16
 type Memory struct {
 	c    *otter.Cache[memKey, []byte]
 	seed maphash.Seed // of memKey.scope
+	tags tagIndex     // tags.go
 }
 
 // NewMemory returns an empty Memory holding at most about maxBytes bytes of
@@ -81,15 +82,17 @@ func NewMemory(maxBytes int64) *Memory {
 	if maxBytes <= 0 {
 		maxBytes = DefaultMemoryBytes
 	}
-	c := otter.Must(&otter.Options[memKey, []byte]{
-		MaximumWeight: uint64(maxBytes),
-		Weigher:       memWeight,
+	m := &Memory{seed: maphash.MakeSeed()}
+	m.c = otter.Must(&otter.Options[memKey, []byte]{
+		MaximumWeight:    uint64(maxBytes),
+		Weigher:          memWeight,
+		OnAtomicDeletion: m.tags.drop,
 		ExpiryCalculator: otter.ExpiryWritingFunc(func(e otter.Entry[memKey, []byte]) time.Duration {
 			p := memFixedLen
 			return memDuration(e.Value, &p)
 		}),
 	})
-	return &Memory{c: c, seed: maphash.MakeSeed()}
+	return m
 }
 
 func memWeight(_ memKey, buf []byte) uint32 {

@@ -1,6 +1,7 @@
 // Command ditto runs the Ditto caching gateway.
 //
-//	ditto [serve]        start the gateway (configured by env vars and DITTO_CONFIG)
+//	ditto [serve]        start the gateway (configured by env vars and DITTO_CONFIG;
+//	                     SIGHUP reloads routes, providers, keys, limits and prices)
 //	ditto version        print the version
 //	ditto key FILE [B]   print the canonical form and cache key of a request body,
 //	                     or explain why two request bodies do or do not share a key
@@ -116,6 +117,7 @@ func serve(ctx context.Context, getenv func(string) string, logw io.Writer) erro
 		return err
 	}
 	defer srv.Close()
+	reloadOnHangup(ctx, srv, getenv, log)
 	ln, err := net.Listen("tcp", cfg.Server.Addr)
 	if err != nil {
 		return fmt.Errorf("listen: %w", err)

@@ -62,13 +62,18 @@ type Limiter struct {
 	cb      *gobreaker.CircuitBreaker[struct{}]
 	enabled bool
 
+	*counters // shared with the Limiters Reconfigured returns
+}
+
+// counters are a Limiter's Stats.
+type counters struct {
 	admitted, refused, degraded, errs, dropped atomic.Uint64
 }
 
 // New returns a Limiter for the given configuration (already validated by
 // configs.Config.Validate).
 func New(l configs.Limits, b configs.Budgets, o Options) *Limiter {
-	lim := &Limiter{limits: l, budgets: b, price: o.Price, now: o.Now}
+	lim := &Limiter{limits: l, budgets: b, price: o.Price, now: o.Now, counters: &counters{}}
 	if lim.now == nil {
 		lim.now = time.Now
 	}
@@ -84,17 +89,34 @@ func New(l configs.Limits, b configs.Budgets, o Options) *Limiter {
 		ReadyToTrip: func(c gobreaker.Counts) bool { return c.ConsecutiveFailures >= uint32(max(l.BreakerFailures, 1)) },
 		IsExcluded:  func(err error) bool { return errors.Is(err, context.Canceled) },
 	})
-	lim.enabled = l.Default != (configs.Rate{}) || b.Default != (configs.Budget{})
+	lim.enabled = enabled(l, b)
+	return lim
+}
+
+// Reconfigured returns a Limiter with new limits, budgets and prices that
+// keeps l's state: its buckets and spend (in memory or in Redis, so what a
+// tenant used before still counts), its breaker and its Stats. l stays
+// usable; both share that state. A configuration that turns limits on
+// where l has no Redis backend though one is wanted needs New instead.
+func (l *Limiter) Reconfigured(lc configs.Limits, b configs.Budgets, price PriceFunc) *Limiter {
+	n := &Limiter{limits: lc, budgets: b, price: price, now: l.now, mem: l.mem, rdb: l.rdb, cb: l.cb, counters: l.counters}
+	n.enabled = enabled(lc, b)
+	return n
+}
+
+// enabled reports whether any limit or budget is configured.
+func enabled(l configs.Limits, b configs.Budgets) bool {
+	on := l.Default != (configs.Rate{}) || b.Default != (configs.Budget{})
 	for _, r := range l.Tenants {
-		lim.enabled = lim.enabled || r != (configs.Rate{})
+		on = on || r != (configs.Rate{})
 	}
 	for _, r := range l.Models {
-		lim.enabled = lim.enabled || r != (configs.Rate{})
+		on = on || r != (configs.Rate{})
 	}
 	for _, t := range b.Tenants {
-		lim.enabled = lim.enabled || t != (configs.Budget{})
+		on = on || t != (configs.Budget{})
 	}
-	return lim
+	return on
 }
 
 // Enabled reports whether any limit or budget is configured; when false,
