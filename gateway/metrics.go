@@ -13,16 +13,10 @@ import (
 	tracenoop "go.opentelemetry.io/otel/trace/noop"
 
 	"github.com/labstack/echo/v4"
-	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/collectors"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
-	"github.com/prometheus/otlptranslator"
 	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
-	otelprom "go.opentelemetry.io/otel/exporters/prometheus"
 	"go.opentelemetry.io/otel/metric"
-	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/dittocache/ditto/cache/stats"
@@ -48,44 +42,22 @@ type attrKey struct {
 // per-model statistics behind /v1/cache/stats and the dashboard. Safe for
 // concurrent use.
 type metrics struct {
-	attrs    telemetry.AttrCache[attrKey]
-	srv      *Server
-	tracer   trace.Tracer
-	tracing  bool // tracer may record: false only for the no-op provider
-	provider *sdkmetric.MeterProvider
-	handler  http.Handler // GET /metrics
-	stats    *stats.Recorder
-	conf     atomic.Pointer[metricsConf] // replaced by Server.Reload
+	attrs   telemetry.AttrCache[attrKey]
+	srv     *Server
+	tracer  trace.Tracer
+	tracing bool // tracer may record: false only for the no-op provider
+	stats   *stats.Recorder
+	conf    atomic.Pointer[metricsConf] // replaced by Server.Reload
 
-	requests      metric.Int64ObservableCounter
+	// The instruments, exported to the registry /metrics serves.
+	*telemetry.Instruments
 	requestsN     telemetry.Tally[attrKey]
-	coalescedC    metric.Int64Counter
-	tokensSaved   metric.Int64ObservableCounter
 	tokensSavedN  telemetry.Tally[attrKey]
-	costSaved     metric.Float64ObservableCounter
 	costSavedN    telemetry.Tally[attrKey] // nano-USD
-	serverDur     metric.Float64Histogram
-	ttft          metric.Float64Histogram
-	clientDur     metric.Float64Histogram
-	tokenUsage    metric.Int64Histogram
-	upstreamErrs  metric.Int64Counter
-	storeErrs     metric.Int64Counter
-	mismatchC     metric.Int64Counter
-	shadowC       metric.Int64Counter
-	revalidateC   metric.Int64Counter
 	lastFlushWarn time.Time
 
 	mu sync.Mutex // guards lastFlushWarn
 }
-
-// Histogram boundaries: the GenAI conventions' for provider calls and
-// tokens, with sub-millisecond buckets added for what clients see (hits).
-var (
-	durationBuckets = []float64{0.01, 0.02, 0.04, 0.08, 0.16, 0.32, 0.64, 1.28, 2.56, 5.12, 10.24, 20.48, 40.96, 81.92}
-	serverBuckets   = append([]float64{0.0005, 0.001, 0.0025, 0.005}, durationBuckets...)
-	ttftBuckets     = []float64{0.001, 0.005, 0.01, 0.02, 0.04, 0.06, 0.08, 0.1, 0.25, 0.5, 0.75, 1, 2.5, 5, 7.5, 10}
-	tokenBuckets    = []float64{1, 4, 16, 64, 256, 1024, 4096, 16384, 65536, 262144, 1048576, 4194304, 16777216, 67108864}
-)
 
 func newMetrics(s *Server, deps Deps) (*metrics, error) {
 	m := &metrics{srv: s}
@@ -98,19 +70,11 @@ func newMetrics(s *Server, deps Deps) (*metrics, error) {
 	_, noop := m.tracer.(tracenoop.Tracer)
 	m.tracing = !noop
 
-	reg := prometheus.NewRegistry()
-	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	exp, err := otelprom.New(
-		otelprom.WithRegisterer(reg),
-		otelprom.WithTranslationStrategy(otlptranslator.UnderscoreEscapingWithSuffixes),
-		otelprom.WithoutScopeInfo(),
-		otelprom.WithoutTargetInfo(),
-	)
+	ins, err := telemetry.NewInstruments(tracerName)
 	if err != nil {
-		return nil, fmt.Errorf("gateway: prometheus exporter: %w", err)
+		return nil, fmt.Errorf("gateway: metrics: %w", err)
 	}
-	m.provider = sdkmetric.NewMeterProvider(sdkmetric.WithReader(exp))
-	m.handler = promhttp.HandlerFor(reg, promhttp.HandlerOpts{})
+	m.Instruments = ins
 
 	var backend stats.Backend
 	if u := s.cfg.Cache.Redis.URL; u != "" {
@@ -137,92 +101,36 @@ func newMetrics(s *Server, deps Deps) (*metrics, error) {
 	return m, nil
 }
 
+// instruments registers the callback that reports the observable
+// instruments: the store breaker's state, the statistics' own counters and
+// the tallies.
 func (m *metrics) instruments() error {
-	meter := m.provider.Meter(tracerName)
-	var errs []error
-	check := func(err error) {
-		if err != nil {
-			errs = append(errs, err)
-		}
-	}
-	var err error
-	m.requests, err = meter.Int64ObservableCounter("ditto.cache.requests", metric.WithUnit("{request}"),
-		metric.WithDescription("Chat requests answered, by requested model and cache status (hit, miss, coalesced, bypass, error)."))
-	check(err)
-	m.coalescedC, err = meter.Int64Counter("ditto.cache.coalesced", metric.WithUnit("{request}"),
-		metric.WithDescription("Requests that joined another identical request's provider call."))
-	check(err)
-	m.tokensSaved, err = meter.Int64ObservableCounter("ditto.cache.tokens_saved", metric.WithUnit("{token}"),
-		metric.WithDescription("Tokens answered without a provider call (hits and coalesced requests)."))
-	check(err)
-	m.costSaved, err = meter.Float64ObservableCounter("ditto.cache.cost_saved", metric.WithUnit("{USD}"),
-		metric.WithDescription("List price in USD of the tokens answered without a provider call, priced by the model that answered."))
-	check(err)
-	m.serverDur, err = meter.Float64Histogram("gen_ai.server.request.duration", metric.WithUnit("s"),
-		metric.WithDescription("Duration of chat requests as clients see them."), metric.WithExplicitBucketBoundaries(serverBuckets...))
-	check(err)
-	m.ttft, err = meter.Float64Histogram("gen_ai.server.time_to_first_token", metric.WithUnit("s"),
-		metric.WithDescription("Time until the first byte of a successful streamed answer."), metric.WithExplicitBucketBoundaries(ttftBuckets...))
-	check(err)
-	m.clientDur, err = meter.Float64Histogram("gen_ai.client.operation.duration", metric.WithUnit("s"),
-		metric.WithDescription("Duration of provider calls (each attempt)."), metric.WithExplicitBucketBoundaries(durationBuckets...))
-	check(err)
-	m.tokenUsage, err = meter.Int64Histogram("gen_ai.client.token.usage", metric.WithUnit("{token}"),
-		metric.WithDescription("Tokens used by provider calls."), metric.WithExplicitBucketBoundaries(tokenBuckets...))
-	check(err)
-	m.upstreamErrs, err = meter.Int64Counter("ditto.upstream.errors", metric.WithUnit("{call}"),
-		metric.WithDescription("Failed provider calls, by provider, model and error type."))
-	check(err)
-	m.storeErrs, err = meter.Int64Counter("ditto.store.errors", metric.WithUnit("{operation}"),
-		metric.WithDescription("Cache store operations that failed (served as misses), by operation."))
-	check(err)
-	m.mismatchC, err = meter.Int64Counter("ditto.cache.digest_mismatches", metric.WithUnit("{entry}"),
-		metric.WithDescription("Cached entries whose verification digest did not match the request (served as misses)."))
-	check(err)
-	m.shadowC, err = meter.Int64Counter("ditto.cache.shadow_hits", metric.WithUnit("{request}"),
-		metric.WithDescription("Requests on shadow-mode routes that would have been hits (answered by the provider instead)."))
-	check(err)
-	m.revalidateC, err = meter.Int64Counter("ditto.cache.revalidations", metric.WithUnit("{refresh}"),
-		metric.WithDescription("Background refreshes of entries served stale-while-revalidate, by outcome (ok, error)."))
-	check(err)
-	breaker, err := meter.Int64ObservableGauge("ditto.store.breaker.state",
-		metric.WithDescription("1 for the cache store circuit breaker's current state (closed, half-open, open)."))
-	check(err)
-	dropped, err := meter.Int64ObservableCounter("ditto.stats.dropped", metric.WithUnit("{event}"),
-		metric.WithDescription("Statistics events dropped because the flush queue was full."))
-	check(err)
-	flushErrs, err := meter.Int64ObservableCounter("ditto.stats.flush_errors", metric.WithUnit("{flush}"),
-		metric.WithDescription("Failed writes of statistics to their store."))
-	check(err)
-	if len(errs) > 0 {
-		return errors.Join(errs...)
-	}
-	_, err = meter.RegisterCallback(func(_ context.Context, o metric.Observer) error {
+	_, err := m.Meter.RegisterCallback(func(_ context.Context, o metric.Observer) error {
 		if cur := m.srv.store.Status().Breaker; cur != "" {
 			for _, st := range []string{"closed", "half-open", "open"} {
 				v := int64(0)
 				if st == cur {
 					v = 1
 				}
-				o.ObserveInt64(breaker, v, metric.WithAttributes(attribute.String("state", st)))
+				o.ObserveInt64(m.BreakerState, v, metric.WithAttributes(attribute.String("state", st)))
 			}
 		}
-		o.ObserveInt64(dropped, m.stats.Dropped())
-		o.ObserveInt64(flushErrs, m.stats.FlushErrors())
+		o.ObserveInt64(m.StatsDropped, m.stats.Dropped())
+		o.ObserveInt64(m.StatsFlushErrors, m.stats.FlushErrors())
 		// Requests first: finish counts a request after everything else it
 		// records, so a request seen here has its savings seen below.
-		m.requestsN.Each(func(v int64, opt []metric.ObserveOption) { o.ObserveInt64(m.requests, v, opt...) })
-		m.tokensSavedN.Each(func(v int64, opt []metric.ObserveOption) { o.ObserveInt64(m.tokensSaved, v, opt...) })
-		m.costSavedN.Each(func(v int64, opt []metric.ObserveOption) { o.ObserveFloat64(m.costSaved, float64(v)/1e9, opt...) })
+		m.requestsN.Each(func(v int64, opt []metric.ObserveOption) { o.ObserveInt64(m.Requests, v, opt...) })
+		m.tokensSavedN.Each(func(v int64, opt []metric.ObserveOption) { o.ObserveInt64(m.TokensSaved, v, opt...) })
+		m.costSavedN.Each(func(v int64, opt []metric.ObserveOption) { o.ObserveFloat64(m.CostSaved, float64(v)/1e9, opt...) })
 		return nil
-	}, breaker, dropped, flushErrs, m.requests, m.tokensSaved, m.costSaved)
+	}, m.BreakerState, m.StatsDropped, m.StatsFlushErrors, m.Requests, m.TokensSaved, m.CostSaved)
 	return err
 }
 
 func (m *metrics) close(ctx context.Context) error {
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
-	return errors.Join(m.stats.Close(ctx), m.provider.Shutdown(ctx))
+	return errors.Join(m.stats.Close(ctx), m.Provider.Shutdown(ctx))
 }
 
 func (m *metrics) flushFailed(err error) {
@@ -270,7 +178,7 @@ func (m *metrics) outcome(x *exchange, status string, resp *normalize.Response) 
 // provider call.
 func (m *metrics) coalesced(model string) {
 	label := m.conf.Load().labels.Requested(model)
-	m.coalescedC.Add(context.Background(), 1, m.attrs.Get(attrKey{model: label}, func() []attribute.KeyValue {
+	m.Coalesced.Add(context.Background(), 1, m.attrs.Get(attrKey{model: label}, func() []attribute.KeyValue {
 		return []attribute.KeyValue{attrRequestModel.String(label)}
 	}).Add...)
 }
@@ -319,7 +227,7 @@ func (m *metrics) request(tel *requestTelemetry, x *exchange, status string, cod
 			errType = strconv.Itoa(code)
 		}
 	}
-	m.serverDur.Record(ctx, d.Seconds(), m.attrs.Get(attrKey{model: model, status: status, errType: errType, op: op}, func() []attribute.KeyValue {
+	m.ServerDuration.Record(ctx, d.Seconds(), m.attrs.Get(attrKey{model: model, status: status, errType: errType, op: op}, func() []attribute.KeyValue {
 		a := []attribute.KeyValue{attrOperation.String(op), attrRequestModel.String(model), attrCacheStatus.String(status)}
 		if errType != "" {
 			a = append(a, attrErrorType.String(errType))
@@ -329,7 +237,7 @@ func (m *metrics) request(tel *requestTelemetry, x *exchange, status string, cod
 	var ttft time.Duration
 	if x.req.Stream && !tel.firstByte.IsZero() && status != "error" {
 		ttft = tel.firstByte.Sub(tel.start)
-		m.ttft.Record(ctx, ttft.Seconds(), m.attrs.Get(attrKey{model: model, status: status, op: op, tokenType: "ttft"}, func() []attribute.KeyValue {
+		m.TTFT.Record(ctx, ttft.Seconds(), m.attrs.Get(attrKey{model: model, status: status, op: op, tokenType: "ttft"}, func() []attribute.KeyValue {
 			return []attribute.KeyValue{attrOperation.String(op), attrRequestModel.String(model), attrCacheStatus.String(status)}
 		}).Rec...)
 	}
@@ -410,7 +318,7 @@ func (m *metrics) upstream(op string, r, rt router.Route, span trace.Span, d tim
 	if err != nil {
 		k.errType = errorType(err)
 		if !errors.Is(err, context.Canceled) {
-			m.upstreamErrs.Add(ctx, 1, m.attrs.Get(attrKey{provider: k.provider, model: k.model, errType: k.errType}, func() []attribute.KeyValue {
+			m.UpstreamErrors.Add(ctx, 1, m.attrs.Get(attrKey{provider: k.provider, model: k.model, errType: k.errType}, func() []attribute.KeyValue {
 				return []attribute.KeyValue{attrProvider.String(k.provider), attrRequestModel.String(k.model), attrErrorType.String(k.errType)}
 			}).Add...)
 			ev.UpstreamErrors = 1
@@ -424,13 +332,13 @@ func (m *metrics) upstream(op string, r, rt router.Route, span trace.Span, d tim
 			}{{"input", u.PromptTokens}, {"output", u.CompletionTokens}} {
 				tk := k
 				tk.tokenType = t.typ
-				m.tokenUsage.Record(ctx, int64(t.n), m.attrs.Get(tk, func() []attribute.KeyValue {
+				m.TokenUsage.Record(ctx, int64(t.n), m.attrs.Get(tk, func() []attribute.KeyValue {
 					return append(base(), attrResponseModel.String(k.respModel), attrTokenType.String(t.typ))
 				}).Rec...)
 			}
 		}
 	}
-	m.clientDur.Record(ctx, d.Seconds(), m.attrs.Get(k, func() []attribute.KeyValue {
+	m.ClientDuration.Record(ctx, d.Seconds(), m.attrs.Get(k, func() []attribute.KeyValue {
 		a := base()
 		if k.errType != "" {
 			a = append(a, attrErrorType.String(k.errType))
@@ -444,13 +352,13 @@ func (m *metrics) upstream(op string, r, rt router.Route, span trace.Span, d tim
 }
 
 func (m *metrics) storeError(op string) {
-	m.storeErrs.Add(context.Background(), 1, metric.WithAttributes(attrStoreOp.String(op)))
+	m.StoreErrors.Add(context.Background(), 1, metric.WithAttributes(attrStoreOp.String(op)))
 }
 
 // shadowHit records a would-be hit of a shadow-mode route.
 func (m *metrics) shadowHit(model string) {
 	label := m.conf.Load().labels.Requested(model)
-	m.shadowC.Add(context.Background(), 1, m.attrs.Get(attrKey{model: label, op: "shadow"}, func() []attribute.KeyValue {
+	m.ShadowHits.Add(context.Background(), 1, m.attrs.Get(attrKey{model: label, op: "shadow"}, func() []attribute.KeyValue {
 		return []attribute.KeyValue{attrRequestModel.String(label)}
 	}).Add...)
 	m.stats.Add(m.srv.now(), label, stats.Counters{ShadowHits: 1})
@@ -462,12 +370,12 @@ func (m *metrics) revalidated(model string, err error) {
 	if err != nil {
 		outcome = "error"
 	}
-	m.revalidateC.Add(context.Background(), 1, metric.WithAttributes(attrRequestModel.String(m.conf.Load().labels.Requested(model)),
+	m.Revalidations.Add(context.Background(), 1, metric.WithAttributes(attrRequestModel.String(m.conf.Load().labels.Requested(model)),
 		attribute.String("outcome", outcome)))
 }
 
 func (m *metrics) digestMismatch() {
-	m.mismatchC.Add(context.Background(), 1)
+	m.DigestMismatches.Add(context.Background(), 1)
 }
 
 // metricsConf is what the metrics take from the configuration: model

@@ -16,7 +16,7 @@ import (
 
 // metricsHandler serves GET /metrics from the gateway's own registry.
 func (s *Server) metricsHandler(c echo.Context) error {
-	s.metrics.handler.ServeHTTP(c.Response(), c.Request())
+	s.metrics.Handler.ServeHTTP(c.Response(), c.Request())
 	return nil
 }
 
