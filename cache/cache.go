@@ -34,6 +34,8 @@ type Store interface {
 	Lease(ctx context.Context, k cachekey.Key, ttl time.Duration) (release func(), acquired bool, err error)
 	Ping(ctx context.Context) error
 	Status() store.Status
+	Tag(ctx context.Context, scope string, tags []string, k cachekey.Key, ttl time.Duration) error
+	PurgeTag(ctx context.Context, scope, tag string) (int, error)
 	Close() error
 }
 
@@ -236,13 +238,9 @@ func (e *Engine) Purge(ctx context.Context, prefixes ...string) (int, error) {
 
 // PurgeTag deletes every entry stored with tag in scope (a tenant, or
 // SharedPrefix and a shared namespace's name) and reports how many it
-// deleted. A store without a tag index is store.ErrNoTags.
+// deleted.
 func (e *Engine) PurgeTag(ctx context.Context, scope, tag string) (int, error) {
-	t, ok := e.st.(store.Tagger)
-	if !ok {
-		return 0, store.ErrNoTags
-	}
-	return t.PurgeTag(ctx, scope, tag)
+	return e.st.PurgeTag(ctx, scope, tag)
 }
 
 // InFlight reports whether a flight for key k is running (for tests and

@@ -294,10 +294,7 @@ func (e *Engine) put(ctx context.Context, r *Request, entry store.Entry) bool {
 		return false
 	}
 	if len(r.Tags) > 0 {
-		t, ok := e.st.(store.Tagger)
-		if !ok {
-			e.obs.storeError("tag", store.ErrNoTags)
-		} else if err := t.Tag(ctx, r.TagScope, r.Tags, r.Key, ttl); err != nil {
+		if err := e.st.Tag(ctx, r.TagScope, r.Tags, r.Key, ttl); err != nil {
 			e.obs.storeError("tag", err)
 		}
 	}

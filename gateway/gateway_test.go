@@ -194,6 +194,12 @@ func (f *failingStore) Delete(context.Context, cachekey.Key) error {
 func (f *failingStore) Purge(context.Context, string) (int, error) {
 	return 0, errors.New("connection refused")
 }
+func (f *failingStore) Tag(context.Context, string, []string, cachekey.Key, time.Duration) error {
+	return errors.New("connection refused")
+}
+func (f *failingStore) PurgeTag(context.Context, string, string) (int, error) {
+	return 0, errors.New("connection refused")
+}
 func (f *failingStore) Lease(context.Context, cachekey.Key, time.Duration) (func(), bool, error) {
 	return nil, false, errors.New("connection refused")
 }

@@ -138,26 +138,18 @@ func (t tracedStore) Set(ctx context.Context, k cachekey.Key, e store.Entry, ttl
 	return err
 }
 
-// Tag indexes through the traced store's tag index (store.Tagger).
+// Tag indexes the entry in the store's tag index.
 func (t tracedStore) Tag(ctx context.Context, scope string, tags []string, k cachekey.Key, ttl time.Duration) error {
-	tg, ok := t.Store.(store.Tagger)
-	if !ok {
-		return store.ErrNoTags
-	}
 	ctx, span := t.span(ctx, "tag")
-	err := tg.Tag(ctx, scope, tags, k, ttl)
+	err := t.Store.Tag(ctx, scope, tags, k, ttl)
 	endSpan(span, err)
 	return err
 }
 
-// PurgeTag purges through the traced store's tag index (store.Tagger).
+// PurgeTag purges by tag through the store's tag index.
 func (t tracedStore) PurgeTag(ctx context.Context, scope, tag string) (int, error) {
-	tg, ok := t.Store.(store.Tagger)
-	if !ok {
-		return 0, store.ErrNoTags
-	}
 	ctx, span := t.span(ctx, "purge_tag")
-	n, err := tg.PurgeTag(ctx, scope, tag)
+	n, err := t.Store.PurgeTag(ctx, scope, tag)
 	endSpan(span, err)
 	return n, err
 }

@@ -50,9 +50,13 @@ func (f *flaky) Get(context.Context, cachekey.Key) (store.Entry, bool, error) {
 func (f *flaky) Set(context.Context, cachekey.Key, store.Entry, time.Duration) error { return f.do() }
 func (f *flaky) Delete(context.Context, cachekey.Key) error                          { return f.do() }
 func (f *flaky) Purge(context.Context, string) (int, error)                          { return 0, f.do() }
-func (f *flaky) Ping(context.Context) error                                          { return f.do() }
-func (f *flaky) Close() error                                                        { return nil }
-func (f *flaky) Status() store.Status                                                { return store.Status{Kind: "flaky", Shared: true} }
+func (f *flaky) Tag(context.Context, string, []string, cachekey.Key, time.Duration) error {
+	return f.do()
+}
+func (f *flaky) PurgeTag(context.Context, string, string) (int, error) { return 0, f.do() }
+func (f *flaky) Ping(context.Context) error                            { return f.do() }
+func (f *flaky) Close() error                                          { return nil }
+func (f *flaky) Status() store.Status                                  { return store.Status{Kind: "flaky", Shared: true} }
 func (f *flaky) GetMany(_ context.Context, ks []cachekey.Key) ([]store.Result, error) {
 	return make([]store.Result, len(ks)), f.do()
 }

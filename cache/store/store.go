@@ -84,6 +84,8 @@ type Backend interface {
 	// Status describes the store for readiness and metrics. It never
 	// blocks.
 	Status() Status
+	// Tag and PurgeTag are the store's tag index: see Tagger.
+	Tagger
 	// Close releases the store's resources. The store must not be used
 	// afterwards.
 	Close() error

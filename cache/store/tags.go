@@ -2,20 +2,20 @@ package store
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"sync"
 	"sync/atomic"
 	"time"
 
-	"github.com/dittocache/ditto/cachekey"
 	"github.com/maypok86/otter/v2"
 	"github.com/redis/go-redis/v9"
+
+	"github.com/dittocache/ditto/cachekey"
 )
 
 // Tagger is the tag index of a store: entries stored with tags (the
 // X-Ditto-Tags request header) can be deleted together by tag. Memory,
-// Redis and Breaker implement it.
+// Redis and Breaker implement it, as part of Backend.
 //
 // Tags live in a scope (a tenant, or a shared namespace): the same tag in
 // two scopes names two unrelated sets of entries, and PurgeTag of one
@@ -32,16 +32,6 @@ type Tagger interface {
 	// it deleted; entries tagged while it runs may survive.
 	PurgeTag(ctx context.Context, scope, tag string) (int, error)
 }
-
-// ErrNoTags reports a store without a tag index.
-var ErrNoTags = errors.New("store: no tag index")
-
-// Interface guards.
-var (
-	_ Tagger = (*Memory)(nil)
-	_ Tagger = (*Redis)(nil)
-	_ Tagger = (*Breaker)(nil)
-)
 
 // tagIndex is Memory's tag index: for each scope and tag the cache keys
 // tagged with it, and for each tagged key its scope-and-tag names, so that
@@ -246,33 +236,16 @@ func (r *Redis) unlinkEach(ctx context.Context, keys []string) (int, error) {
 	return n, err
 }
 
-// tagger returns the backend's tag index.
-func (b *Breaker) tagger() (Tagger, error) {
-	t, ok := b.b.(Tagger)
-	if !ok {
-		return nil, ErrNoTags
-	}
-	return t, nil
-}
-
 // Tag calls the backend's Tag unless the breaker is open.
 func (b *Breaker) Tag(ctx context.Context, scope string, tags []string, k cachekey.Key, ttl time.Duration) error {
-	t, err := b.tagger()
-	if err != nil {
-		return err
-	}
-	return b.run("breaker tag", func() error { return t.Tag(ctx, scope, tags, k, ttl) })
+	return b.run("breaker tag", func() error { return b.b.Tag(ctx, scope, tags, k, ttl) })
 }
 
 // PurgeTag calls the backend's PurgeTag unless the breaker is open.
 func (b *Breaker) PurgeTag(ctx context.Context, scope, tag string) (int, error) {
-	t, err := b.tagger()
-	if err != nil {
-		return 0, err
-	}
 	var n int
-	err = b.run("breaker purge tag", func() (err error) {
-		n, err = t.PurgeTag(ctx, scope, tag)
+	err := b.run("breaker purge tag", func() (err error) {
+		n, err = b.b.PurgeTag(ctx, scope, tag)
 		return err
 	})
 	return n, err
