@@ -2,14 +2,12 @@ package gateway
 
 import (
 	"context"
-	"time"
 
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/dittocache/ditto/cache"
-	"github.com/dittocache/ditto/cache/store"
-	"github.com/dittocache/ditto/cachekey"
+	"github.com/dittocache/ditto/internal/telemetry"
 	"github.com/dittocache/ditto/normalize"
 	"github.com/dittocache/ditto/providers/router"
 )
@@ -42,7 +40,7 @@ func (s *Server) engineObserver() cache.Observer {
 			ctx, span := m.tracer.Start(ctx, "cache lookup")
 			return ctx, func(hit bool, err error) {
 				span.SetAttributes(attribute.Bool("ditto.cache.hit", hit))
-				endSpan(span, err)
+				telemetry.EndSpan(span, err)
 			}
 		}
 		o.Wait = func(ctx context.Context) func() {
@@ -100,63 +98,3 @@ func (s *Server) routerObserver() router.Observer {
 
 // noopSpan stands in for spans nobody records.
 var noopSpan = trace.SpanFromContext(context.Background())
-
-// tracedStore puts each store operation in a client span. The gateway
-// wraps its store in it only when spans are recorded.
-type tracedStore struct {
-	cache.Store
-	tracer trace.Tracer
-	redis  bool
-}
-
-func (t tracedStore) span(ctx context.Context, op string) (context.Context, trace.Span) {
-	attrs := []attribute.KeyValue{attrStoreOp.String(op)}
-	if t.redis {
-		attrs = append(attrs, attribute.String("db.system.name", "redis"))
-	}
-	return t.tracer.Start(ctx, "store "+op, trace.WithSpanKind(trace.SpanKindClient), trace.WithAttributes(attrs...))
-}
-
-func (t tracedStore) Get(ctx context.Context, k cachekey.Key) (store.Entry, bool, error) {
-	ctx, span := t.span(ctx, "get")
-	e, ok, err := t.Store.Get(ctx, k)
-	endSpan(span, err)
-	return e, ok, err
-}
-
-func (t tracedStore) GetMany(ctx context.Context, ks []cachekey.Key) ([]store.Result, error) {
-	ctx, span := t.span(ctx, "get_many")
-	rs, err := t.Store.GetMany(ctx, ks)
-	endSpan(span, err)
-	return rs, err
-}
-
-func (t tracedStore) Set(ctx context.Context, k cachekey.Key, e store.Entry, ttl time.Duration) error {
-	ctx, span := t.span(ctx, "set")
-	err := t.Store.Set(ctx, k, e, ttl)
-	endSpan(span, err)
-	return err
-}
-
-// Tag indexes the entry in the store's tag index.
-func (t tracedStore) Tag(ctx context.Context, scope string, tags []string, k cachekey.Key, ttl time.Duration) error {
-	ctx, span := t.span(ctx, "tag")
-	err := t.Store.Tag(ctx, scope, tags, k, ttl)
-	endSpan(span, err)
-	return err
-}
-
-// PurgeTag purges by tag through the store's tag index.
-func (t tracedStore) PurgeTag(ctx context.Context, scope, tag string) (int, error) {
-	ctx, span := t.span(ctx, "purge_tag")
-	n, err := t.Store.PurgeTag(ctx, scope, tag)
-	endSpan(span, err)
-	return n, err
-}
-
-func (t tracedStore) Lease(ctx context.Context, k cachekey.Key, ttl time.Duration) (func(), bool, error) {
-	ctx, span := t.span(ctx, "lease")
-	release, ok, err := t.Store.Lease(ctx, k, ttl)
-	endSpan(span, err)
-	return release, ok, err
-}

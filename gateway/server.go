@@ -29,6 +29,7 @@ import (
 	"github.com/dittocache/ditto/configs"
 	"github.com/dittocache/ditto/internal/auth"
 	"github.com/dittocache/ditto/internal/limits"
+	"github.com/dittocache/ditto/internal/telemetry"
 	"github.com/dittocache/ditto/providers"
 	"github.com/dittocache/ditto/providers/router"
 )
@@ -123,7 +124,7 @@ func New(ctx context.Context, cfg *configs.Config, deps Deps) (*Server, error) {
 	s.metrics.configure(cfg, s.router)
 	st := s.store
 	if s.metrics.tracing {
-		st = tracedStore{Store: st, tracer: s.metrics.tracer, redis: st.Status().Kind == "redis"}
+		st = telemetry.TracedStore{Store: st, Tracer: s.metrics.tracer, Redis: st.Status().Kind == "redis"}
 	}
 	s.engine = cache.New(st, cache.Options{
 		Coalesce:             cfg.Cache.Coalesce,

@@ -14,11 +14,11 @@ import (
 	"github.com/labstack/echo/v4"
 	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/attribute"
-	"go.opentelemetry.io/otel/codes"
 	"go.opentelemetry.io/otel/propagation"
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/dittocache/ditto/cachekey"
+	"github.com/dittocache/ditto/internal/telemetry"
 	"github.com/dittocache/ditto/normalize"
 	"github.com/dittocache/ditto/providers/router"
 )
@@ -199,14 +199,6 @@ func telemetryKey(k cachekey.Key) string {
 	return k.String()
 }
 
-func endSpan(span trace.Span, err error) {
-	if err != nil && !errors.Is(err, context.Canceled) {
-		span.RecordError(err)
-		span.SetStatus(codes.Error, err.Error())
-	}
-	span.End()
-}
-
 // endProviderSpan records the answer's GenAI attributes, or the error.
 func endProviderSpan(span trace.Span, resp *normalize.Response, err error) {
 	if !span.IsRecording() {
@@ -215,7 +207,7 @@ func endProviderSpan(span trace.Span, resp *normalize.Response, err error) {
 	}
 	if err != nil {
 		span.SetAttributes(attrErrorType.String(errorType(err)))
-		endSpan(span, err)
+		telemetry.EndSpan(span, err)
 		return
 	}
 	span.SetAttributes(responseAttrs(resp)...)
