@@ -10,7 +10,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/dittocache/ditto/cache/stats"
-	"github.com/dittocache/ditto/gateway/dashboard"
+	"github.com/dittocache/ditto/internal/dashboard"
 	"github.com/dittocache/ditto/internal/limits"
 )
 
