@@ -238,3 +238,18 @@ func TestEstimate(t *testing.T) {
 		}
 	}
 }
+
+// A limit of 1 per minute admits one request, then refuses: the bucket's
+// arithmetic must not round the first request's full-burst reservation
+// into a refusal (it did for some clock readings, "try again in 0s").
+func TestLimitOfOne(t *testing.T) {
+	for i := range 200 {
+		lim := limits.New(baseLimits(configs.Rate{RequestsPerMinute: 1}), configs.Budgets{}, limits.Options{})
+		if d := lim.Admit(ctx, limits.Request{Tenant: "t", Model: "m"}); !d.Allowed {
+			t.Fatalf("round %d: first request refused: %s", i, d.Message)
+		}
+		if d := lim.Admit(ctx, limits.Request{Tenant: "t", Model: "m"}); d.Allowed {
+			t.Fatalf("round %d: second request admitted", i)
+		}
+	}
+}
