@@ -18,9 +18,9 @@ BIN=$CACHE/bin
 WORK=$(mktemp -d)
 PIDS=()
 CONTAINER_NAME=ditto-deploy-check-$$
-# The uncompressed image budget, in bytes. The binary alone is ~34 MB
-# (docs/deploy.md, "Image size"); this catches regressions.
-IMAGE_MAX_BYTES=${IMAGE_MAX_BYTES:-41943040}
+# The uncompressed image budget, in bytes: issue 16's 25 MB. The image is
+# 22.3 MB (docs/deploy.md, "Image size"); this catches regressions.
+IMAGE_MAX_BYTES=${IMAGE_MAX_BYTES:-25000000}
 mkdir -p "$BIN"
 
 cleanup() {

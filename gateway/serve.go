@@ -324,7 +324,13 @@ func limitError(d *limits.Decision) *APIError {
 // for x, if it made one.
 func (x *exchange) limitHeaders(h http.Header) {
 	if d := x.limit.Load(); d != nil {
-		d.SetHeaders(h.Set)
+		// The names are canonical already: one backing array for the
+		// values instead of a slice per header.
+		vals := make([]string, 0, 8)
+		d.SetHeaders(func(k, v string) {
+			vals = append(vals, v)
+			h[k] = vals[len(vals)-1 : len(vals) : len(vals)]
+		})
 	}
 }
 

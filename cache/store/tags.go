@@ -71,25 +71,30 @@ func (x *tagIndex) add(key memKey, names []string) {
 	x.keys[key] = have
 }
 
-// drop removes key from every set. It runs inside otter's atomic deletion
-// (OnAtomicDeletion), so it must not call the cache.
+// drop removes an entry's key from every set. It runs inside otter's
+// atomic deletion (OnAtomicDeletion), so it must not call the cache.
 func (x *tagIndex) drop(e otter.DeletionEvent[memKey, []byte]) {
 	// A replaced entry keeps its key's tags: the new value is stored under
 	// the same key (see Tagger).
 	if e.Cause == otter.CauseReplacement || x.n.Load() == 0 {
 		return
 	}
+	x.forget(e.Key)
+}
+
+// forget removes key from every set.
+func (x *tagIndex) forget(key memKey) {
 	x.mu.Lock()
 	defer x.mu.Unlock()
-	names, ok := x.keys[e.Key]
+	names, ok := x.keys[key]
 	if !ok {
 		return
 	}
-	delete(x.keys, e.Key)
+	delete(x.keys, key)
 	x.n.Add(-1)
 	for _, name := range names {
 		if set := x.sets[name]; set != nil {
-			delete(set, e.Key)
+			delete(set, key)
 			if len(set) == 0 {
 				delete(x.sets, name)
 			}
@@ -122,7 +127,13 @@ func (m *Memory) Tag(ctx context.Context, scope string, tags []string, k cacheke
 	for i, t := range tags {
 		names[i] = tagName(scope, t)
 	}
-	m.tags.add(m.key(k), names)
+	key := m.key(k)
+	m.tags.add(key, names)
+	// An entry evicted between Set and here left no deletion to clean up
+	// after it: forget it now (a later eviction finds it indexed).
+	if _, ok := m.c.GetEntryQuietly(key); !ok {
+		m.tags.forget(key)
+	}
 	return nil
 }
 
@@ -137,6 +148,8 @@ func (m *Memory) PurgeTag(ctx context.Context, scope, tag string) (int, error) {
 	for _, key := range m.tags.members(tagName(scope, tag)) {
 		if _, ok := m.c.Invalidate(key); ok {
 			n++
+		} else {
+			m.tags.forget(key) // gone without a deletion event (see Tag)
 		}
 	}
 	return n, nil

@@ -404,21 +404,27 @@ func (d *Decision) giveBack(ctx context.Context, onlyGranted bool) {
 // refusal with a known wait, Retry-After (whole seconds, rounded up) and
 // retry-after-ms. It sets nothing when no limit applied.
 func (d *Decision) SetHeaders(set func(name, value string)) {
-	for _, w := range []struct {
-		suffix string
-		w      Window
-	}{{"requests", d.Requests}, {"tokens", d.Tokens}} {
-		if w.w.Limit <= 0 {
+	for i, w := range [2]*Window{&d.Requests, &d.Tokens} {
+		if w.Limit <= 0 {
 			continue
 		}
-		set("x-ratelimit-limit-"+w.suffix, strconv.FormatInt(w.w.Limit, 10))
-		set("x-ratelimit-remaining-"+w.suffix, strconv.FormatInt(max(w.w.Remaining, 0), 10))
-		set("x-ratelimit-reset-"+w.suffix, resetString(w.w.Reset))
+		names := &rateHeaders[i]
+		set(names[0], strconv.FormatInt(w.Limit, 10))
+		set(names[1], strconv.FormatInt(max(w.Remaining, 0), 10))
+		set(names[2], resetString(w.Reset))
 	}
 	if !d.Allowed && d.RetryAfter > 0 {
 		set("Retry-After", strconv.FormatInt(int64(math.Ceil(d.RetryAfter.Seconds())), 10))
-		set("retry-after-ms", strconv.FormatInt(int64(math.Ceil(float64(d.RetryAfter)/float64(time.Millisecond))), 10))
+		set("Retry-After-Ms", strconv.FormatInt(int64(math.Ceil(float64(d.RetryAfter)/float64(time.Millisecond))), 10))
 	}
+}
+
+// rateHeaders are OpenAI's x-ratelimit-{limit,remaining,reset}-{requests,tokens}
+// in canonical form (http.CanonicalHeaderKey), so that setting them on the
+// hit path neither builds nor canonicalizes a name.
+var rateHeaders = [2][3]string{
+	{"X-Ratelimit-Limit-Requests", "X-Ratelimit-Remaining-Requests", "X-Ratelimit-Reset-Requests"},
+	{"X-Ratelimit-Limit-Tokens", "X-Ratelimit-Remaining-Tokens", "X-Ratelimit-Reset-Tokens"},
 }
 
 // resetString formats a wait as OpenAI's reset headers do: a Go duration

@@ -2,6 +2,7 @@ package limits_test
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"strings"
 	"sync"
@@ -13,6 +14,7 @@ import (
 
 	"github.com/dittocache/ditto/configs"
 	"github.com/dittocache/ditto/internal/limits"
+	"github.com/dittocache/ditto/internal/redistest"
 )
 
 var ctx = context.Background()
@@ -235,6 +237,30 @@ func TestEstimate(t *testing.T) {
 	for _, tt := range tests {
 		if got := lim.Estimate(tt.bytes, tt.maxOut, tt.n); got != tt.want {
 			t.Errorf("Estimate(%d, %d, %d) = %d, want %d", tt.bytes, tt.maxOut, tt.n, got, tt.want)
+		}
+	}
+}
+
+// A limit of 1 per minute admits one request, then refuses: the bucket's
+// arithmetic must not round the first request's full-burst reservation
+// into a refusal (it did for some clock readings, "try again in 0s").
+func TestLimitOfOne(t *testing.T) {
+	t.Run("memory", func(t *testing.T) { limitOfOne(t, limits.Options{}) })
+	t.Run("redis", func(t *testing.T) {
+		srv := redistest.Start(t)
+		limitOfOne(t, limits.Options{Redis: client(t, srv)})
+	})
+}
+
+func limitOfOne(t *testing.T, o limits.Options) {
+	for i := range 200 {
+		lim := limits.New(baseLimits(configs.Rate{RequestsPerMinute: 1}), configs.Budgets{}, o)
+		tenant := fmt.Sprintf("t%d", i) // a new bucket each round, also in Redis
+		if d := lim.Admit(ctx, limits.Request{Tenant: tenant, Model: "m"}); !d.Allowed {
+			t.Fatalf("round %d: first request refused: %s", i, d.Message)
+		}
+		if d := lim.Admit(ctx, limits.Request{Tenant: tenant, Model: "m"}); d.Allowed {
+			t.Fatalf("round %d: second request admitted", i)
 		}
 	}
 }

@@ -108,6 +108,11 @@ func gcra(tat, now float64, o *op) (float64, result) {
 	nt := tat + ei*float64(o.n)
 	diff := now - (nt - burst)
 	remaining := diff / ei
+	// A reservation of exactly the burst leaves diff 0 but for rounding
+	// (now+60-60 need not be now): a nanosecond's tolerance admits it.
+	if diff > -1e-9 && remaining < 0 {
+		remaining = 0
+	}
 	if remaining < 0 {
 		return tat, result{retryAfter: secs(-diff), resetAfter: secs(tat - now)}
 	}

@@ -11,7 +11,7 @@ import (
 
 	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/attribute"
-	"go.opentelemetry.io/otel/exporters/otlp/otlptrace/otlptracehttp"
+	"go.opentelemetry.io/otel/exporters/otlp/otlptrace"
 	"go.opentelemetry.io/otel/propagation"
 	"go.opentelemetry.io/otel/sdk/resource"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
@@ -22,10 +22,11 @@ import (
 // trace-context and baggage propagator (always, so a client's traceparent
 // reaches providers even with tracing off) and, when getenv has
 // OTEL_EXPORTER_OTLP_ENDPOINT or OTEL_EXPORTER_OTLP_TRACES_ENDPOINT, a tracer
-// provider exporting spans with OTLP over HTTP/protobuf. Everything else
-// (headers, sampler, resource attributes, service name) follows the
-// standard OTEL_* variables. Without an endpoint, or with OTEL_SDK_DISABLED
-// or OTEL_TRACES_EXPORTER=none, tracing stays a no-op.
+// provider exporting spans with OTLP over HTTP/protobuf (otlpClient, which
+// reads the exporter's variables from getenv). Everything else (sampler,
+// resource attributes, service name) follows the standard OTEL_* variables.
+// Without an endpoint, or with OTEL_SDK_DISABLED or
+// OTEL_TRACES_EXPORTER=none, tracing stays a no-op.
 //
 // The returned shutdown flushes buffered spans; call it once on exit.
 func Setup(ctx context.Context, getenv func(string) string, version string) (shutdown func(context.Context) error, err error) {
@@ -44,7 +45,11 @@ func Setup(ctx context.Context, getenv func(string) string, version string) (shu
 	if proto != "" && proto != "http/protobuf" {
 		return noop, fmt.Errorf("telemetry: OTLP protocol %q is not supported; use http/protobuf (the collector's port 4318)", proto)
 	}
-	exp, err := otlptracehttp.New(ctx)
+	client, err := newOTLPClient(getenv)
+	if err != nil {
+		return noop, fmt.Errorf("telemetry: %w", err)
+	}
+	exp, err := otlptrace.New(ctx, client)
 	if err != nil {
 		return noop, fmt.Errorf("telemetry: otlp exporter: %w", err)
 	}
