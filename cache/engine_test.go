@@ -212,11 +212,20 @@ func TestOnlyIfCachedAndBypass(t *testing.T) {
 	}
 }
 
-// Entries that are not the request's (digest) or not an answer the codec
-// wrote (someone else's bytes) are misses, reported, and overwritten.
+// sharedMemory is a memory store that says others write to it too, as a
+// Redis store does.
+type sharedMemory struct{ *store.Memory }
+
+func (s sharedMemory) Status() store.Status { st := s.Memory.Status(); st.Shared = true; return st }
+
+// Entries that are not the request's (digest) or, in a store others write
+// to, not an answer the codec wrote (someone else's bytes) are misses,
+// reported, and overwritten.
 func TestUntrustedEntriesAreMisses(t *testing.T) {
 	var mismatches, decodeErrs atomic.Int64
-	e, m := newEngine(t, cache.Options{Observer: cache.Observer{
+	m := store.NewMemory(1 << 20)
+	t.Cleanup(func() { m.Close() })
+	e := cache.New(sharedMemory{m}, cache.Options{Observer: cache.Observer{
 		Mismatch:   func() { mismatches.Add(1) },
 		StoreError: func(op string, _ error) { decodeErrs.Add(1) },
 	}})

@@ -11,6 +11,9 @@ import (
 
 // authError renders a refused credential as OpenAI's 401.
 func authError(err error) error {
+	if err == nil {
+		return nil
+	}
 	var ae *auth.Error
 	if errors.As(err, &ae) {
 		return apiError(http.StatusUnauthorized, "invalid_request_error", "invalid_api_key", "", ae.Message)
@@ -29,7 +32,8 @@ func (s *Server) authMiddleware(next echo.HandlerFunc) echo.HandlerFunc {
 		st := stateOf(c)
 		st.tenant, st.admin = p.Tenant, p.Admin
 		if s.auth.PassThrough && (p.ClientKey != "" || p.PassOnly) {
-			st.principal = &p
+			kept := p // only this copy escapes to the heap
+			st.principal = &kept
 		}
 		return next(c)
 	}

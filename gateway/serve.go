@@ -449,9 +449,11 @@ func (x *exchange) keep(e store.Entry, resp *normalize.Response, body []byte) {
 // bytes; a client that already holds them (If-None-Match) gets a 304
 // without a body.
 func writeTagged(c echo.Context, body []byte) error {
+	var sum [8]byte
+	binary.BigEndian.PutUint64(sum[:], xxhash.Sum64(body))
 	var tag [18]byte
 	tag[0], tag[17] = '"', '"'
-	hex.Encode(tag[1:17], binary.BigEndian.AppendUint64(nil, xxhash.Sum64(body)))
+	hex.Encode(tag[1:17], sum[:])
 	h := c.Response().Header()
 	etag := string(tag[:])
 	h["Etag"] = []string{etag}
@@ -717,7 +719,7 @@ func parsePolicy(h http.Header, route router.Route, maxTTL time.Duration) (cache
 			}
 		}
 	}
-	if v := h.Get("X-Ditto-Cache-TTL"); v != "" {
+	if v := h.Get("X-Ditto-Cache-Ttl"); v != "" { // X-Ditto-Cache-TTL, canonical: no allocation
 		n, err := strconv.ParseInt(v, 10, 64)
 		if err != nil || n <= 0 {
 			return p, apiError(http.StatusBadRequest, "invalid_request_error", "invalid_header", "X-Ditto-Cache-TTL",
