@@ -259,3 +259,21 @@ func TestIdempotentRetryDuringTheCall(t *testing.T) {
 		t.Errorf("upstream calls = %d, want 1", g.up.Calls())
 	}
 }
+
+// A tenant's spend on /v1/cache/stats is read only with that tenant's own
+// key or the admin key; the rest of the page stays open.
+func TestTenantSpendNeedsItsOwnKey(t *testing.T) {
+	g := authedGateway(t, nil)
+	url := g.url + "/v1/cache/stats?window=1h&tenant=acme"
+	for _, tc := range []struct {
+		token string
+		want  int
+	}{{keyAcme, 200}, {adminKey, 200}, {keyBeta, 403}, {"", 401}} {
+		if code, _, m := call(t, "GET", url, tc.token, ""); code != tc.want {
+			t.Errorf("token %q: %d %v, want %d", tc.token, code, m, tc.want)
+		}
+	}
+	if code, _, _ := call(t, "GET", g.url+"/v1/cache/stats?window=1h", "", ""); code != 200 {
+		t.Errorf("stats without tenant: %d, want 200 (open)", code)
+	}
+}

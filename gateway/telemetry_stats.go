@@ -66,6 +66,16 @@ func (s *Server) cacheStats(c echo.Context) error {
 		FlushErrors: s.metrics.stats.FlushErrors(), LastError: s.metrics.stats.LastError(),
 	}, GeneratedAt: s.now().UTC()}
 	if t := c.QueryParam("tenant"); t != "" {
+		// A tenant's spend is its own business: only its own credential
+		// or an admin one reads it (the rest of the page is open).
+		p, err := s.auth.Authenticate(c.Request(), s.cfg.Cache.Namespace)
+		if err != nil {
+			return authError(err)
+		}
+		if !p.Admin && p.Tenant != t {
+			return apiError(http.StatusForbidden, "permission_error", "tenant_forbidden", "tenant",
+				"Only that tenant's own key or the admin key can read a tenant's spend.")
+		}
 		sp, err := s.limits.Spend(ctx, t)
 		if err != nil {
 			return apiError(http.StatusServiceUnavailable, "server_error", "stats_unavailable", "tenant",
