@@ -141,6 +141,12 @@ func (t *Tiered) lookup(key string) (Entry, bool) {
 
 // Get reads L1, then Redis; a Redis hit fills L1 for its remaining TTL.
 func (t *Tiered) Get(ctx context.Context, k cachekey.Key) (Entry, bool, error) {
+	if err := ctx.Err(); err != nil {
+		return Entry{}, false, err
+	}
+	if e, ok := t.lookup(t.r.key(k)); ok {
+		return e, true, nil
+	}
 	rs, err := t.GetMany(ctx, []cachekey.Key{k})
 	if err != nil {
 		return Entry{}, false, err
