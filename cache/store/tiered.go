@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"net"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -66,7 +67,7 @@ type TieredOptions struct {
 // entry. Leases, Tag, Ping and Status go to Redis.
 type Tiered struct {
 	r      *Redis
-	l1     *otter.Cache[string, Entry]
+	l1     *otter.Cache[l1Key, Entry]
 	maxTTL time.Duration
 	ping   time.Duration
 	ch     string
@@ -84,6 +85,16 @@ type Tiered struct {
 	once   sync.Once
 }
 
+// l1Key keys L1 without building the store-key string: the channel is
+// per KeyPrefix, and namespaces and routes hold no NUL (the message
+// separator).
+type l1Key struct {
+	ns, route string
+	hash      uint64
+}
+
+func keyOf(k cachekey.Key) l1Key { return l1Key{k.Namespace, k.Route, k.Hash} }
+
 // NewTiered wraps r. The subscriber goroutine starts at once; until its
 // subscription is confirmed, calls go to Redis only. Close closes r too.
 func NewTiered(r *Redis, opts TieredOptions) (*Tiered, error) {
@@ -99,13 +110,13 @@ func NewTiered(r *Redis, opts TieredOptions) (*Tiered, error) {
 	var id [8]byte
 	_, _ = rand.Read(id[:])
 	t := &Tiered{r: r, maxTTL: opts.MaxTTL, ping: opts.Ping, ch: r.prefix + l1Channel, id: hex.EncodeToString(id[:])}
-	t.l1 = otter.Must(&otter.Options[string, Entry]{
+	t.l1 = otter.Must(&otter.Options[l1Key, Entry]{
 		MaximumWeight: uint64(opts.MaxBytes),
-		Weigher: func(k string, e Entry) uint32 {
-			return uint32(min(len(k)+len(e.Body)+len(e.Meta)+l1EntryOverhead, 1<<31))
+		Weigher: func(k l1Key, e Entry) uint32 {
+			return uint32(min(len(k.ns)+len(k.route)+len(e.Body)+len(e.Meta)+l1EntryOverhead, 1<<31))
 		},
 		// put shortens this to the entry's remaining Redis TTL.
-		ExpiryCalculator: otter.ExpiryWriting[string, Entry](opts.MaxTTL),
+		ExpiryCalculator: otter.ExpiryWriting[l1Key, Entry](opts.MaxTTL),
 	})
 	ctx, cancel := context.WithCancel(context.Background())
 	t.cancel = cancel
@@ -115,7 +126,7 @@ func NewTiered(r *Redis, opts TieredOptions) (*Tiered, error) {
 
 // put stores e in L1 for min(ttl, MaxTTL), unless an invalidation arrived
 // since g was read (then it drops what it stored).
-func (t *Tiered) put(key string, e Entry, ttl time.Duration, g uint64) {
+func (t *Tiered) put(key l1Key, e Entry, ttl time.Duration, g uint64) {
 	if ttl <= 0 || !t.live.Load() {
 		return
 	}
@@ -132,7 +143,7 @@ func (t *Tiered) put(key string, e Entry, ttl time.Duration, g uint64) {
 }
 
 // lookup returns key's L1 entry when L1 may be used.
-func (t *Tiered) lookup(key string) (Entry, bool) {
+func (t *Tiered) lookup(key l1Key) (Entry, bool) {
 	if !t.live.Load() {
 		return Entry{}, false
 	}
@@ -144,7 +155,7 @@ func (t *Tiered) Get(ctx context.Context, k cachekey.Key) (Entry, bool, error) {
 	if err := ctx.Err(); err != nil {
 		return Entry{}, false, err
 	}
-	if e, ok := t.lookup(t.r.key(k)); ok {
+	if e, ok := t.lookup(keyOf(k)); ok {
 		return e, true, nil
 	}
 	rs, err := t.GetMany(ctx, []cachekey.Key{k})
@@ -163,7 +174,7 @@ func (t *Tiered) GetMany(ctx context.Context, ks []cachekey.Key) ([]Result, erro
 	out := make([]Result, len(ks))
 	var miss []int
 	for i, k := range ks {
-		if e, ok := t.lookup(t.r.key(k)); ok {
+		if e, ok := t.lookup(keyOf(k)); ok {
 			out[i] = Result{Entry: e, Found: true}
 			continue
 		}
@@ -184,7 +195,7 @@ func (t *Tiered) GetMany(ctx context.Context, ks []cachekey.Key) ([]Result, erro
 	for j, i := range miss {
 		out[i] = rs[j]
 		if rs[j].Found {
-			t.put(t.r.key(mk[j]), rs[j].Entry, ttls[j], g)
+			t.put(keyOf(mk[j]), rs[j].Entry, ttls[j], g)
 		}
 	}
 	return out, nil
@@ -192,7 +203,7 @@ func (t *Tiered) GetMany(ctx context.Context, ks []cachekey.Key) ([]Result, erro
 
 // Set writes Redis, tells the other replicas to drop k, then fills L1.
 func (t *Tiered) Set(ctx context.Context, k cachekey.Key, e Entry, ttl time.Duration) error {
-	key := t.r.key(k)
+	key := keyOf(k)
 	if err := t.r.Set(ctx, k, e, ttl); err != nil {
 		t.drop(key)
 		return err
@@ -200,7 +211,7 @@ func (t *Tiered) Set(ctx context.Context, k cachekey.Key, e Entry, ttl time.Dura
 	// Bumping gen after the write makes a concurrent Get that read the
 	// previous value drop its fill.
 	g := t.drop(key)
-	t.publish(ctx, key)
+	t.publish(ctx, key.ns+"\x00"+key.route+"\x00"+strconv.FormatUint(key.hash, 16))
 	t.put(key, copyEntry(e), ttl, g)
 	return nil
 }
@@ -214,10 +225,10 @@ func copyEntry(e Entry) Entry {
 
 // Delete deletes k from Redis and from every replica's L1.
 func (t *Tiered) Delete(ctx context.Context, k cachekey.Key) error {
-	key := t.r.key(k)
+	key := keyOf(k)
 	err := t.r.Delete(ctx, k)
 	t.drop(key)
-	t.publish(ctx, key)
+	t.publish(ctx, key.ns+"\x00"+key.route+"\x00"+strconv.FormatUint(key.hash, 16))
 	return err
 }
 
@@ -276,7 +287,7 @@ func (t *Tiered) Close() error {
 }
 
 // drop invalidates key in L1 and returns the new generation.
-func (t *Tiered) drop(key string) uint64 {
+func (t *Tiered) drop(key l1Key) uint64 {
 	g := t.gen.Add(1)
 	t.l1.Invalidate(key)
 	return g
@@ -293,7 +304,7 @@ func (t *Tiered) clear() {
 func (t *Tiered) publish(ctx context.Context, key string) {
 	ctx, cancel := t.r.op(context.WithoutCancel(ctx))
 	defer cancel()
-	_ = t.r.c.Publish(ctx, t.ch, t.id+" "+key).Err()
+	_ = t.r.c.Publish(ctx, t.ch, t.id+"\x00"+key).Err()
 }
 
 // down marks the subscription lost: L1 is cleared and not used until it
@@ -365,15 +376,23 @@ func (t *Tiered) session(ctx context.Context, ps *redis.PubSub) {
 	}
 }
 
-// handle applies one invalidation message: "<sender id> <key>".
+// handle applies one invalidation message: sender id, NUL, then "clear"
+// or namespace, route and hex key hash separated by NULs.
 func (t *Tiered) handle(payload string) {
-	id, key, ok := strings.Cut(payload, " ")
-	if !ok || id == t.id {
+	f := strings.Split(payload, "\x00")
+	if f[0] == t.id {
 		return
 	}
-	if key == l1Clear {
-		t.clear()
-		return
+	switch len(f) {
+	case 2:
+		if f[1] == l1Clear {
+			t.clear()
+		}
+	case 4:
+		h, err := strconv.ParseUint(f[3], 16, 64)
+		if err != nil {
+			return
+		}
+		t.drop(l1Key{f[1], f[2], h})
 	}
-	t.drop(key)
 }
