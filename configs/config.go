@@ -147,11 +147,14 @@ type Server struct {
 
 // Cache configures caching and the store.
 type Cache struct {
-	Enabled          bool          `yaml:"enabled"`
-	Namespace        string        `yaml:"namespace"`
-	DefaultTTL       time.Duration `yaml:"default_ttl"`
-	MaxTTL           time.Duration `yaml:"max_ttl"`
-	MemoryMaxBytes   int64         `yaml:"memory_max_bytes"`
+	Enabled        bool          `yaml:"enabled"`
+	Namespace      string        `yaml:"namespace"`
+	DefaultTTL     time.Duration `yaml:"default_ttl"`
+	MaxTTL         time.Duration `yaml:"max_ttl"`
+	MemoryMaxBytes int64         `yaml:"memory_max_bytes"`
+	// L1Bytes, with Redis, keeps hot entries in process too, up to this
+	// many bytes (store.Tiered); 0 turns the in-process tier off.
+	L1Bytes          int64         `yaml:"l1_bytes"`
 	OperationTimeout time.Duration `yaml:"operation_timeout"`
 	Coalesce         bool          `yaml:"coalesce"`
 	// FillLease is how long one replica may hold the cross-replica fill
@@ -439,6 +442,9 @@ func (c *Config) Validate() error {
 	}
 	if c.Cache.MemoryMaxBytes <= 0 {
 		bad("cache.memory_max_bytes", "must be positive")
+	}
+	if c.Cache.L1Bytes < 0 {
+		bad("cache.l1_bytes", "must not be negative")
 	}
 	if c.Cache.StaleWhileRevalidate < 0 {
 		bad("cache.stale_while_revalidate", "must not be negative")

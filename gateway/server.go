@@ -197,7 +197,20 @@ func openStore(ctx context.Context, c configs.Cache, log *slog.Logger) (cache.St
 	if err != nil {
 		return nil, fmt.Errorf("gateway: redis: %w", err)
 	}
-	b := store.NewBreaker(r, store.BreakerOptions{
+	// The Breaker wraps the two-tier store, not Redis alone: Tiered calls
+	// Redis directly (pipelined PTTL, pub/sub), so only outside it does
+	// the Breaker see every Redis call; and with Redis down the
+	// subscription is down too, so L1 is not served anyway.
+	var inner store.Backend = r
+	if c.L1Bytes > 0 {
+		t, err := store.NewTiered(r, store.TieredOptions{MaxBytes: c.L1Bytes})
+		if err != nil {
+			_ = r.Close()
+			return nil, fmt.Errorf("gateway: l1: %w", err)
+		}
+		inner = t
+	}
+	b := store.NewBreaker(inner, store.BreakerOptions{
 		Name:     "redis",
 		Failures: uint32(c.Redis.BreakerFailures),
 		CoolDown: c.Redis.BreakerCooldown,

@@ -10,3 +10,10 @@ func TaggedKeys(m *Memory) int {
 	defer m.tags.mu.Unlock()
 	return len(m.tags.keys)
 }
+
+// Live reports whether the tiered store's subscription is confirmed, so
+// tests can wait for it before they rely on invalidations.
+func (t *Tiered) Live() bool { return t.live.Load() }
+
+// L1Weight is the total weight of the tiered store's in-process entries.
+func (t *Tiered) L1Weight() uint64 { return t.l1.WeightedSize() }

@@ -359,16 +359,35 @@ func (r *Redis) Set(ctx context.Context, k cachekey.Key, e Entry, ttl time.Durat
 // node of a Cluster, which go-redis runs in parallel). A multi-key MGET
 // would be CROSSSLOT in a Cluster.
 func (r *Redis) GetMany(ctx context.Context, ks []cachekey.Key) ([]Result, error) {
+	out, _, err := r.getMany(ctx, ks, false)
+	return out, err
+}
+
+// getMany is GetMany; withTTL also sends a PTTL per key in the same
+// pipeline and returns each found key's remaining lifetime (0 when Redis
+// did not report a positive one), for Tiered's L1 bound.
+func (r *Redis) getMany(ctx context.Context, ks []cachekey.Key, withTTL bool) ([]Result, []time.Duration, error) {
 	ctx, cancel := r.op(ctx)
 	defer cancel()
 	cmds := make([]*redis.StringCmd, len(ks))
+	var pttls []*redis.DurationCmd
+	if withTTL {
+		pttls = make([]*redis.DurationCmd, len(ks))
+	}
 	_, err := r.c.Pipelined(ctx, func(p redis.Pipeliner) error {
 		for i, k := range ks {
 			cmds[i] = p.Get(ctx, r.key(k))
+			if withTTL {
+				pttls[i] = p.PTTL(ctx, r.key(k))
+			}
 		}
 		return nil
 	})
 	out := make([]Result, len(ks))
+	var ttls []time.Duration
+	if withTTL {
+		ttls = make([]time.Duration, len(ks))
+	}
 	for i, cmd := range cmds {
 		b, cerr := cmd.Bytes()
 		switch {
@@ -378,7 +397,7 @@ func (r *Redis) GetMany(ctx context.Context, ks []cachekey.Key) ([]Result, error
 			if !errors.As(cerr, &re) {
 				// Not a reply from Redis: the whole call failed.
 				r.failed(cerr)
-				return nil, fmt.Errorf("redis get many: %w", cerr)
+				return nil, nil, fmt.Errorf("redis get many: %w", cerr)
 			}
 			out[i].Err = fmt.Errorf("redis get many: %w", cerr)
 		default:
@@ -388,16 +407,22 @@ func (r *Redis) GetMany(ctx context.Context, ks []cachekey.Key) ([]Result, error
 				continue
 			}
 			out[i].Entry, out[i].Found = e, true
+			if withTTL {
+				// -1 (no expiry) and -2 (gone since the GET) are negative.
+				if d, terr := pttls[i].Result(); terr == nil && d > 0 {
+					ttls[i] = d
+				}
+			}
 		}
 	}
 	if err != nil && !errors.Is(err, redis.Nil) {
 		var re redis.Error
 		if !errors.As(err, &re) {
 			r.failed(err)
-			return nil, fmt.Errorf("redis get many: %w", err)
+			return nil, nil, fmt.Errorf("redis get many: %w", err)
 		}
 	}
-	return out, nil
+	return out, ttls, nil
 }
 
 // Status reports a Redis store, shared by every replica pointed at it.
