@@ -32,6 +32,8 @@ type Store interface {
 	Delete(ctx context.Context, k cachekey.Key) error
 	Purge(ctx context.Context, prefix string) (int, error)
 	Lease(ctx context.Context, k cachekey.Key, ttl time.Duration) (release func(), acquired bool, err error)
+	LeaseGet(ctx context.Context, k cachekey.Key, ttl time.Duration) (h store.Held, e store.Entry, found bool, err error)
+	SetRelease(ctx context.Context, k cachekey.Key, e store.Entry, ttl time.Duration, h store.Held) error
 	Ping(ctx context.Context) error
 	Status() store.Status
 	Tag(ctx context.Context, scope string, tags []string, k cachekey.Key, ttl time.Duration) error

@@ -20,11 +20,13 @@ func noop() {}
 // the store until its answer appears (found), the holder gives up or its
 // lease expires (they take the lease themselves), or FillWait runs out
 // (they call the provider anyway). Any store trouble means "call the
-// provider": the lease is an optimisation, never a dependency. release
-// must be called when the fill ends.
-func (e *Engine) awaitFill(ctx context.Context, r *Request) (entry store.Entry, release func(), found bool) {
+// provider": the lease is an optimisation, never a dependency. Each try
+// takes the lease and re-reads the entry in one round trip (LeaseGet); an
+// acquired lease is returned in held, to be released with the entry's
+// write (SetRelease) or by held.Release when the fill ends.
+func (e *Engine) awaitFill(ctx context.Context, r *Request) (entry store.Entry, held store.Held, found bool) {
 	if !e.shared || e.o.FillWait <= 0 {
-		return store.Entry{}, noop, false
+		return store.Entry{}, store.Held{}, false
 	}
 	deadline := e.now().Add(e.o.FillWait)
 	wait := fillPollFirst
@@ -35,18 +37,22 @@ func (e *Engine) awaitFill(ctx context.Context, r *Request) (entry store.Entry, 
 		}
 	}()
 	for {
-		rel, acquired, err := e.st.Lease(ctx, r.Key, e.o.LeaseTTL)
+		h, entry, ok, err := e.st.LeaseGet(ctx, r.Key, e.o.LeaseTTL)
 		if err != nil {
 			e.obs.storeError("lease", err)
-			return store.Entry{}, noop, false
+			return store.Entry{}, store.Held{}, false
 		}
-		if acquired {
-			// The answer may have landed between our lookup and the lease.
-			if entry, ok := e.fetchFill(ctx, r); ok {
-				rel()
-				return entry, noop, true
+		// The answer may have landed since our lookup or last poll.
+		if e.usableFill(entry, ok, r) {
+			if h.Acquired {
+				h.Release()
+			} else if e.obs.Coalesced != nil {
+				e.obs.Coalesced(r.Model)
 			}
-			return store.Entry{}, rel, false
+			return entry, store.Held{}, true
+		}
+		if h.Acquired {
+			return store.Entry{}, h, false
 		}
 		if endWait == nil && e.obs.Wait != nil {
 			endWait = e.obs.Wait(ctx) // waiting on another replica: trace the wait
@@ -54,29 +60,34 @@ func (e *Engine) awaitFill(ctx context.Context, r *Request) (entry store.Entry, 
 		select {
 		case <-time.After(wait):
 		case <-ctx.Done():
-			return store.Entry{}, noop, false
+			return store.Entry{}, store.Held{}, false
 		}
 		wait = min(wait*3/2, fillPollMax)
 		if entry, ok := e.fetchFill(ctx, r); ok {
 			if e.obs.Coalesced != nil {
 				e.obs.Coalesced(r.Model)
 			}
-			return entry, noop, true
+			return entry, store.Held{}, true
 		}
 		if e.now().After(deadline) {
-			return store.Entry{}, noop, false
+			return store.Entry{}, store.Held{}, false
 		}
 	}
 }
 
-// fetchFill reads r's entry, accepting it only if it is verified and was
-// written after the request arrived: an older entry is the one the request
-// already decided not to use (stale, too old for max-age, or a no-cache
-// refresh), never another replica's fill.
+// fetchFill reads r's entry, accepting it only if usableFill does.
 func (e *Engine) fetchFill(ctx context.Context, r *Request) (store.Entry, bool) {
 	entry, ok, err := e.st.Get(ctx, r.Key)
-	if err != nil || !ok || entry.Created.Before(r.Started) || !e.verify(entry, r) {
+	if err != nil || !e.usableFill(entry, ok, r) {
 		return store.Entry{}, false
 	}
 	return entry, true
+}
+
+// usableFill accepts a read entry only if it is verified and was written
+// after the request arrived: an older entry is the one the request already
+// decided not to use (stale, too old for max-age, or a no-cache refresh),
+// never another replica's fill.
+func (e *Engine) usableFill(entry store.Entry, ok bool, r *Request) bool {
+	return ok && !entry.Created.Before(r.Started) && e.verify(entry, r)
 }

@@ -238,17 +238,19 @@ func (a *Answer) endWait() {
 
 // fill makes the provider call of flight f and stores a complete answer
 // before announcing it, so a request sent after the answer was delivered
-// is a hit (read-your-writes). With store set it first coordinates with
+// is a hit (read-your-writes). With keep set it stores the answer and first coordinates with
 // other replicas through the store's fill lease. sink, when set, receives
 // chunks instead of f's followers.
-func (e *Engine) fill(ctx context.Context, f *flight, r *Request, store bool, sink func(*normalize.Chunk)) {
-	if store {
-		entry, release, found := e.awaitFill(ctx, r)
-		defer release()
+func (e *Engine) fill(ctx context.Context, f *flight, r *Request, keep bool, sink func(*normalize.Chunk)) {
+	var held store.Held
+	if keep {
+		entry, h, found := e.awaitFill(ctx, r)
 		if found {
 			f.finishRemote(entry)
 			return
 		}
+		held = h
+		defer held.Release() // a no-op once put has released it
 	}
 	publish := f.publish
 	if sink != nil {
@@ -263,7 +265,7 @@ func (e *Engine) fill(ctx context.Context, f *flight, r *Request, store bool, si
 		return
 	}
 	entry := e.entry(resp, r)
-	stored := store && e.put(ctx, r, entry)
+	stored := keep && e.put(ctx, r, entry, held)
 	f.finish(resp, entry, stored, nil)
 }
 
@@ -289,12 +291,19 @@ func (e *Engine) entry(resp *normalize.Response, r *Request) store.Entry {
 	return store.Entry{Digest: r.Key.Digest, Created: e.now(), Fresh: r.Policy.TTL, Body: body, Meta: meta}
 }
 
-// put writes entry, kept past its fresh lifetime for stale-if-error.
+// put writes entry, kept past its fresh lifetime for stale-if-error, and
+// releases the fill lease held, if any, in the same round trip.
 // Failures are reported and swallowed: the answer is served anyway.
 // A tag index that cannot be written is reported as a "tag" store error.
-func (e *Engine) put(ctx context.Context, r *Request, entry store.Entry) bool {
+func (e *Engine) put(ctx context.Context, r *Request, entry store.Entry, held store.Held) bool {
 	ttl := r.Policy.TTL + e.o.StaleIfError
-	if err := e.st.Set(ctx, r.Key, entry, ttl); err != nil {
+	var err error
+	if held.Acquired {
+		err = e.st.SetRelease(ctx, r.Key, entry, ttl, held)
+	} else {
+		err = e.st.Set(ctx, r.Key, entry, ttl)
+	}
+	if err != nil {
 		e.obs.storeError("set", err)
 		return false
 	}

@@ -203,6 +203,13 @@ func (f *failingStore) PurgeTag(context.Context, string, string) (int, error) {
 func (f *failingStore) Lease(context.Context, cachekey.Key, time.Duration) (func(), bool, error) {
 	return nil, false, errors.New("connection refused")
 }
+func (f *failingStore) LeaseGet(context.Context, cachekey.Key, time.Duration) (store.Held, store.Entry, bool, error) {
+	return store.Held{}, store.Entry{}, false, errors.New("connection refused")
+}
+func (f *failingStore) SetRelease(context.Context, cachekey.Key, store.Entry, time.Duration, store.Held) error {
+	f.sets.Add(1)
+	return errors.New("connection refused")
+}
 func (f *failingStore) Ping(context.Context) error { return errors.New("connection refused") }
 func (f *failingStore) Status() store.Status       { return store.Status{Kind: "redis", Shared: true} }
 func (f *failingStore) Close() error               { return nil }

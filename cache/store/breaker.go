@@ -153,6 +153,34 @@ func (b *Breaker) Lease(ctx context.Context, k cachekey.Key, ttl time.Duration) 
 	return release, acquired, err
 }
 
+// LeaseGet calls the backend's LeaseGet unless the breaker is open.
+func (b *Breaker) LeaseGet(ctx context.Context, k cachekey.Key, ttl time.Duration) (Held, Entry, bool, error) {
+	var (
+		h  Held
+		e  Entry
+		ok bool
+	)
+	err := b.run("breaker lease", func() (err error) {
+		h, e, ok, err = b.b.LeaseGet(ctx, k, ttl)
+		return err
+	})
+	return h, e, ok, err
+}
+
+// SetRelease calls the backend's SetRelease unless the breaker is open,
+// in which case it only releases h (best effort, as a release always is).
+func (b *Breaker) SetRelease(ctx context.Context, k cachekey.Key, e Entry, ttl time.Duration, h Held) error {
+	called := false
+	err := b.run("breaker set", func() error {
+		called = true
+		return b.b.SetRelease(ctx, k, e, ttl, h)
+	})
+	if !called {
+		h.Release()
+	}
+	return err
+}
+
 // Status is the backend's, with the breaker's state.
 func (b *Breaker) Status() Status {
 	st := b.b.Status()

@@ -63,6 +63,12 @@ func (f *flaky) GetMany(_ context.Context, ks []cachekey.Key) ([]store.Result, e
 func (f *flaky) Lease(context.Context, cachekey.Key, time.Duration) (func(), bool, error) {
 	return func() {}, true, f.do()
 }
+func (f *flaky) LeaseGet(context.Context, cachekey.Key, time.Duration) (store.Held, store.Entry, bool, error) {
+	return store.Held{}, store.Entry{}, false, f.do()
+}
+func (f *flaky) SetRelease(context.Context, cachekey.Key, store.Entry, time.Duration, store.Held) error {
+	return f.do()
+}
 
 var errDown = errors.New("dial tcp: connection refused")
 

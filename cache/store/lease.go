@@ -4,8 +4,10 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -41,41 +43,141 @@ var renewScript = redis.NewScript(`if redis.call("GET", KEYS[1]) == ARGV[1] then
 // taken, when the lease is found lost, and when the store is closed.
 // release is safe to call more than once and from any goroutine.
 func (r *Redis) Lease(ctx context.Context, k cachekey.Key, ttl time.Duration) (func(), bool, error) {
-	if ttl <= 0 {
-		return nil, false, fmt.Errorf("redis lease: ttl %v: %w", ttl, ErrInvalid)
-	}
-	if err := r.writable("redis lease"); err != nil {
+	l, _, err := r.take(ctx, k, ttl, false)
+	if err != nil || l == nil {
 		return nil, false, err
 	}
+	return l.release, true, nil
+}
+
+// LeaseGet takes the lease as Lease does and reads k's entry in the same
+// pipeline: SET NX PX then GET, one round trip (in a Cluster the two keys
+// may live on two nodes, which go-redis calls in parallel).
+func (r *Redis) LeaseGet(ctx context.Context, k cachekey.Key, ttl time.Duration) (Held, Entry, bool, error) {
+	l, get, err := r.take(ctx, k, ttl, true)
+	if err != nil {
+		return Held{}, Entry{}, false, err
+	}
+	h := Held{}
+	if l != nil {
+		h = Held{Acquired: true, l: l}
+	}
+	b, gerr := get.Bytes()
+	if gerr != nil {
+		if !errors.Is(gerr, redis.Nil) {
+			r.failed(gerr)
+		}
+		return h, Entry{}, false, nil
+	}
+	e, derr := UnmarshalEntry(b)
+	if derr != nil {
+		return h, Entry{}, false, nil
+	}
+	return h, e, true, nil
+}
+
+// take sends SET NX PX for k's lease key, followed by a GET of k when get
+// is set. l is nil when another holder has the lease.
+func (r *Redis) take(ctx context.Context, k cachekey.Key, ttl time.Duration, get bool) (l *redisLease, g *redis.StringCmd, err error) {
+	if ttl <= 0 {
+		return nil, nil, fmt.Errorf("redis lease: ttl %v: %w", ttl, ErrInvalid)
+	}
+	if err := r.writable("redis lease"); err != nil {
+		return nil, nil, err
+	}
 	keyTTL := min(ttl, r.leaseTTL)
-	ctx, cancel := r.op(ctx)
+	octx, cancel := r.op(ctx)
 	defer cancel()
 	var b [16]byte
 	rand.Read(b[:])
 	token := hex.EncodeToString(b[:])
-	key := r.key(k) + leaseSuffix
+	entryKey := r.key(k)
+	key := entryKey + leaseSuffix
 	taken := time.Now()
-	ok, err := r.c.SetNX(ctx, key, token, keyTTL).Result()
+	var set *redis.BoolCmd
+	if get {
+		_, _ = r.c.Pipelined(octx, func(p redis.Pipeliner) error {
+			set = p.SetNX(octx, key, token, keyTTL)
+			g = p.Get(octx, entryKey)
+			return nil
+		})
+	} else {
+		set = r.c.SetNX(octx, key, token, keyTTL)
+	}
+	ok, err := set.Result()
 	if err != nil {
-		return nil, false, r.writeFailed("redis lease", err)
+		return nil, nil, r.writeFailed("redis lease", err)
 	}
 	if !ok {
-		return nil, false, nil
+		return nil, g, nil
 	}
-	stop := func() {}
+	l = &redisLease{r: r, ctx: context.WithoutCancel(ctx), key: key, token: token, stop: func() {}}
 	if ttl > keyTTL {
-		stop = r.startHeartbeat(key, token, taken.Add(ttl))
+		l.stop = r.startHeartbeat(key, token, taken.Add(ttl))
 	}
-	var once sync.Once
-	release := func() {
-		once.Do(func() {
-			stop()
-			ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Second)
-			defer cancel()
-			_ = releaseScript.Run(ctx, r.c, []string{key}, token).Err() // best effort: it expires anyway
-		})
+	return l, g, nil
+}
+
+// redisLease is a lease held on Redis.
+type redisLease struct {
+	r          *Redis
+	ctx        context.Context // the taker's values, without its cancellation
+	key, token string
+	stop       func() // ends the heartbeat
+	ended      atomic.Bool
+}
+
+// end claims the lease's release: true for the first caller only, after
+// the heartbeat has stopped.
+func (l *redisLease) end() bool {
+	if !l.ended.CompareAndSwap(false, true) {
+		return false
 	}
-	return release, true, nil
+	l.stop()
+	return true
+}
+
+func (l *redisLease) release() {
+	if !l.end() {
+		return
+	}
+	ctx, cancel := context.WithTimeout(l.ctx, time.Second)
+	defer cancel()
+	_ = releaseScript.Run(ctx, l.r.c, []string{l.key}, l.token).Err() // best effort: it expires anyway
+}
+
+// SetRelease writes e as Set does and releases h's lease in the same
+// pipeline: SET PX then EVALSHA of the release script, one round trip (two
+// nodes in parallel in a Cluster). Should Redis have lost the script
+// (a restart, SCRIPT FLUSH), the release is sent again with EVAL.
+func (r *Redis) SetRelease(ctx context.Context, k cachekey.Key, e Entry, ttl time.Duration, h Held) error {
+	l, ok := h.l.(*redisLease)
+	if !ok || l.r != r || ttl <= 0 || r.writable("redis set") != nil || !l.end() {
+		err := r.Set(ctx, k, e, ttl)
+		h.Release()
+		return err
+	}
+	ttl = (ttl + time.Millisecond - 1).Truncate(time.Millisecond)
+	octx, cancel := r.op(ctx)
+	defer cancel()
+	var (
+		set *redis.StatusCmd
+		rel *redis.Cmd
+	)
+	_, _ = r.c.Pipelined(octx, func(p redis.Pipeliner) error {
+		set = p.Set(octx, r.key(k), MarshalEntry(e), ttl)
+		rel = p.EvalSha(octx, releaseScript.Hash(), []string{l.key}, l.token)
+		return nil
+	})
+	if err := rel.Err(); err != nil && redis.HasErrorPrefix(err, "NOSCRIPT") {
+		rctx, rcancel := context.WithTimeout(l.ctx, time.Second)
+		_ = releaseScript.Run(rctx, r.c, []string{l.key}, l.token).Err() // best effort
+		rcancel()
+	}
+	if err := set.Err(); err != nil {
+		return r.writeFailed("redis set", err)
+	}
+	return nil
 }
 
 // startHeartbeat renews the lease key every LeaseTTL/3 until the returned

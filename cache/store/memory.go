@@ -206,6 +206,22 @@ func (m *Memory) Lease(ctx context.Context, _ cachekey.Key, ttl time.Duration) (
 	return func() {}, true, nil
 }
 
+// LeaseGet grants the lease, as Lease does, and reads k's entry.
+func (m *Memory) LeaseGet(ctx context.Context, k cachekey.Key, ttl time.Duration) (Held, Entry, bool, error) {
+	if _, _, err := m.Lease(ctx, k, ttl); err != nil {
+		return Held{}, Entry{}, false, err
+	}
+	e, ok, _ := m.Get(ctx, k)
+	return Held{Acquired: true}, e, ok, nil
+}
+
+// SetRelease stores e as Set does; the lease holds nothing to release.
+func (m *Memory) SetRelease(ctx context.Context, k cachekey.Key, e Entry, ttl time.Duration, h Held) error {
+	err := m.Set(ctx, k, e, ttl)
+	h.Release()
+	return err
+}
+
 // Status reports an in-process store that no other replica sees.
 func (m *Memory) Status() Status { return Status{Kind: "memory"} }
 

@@ -79,6 +79,17 @@ type Backend interface {
 	// it still holds it. A store that no other replica shares (Status
 	// Shared false) always grants it.
 	Lease(ctx context.Context, k cachekey.Key, ttl time.Duration) (release func(), acquired bool, err error)
+	// LeaseGet takes the fill lease of k for ttl, as Lease does, and reads
+	// k's entry, in one round trip: the miss path's lease and its re-check
+	// of the store (the answer may have landed since the lookup). The entry
+	// is read whether or not the lease is acquired; a value that cannot be
+	// decoded is reported as not found. A failure of the lease is the error.
+	// An acquired Held must be ended with Held.Release or SetRelease.
+	LeaseGet(ctx context.Context, k cachekey.Key, ttl time.Duration) (h Held, e Entry, found bool, err error)
+	// SetRelease stores e under k for ttl, as Set does, and releases h, in
+	// one round trip. h is released even when the write fails; a Held that
+	// holds nothing only makes it a Set.
+	SetRelease(ctx context.Context, k cachekey.Key, e Entry, ttl time.Duration, h Held) error
 	// Ping reports whether the store is reachable.
 	Ping(ctx context.Context) error
 	// Status describes the store for readiness and metrics. It never
@@ -90,6 +101,29 @@ type Backend interface {
 	// afterwards.
 	Close() error
 }
+
+// Held is a fill lease taken by LeaseGet. The zero Held holds nothing.
+type Held struct {
+	// Acquired reports that the caller holds the lease.
+	Acquired bool
+	l        heldLease
+}
+
+// heldLease is a backend's own lease state.
+type heldLease interface{ release() }
+
+// Release drops the lease if it is still held; it is safe to call more
+// than once and on a Held that holds nothing.
+func (h Held) Release() {
+	if h.l != nil {
+		h.l.release()
+	}
+}
+
+// funcLease is a lease whose release is a function.
+type funcLease func()
+
+func (f funcLease) release() { f() }
 
 // Result is one key's answer from GetMany.
 type Result struct {

@@ -203,8 +203,20 @@ func (t *Tiered) GetMany(ctx context.Context, ks []cachekey.Key) ([]Result, erro
 
 // Set writes Redis, tells the other replicas to drop k, then fills L1.
 func (t *Tiered) Set(ctx context.Context, k cachekey.Key, e Entry, ttl time.Duration) error {
+	return t.write(ctx, k, e, ttl, func() error { return t.r.Set(ctx, k, e, ttl) })
+}
+
+// SetRelease writes Redis and releases h in one round trip, then
+// invalidates and fills L1 as Set does.
+func (t *Tiered) SetRelease(ctx context.Context, k cachekey.Key, e Entry, ttl time.Duration, h Held) error {
+	return t.write(ctx, k, e, ttl, func() error { return t.r.SetRelease(ctx, k, e, ttl, h) })
+}
+
+// write runs the Redis write, then tells the other replicas to drop k
+// and fills this replica's L1; a failed write only drops k here.
+func (t *Tiered) write(ctx context.Context, k cachekey.Key, e Entry, ttl time.Duration, redisWrite func() error) error {
 	key := keyOf(k)
-	if err := t.r.Set(ctx, k, e, ttl); err != nil {
+	if err := redisWrite(); err != nil {
 		t.drop(key)
 		return err
 	}
@@ -258,6 +270,13 @@ func (t *Tiered) Tag(ctx context.Context, scope string, tags []string, k cacheke
 // Lease takes a fill lease in Redis.
 func (t *Tiered) Lease(ctx context.Context, k cachekey.Key, ttl time.Duration) (func(), bool, error) {
 	return t.r.Lease(ctx, k, ttl)
+}
+
+// LeaseGet takes the fill lease and re-reads k in Redis. It runs only
+// after an L1 and Redis miss, so L1 is not consulted; the entry read is
+// not put in L1 (its remaining TTL is not read here), the next Get does.
+func (t *Tiered) LeaseGet(ctx context.Context, k cachekey.Key, ttl time.Duration) (Held, Entry, bool, error) {
+	return t.r.LeaseGet(ctx, k, ttl)
 }
 
 // Ping pings Redis.

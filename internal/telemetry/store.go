@@ -82,3 +82,17 @@ func (t TracedStore) Lease(ctx context.Context, k cachekey.Key, ttl time.Duratio
 	EndSpan(span, err)
 	return release, ok, err
 }
+
+func (t TracedStore) LeaseGet(ctx context.Context, k cachekey.Key, ttl time.Duration) (store.Held, store.Entry, bool, error) {
+	ctx, span := t.span(ctx, "lease_get")
+	h, e, ok, err := t.Store.LeaseGet(ctx, k, ttl)
+	EndSpan(span, err)
+	return h, e, ok, err
+}
+
+func (t TracedStore) SetRelease(ctx context.Context, k cachekey.Key, e store.Entry, ttl time.Duration, h store.Held) error {
+	ctx, span := t.span(ctx, "set_release")
+	err := t.Store.SetRelease(ctx, k, e, ttl, h)
+	EndSpan(span, err)
+	return err
+}
