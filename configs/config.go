@@ -286,6 +286,11 @@ type Upstream struct {
 	RetryBackoff        time.Duration `yaml:"retry_backoff"`
 	MaxRetryWait        time.Duration `yaml:"max_retry_wait"`
 	MaxIdleConnsPerHost int           `yaml:"max_idle_conns_per_host"`
+	// BreakerFailures consecutive failed calls of one route (provider and
+	// upstream model: transport failures, timeouts, 429 and 5xx) skip that
+	// route for BreakerCooldown; 0 turns the provider breakers off.
+	BreakerFailures int           `yaml:"breaker_failures"`
+	BreakerCooldown time.Duration `yaml:"breaker_cooldown"`
 }
 
 // Log configures structured logging.
@@ -534,6 +539,9 @@ func (c *Config) Validate() error {
 	}
 	if c.Upstream.Retries < 0 || c.Upstream.Retries > 10 {
 		bad("upstream.retries", "must be between 0 and 10")
+	}
+	if c.Upstream.BreakerFailures < 0 || (c.Upstream.BreakerFailures > 0 && c.Upstream.BreakerCooldown <= 0) {
+		bad("upstream.breaker_failures", "breaker_failures must not be negative and breaker_cooldown must be positive")
 	}
 	if c.Upstream.RetryBackoff <= 0 || c.Upstream.MaxRetryWait < 0 {
 		bad("upstream.retry_backoff", "retry_backoff must be positive and max_retry_wait not negative")

@@ -10,6 +10,7 @@ import (
 	"net/url"
 	"strconv"
 	"syscall"
+	"time"
 
 	"github.com/labstack/echo/v4"
 
@@ -50,6 +51,12 @@ func toAPIError(err error) *APIError {
 	}
 	if errors.Is(err, router.ErrStalled) {
 		return errStreamStalled
+	}
+	var oe *router.CircuitOpenError
+	if errors.As(err, &oe) {
+		out := apiError(http.StatusServiceUnavailable, "server_error", "upstream_circuit_open", "", oe.Error())
+		out.RetryAfter = int((oe.RetryAfter + time.Second - 1) / time.Second)
+		return out
 	}
 	var ce *router.ErrCannotEmbed
 	if errors.As(err, &ce) {

@@ -115,6 +115,9 @@ func (m *metrics) instruments() error {
 				o.ObserveInt64(m.BreakerState, v, metric.WithAttributes(attribute.String("state", st)))
 			}
 		}
+		for _, rs := range m.srv.breakers.States() {
+			o.ObserveInt64(m.RouteBreakers, 1, metric.WithAttributes(attribute.String("route", rs.Route), attribute.String("state", rs.State)))
+		}
 		o.ObserveInt64(m.StatsDropped, m.stats.Dropped())
 		o.ObserveInt64(m.StatsFlushErrors, m.stats.FlushErrors())
 		// Requests first: finish counts a request after everything else it
@@ -123,7 +126,7 @@ func (m *metrics) instruments() error {
 		m.tokensSavedN.Each(func(v int64, opt []metric.ObserveOption) { o.ObserveInt64(m.TokensSaved, v, opt...) })
 		m.costSavedN.Each(func(v int64, opt []metric.ObserveOption) { o.ObserveFloat64(m.CostSaved, float64(v)/1e9, opt...) })
 		return nil
-	}, m.BreakerState, m.StatsDropped, m.StatsFlushErrors, m.Requests, m.TokensSaved, m.CostSaved)
+	}, m.BreakerState, m.RouteBreakers, m.StatsDropped, m.StatsFlushErrors, m.Requests, m.TokensSaved, m.CostSaved)
 	return err
 }
 

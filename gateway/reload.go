@@ -37,7 +37,8 @@ func (g *generations) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // dropping a request: requests already running finish with the
 // configuration they started with, new ones get cfg's. The store, the
 // cache entries, the statistics and the limiter's counters (buckets,
-// spend) are kept. The server, cache, log and stats sections need a
+// spend) and the provider breakers (unless cfg changes their settings)
+// are kept. The server, cache, log and stats sections need a
 // restart: Reload keeps their running values and reports in changed
 // which of them cfg would change. An invalid cfg changes nothing and is
 // the error.
@@ -85,7 +86,10 @@ func (s *Server) Reload(cfg *configs.Config, provs map[string]providers.Provider
 	*n = *old
 	n.cfg, n.auth, n.limits = &next, authn, lim
 	n.memo = newRequestMemo() // its entries hold routes and keys of the old routes
-	n.router = router.New(&next, router.Options{Providers: provs, Logger: n.log, Observer: n.routerObserver()})
+	if next.Upstream.BreakerFailures != old.cfg.Upstream.BreakerFailures || next.Upstream.BreakerCooldown != old.cfg.Upstream.BreakerCooldown {
+		n.breakers = newBreakers(&next, n.log) // new settings start closed
+	}
+	n.router = router.New(&next, router.Options{Providers: provs, Logger: n.log, Observer: n.routerObserver(), Breakers: n.breakers})
 	n.echo = n.newEcho()
 	n.metrics.configure(&next, n.router)
 	g.cur.Store(n)

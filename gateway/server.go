@@ -77,6 +77,7 @@ type Server struct {
 	propFields []string
 	metrics    *metrics
 	auth       *auth.Authenticator
+	breakers   *router.Breakers // the provider breakers, kept across Reload
 	started    time.Time
 	gens       *generations // shared by every configuration Reload made
 }
@@ -120,7 +121,8 @@ func New(ctx context.Context, cfg *configs.Config, deps Deps) (*Server, error) {
 		s.Close()
 		return nil, err
 	}
-	s.router = router.New(cfg, router.Options{Providers: deps.Providers, Logger: s.log, Observer: s.routerObserver()})
+	s.breakers = newBreakers(cfg, s.log)
+	s.router = router.New(cfg, router.Options{Providers: deps.Providers, Logger: s.log, Observer: s.routerObserver(), Breakers: s.breakers})
 	s.metrics.configure(cfg, s.router)
 	st := s.store
 	if s.metrics.tracing {
@@ -347,14 +349,33 @@ func (s *Server) healthz(c echo.Context) error {
 	return c.JSONBlob(http.StatusOK, []byte(`{"status":"ok"}`))
 }
 
-// readyz reports ready while the gateway can serve: a store that is down
-// makes it "degraded" (still 200: requests go to providers), never unready.
+// newBreakers builds the provider breakers of cfg.Upstream.
+func newBreakers(cfg *configs.Config, log *slog.Logger) *router.Breakers {
+	return router.NewBreakers(cfg.Upstream.BreakerFailures, cfg.Upstream.BreakerCooldown, func(route, from, to string) {
+		log.Warn("provider breaker", "route", route, "from", from, "to", to)
+	})
+}
+
+// readyz reports ready while the gateway can serve: a store that is down,
+// or a route whose provider breaker is open, makes it "degraded" (still
+// 200: requests go to providers, fallbacks or stale entries), never unready.
 func (s *Server) readyz(c echo.Context) error {
 	h := s.storeHealth(c.Request().Context())
+	open := s.breakers.States()
 	status := "ready"
-	if h.Status != "ok" {
+	if h.Status != "ok" || len(open) > 0 {
 		status = "degraded"
 	}
-	body := fmt.Sprintf(`{"status":%q,"store":{"kind":%q,"status":%q,"breaker":%q}}`, status, h.Kind, h.Status, h.Breaker)
-	return c.JSONBlob(http.StatusOK, []byte(body))
+	if open == nil {
+		open = []router.RouteState{}
+	}
+	return c.JSON(http.StatusOK, readiness{Status: status, Store: h, Providers: open})
+}
+
+// readiness is GET /readyz's answer; Providers lists the routes whose
+// breaker is not closed.
+type readiness struct {
+	Status    string              `json:"status"`
+	Store     storeHealth         `json:"store"`
+	Providers []router.RouteState `json:"providers"`
 }

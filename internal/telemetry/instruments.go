@@ -48,6 +48,7 @@ type Instruments struct {
 	ShadowHits       metric.Int64Counter
 	Revalidations    metric.Int64Counter
 	BreakerState     metric.Int64ObservableGauge
+	RouteBreakers    metric.Int64ObservableGauge
 	StatsDropped     metric.Int64ObservableCounter
 	StatsFlushErrors metric.Int64ObservableCounter
 }
@@ -115,6 +116,9 @@ func NewInstruments(meterName string) (*Instruments, error) {
 	check(err)
 	in.BreakerState, err = in.Meter.Int64ObservableGauge("ditto.store.breaker.state",
 		metric.WithDescription("1 for the cache store circuit breaker's current state (closed, half-open, open)."))
+	check(err)
+	in.RouteBreakers, err = in.Meter.Int64ObservableGauge("ditto.upstream.breaker.open",
+		metric.WithDescription("1 for each route (provider/upstream model) whose provider circuit breaker is open or half-open, by state; closed routes are not reported."))
 	check(err)
 	in.StatsDropped, err = in.Meter.Int64ObservableCounter("ditto.stats.dropped", metric.WithUnit("{event}"),
 		metric.WithDescription("Statistics events dropped because the flush queue was full."))

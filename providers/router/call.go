@@ -44,8 +44,15 @@ func (rt *Router) Call(ctx context.Context, r Route, req *normalize.Request, str
 			q = &cp
 		}
 		for attempt := 0; ; attempt++ {
+			done, err := rt.breakers.allow(ctx, route.Key())
+			if err != nil {
+				// The route kept failing: straight to the next fallback.
+				lastErr = err
+				break
+			}
 			resp, published, err := rt.attempt(ctx, r, route, prov, q, stream, publish)
 			err = classify(err)
+			done(err)
 			if err == nil {
 				if i > 0 {
 					rt.log.Info("answered by fallback", "route", r.Model, "fallback", route.Key())
@@ -149,7 +156,7 @@ func classify(err error) error {
 	}
 	var re *RouteError
 	switch {
-	case errors.Is(err, ErrStalled), errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded),
+	case errors.Is(err, ErrStalled), errors.Is(err, ErrCircuitOpen), errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded),
 		errors.Is(err, normalize.ErrInvalid), errors.As(err, &re):
 		return err
 	}
@@ -184,18 +191,22 @@ func Retryable(err error) bool {
 		return true
 	}
 	var re *RouteError
-	if errors.As(err, &re) || errors.Is(err, normalize.ErrInvalid) {
+	if errors.As(err, &re) || errors.Is(err, normalize.ErrInvalid) || errors.Is(err, ErrCircuitOpen) {
 		return false
 	}
 	return !errors.Is(err, context.Canceled) && !errors.Is(err, normalize.ErrIncomplete)
 }
 
 // Fallbackable reports whether another route may answer where this one
-// failed: anything retryable, and provider-side refusals that another route
-// may not share (unknown model, bad credentials, forbidden). A request the
+// failed: anything retryable, a route whose breaker is open, and
+// provider-side refusals that another route may not share (unknown model,
+// bad credentials, forbidden). A request the
 // provider found invalid (400, 413, 422) is invalid everywhere. It is also
 // what decides whether a stale entry may answer for a failed call.
 func Fallbackable(err error) bool {
+	if errors.Is(err, ErrCircuitOpen) {
+		return true
+	}
 	if pe, ok := providers.AsError(err); ok {
 		switch pe.Status {
 		case http.StatusUnauthorized, http.StatusForbidden, http.StatusNotFound:

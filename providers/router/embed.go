@@ -31,6 +31,10 @@ func (rt *Router) Embed(ctx context.Context, r Route, req *normalize.EmbeddingRe
 	q := *req
 	q.Model = r.UpstreamModel
 	for attempt := 0; ; attempt++ {
+		allowed, err := rt.breakers.allow(ctx, r.Key())
+		if err != nil {
+			return nil, err
+		}
 		actx := ctx
 		var done func(string, int, error)
 		if rt.obs.Embed != nil {
@@ -40,6 +44,7 @@ func (rt *Router) Embed(ctx context.Context, r Route, req *normalize.EmbeddingRe
 		resp, err := em.Embed(cctx, &q)
 		cancel()
 		err = classify(err)
+		allowed(err)
 		if done != nil {
 			model, tokens := "", 0
 			if resp != nil {

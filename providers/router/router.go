@@ -86,6 +86,9 @@ type Options struct {
 	// Logger receives operational events. Nil: slog.Default().
 	Logger   *slog.Logger
 	Observer Observer
+	// Breakers skips routes that keep failing (see Breakers). Nil: every
+	// route is always called.
+	Breakers *Breakers
 }
 
 // Router is immutable after New and safe for concurrent use.
@@ -98,12 +101,13 @@ type Router struct {
 	providers map[string]providers.Provider
 	log       *slog.Logger
 	obs       Observer
+	breakers  *Breakers
 }
 
 // New builds a router from cfg's routes, providers and upstream settings.
 func New(cfg *configs.Config, o Options) *Router {
 	rt := &Router{exact: map[string]*configs.Route{}, cfg: cfg.Providers, cache: cfg.Cache, up: cfg.Upstream,
-		providers: o.Providers, log: o.Logger, obs: o.Observer}
+		providers: o.Providers, log: o.Logger, obs: o.Observer, breakers: o.Breakers}
 	if rt.log == nil {
 		rt.log = slog.Default()
 	}
