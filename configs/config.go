@@ -26,6 +26,14 @@ import (
 //go:embed default.yaml
 var defaultYAML []byte
 
+// Bytes returns the secret's bytes, nil when it is empty.
+func (s Secret) Bytes() []byte {
+	if s == "" {
+		return nil
+	}
+	return []byte(s)
+}
+
 // Secret is a credential. It prints as REDACTED in logs, errors and dumps;
 // Value returns the real string.
 type Secret string
@@ -190,6 +198,11 @@ type Redis struct {
 	MinIdleConns    int           `yaml:"min_idle_conns"`
 	BreakerFailures int           `yaml:"breaker_failures"`
 	BreakerCooldown time.Duration `yaml:"breaker_cooldown"`
+	// EntryKeyEnv names the environment variable holding the key that
+	// seals every entry written to Redis (HMAC-SHA256); entries without a
+	// valid seal are misses. "": entries are not sealed.
+	EntryKeyEnv string `yaml:"entry_key_env"`
+	EntryKey    Secret `yaml:"-"` // resolved from EntryKeyEnv
 }
 
 // Provider types understood by providers/registry.
@@ -406,6 +419,9 @@ func (c *Config) ApplyEnv(getenv func(string) string) {
 			k.Key = Secret(getenv(k.KeyEnv))
 		}
 	}
+	if c.Cache.Redis.EntryKeyEnv != "" {
+		c.Cache.Redis.EntryKey = Secret(getenv(c.Cache.Redis.EntryKeyEnv))
+	}
 	if c.Auth.JWT.HMACSecretEnv != "" {
 		c.Auth.JWT.HMACSecret = Secret(getenv(c.Auth.JWT.HMACSecretEnv))
 	}
@@ -539,6 +555,9 @@ func (c *Config) Validate() error {
 	}
 	if c.Upstream.Retries < 0 || c.Upstream.Retries > 10 {
 		bad("upstream.retries", "must be between 0 and 10")
+	}
+	if r := c.Cache.Redis; r.EntryKeyEnv != "" && len(r.EntryKey) < 32 {
+		bad("cache.redis.entry_key_env", "environment variable %s must hold at least 32 bytes", r.EntryKeyEnv)
 	}
 	if c.Upstream.BreakerFailures < 0 || (c.Upstream.BreakerFailures > 0 && c.Upstream.BreakerCooldown <= 0) {
 		bad("upstream.breaker_failures", "breaker_failures must not be negative and breaker_cooldown must be positive")

@@ -197,6 +197,15 @@ func TestValidateControls(t *testing.T) {
 		{"empty model", func(c *Config) { c.Limits.Models = map[string]Rate{"": {}} }, "limits.models: model names"},
 		{"zero timeout", func(c *Config) { c.Limits.Timeout = 0 }, "limits.timeout: must be positive"},
 		{"zero breaker", func(c *Config) { c.Limits.BreakerFailures = 0 }, "limits.breaker_failures"},
+		{"short entry key", func(c *Config) {
+			c.Cache.Redis.EntryKeyEnv, c.Cache.Redis.EntryKey = "K", Secret("short")
+		}, "cache.redis.entry_key_env: environment variable K must hold at least 32 bytes"},
+		{"entry key", func(c *Config) {
+			c.Cache.Redis.EntryKeyEnv, c.Cache.Redis.EntryKey = "K", Secret(strings.Repeat("k", 32))
+		}, ""},
+		{"negative provider breaker", func(c *Config) { c.Upstream.BreakerFailures = -1 }, "upstream.breaker_failures"},
+		{"provider breaker without cool-down", func(c *Config) { c.Upstream.BreakerCooldown = 0 }, "upstream.breaker_failures"},
+		{"provider breaker off", func(c *Config) { c.Upstream.BreakerFailures, c.Upstream.BreakerCooldown = 0, 0 }, ""},
 		{"negative estimate", func(c *Config) { c.Limits.EstimatedOutputTokens = -5 }, "limits.estimated_output_tokens"},
 		{"budgets", func(c *Config) { c.Budgets.Tenants = map[string]Budget{"acme": {DailyUSD: 1.5, MonthlyUSD: 20}} }, ""},
 		{"negative budget", func(c *Config) { c.Budgets.Default.MonthlyUSD = -1 }, "budgets.default: daily_usd and monthly_usd"},

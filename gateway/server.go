@@ -195,6 +195,7 @@ func openStore(ctx context.Context, c configs.Cache, log *slog.Logger) (cache.St
 		MinIdleConns: c.Redis.MinIdleConns,
 		// One budget per operation: a slower Redis is a miss.
 		OperationTimeout: c.OperationTimeout,
+		EntryKey:         c.Redis.EntryKey.Bytes(),
 	})
 	if err != nil {
 		return nil, fmt.Errorf("gateway: redis: %w", err)

@@ -116,3 +116,35 @@ func FuzzUnmarshalEntry(f *testing.F) {
 		}
 	})
 }
+
+func TestSealRoundTripAndRefusals(t *testing.T) {
+	key := []byte("0123456789abcdef0123456789abcdef")
+	e := sampleEntry()
+	sealed := store.SealEntry(e, key)
+	got, err := store.OpenEntry(sealed, key)
+	if err != nil || !bytes.Equal(got.Body, e.Body) || !bytes.Equal(got.Meta, e.Meta) || got.Digest != e.Digest ||
+		!got.Created.Equal(e.Created) || got.Fresh != e.Fresh {
+		t.Fatalf("OpenEntry(SealEntry(e)) = %+v, %v; want e", got, err)
+	}
+	flipped := bytes.Clone(sealed)
+	flipped[len(flipped)-40] ^= 1 // a body byte
+	tests := []struct {
+		name string
+		give []byte
+		key  []byte
+	}{
+		{"unsealed value", store.MarshalEntry(e), key},
+		{"sealed under another key", store.SealEntry(e, []byte("another key of thirty-two bytes!")), key},
+		{"tampered body", flipped, key},
+		{"truncated seal", sealed[:len(sealed)-1], key},
+		{"empty", nil, key},
+	}
+	for _, tt := range tests {
+		if _, err := store.OpenEntry(tt.give, tt.key); !errors.Is(err, store.ErrCorrupt) {
+			t.Errorf("%s: OpenEntry = %v, want ErrCorrupt", tt.name, err)
+		}
+	}
+	if _, err := store.UnmarshalEntry(sealed); !errors.Is(err, store.ErrCorrupt) {
+		t.Errorf("UnmarshalEntry(sealed) = %v, want ErrCorrupt: a store without the key must not serve sealed values", err)
+	}
+}

@@ -69,7 +69,7 @@ func (r *Redis) LeaseGet(ctx context.Context, k cachekey.Key, ttl time.Duration)
 		}
 		return h, Entry{}, false, nil
 	}
-	e, derr := UnmarshalEntry(b)
+	e, derr := r.decode(b)
 	if derr != nil {
 		return h, Entry{}, false, nil
 	}
@@ -165,7 +165,7 @@ func (r *Redis) SetRelease(ctx context.Context, k cachekey.Key, e Entry, ttl tim
 		rel *redis.Cmd
 	)
 	_, _ = r.c.Pipelined(octx, func(p redis.Pipeliner) error {
-		set = p.Set(octx, r.key(k), MarshalEntry(e), ttl)
+		set = p.Set(octx, r.key(k), r.encode(e), ttl)
 		rel = p.EvalSha(octx, releaseScript.Hash(), []string{l.key}, l.token)
 		return nil
 	})

@@ -84,6 +84,12 @@ type RedisOptions struct {
 	// a holder that died. A live holder renews it every LeaseTTL/3 until it
 	// releases the lease (see Lease). Default DefaultLeaseTTL.
 	LeaseTTL time.Duration
+	// EntryKey, when set, seals every value written with an HMAC-SHA256
+	// under it (SealEntry) and refuses every value read without a valid
+	// seal (ErrCorrupt: a miss, overwritten by the next fill), so writers
+	// of a shared Redis that lack the key cannot inject answers. Values
+	// written without it are refused with it and vice versa.
+	EntryKey []byte
 }
 
 // Redis is a Backend on Redis (standalone, Sentinel or Cluster) through
@@ -91,10 +97,11 @@ type RedisOptions struct {
 // KeyPrefix + cachekey.Key.String(). It is safe for concurrent use. Wrap it
 // in a Breaker to fail fast during outages.
 type Redis struct {
-	c      redis.UniversalClient
-	cc     *redis.ClusterClient // c, when it is a Cluster client
-	prefix string
-	opTime time.Duration
+	c        redis.UniversalClient
+	cc       *redis.ClusterClient // c, when it is a Cluster client
+	prefix   string
+	entryKey []byte // RedisOptions.EntryKey
+	opTime   time.Duration
 
 	fullCoolDown time.Duration
 	fullUntil    atomic.Int64 // Unix nanoseconds; writes are skipped before it
@@ -142,7 +149,7 @@ func NewRedis(ctx context.Context, opts RedisOptions) (*Redis, error) {
 	if lease <= 0 {
 		lease = DefaultLeaseTTL
 	}
-	r := &Redis{c: c, prefix: opts.KeyPrefix, opTime: op, fullCoolDown: full, leaseTTL: lease, done: make(chan struct{})}
+	r := &Redis{c: c, prefix: opts.KeyPrefix, entryKey: opts.EntryKey, opTime: op, fullCoolDown: full, leaseTTL: lease, done: make(chan struct{})}
 	if cc, ok := c.(*redis.ClusterClient); ok {
 		r.cc, r.kick = cc, make(chan struct{}, 1)
 		r.wg.Go(r.follow)
@@ -317,6 +324,22 @@ func (r *Redis) key(k cachekey.Key) string {
 	return r.prefix + k.String()
 }
 
+// encode is MarshalEntry, or SealEntry with an entry key.
+func (r *Redis) encode(e Entry) []byte {
+	if r.entryKey != nil {
+		return SealEntry(e, r.entryKey)
+	}
+	return MarshalEntry(e)
+}
+
+// decode is UnmarshalEntry, or OpenEntry with an entry key.
+func (r *Redis) decode(b []byte) (Entry, error) {
+	if r.entryKey != nil {
+		return OpenEntry(b, r.entryKey)
+	}
+	return UnmarshalEntry(b)
+}
+
 // Get fetches and decodes the entry stored under k. The Body is read-only.
 func (r *Redis) Get(ctx context.Context, k cachekey.Key) (Entry, bool, error) {
 	ctx, cancel := r.op(ctx)
@@ -329,7 +352,7 @@ func (r *Redis) Get(ctx context.Context, k cachekey.Key) (Entry, bool, error) {
 		r.failed(err)
 		return Entry{}, false, fmt.Errorf("redis get: %w", err)
 	}
-	e, err := UnmarshalEntry(b)
+	e, err := r.decode(b)
 	if err != nil {
 		return Entry{}, false, fmt.Errorf("redis get: %w", err)
 	}
@@ -349,7 +372,7 @@ func (r *Redis) Set(ctx context.Context, k cachekey.Key, e Entry, ttl time.Durat
 	}
 	ctx, cancel := r.op(ctx)
 	defer cancel()
-	if err := r.c.Set(ctx, r.key(k), MarshalEntry(e), ttl).Err(); err != nil {
+	if err := r.c.Set(ctx, r.key(k), r.encode(e), ttl).Err(); err != nil {
 		return r.writeFailed("redis set", err)
 	}
 	return nil
@@ -401,7 +424,7 @@ func (r *Redis) getMany(ctx context.Context, ks []cachekey.Key, withTTL bool) ([
 			}
 			out[i].Err = fmt.Errorf("redis get many: %w", cerr)
 		default:
-			e, derr := UnmarshalEntry(b)
+			e, derr := r.decode(b)
 			if derr != nil {
 				out[i].Err = fmt.Errorf("redis get many: %w", derr)
 				continue

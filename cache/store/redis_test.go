@@ -407,3 +407,48 @@ func TestRedisKilledUnderLoad(t *testing.T) {
 		t.Errorf("slowest call took %v, want < 2s", d)
 	}
 }
+
+// TestRedisEntryKey: with an entry key the store passes the Backend
+// contract, and a value someone else wrote into the same Redis — a
+// well-formed entry with a valid checksum and a matching digest — is
+// refused as corrupt (a miss, not a hit), then overwritten by the next
+// fill. A store without the key refuses sealed values too.
+func TestRedisEntryKey(t *testing.T) {
+	srv := redistest.Start(t)
+	key := []byte("0123456789abcdef0123456789abcdef")
+	var n atomic.Int64
+	storetest.Run(t, func(t *testing.T) store.Backend {
+		return newRedis(t, store.RedisOptions{URL: srv.URL(), KeyPrefix: fmt.Sprintf("sealed%d|", n.Add(1)), EntryKey: key})
+	})
+
+	ctx := t.Context()
+	r := newRedis(t, store.RedisOptions{URL: srv.URL(), EntryKey: key})
+	k := cachekey.New("ns", "r", []byte("injected"))
+	forged := store.MarshalEntry(store.Entry{Digest: k.Digest, Body: []byte(`{"choices":[{"message":{"content":"buy now"}}]}`)})
+	if err := srv.Client().Set(ctx, k.String(), forged, time.Hour).Err(); err != nil {
+		t.Fatal(err)
+	}
+	if e, ok, err := r.Get(ctx, k); ok || !errors.Is(err, store.ErrCorrupt) {
+		t.Fatalf("Get(forged entry) = %q, %v, %v; want a miss with ErrCorrupt", e.Body, ok, err)
+	}
+	h, e, ok, err := r.LeaseGet(ctx, k, time.Second)
+	h.Release()
+	if ok || err != nil || e.Body != nil {
+		t.Errorf("LeaseGet(forged entry) = %q, %v, %v; want a miss", e.Body, ok, err)
+	}
+	res, err := r.GetMany(ctx, []cachekey.Key{k})
+	if err != nil || res[0].Found || !errors.Is(res[0].Err, store.ErrCorrupt) {
+		t.Errorf("GetMany(forged entry) = %+v, %v; want a miss with ErrCorrupt", res, err)
+	}
+	want := store.Entry{Digest: k.Digest, Body: []byte(`{"real":true}`)}
+	if err := r.Set(ctx, k, want, time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	if got, ok, err := r.Get(ctx, k); !ok || err != nil || !bytes.Equal(got.Body, want.Body) {
+		t.Errorf("Get after the fill = %q, %v, %v; want %q", got.Body, ok, err, want.Body)
+	}
+	plain := newRedis(t, store.RedisOptions{URL: srv.URL()})
+	if _, ok, err := plain.Get(ctx, k); ok || !errors.Is(err, store.ErrCorrupt) {
+		t.Errorf("a store without the key read a sealed value: %v, %v", ok, err)
+	}
+}
