@@ -149,8 +149,13 @@ type Server struct {
 	IdleTimeout       time.Duration `yaml:"idle_timeout"`
 	WriteTimeout      time.Duration `yaml:"write_timeout"`
 	ShutdownTimeout   time.Duration `yaml:"shutdown_timeout"`
-	MaxBodyBytes      int64         `yaml:"max_body_bytes"`
-	MaxHeaderBytes    int           `yaml:"max_header_bytes"`
+	// BodyTimeout bounds reading a request's body (a slow or stalled
+	// upload gets 408); ReadTimeout still bounds the whole request.
+	BodyTimeout    time.Duration `yaml:"body_timeout"`
+	MaxBodyBytes   int64         `yaml:"max_body_bytes"`
+	MaxHeaderBytes int           `yaml:"max_header_bytes"`
+	// MaxHeaderCount caps the number of header lines (431 beyond it).
+	MaxHeaderCount int `yaml:"max_header_count"`
 }
 
 // Cache configures caching and the store.
@@ -451,6 +456,12 @@ func (c *Config) Validate() error {
 	}
 	if c.Server.MaxHeaderBytes <= 0 {
 		bad("server.max_header_bytes", "must be positive")
+	}
+	if c.Server.MaxHeaderCount <= 0 {
+		bad("server.max_header_count", "must be positive")
+	}
+	if c.Server.BodyTimeout < 0 {
+		bad("server.body_timeout", "must not be negative")
 	}
 	if !ValidName(c.Cache.Namespace) {
 		bad("cache.namespace", "must be 1-64 letters, digits, '.', '_' or '-'")

@@ -127,14 +127,36 @@ func (s *Server) writeLog(c echo.Context, id string, start time.Time, err error)
 	_ = s.log.Handler().Handle(ctx, r)
 }
 
+// maxCredentialBytes bounds a credential header's value: no API key and no
+// sensible JWT is longer, so a longer one is refused as a bad credential
+// (401), not as oversized headers. Credential headers do not count toward
+// server.max_header_bytes.
+const maxCredentialBytes = 16 << 10
+
+// credentialHeaders are the headers clients send keys and tokens in.
+var credentialHeaders = map[string]bool{"Authorization": true, "X-Api-Key": true, "Api-Key": true}
+
 // limitHeaders answers requests whose headers exceed server.max_header_bytes
-// with a 431 in OpenAI's error shape.
+// or server.max_header_count with a 431, and requests with an oversized
+// credential with a 401, both in OpenAI's error shape.
 func (s *Server) limitHeaders(c echo.Context, next echo.HandlerFunc) error {
-	n := 0
+	n, lines := 0, 0
 	for k, vs := range c.Request().Header {
+		lines += len(vs)
+		cred := credentialHeaders[k]
 		for _, v := range vs {
+			if cred {
+				if len(v) > maxCredentialBytes {
+					return errCredentialTooLong
+				}
+				continue
+			}
 			n += len(k) + len(v) + 4 // ": " and CRLF
 		}
+	}
+	if lines > s.cfg.Server.MaxHeaderCount {
+		return apiError(http.StatusRequestHeaderFieldsTooLarge, "invalid_request_error", "headers_too_large", "",
+			"The request has more than "+strconv.Itoa(s.cfg.Server.MaxHeaderCount)+" header lines.")
 	}
 	if n > s.cfg.Server.MaxHeaderBytes {
 		return apiError(http.StatusRequestHeaderFieldsTooLarge, "invalid_request_error", "headers_too_large", "",
@@ -142,6 +164,9 @@ func (s *Server) limitHeaders(c echo.Context, next echo.HandlerFunc) error {
 	}
 	return next(c)
 }
+
+var errCredentialTooLong = apiError(http.StatusUnauthorized, "invalid_request_error", "invalid_api_key", "",
+	"Incorrect API key provided: the credential is longer than any key this gateway accepts.")
 
 // maxLoggedPrompt bounds the prompt text a request log line carries.
 const maxLoggedPrompt = 2000

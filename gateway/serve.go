@@ -8,6 +8,7 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"os"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -640,33 +641,62 @@ func (s *Server) remember(c echo.Context, x *exchange) {
 		route: x.route, key: x.key, keyStr: x.keyStr, prompt: st.prompt, hasPrompt: st.hasPrompt, last: x.rendered})
 }
 
-// readBody reads the request body up to server.max_body_bytes. A body with
-// a Content-Length is read into a buffer of exactly that size (no growing,
-// no limiting reader: net/http already stops at the length); a chunked one
-// through http.MaxBytesReader.
+// readBody reads the request body up to server.max_body_bytes within
+// server.body_timeout. A body with a Content-Length is read into a buffer
+// of exactly that size (no growing, no limiting reader: net/http already
+// stops at the length); a chunked one through http.MaxBytesReader.
 func (s *Server) readBody(c echo.Context) ([]byte, error) {
 	r := c.Request()
 	limit := s.cfg.Server.MaxBodyBytes
-	if n := r.ContentLength; n >= 0 {
-		if n > limit {
-			return nil, toAPIError(&http.MaxBytesError{Limit: limit})
-		}
-		buf := make([]byte, n)
-		if _, err := io.ReadFull(r.Body, buf); err != nil {
-			return nil, errUnreadableBody
+	n := r.ContentLength
+	if n > limit {
+		return nil, toAPIError(&http.MaxBytesError{Limit: limit})
+	}
+	if n == 0 {
+		return []byte{}, nil
+	}
+	// The body's own deadline, lifted again once it is read: the answer
+	// may take longer than any read timeout, and an expired read deadline
+	// would make net/http cancel the request.
+	rc := http.NewResponseController(c.Response())
+	deadline := false
+	if t := s.cfg.Server.BodyTimeout; t > 0 {
+		deadline = rc.SetReadDeadline(time.Now().Add(t)) == nil
+	}
+	var err error
+	var buf []byte
+	if n > 0 {
+		buf = make([]byte, n)
+		_, err = io.ReadFull(r.Body, buf)
+	} else {
+		r.Body = http.MaxBytesReader(c.Response(), r.Body, limit)
+		b := bytes.NewBuffer(make([]byte, 0, 4096))
+		_, err = b.ReadFrom(r.Body)
+		buf = b.Bytes()
+	}
+	if err == nil {
+		if deadline {
+			rc.SetReadDeadline(time.Time{})
 		}
 		return buf, nil
 	}
-	r.Body = http.MaxBytesReader(c.Response(), r.Body, limit)
-	buf := bytes.NewBuffer(make([]byte, 0, 4096))
-	if _, err := buf.ReadFrom(r.Body); err != nil {
-		var mbe *http.MaxBytesError
-		if errors.As(err, &mbe) {
-			return nil, toAPIError(err)
-		}
-		return nil, errUnreadableBody
+	// The connection cannot carry another request: close it after the
+	// error answer rather than let net/http drain the rest of the body.
+	c.Response().Header().Set("Connection", "close")
+	var mbe *http.MaxBytesError
+	switch {
+	case errors.As(err, &mbe):
+		return nil, toAPIError(err)
+	case errors.Is(err, os.ErrDeadlineExceeded):
+		return nil, errBodyTimeout(s.cfg.Server.BodyTimeout)
 	}
-	return buf.Bytes(), nil
+	return nil, errUnreadableBody
+}
+
+// errBodyTimeout is a body not read within server.body_timeout.
+func errBodyTimeout(t time.Duration) *APIError {
+	return apiError(http.StatusRequestTimeout, "invalid_request_error", "body_timeout", "",
+		"The request body was not received within "+t.String()+".")
 }
 
 var errUnreadableBody = apiError(http.StatusBadRequest, "invalid_request_error", "invalid_body", "", "The request body could not be read.")

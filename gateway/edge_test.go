@@ -1,0 +1,172 @@
+package gateway
+
+import (
+	"bufio"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/dittocache/ditto/configs"
+)
+
+// rawExchange writes raw to a new connection to addr, half-closes it when
+// halfClose is set, and reads the one response. It fails the test when no
+// response arrives within 10 s.
+func rawExchange(t *testing.T, addr, raw string, halfClose bool) (*http.Response, string) {
+	t.Helper()
+	conn, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	if _, err := io.WriteString(conn, raw); err != nil {
+		t.Fatal(err)
+	}
+	if halfClose {
+		conn.(*net.TCPConn).CloseWrite()
+	}
+	conn.SetReadDeadline(time.Now().Add(10 * time.Second))
+	resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+	if err != nil {
+		t.Fatalf("no response: %v", err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	return resp, string(b)
+}
+
+// errorCode returns the code of an OpenAI error body ("" when it is not one).
+func errorCode(body string) string {
+	var e struct {
+		Error struct {
+			Message string  `json:"message"`
+			Type    string  `json:"type"`
+			Code    *string `json:"code"`
+		} `json:"error"`
+	}
+	if json.Unmarshal([]byte(body), &e) != nil || e.Error.Message == "" || e.Error.Type == "" || e.Error.Code == nil {
+		return ""
+	}
+	return *e.Error.Code
+}
+
+// 5,000 tiny headers fit the byte limit but not server.max_header_count.
+func TestTooManyHeadersGet431(t *testing.T) {
+	g := newTestGateway(t, testOpts{})
+	addr := serveReal(t, g)
+	var raw strings.Builder
+	body := chatBody("hi", false)
+	fmt.Fprintf(&raw, "POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: %d\r\n", len(body))
+	for i := range 5000 {
+		fmt.Fprintf(&raw, "X-%d: a\r\n", i)
+	}
+	raw.WriteString("\r\n" + body)
+	resp, got := rawExchange(t, addr, raw.String(), false)
+	if resp.StatusCode != http.StatusRequestHeaderFieldsTooLarge || errorCode(got) != "headers_too_large" {
+		t.Errorf("5,000 headers: %d %s, want 431 headers_too_large", resp.StatusCode, got)
+	}
+	// The default count passes ordinary clients' headers.
+	if code, _, _ := completion(t, g.url, "hi"); code != 200 {
+		t.Errorf("ordinary request: %d", code)
+	}
+	if g.up.Calls() != 1 {
+		t.Errorf("upstream calls = %d, want 1 (the ordinary request only)", g.up.Calls())
+	}
+}
+
+// A chunked body that promises more than it sends and then half-closes
+// gets a 400, not silence.
+func TestShortChunkedBodyThenHalfCloseGets400(t *testing.T) {
+	g := newTestGateway(t, testOpts{})
+	addr := serveReal(t, g)
+	raw := "POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n" +
+		"1000\r\n{\"model\":\"gpt-4o\""
+	resp, got := rawExchange(t, addr, raw, true)
+	if resp.StatusCode != http.StatusBadRequest || errorCode(got) != "invalid_body" {
+		t.Errorf("short chunked body: %d %s, want 400 invalid_body", resp.StatusCode, got)
+	}
+	// The same with a Content-Length larger than the body.
+	raw = "POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 4096\r\n\r\n{\"model\""
+	resp, got = rawExchange(t, addr, raw, true)
+	if resp.StatusCode != http.StatusBadRequest || errorCode(got) != "invalid_body" {
+		t.Errorf("short Content-Length body: %d %s, want 400 invalid_body", resp.StatusCode, got)
+	}
+	if g.up.Calls() != 0 {
+		t.Error("a truncated body reached upstream")
+	}
+}
+
+// An absurd credential (64 KiB of dots) is an authentication failure, not
+// a header-size one: 401 in OpenAI's shape.
+func TestHugeCredentialGets401(t *testing.T) {
+	g := newTestGatewayWith(t, func(c *configs.Config, _ *Deps) {
+		c.Auth.Keys = []configs.APIKey{{Name: "k", KeyEnv: "K", Key: "sk-ditto-0123456789", Tenant: "acme"}}
+	})
+	addr := serveReal(t, g)
+	for _, h := range []string{"Authorization: Bearer ", "X-Api-Key: "} {
+		body := chatBody("hi", false)
+		raw := fmt.Sprintf("POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: %d\r\n%s%s\r\n\r\n%s",
+			len(body), h, strings.Repeat(".", 64<<10), body)
+		resp, got := rawExchange(t, addr, raw, false)
+		if resp.StatusCode != http.StatusUnauthorized || errorCode(got) != "invalid_api_key" {
+			t.Errorf("%s64 KiB of dots: %d %s, want 401 invalid_api_key", h, resp.StatusCode, got)
+		}
+	}
+	if g.up.Calls() != 0 {
+		t.Error("an unauthenticated request reached upstream")
+	}
+}
+
+// A body trickling in a byte at a time is cut after server.body_timeout
+// with a 408 while the client is still sending (not once it has sent all,
+// nor at server.read_timeout).
+func TestSlowBodyGets408(t *testing.T) {
+	g := newTestGateway(t, testOpts{cfg: func(c *configs.Config) { c.Server.BodyTimeout = 300 * time.Millisecond }})
+	addr := serveReal(t, g)
+	conn, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	body := chatBody(strings.Repeat("slow ", 60), false) // ~340 bytes: 17 s at 50 ms a byte
+	fmt.Fprintf(conn, "POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n", len(body))
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for i := 0; i < len(body); i++ {
+			if _, err := conn.Write([]byte{body[i]}); err != nil {
+				return
+			}
+			select {
+			case <-time.After(50 * time.Millisecond):
+			case <-t.Context().Done():
+				return
+			}
+		}
+	}()
+	conn.SetReadDeadline(time.Now().Add(30 * time.Second))
+	resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+	if err != nil {
+		t.Fatalf("no response to a slow body: %v", err)
+	}
+	select {
+	case <-done:
+		t.Error("the answer came only after the whole body was sent")
+	default:
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	conn.Close()
+	<-done
+	if resp.StatusCode != http.StatusRequestTimeout || errorCode(string(b)) != "body_timeout" {
+		t.Errorf("slow body: %d %s, want 408 body_timeout", resp.StatusCode, b)
+	}
+	if g.up.Calls() != 0 {
+		t.Error("a slow body reached upstream")
+	}
+}
