@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"go.uber.org/goleak"
+
 	"github.com/dittocache/ditto/configs"
 )
 
@@ -169,4 +171,74 @@ func TestSlowBodyGets408(t *testing.T) {
 	if g.up.Calls() != 0 {
 		t.Error("a slow body reached upstream")
 	}
+}
+
+// Slow readers — clients that read a few bytes of a stream, stall, then
+// hang up — leave no goroutine behind: not in the handlers, the fills,
+// the connections or the upstream calls.
+func TestSlowReadersLeaveNoGoroutines(t *testing.T) {
+	g := newTestGateway(t, testOpts{})
+	g.up.SetEcho(true) // a word per event: 300 words at 20 ms are a 6 s stream, cut by the hang-ups
+	g.up.SetStreamDelay(20 * time.Millisecond)
+	addr := serveReal(t, g)
+	// A first request starts what the gateway starts once (pools,
+	// flushers); only what the slow readers start must end.
+	if code, _, _ := completion(t, g.url, "warm up"); code != 200 {
+		t.Fatalf("warm-up: %d", code)
+	}
+	before := goleak.IgnoreCurrent()
+
+	const readers = 20
+	errs := make(chan error, readers)
+	for i := range readers {
+		go func() {
+			// Two readers per prompt: a fill with a follower, then none.
+			prompt := fmt.Sprintf("slow reader %d ", i%10) + strings.Repeat("word ", 300)
+			errs <- slowRead(addr, chatBody(prompt, true), i%2 == 0)
+		}()
+	}
+	for range readers {
+		if err := <-errs; err != nil {
+			t.Error(err)
+		}
+	}
+	if g.up.Calls() < 11 {
+		t.Errorf("upstream calls = %d, want at least one per prompt (10) and the warm-up", g.up.Calls())
+	}
+	waitFor(t, func() bool { return g.up.Active() == 0 }) // every upstream stream is cancelled
+	if err := goleak.Find(before,
+		goleak.IgnoreTopFunction("net/http.(*persistConn).readLoop"),
+		goleak.IgnoreTopFunction("net/http.(*persistConn).writeLoop"),
+		goleak.IgnoreAnyFunction("net/http/httptest.(*Server).wrap.func1"), // the fake upstream's idle connections
+	); err != nil {
+		t.Errorf("goroutines outlived the slow readers: %v", err)
+	}
+}
+
+// slowRead sends a streaming request with a tiny receive buffer, reads
+// its first bytes, stalls, and hangs up; with drain it first reads a
+// little more, a few bytes at a time.
+func slowRead(addr, body string, drain bool) error {
+	conn, err := net.Dial("tcp", addr)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	conn.(*net.TCPConn).SetReadBuffer(512)
+	fmt.Fprintf(conn, "POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nAccept: text/event-stream\r\nContent-Length: %d\r\n\r\n%s", len(body), body)
+	conn.SetReadDeadline(time.Now().Add(10 * time.Second))
+	buf := make([]byte, 16)
+	if _, err := io.ReadFull(conn, buf); err != nil {
+		return fmt.Errorf("slow reader got no answer: %w", err)
+	}
+	time.Sleep(100 * time.Millisecond)
+	if drain {
+		for range 10 {
+			if _, err := conn.Read(buf[:4]); err != nil {
+				break
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+	}
+	return nil
 }
