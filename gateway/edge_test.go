@@ -242,3 +242,87 @@ func slowRead(addr, body string, drain bool) error {
 	}
 	return nil
 }
+
+// Purging a tenant removes everything it owns: its entries, its
+// sub-namespaces' (X-Ditto-Namespace) and its loose-matching routes'; other
+// tenants keep theirs.
+func TestTenantPurgeRemovesSubNamespacesAndLooseRoutes(t *testing.T) {
+	g := newTestGateway(t, testOpts{cfg: func(c *configs.Config) {
+		c.Auth.Keys = []configs.APIKey{
+			{Name: "acme", Tenant: "acme", SHA256: sha(keyAcme)},
+			{Name: "beta", Tenant: "beta", KeyEnv: "X", Key: keyBeta},
+		}
+		c.Auth.AdminKey = adminKey
+		c.Routes = []configs.Route{{Model: "gpt-4o-loose", Provider: "openai", UpstreamModel: "gpt-4o",
+			Cache: configs.RouteCache{IgnoreFields: []string{"seed"}}}}
+	}})
+	chat := g.url + "/v1/chat/completions"
+	loose := `{"model":"gpt-4o-loose","seed":1,"messages":[{"role":"user","content":"loose"}]}`
+	type ask struct {
+		key, body string
+		hdr       []string
+	}
+	asks := []ask{
+		{keyAcme, chatBody("plain", false), nil},
+		{keyAcme, chatBody("sub", false), []string{"X-Ditto-Namespace", "sub1"}},
+		{keyAcme, loose, nil},
+		{keyBeta, chatBody("plain", false), nil},
+	}
+	status := func(a ask) string {
+		_, h, _ := call(t, "POST", chat, a.key, a.body, a.hdr...)
+		return h.Get("X-Ditto-Cache")
+	}
+	for _, a := range asks {
+		status(a)
+		if got := status(a); got != "HIT" {
+			t.Fatalf("%s before the purge: %s, want HIT", a.body, got)
+		}
+	}
+	code, _, m := call(t, "DELETE", g.url+"/v1/cache?namespace=acme", adminKey, "")
+	if code != 200 || m["deleted"] != float64(3) {
+		t.Errorf("DELETE ?namespace=acme: %d %v, want 3 deleted", code, m)
+	}
+	for i, a := range asks {
+		want := "MISS"
+		if i == 3 {
+			want = "HIT" // beta's
+		}
+		if got := status(a); got != want {
+			t.Errorf("%s after acme's purge: %s, want %s", a.body, got, want)
+		}
+	}
+}
+
+// A model name with control characters is refused with a 400 before it
+// can reach a header or an upstream URL; no response header carries raw
+// request bytes.
+func TestControlCharactersInModelGet400(t *testing.T) {
+	g := newTestGateway(t, testOpts{})
+	for _, model := range []string{"gpt-4o-mini\u0000x", "gpt-4o\r\nX-Injected: 1", "gpt\u007f"} {
+		body, _ := json.Marshal(map[string]any{"model": model, "messages": []map[string]string{{"role": "user", "content": "hi"}}})
+		for _, path := range []string{"/v1/chat/completions", "/v1/embeddings"} {
+			if path == "/v1/embeddings" {
+				body, _ = json.Marshal(map[string]any{"model": model, "input": "hi"})
+			}
+			resp, err := http.Post(g.url+path, "application/json", strings.NewReader(string(body)))
+			if err != nil {
+				t.Fatalf("%s %q: the Go client could not read the answer: %v", path, model, err)
+			}
+			b, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode != 400 || errorCode(string(b)) == "" {
+				t.Errorf("%s %q: %d %s, want 400 OpenAI JSON", path, model, resp.StatusCode, b)
+			}
+			for k, vs := range resp.Header {
+				for _, v := range vs {
+					if strings.ContainsAny(v, "\x00\r\n\x7f") || k == "X-Injected" {
+						t.Errorf("%s %q: header %s carries raw request bytes: %q", path, model, k, v)
+					}
+				}
+			}
+		}
+	}
+	if g.up.Calls() != 0 {
+		t.Error("a bad model name reached upstream")
+	}
+}
