@@ -13,7 +13,9 @@ import (
 
 	"go.uber.org/goleak"
 
+	"github.com/dittocache/ditto/cache/store"
 	"github.com/dittocache/ditto/configs"
+	"github.com/dittocache/ditto/internal/redistest"
 )
 
 // rawExchange writes raw to a new connection to addr, half-closes it when
@@ -324,5 +326,58 @@ func TestControlCharactersInModelGet400(t *testing.T) {
 	}
 	if g.up.Calls() != 0 {
 		t.Error("a bad model name reached upstream")
+	}
+}
+
+// Entries someone else wrote into the gateway's Redis are not trusted: a
+// well-formed entry (valid checksum, the request's digest) whose body is
+// not JSON is a miss, not a HIT with garbage; and with
+// cache.redis.entry_key_env even a well-formed JSON answer written without
+// the key is a miss, refilled from upstream.
+func TestForeignEntriesAreNotServed(t *testing.T) {
+	rs := redistest.Start(t)
+	for _, sealed := range []bool{false, true} {
+		t.Run(fmt.Sprintf("sealed=%v", sealed), func(t *testing.T) {
+			rs.Client().FlushAll(t.Context())
+			g := newTestGateway(t, testOpts{cfg: func(c *configs.Config) {
+				c.Cache.Redis.URL = configs.Secret(rs.URL())
+				if sealed {
+					c.Cache.Redis.EntryKeyEnv, c.Cache.Redis.EntryKey = "K", configs.Secret(strings.Repeat("k", 32))
+				}
+			}})
+			resp, err := post(t.Context(), t, g.url, chatBody("who wrote this?", false))
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			key := resp.Header.Get("X-Ditto-Cache-Key")
+			raw, err := rs.Client().Get(t.Context(), key).Bytes()
+			if err != nil {
+				t.Fatalf("entry not in Redis under %s: %v", key, err)
+			}
+			open := store.UnmarshalEntry
+			if sealed {
+				open = func(b []byte) (store.Entry, error) { return store.OpenEntry(b, []byte(strings.Repeat("k", 32))) }
+			}
+			e, err := open(raw)
+			if err != nil {
+				t.Fatal(err)
+			}
+			forged := e
+			forged.Body = []byte("<html>not an answer</html>")
+			if sealed {
+				forged.Body = []byte(`{"id":"chatcmpl-x","object":"chat.completion","created":1,"model":"gpt-4o","choices":[{"index":0,"message":{"role":"assistant","content":"injected"},"finish_reason":"stop"}]}`)
+			}
+			if err := rs.Client().Set(t.Context(), key, store.MarshalEntry(forged), time.Hour).Err(); err != nil {
+				t.Fatal(err)
+			}
+			code, cacheStatus, content := completion(t, g.url, "who wrote this?")
+			if code != 200 || cacheStatus != "MISS" || content == "injected" {
+				t.Errorf("forged entry: %d %s %q, want a MISS answered upstream", code, cacheStatus, content)
+			}
+			if _, cacheStatus, _ := completion(t, g.url, "who wrote this?"); cacheStatus != "HIT" {
+				t.Errorf("after the refill: %s, want HIT", cacheStatus)
+			}
+		})
 	}
 }
