@@ -92,16 +92,12 @@ func (s *Server) embeddingsHandler(c echo.Context) error {
 // headers and accounting: usage is the sum of the items' own token counts
 // (stored with each), savings those of the items served from the cache.
 func (s *Server) writeEmbeddings(c echo.Context, x *exchange, req *normalize.EmbeddingRequest, items []cache.Item) error {
-	vectors := make([][]float32, len(items))
+	vectors := make([][]byte, len(items))
 	var total, saved, hits, fetched int
 	status := cache.Hit
 	stored := true
 	for i, it := range items {
-		v, err := normalize.DecodeVector(it.Entry.Body)
-		if err != nil {
-			return err // checked on lookup and written by us: an internal error
-		}
-		vectors[i] = v
+		vectors[i] = it.Entry.Body // checked on lookup (checkVector) or written by the fill
 		n, _ := strconv.Atoi(string(it.Entry.Meta))
 		total += n
 		switch it.Status {
@@ -140,16 +136,18 @@ func (s *Server) writeEmbeddings(c echo.Context, x *exchange, req *normalize.Emb
 	h["X-Ditto-Cache-Items"] = []string{"hit=" + strconv.Itoa(hits) + ", fetched=" + strconv.Itoa(fetched) + ", total=" + strconv.Itoa(len(items))}
 	x.saved = &normalize.Usage{PromptTokens: saved, TotalTokens: saved}
 	s.outcome(c, x, status.String(), nil)
-	body := embeddings.AppendResponse(nil, vectors, x.route.UpstreamModel,
+	body := s.vectors.AppendResponse(nil, vectors, x.route.UpstreamModel,
 		normalize.EmbeddingUsage{PromptTokens: total, TotalTokens: total}, req.EncodingFormat)
 	return writeTagged(c, body)
 }
 
 // checkVector accepts a stored item that decodes to a vector.
-func checkVector(body []byte) error {
-	_, err := normalize.DecodeVector(body)
-	return err
-}
+func checkVector(body []byte) error { return normalize.CheckVector(body) }
+
+// vectorTextBytes bounds the float text of hot vectors kept by
+// Server.vectors (embeddings.Renderer): about a thousand 1,536-dimension
+// vectors.
+const vectorTextBytes = 16 << 20
 
 // embedFill fetches a batch's missing items in one provider call,
 // admitted by the rate limits and budgets like any provider call.

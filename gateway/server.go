@@ -30,6 +30,7 @@ import (
 	"github.com/dittocache/ditto/internal/auth"
 	"github.com/dittocache/ditto/internal/limits"
 	"github.com/dittocache/ditto/internal/telemetry"
+	"github.com/dittocache/ditto/normalize/embeddings"
 	"github.com/dittocache/ditto/providers"
 	"github.com/dittocache/ditto/providers/router"
 )
@@ -78,6 +79,7 @@ type Server struct {
 	metrics    *metrics
 	auth       *auth.Authenticator
 	breakers   *router.Breakers // the provider breakers, kept across Reload
+	vectors    *embeddings.Renderer
 	started    time.Time
 	gens       *generations // shared by every configuration Reload made
 }
@@ -100,6 +102,7 @@ func New(ctx context.Context, cfg *configs.Config, deps Deps) (*Server, error) {
 		hasher:   deps.Hasher,
 		memo:     newRequestMemo(),
 		recorded: newRecorded(),
+		vectors:  embeddings.NewRenderer(vectorTextBytes),
 		started:  time.Now(),
 	}
 	if s.log == nil {

@@ -186,6 +186,21 @@ func DecodeVector(b []byte) ([]float32, error) {
 	return v, nil
 }
 
+// CheckVector reports what DecodeVector would about b, without decoding
+// it: nil for a vector DecodeVector accepts.
+func CheckVector(b []byte) error {
+	if len(b) == 0 || len(b)%4 != 0 {
+		return errVectorLength(len(b))
+	}
+	for i := 0; i < len(b); i += 4 {
+		// A float32 is NaN or infinite exactly when its exponent bits are all set.
+		if binary.LittleEndian.Uint32(b[i:])&0x7f80_0000 == 0x7f80_0000 {
+			return &vectorError{"value " + strconv.Itoa(i/4) + " is not finite"}
+		}
+	}
+	return nil
+}
+
 func errVectorLength(n int) error {
 	return &vectorError{strconv.Itoa(n) + " bytes is not a whole, non-empty number of float32 values"}
 }

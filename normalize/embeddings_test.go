@@ -58,6 +58,9 @@ func TestDecodeVectorRejects(t *testing.T) {
 		if v, err := normalize.DecodeVector(tt.give); !errors.Is(err, normalize.ErrVector) {
 			t.Errorf("%s: DecodeVector(% x) = %v, %v; want an error wrapping ErrVector", tt.name, tt.give, v, err)
 		}
+		if err := normalize.CheckVector(tt.give); !errors.Is(err, normalize.ErrVector) {
+			t.Errorf("%s: CheckVector(% x) = %v; want an error wrapping ErrVector", tt.name, tt.give, err)
+		}
 	}
 }
 
@@ -172,5 +175,21 @@ func TestAppendCanonicalJSON(t *testing.T) {
 	v, _ = p.Parse(`{"a":1,"a":2}`)
 	if _, err := normalize.AppendCanonicalJSON(nil, v); !errors.Is(err, normalize.ErrInvalid) {
 		t.Errorf("AppendCanonicalJSON(duplicate member) = %v, want ErrInvalid", err)
+	}
+}
+
+// CheckVector accepts exactly what DecodeVector accepts, over every
+// exponent and a sample of mantissas (NaNs and infinities included).
+func TestCheckVectorAgreesWithDecodeVector(t *testing.T) {
+	for exp := uint32(0); exp < 256; exp++ {
+		for _, mant := range []uint32{0, 1, 0x40_0000, 0x7f_ffff} {
+			for _, sign := range []uint32{0, 1 << 31} {
+				b := normalize.EncodeVector(nil, []float32{0.5, math.Float32frombits(sign | exp<<23 | mant)})
+				_, derr := normalize.DecodeVector(b)
+				if cerr := normalize.CheckVector(b); (derr == nil) != (cerr == nil) {
+					t.Fatalf("bits %08x: DecodeVector %v, CheckVector %v", sign|exp<<23|mant, derr, cerr)
+				}
+			}
+		}
 	}
 }

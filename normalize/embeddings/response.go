@@ -32,57 +32,11 @@ import (
 // values: a NaN or infinity, which no decoder in Ditto produces, is
 // written as 0 so the output is always valid JSON.
 func AppendResponse(dst []byte, vectors [][]float32, model string, usage normalize.EmbeddingUsage, format string) []byte {
-	b64 := format == normalize.EncodingBase64
-	n := 96 + len(model)
-	for _, v := range vectors {
-		if b64 {
-			n += 48 + base64.StdEncoding.EncodedLen(4*len(v))
-		} else {
-			n += 48 + 12*len(v) // most values print in 9 to 14 bytes
-		}
-	}
-	dst = slices.Grow(dst, n)
-	dst = append(dst, `{"object":"list","data":[`...)
-	var scratch []byte
+	stored := make([][]byte, len(vectors))
 	for i, v := range vectors {
-		if i > 0 {
-			dst = append(dst, ',')
-		}
-		dst = append(dst, `{"object":"embedding","index":`...)
-		dst = strconv.AppendInt(dst, int64(i), 10)
-		dst = append(dst, `,"embedding":`...)
-		if b64 {
-			var src []byte
-			src, scratch = vectorBytes(v, scratch)
-			dst = append(dst, '"')
-			dst = base64.StdEncoding.AppendEncode(dst, src)
-			dst = append(dst, '"')
-		} else {
-			dst = appendFloats(dst, v)
-		}
-		dst = append(dst, '}')
+		stored[i], _ = vectorBytes(v, nil)
 	}
-	dst = append(dst, `],"model":`...)
-	dst = normalize.AppendJSONString(dst, model)
-	dst = append(dst, `,"usage":{"prompt_tokens":`...)
-	dst = strconv.AppendInt(dst, int64(usage.PromptTokens), 10)
-	dst = append(dst, `,"total_tokens":`...)
-	dst = strconv.AppendInt(dst, int64(usage.TotalTokens), 10)
-	return append(dst, "}}"...)
-}
-
-func appendFloats(dst []byte, v []float32) []byte {
-	dst = append(dst, '[')
-	for j, f := range v {
-		if j > 0 {
-			dst = append(dst, ',')
-		}
-		if math.IsNaN(float64(f)) || math.IsInf(float64(f), 0) {
-			f = 0
-		}
-		dst = strconv.AppendFloat(dst, float64(f), 'g', -1, 32)
-	}
-	return append(dst, ']')
+	return (&Renderer{}).AppendResponse(dst, stored, model, usage, format)
 }
 
 // littleEndian is true on every platform Ditto ships for; there a vector's
