@@ -263,9 +263,10 @@ func (s *Server) HTTPServer(addr string) *http.Server {
 		ReadTimeout:       c.ReadTimeout,
 		WriteTimeout:      c.WriteTimeout,
 		IdleTimeout:       c.IdleTimeout,
-		// Headers up to twice the limit reach limitHeaders, which answers
-		// 431 as OpenAI JSON; net/http cuts anything larger itself.
-		MaxHeaderBytes: 2 * c.MaxHeaderBytes,
+		// Headers up to 1 MiB (or twice the limit) reach limitHeaders,
+		// which answers 431 as OpenAI JSON; net/http cuts anything larger
+		// itself, with a plain-text 431.
+		MaxHeaderBytes: max(2*c.MaxHeaderBytes, 1<<20),
 		ErrorLog:       slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
 	}
 }
