@@ -3,12 +3,15 @@ package router
 import (
 	"context"
 	"errors"
+	"net/http"
 	"sort"
 	"strconv"
 	"sync"
 	"time"
 
 	"github.com/sony/gobreaker/v2"
+
+	"github.com/dittocache/ditto/providers"
 )
 
 // maxBreakers bounds the number of routes given a breaker of their own:
@@ -39,12 +42,14 @@ func (e *CircuitOpenError) Unwrap() error { return ErrCircuitOpen }
 // Breakers holds one circuit breaker per route (provider and upstream
 // model), shared by every Router built with it, so a config reload keeps
 // what the breakers learnt. After Failures consecutive failed calls of a
-// route (transport failures, timeouts, stalls, 429 and 5xx answers) the
+// route (transport failures, timeouts, stalls and 5xx answers) the
 // route is skipped for CoolDown: Call goes straight to its fallbacks, and
 // with none left answers at once with a *CircuitOpenError. Then one call
 // probes the route (half-open); its success closes the breaker, its failure
 // opens it for another CoolDown. Answers that blame the request (400, 401,
-// 404, …) and a caller's cancellation never count as failures. Safe for
+// 404, …), rate limits (429: the provider is up and says when to come
+// back; the call still falls back and retries) and a caller's cancellation
+// never count as failures. Safe for
 // concurrent use; the nil *Breakers lets every call through.
 type Breakers struct {
 	failures uint32
@@ -130,8 +135,13 @@ func (b *Breakers) allow(ctx context.Context, route string) (done func(error), e
 }
 
 // breakerFailure reports whether a failed call says the provider is in
-// trouble (rather than the request being refused).
+// trouble (rather than the request being refused or rate limited: a 429
+// is a healthy provider metering this key, and opening the route on it
+// would turn a burst of throttling into CoolDown of outage).
 func breakerFailure(err error) bool {
+	if pe, ok := providers.AsError(err); ok && pe.Status == http.StatusTooManyRequests {
+		return false
+	}
 	return err != nil && Retryable(err)
 }
 

@@ -161,15 +161,17 @@ func TestBreakerOpenRouteGoesToFallback(t *testing.T) {
 	}
 }
 
-// Answers that blame the request, and a caller that gave up, say nothing
-// about the provider: they never open the breaker. Breakers are per route:
+// Answers that blame the request, rate limits, and a caller that gave up,
+// say nothing about the provider's health: they never open the breaker. Breakers are per route:
 // one model failing leaves the provider's other models alone.
 func TestBreakerCountsOnlyProviderTrouble(t *testing.T) {
 	bad := &providers.Error{Provider: "openai", Status: http.StatusBadRequest, Message: "bad"}
-	p := &fake{errs: append(downFor(5, bad), downFor(3, &providers.Error{Provider: "openai", Status: http.StatusUnauthorized, Message: "no"})...)}
+	limited := &providers.Error{Provider: "openai", Status: http.StatusTooManyRequests, Message: "slow down"}
+	p := &fake{errs: append(append(downFor(5, bad), downFor(3, &providers.Error{Provider: "openai", Status: http.StatusUnauthorized, Message: "no"})...),
+		downFor(6, limited)...)}
 	rt, b, _ := breakerRouter(t, 2, time.Minute, map[string]providers.Provider{"openai": p}, nil)
 	r, _ := rt.Resolve("gpt-4o")
-	for range 8 {
+	for range 14 {
 		rt.Call(context.Background(), r, &normalize.Request{}, false, nil)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
@@ -179,7 +181,7 @@ func TestBreakerCountsOnlyProviderTrouble(t *testing.T) {
 		rt.Call(ctx, r, &normalize.Request{}, false, nil)
 	}
 	if got := b.States(); got != nil {
-		t.Errorf("States = %v, want closed: 4xx answers and cancellations are not provider failures", got)
+		t.Errorf("States = %v, want closed: 4xx answers, 429s and cancellations are not provider failures", got)
 	}
 
 	q := &fake{errs: downFor(2, errDown), text: "ok"}
