@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"strconv"
+	"time"
 
 	"github.com/labstack/echo/v4"
 
@@ -73,6 +74,9 @@ func (s *Server) embeddingsHandler(c echo.Context) error {
 	}
 	x := &exchange{srv: s, d: embeddingsOp{}, req: &normalize.Request{Model: req.Model}, route: route, policy: pol, start: start,
 		tenant: tenant, clientKey: clientKey, size: len(body)}
+	if len(keys) == 1 {
+		x.keyStr = keys[0].String() // a batch of several has a key per item: X-Ditto-Cache-Items
+	}
 	x.tel = s.begin(c, x)
 	items, err := s.engine.Batch(c.Request().Context(), &cache.BatchRequest{Keys: keys, Policy: pol, Model: route.Model,
 		Fill: &embedFill{x: x, req: req}, Check: checkVector})
@@ -94,6 +98,7 @@ func (s *Server) embeddingsHandler(c echo.Context) error {
 func (s *Server) writeEmbeddings(c echo.Context, x *exchange, req *normalize.EmbeddingRequest, items []cache.Item) error {
 	vectors := make([][]byte, len(items))
 	var total, saved, hits, fetched int
+	var oldest time.Time // of the items served from the store: the batch's Age
 	status := cache.Hit
 	stored := true
 	for i, it := range items {
@@ -104,6 +109,9 @@ func (s *Server) writeEmbeddings(c echo.Context, x *exchange, req *normalize.Emb
 		case cache.Hit:
 			hits++
 			saved += n
+			if oldest.IsZero() || it.Entry.Created.Before(oldest) {
+				oldest = it.Entry.Created
+			}
 		case cache.Coalesced:
 			saved += n
 			if status == cache.Hit {
@@ -121,6 +129,9 @@ func (s *Server) writeEmbeddings(c echo.Context, x *exchange, req *normalize.Emb
 	switch status {
 	case cache.Hit:
 		h["Cache-Status"] = hitCacheStatus
+		if !oldest.IsZero() {
+			h["Age"] = []string{strconv.FormatInt(int64(max(s.now().Sub(oldest), 0)/time.Second), 10)}
+		}
 	case cache.Bypass:
 		h["Cache-Status"] = []string{"ditto; fwd=request"}
 	default:
@@ -132,6 +143,9 @@ func (s *Server) writeEmbeddings(c echo.Context, x *exchange, req *normalize.Emb
 			cs += "; stored"
 		}
 		h["Cache-Status"] = []string{cs}
+	}
+	if x.keyStr != "" {
+		h["X-Ditto-Cache-Key"] = []string{x.keyStr}
 	}
 	h["X-Ditto-Cache-Items"] = []string{"hit=" + strconv.Itoa(hits) + ", fetched=" + strconv.Itoa(fetched) + ", total=" + strconv.Itoa(len(items))}
 	x.saved = &normalize.Usage{PromptTokens: saved, TotalTokens: saved}

@@ -123,3 +123,56 @@ func TestEmbeddingsBadInput(t *testing.T) {
 		}
 	}
 }
+
+// A one-input request carries its item's key like any entry (so ?key=
+// purge and explain work on it); a batch carries X-Ditto-Cache-Items
+// instead. Hits carry Age, of the oldest item served.
+func TestEmbeddingsHitHeaders(t *testing.T) {
+	up := newEmbedUpstream(t)
+	g := newTestGatewayWith(t, func(c *configs.Config, d *Deps) {
+		c.Auth.AdminKey = adminKey
+		d.Providers = map[string]providers.Provider{"openai": openai.New(openai.Options{BaseURL: up.URL + "/v1", APIKey: "sk-test"})}
+	})
+	post := func(input any) http.Header {
+		t.Helper()
+		b, _ := json.Marshal(map[string]any{"model": "text-embedding-3-small", "input": input})
+		res, err := http.Post(g.url+"/v1/embeddings", "application/json", strings.NewReader(string(b)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+		if res.StatusCode != 200 {
+			t.Fatalf("status %d", res.StatusCode)
+		}
+		return res.Header
+	}
+	miss := post("alpha")
+	hit := post("alpha")
+	key := miss.Get("X-Ditto-Cache-Key")
+	if !strings.HasPrefix(key, "ditto:v") || hit.Get("X-Ditto-Cache-Key") != key {
+		t.Errorf("keys %q then %q, want one ditto:v… key on both", key, hit.Get("X-Ditto-Cache-Key"))
+	}
+	if miss.Get("Age") != "" || hit.Get("Age") != "0" || hit.Get("X-Ditto-Cache") != "HIT" {
+		t.Errorf("Age %q on the miss, %q on the %s; want none, then 0 on a HIT", miss.Get("Age"), hit.Get("Age"), hit.Get("X-Ditto-Cache"))
+	}
+	batch := post([]string{"alpha", "beta"})
+	if k := batch.Get("X-Ditto-Cache-Key"); k != "" {
+		t.Errorf("a batch carries X-Ditto-Cache-Key %q, want none (a key per item)", k)
+	}
+	if got := batch.Get("X-Ditto-Cache-Items"); got != "hit=1, fetched=1, total=2" {
+		t.Errorf("X-Ditto-Cache-Items %q", got)
+	}
+	req, _ := http.NewRequest(http.MethodDelete, g.url+"/v1/cache?key="+key, nil)
+	req.Header.Set("Authorization", "Bearer "+adminKey)
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if res.StatusCode != 200 {
+		t.Fatalf("purge by key: %d", res.StatusCode)
+	}
+	if again := post("alpha"); again.Get("X-Ditto-Cache") != "MISS" {
+		t.Errorf("after purging its key: %s, want MISS", again.Get("X-Ditto-Cache"))
+	}
+}

@@ -10,9 +10,11 @@ import { mkdtempSync, writeFileSync, rmSync, mkdirSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { createHash } from "node:crypto";
 import assert from "node:assert/strict";
 import OpenAI from "openai";
 import { LLMock } from "@copilotkit/aimock";
+import { getEncoding } from "js-tiktoken";
 import { check } from "./schema.mjs";
 
 const E2E = fileURLToPath(new URL("..", import.meta.url));
@@ -316,3 +318,102 @@ export const PNG_1x1 =
   "data:image/png;base64,iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg==";
 export const PNG_1x1_RED =
   "data:image/png;base64,iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8DwHwAFBQIAX8jx0gAAAABJRU5ErkJggg==";
+
+// cacheLog wraps fetch for clients that do not expose response headers
+// (the Vercel AI SDK, LangChain, the Anthropic SDK): it records each
+// response's path, status and cache headers. take() returns the records
+// since the last take.
+export function cacheLog() {
+  let log = [];
+  return {
+    fetch: async (input, init) => {
+      const res = await fetch(input, init);
+      const url = typeof input === "string" ? input : input.url ?? String(input);
+      log.push({
+        path: new URL(url).pathname,
+        status: res.status,
+        cache: res.headers.get("x-ditto-cache"),
+        key: res.headers.get("x-ditto-cache-key"),
+        items: res.headers.get("x-ditto-cache-items"),
+        headers: res.headers,
+      });
+      return res;
+    },
+    take() {
+      const out = log;
+      log = [];
+      return out;
+    },
+  };
+}
+
+// vectorFor is the embedding startEmbedder answers for one input: dims
+// values derived from a SHA-256 of the input, each a multiple of 1/128 in
+// [-1, 1) so that float32 carries it exactly.
+export function vectorFor(input, dims = 8) {
+  const out = [];
+  let block = Buffer.alloc(0);
+  for (let i = 0; out.length < dims; i++) {
+    if (i % 32 === 0) block = createHash("sha256").update(`${i}:${JSON.stringify(input)}`).digest();
+    out.push((block[i % 32] - 128) / 128);
+  }
+  return out;
+}
+
+const cl100k = getEncoding("cl100k_base");
+
+// tokensOf counts an embeddings input as OpenAI does: a text by its
+// cl100k_base tokens, a token array by its length.
+export function tokensOf(input) {
+  return typeof input === "string" ? cl100k.encode(input).length : input.length;
+}
+
+// startEmbedder starts an OpenAI-compatible upstream that answers POST
+// …/embeddings itself (one vectorFor per input, in order, usage counted
+// by tokensOf, float or base64 as asked) and passes every other request
+// through to target (aimock, which has no per-input embeddings). calls
+// holds each embeddings request's parsed body.
+export async function startEmbedder(target) {
+  const calls = [];
+  const server = http.createServer((req, res) => {
+    const chunks = [];
+    req.on("data", (d) => chunks.push(d));
+    req.on("end", () => {
+      const body = Buffer.concat(chunks);
+      if (req.method === "POST" && req.url.endsWith("/embeddings")) {
+        const b = JSON.parse(body.toString("utf8"));
+        calls.push(b);
+        const inputs =
+          typeof b.input === "string" ? [b.input] : typeof b.input[0] === "number" ? [b.input] : b.input;
+        const dims = b.dimensions ?? 8;
+        const data = inputs.map((inp, index) => {
+          const v = vectorFor(inp, dims);
+          const embedding = b.encoding_format === "base64" ? Buffer.from(new Float32Array(v).buffer).toString("base64") : v;
+          return { object: "embedding", index, embedding };
+        });
+        const n = inputs.reduce((s, inp) => s + tokensOf(inp), 0);
+        res.writeHead(200, { "content-type": "application/json" });
+        res.end(JSON.stringify({ object: "list", data, model: b.model, usage: { prompt_tokens: n, total_tokens: n } }));
+        return;
+      }
+      const up = http.request(new URL(req.url, target), { method: req.method, headers: req.headers }, (upRes) => {
+        res.writeHead(upRes.statusCode, upRes.headers);
+        pipeline(upRes, res, (err) => err && res.destroy(err));
+      });
+      up.on("error", (err) => {
+        if (res.headersSent) return res.destroy(err);
+        res.writeHead(502, { "content-type": "text/plain" });
+        res.end(String(err));
+      });
+      up.end(body);
+    });
+  });
+  await new Promise((resolve) => server.listen(0, "127.0.0.1", resolve));
+  return {
+    url: `http://127.0.0.1:${server.address().port}`,
+    calls,
+    // find returns the embeddings calls whose body mentions marker.
+    find: (marker) => calls.filter((b) => JSON.stringify(b).includes(marker)),
+    stop: () => new Promise((resolve) => { server.closeAllConnections?.(); server.close(resolve); }),
+  };
+}
