@@ -23,7 +23,8 @@ type BatchRequest struct {
 	Policy Policy
 	Model  string
 	Fill   ItemFiller
-	// Check validates a stored item's body; an item that fails it is a
+	// Check validates a stored item's body read from a shared store (one
+	// other processes write, such as Redis); an item that fails it is a
 	// miss. Nil: any body.
 	Check func(body []byte) error
 }
@@ -152,7 +153,7 @@ func (e *Engine) lookupItems(ctx context.Context, r *BatchRequest, items []Item,
 			}
 			continue
 		}
-		if r.Check != nil {
+		if r.Check != nil && e.shared { // as verify: a store only this process writes holds what its fills checked
 			if err := r.Check(res.Entry.Body); err != nil {
 				e.obs.storeError("decode", err)
 				continue

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -35,20 +36,23 @@ func (s *Server) embeddingsHandler(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	req, err := embeddings.Decode(body)
-	if err != nil {
-		return err
-	}
 	st := stateOf(c)
-	st.model = req.Model
-	if err := validModelName(req.Model); err != nil {
-		return err
-	}
-	route, err := s.router.Resolve(req.Model)
-	if err != nil {
-		return err
-	}
-	if err := s.router.Serves(route); err != nil {
+	subNS := c.Request().Header.Get("X-Ditto-Namespace")
+	mt := s.memoTenant(c)
+	h := memoHash(embeddingsOp{}, mt, subNS, body)
+	var (
+		req    *normalize.EmbeddingRequest
+		route  router.Route
+		keys   []cachekey.Key
+		oneKey string // of a one-input request
+	)
+	m := s.memo.get(h, embeddingsOp{}, mt, subNS, body)
+	if m != nil { // a body answered from the cache before: decoded, routed and keyed then
+		em := m.view.(*embedMemo)
+		req, route, keys = em.req, m.route, em.keys
+		st.model = req.Model
+		oneKey = em.keyStr
+	} else if req, route, err = s.decodeEmbeddings(c, body); err != nil {
 		return err
 	}
 	tenant, clientKey, err := s.routeIdentity(c, route.PassThrough)
@@ -59,6 +63,65 @@ func (s *Server) embeddingsHandler(c echo.Context) error {
 	if err != nil {
 		return err
 	}
+	if m == nil {
+		keys = s.embeddingKeys(c, tenant, route, req)
+		if len(keys) == 1 {
+			oneKey = keys[0].String() // a batch of several has a key per item: X-Ditto-Cache-Items
+		}
+	}
+	x := &exchange{srv: s, d: embeddingsOp{}, req: &normalize.Request{Model: req.Model}, route: route, policy: pol, start: start,
+		tenant: tenant, clientKey: clientKey, size: len(body), keyStr: oneKey}
+	x.tel = s.begin(c, x)
+	items, err := s.engine.Batch(c.Request().Context(), &cache.BatchRequest{Keys: keys, Policy: pol, Model: route.Model,
+		Fill: &embedFill{x: x, req: req}, Check: checkVector})
+	if errors.Is(err, cache.ErrNotCached) {
+		s.outcome(c, x, "MISS", nil)
+		return apiError(http.StatusGatewayTimeout, "invalid_request_error", "cache_miss", "",
+			"Not every input has a cached embedding, and Cache-Control: only-if-cached forbids calling the provider.")
+	}
+	if err != nil {
+		s.outcome(c, x, "ERROR", nil)
+		return err
+	}
+	if m == nil && allHits(items) && len(body) <= memoMaxBody {
+		s.memo.put(h, &memoEntry{d: embeddingsOp{}, body: body, tenant: mt, subNS: subNS, route: route,
+			keyStr: oneKey, view: &embedMemo{req: req, keys: keys, keyStr: oneKey}})
+	}
+	return s.writeEmbeddings(c, x, req, items)
+}
+
+// embedMemo is what the request memo keeps of an embeddings body answered
+// from the cache (memoEntry.view): the decoded request and its items'
+// keys, pure functions of the body, the caller's tenant and sub-namespace
+// and the configuration, as for the other dialects. Shared, read-only.
+type embedMemo struct {
+	req    *normalize.EmbeddingRequest
+	keys   []cachekey.Key
+	keyStr string // keys[0].String() of a one-input request, or ""
+}
+
+// decodeEmbeddings decodes, validates and routes an embeddings body.
+func (s *Server) decodeEmbeddings(c echo.Context, body []byte) (*normalize.EmbeddingRequest, router.Route, error) {
+	req, err := embeddings.Decode(body)
+	if err != nil {
+		return nil, router.Route{}, err
+	}
+	stateOf(c).model = req.Model
+	if err := validModelName(req.Model); err != nil {
+		return nil, router.Route{}, err
+	}
+	route, err := s.router.Resolve(req.Model)
+	if err != nil {
+		return nil, router.Route{}, err
+	}
+	if err := s.router.Serves(route); err != nil {
+		return nil, router.Route{}, err
+	}
+	return req, route, nil
+}
+
+// embeddingKeys is the cache key of each input of req.
+func (s *Server) embeddingKeys(c echo.Context, tenant string, route router.Route, req *normalize.EmbeddingRequest) []cachekey.Key {
 	sc := s.scope(c, tenant, route)
 	sc.Match = normalize.Options{} // loose matching is about chat requests
 	ns, routeKey := sc.Namespace(), route.Key()
@@ -72,24 +135,17 @@ func (s *Server) embeddingsHandler(c echo.Context) error {
 			keys[i] = cachekey.New(ns, routeKey, canon)
 		}
 	}
-	x := &exchange{srv: s, d: embeddingsOp{}, req: &normalize.Request{Model: req.Model}, route: route, policy: pol, start: start,
-		tenant: tenant, clientKey: clientKey, size: len(body)}
-	if len(keys) == 1 {
-		x.keyStr = keys[0].String() // a batch of several has a key per item: X-Ditto-Cache-Items
+	return keys
+}
+
+// allHits reports whether every item was served from the store.
+func allHits(items []cache.Item) bool {
+	for _, it := range items {
+		if it.Status != cache.Hit {
+			return false
+		}
 	}
-	x.tel = s.begin(c, x)
-	items, err := s.engine.Batch(c.Request().Context(), &cache.BatchRequest{Keys: keys, Policy: pol, Model: route.Model,
-		Fill: &embedFill{x: x, req: req}, Check: checkVector})
-	if errors.Is(err, cache.ErrNotCached) {
-		s.outcome(c, x, "MISS", nil)
-		return apiError(http.StatusGatewayTimeout, "invalid_request_error", "cache_miss", "",
-			"Not every input has a cached embedding, and Cache-Control: only-if-cached forbids calling the provider.")
-	}
-	if err != nil {
-		s.outcome(c, x, "ERROR", nil)
-		return err
-	}
-	return s.writeEmbeddings(c, x, req, items)
+	return true
 }
 
 // writeEmbeddings renders every item in order, with the batch's cache
@@ -150,10 +206,21 @@ func (s *Server) writeEmbeddings(c echo.Context, x *exchange, req *normalize.Emb
 	h["X-Ditto-Cache-Items"] = []string{"hit=" + strconv.Itoa(hits) + ", fetched=" + strconv.Itoa(fetched) + ", total=" + strconv.Itoa(len(items))}
 	x.saved = &normalize.Usage{PromptTokens: saved, TotalTokens: saved}
 	s.outcome(c, x, status.String(), nil)
-	body := s.vectors.AppendResponse(nil, vectors, x.route.UpstreamModel,
+	bp := embedBufs.Get().(*[]byte)
+	body := s.vectors.AppendResponse((*bp)[:0], vectors, x.route.UpstreamModel,
 		normalize.EmbeddingUsage{PromptTokens: total, TotalTokens: total}, req.EncodingFormat)
-	return writeTagged(c, body)
+	err := writeTagged(c, body) // Write copies body into the connection (or fails) before it returns
+	if cap(body) <= 1<<20 {     // do not pin buffers grown by huge batches
+		*bp = body[:0]
+		embedBufs.Put(bp)
+	}
+	return err
 }
+
+// embedBufs recycles the answer buffers of embeddings responses, which are
+// large (8 KB per 1,536-dimension vector in base64, ~30 KB as floats) and
+// live only until written.
+var embedBufs = sync.Pool{New: func() any { b := make([]byte, 0, 16<<10); return &b }}
 
 // checkVector accepts a stored item that decodes to a vector.
 func checkVector(body []byte) error { return normalize.CheckVector(body) }

@@ -114,8 +114,12 @@ func memoHash(dl dialect, tenant, subNS string, body []byte) uint64 {
 	return d.Sum64()
 }
 
-// dialectID names a dialect for the memo (chat's name is empty).
+// dialectID names a dialect for the memo (chat's name is empty, and
+// embeddings, which key per item, have none).
 func dialectID(d dialect) string {
+	if _, ok := d.(embeddingsOp); ok {
+		return "embeddings"
+	}
 	if n := d.name(); n != "" {
 		return n
 	}

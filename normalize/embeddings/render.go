@@ -15,10 +15,10 @@ import (
 
 // Renderer writes embeddings responses from stored vectors: each in
 // normalize.EncodeVector's form (little-endian float32 bytes), as the cache
-// holds them, checked by normalize.CheckVector. It keeps the JSON float
-// text of the vectors it wrote lately, addressed by their bytes, so a hot
-// vector asked for as floats again is a copy rather than 1,536 float
-// formattings; base64 is encoded straight from the stored bytes. Safe for
+// holds them, checked by normalize.CheckVector. It keeps the JSON text
+// (float array or base64 string) of the vectors it wrote lately, addressed
+// by their bytes and the format, so a hot vector asked for again is a copy
+// rather than 1,536 float formattings or a base64 encoding. Safe for
 // concurrent use.
 type Renderer struct {
 	texts *otter.Cache[textKey, []byte] // nil: no text cache
@@ -29,13 +29,14 @@ type Renderer struct {
 type textKey struct {
 	a, b uint64
 	n    int
+	b64  bool // the base64 string, not the float array
 }
 
 // textSeed seeds the second hash of a textKey.
 const textSeed = 0x9e37_79b9_7f4a_7c15
 
 // NewRenderer returns a Renderer whose text cache holds up to maxBytes of
-// float text; maxBytes <= 0 turns the cache off.
+// vector text; maxBytes <= 0 turns the cache off.
 func NewRenderer(maxBytes int64) *Renderer {
 	if maxBytes <= 0 {
 		return &Renderer{}
@@ -67,13 +68,7 @@ func (r *Renderer) AppendResponse(dst []byte, stored [][]byte, model string, usa
 		dst = append(dst, `{"object":"embedding","index":`...)
 		dst = strconv.AppendInt(dst, int64(i), 10)
 		dst = append(dst, `,"embedding":`...)
-		if b64 {
-			dst = append(dst, '"')
-			dst = base64.StdEncoding.AppendEncode(dst, v)
-			dst = append(dst, '"')
-		} else {
-			dst = r.appendFloats(dst, v)
-		}
+		dst = r.appendVector(dst, v, b64)
 		dst = append(dst, '}')
 	}
 	dst = append(dst, `],"model":`...)
@@ -85,26 +80,36 @@ func (r *Renderer) AppendResponse(dst []byte, stored [][]byte, model string, usa
 	return append(dst, "}}"...)
 }
 
-// appendFloats appends stored's JSON float array, from the text cache when
-// it has it.
-func (r *Renderer) appendFloats(dst, stored []byte) []byte {
+// appendVector appends stored as JSON: a float array, or a base64
+// string; from the text cache when it has it.
+func (r *Renderer) appendVector(dst, stored []byte, b64 bool) []byte {
 	if r.texts == nil {
-		return appendStoredFloats(dst, stored)
+		return appendStored(dst, stored, b64)
 	}
 	var d xxhash.Digest
 	d.ResetWithSeed(textSeed)
 	d.Write(stored)
-	k := textKey{a: xxhash.Sum64(stored), b: d.Sum64(), n: len(stored)}
+	k := textKey{a: xxhash.Sum64(stored), b: d.Sum64(), n: len(stored), b64: b64}
 	if t, ok := r.texts.GetIfPresent(k); ok {
 		return append(dst, t...)
 	}
 	start := len(dst)
-	dst = appendStoredFloats(dst, stored)
+	dst = appendStored(dst, stored, b64)
 	r.texts.Set(k, slices.Clone(dst[start:]))
 	return dst
 }
 
-// appendStoredFloats is appendFloats for a stored vector.
+// appendStored is appendVector without the cache.
+func appendStored(dst, stored []byte, b64 bool) []byte {
+	if !b64 {
+		return appendStoredFloats(dst, stored)
+	}
+	dst = append(dst, '"')
+	dst = base64.StdEncoding.AppendEncode(dst, stored)
+	return append(dst, '"')
+}
+
+// appendStoredFloats appends a stored vector's JSON float array.
 func appendStoredFloats(dst, stored []byte) []byte {
 	dst = append(dst, '[')
 	for j := 0; j+4 <= len(stored); j += 4 {
