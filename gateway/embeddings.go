@@ -9,6 +9,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/cespare/xxhash/v2"
 	"github.com/labstack/echo/v4"
 
 	"github.com/dittocache/ditto/cache"
@@ -83,11 +84,16 @@ func (s *Server) embeddingsHandler(c echo.Context) error {
 		s.outcome(c, x, "ERROR", nil)
 		return err
 	}
-	if m == nil && allHits(items) && len(body) <= memoMaxBody {
-		s.memo.put(h, &memoEntry{d: embeddingsOp{}, body: body, tenant: mt, subNS: subNS, route: route,
-			keyStr: oneKey, view: &embedMemo{req: req, keys: keys, keyStr: oneKey}})
+	var prev *embedRendered
+	if m != nil {
+		prev = m.view.(*embedMemo).last
 	}
-	return s.writeEmbeddings(c, x, req, items)
+	r, err := s.writeEmbeddings(c, x, req, items, prev)
+	if (r != nil || (m == nil && allHits(items))) && len(body) <= memoMaxBody { // answered from the store: remember it (and its rendering)
+		s.memo.put(h, &memoEntry{d: embeddingsOp{}, body: body, tenant: mt, subNS: subNS, route: route,
+			keyStr: oneKey, view: &embedMemo{req: req, keys: keys, keyStr: oneKey, last: r}})
+	}
+	return err
 }
 
 // embedMemo is what the request memo keeps of an embeddings body answered
@@ -97,7 +103,33 @@ func (s *Server) embeddingsHandler(c echo.Context) error {
 type embedMemo struct {
 	req    *normalize.EmbeddingRequest
 	keys   []cachekey.Key
-	keyStr string // keys[0].String() of a one-input request, or ""
+	keyStr string         // keys[0].String() of a one-input request, or ""
+	last   *embedRendered // the answer last served from the store, or nil
+}
+
+// embedRendered is an embeddings answer served wholly from the store, as
+// rendered for one memoized request: a pure function of its items'
+// entries and the request, so the same entries again are these bytes.
+// Shared and read-only.
+type embedRendered struct {
+	created []time.Time // each item's entry
+	sums    []uint64    // xxhash64 of each item's entry body
+	body    []byte
+	etag    string
+}
+
+// of reports whether r was rendered from exactly these items' entries
+// (false after an overwrite, a refresh or a purge and refill; and for nil).
+func (r *embedRendered) of(items []cache.Item) bool {
+	if r == nil || len(r.created) != len(items) {
+		return false
+	}
+	for i, it := range items {
+		if !it.Entry.Created.Equal(r.created[i]) || xxhash.Sum64(it.Entry.Body) != r.sums[i] {
+			return false
+		}
+	}
+	return true
 }
 
 // decodeEmbeddings decodes, validates and routes an embeddings body.
@@ -151,7 +183,9 @@ func allHits(items []cache.Item) bool {
 // writeEmbeddings renders every item in order, with the batch's cache
 // headers and accounting: usage is the sum of the items' own token counts
 // (stored with each), savings those of the items served from the cache.
-func (s *Server) writeEmbeddings(c echo.Context, x *exchange, req *normalize.EmbeddingRequest, items []cache.Item) error {
+// An answer wholly from the store that prev rendered is prev's bytes; one
+// rendered afresh is returned, for the request memo (nil otherwise).
+func (s *Server) writeEmbeddings(c echo.Context, x *exchange, req *normalize.EmbeddingRequest, items []cache.Item, prev *embedRendered) (*embedRendered, error) {
 	vectors := make([][]byte, len(items))
 	var total, saved, hits, fetched int
 	var oldest time.Time // of the items served from the store: the batch's Age
@@ -206,15 +240,38 @@ func (s *Server) writeEmbeddings(c echo.Context, x *exchange, req *normalize.Emb
 	h["X-Ditto-Cache-Items"] = []string{"hit=" + strconv.Itoa(hits) + ", fetched=" + strconv.Itoa(fetched) + ", total=" + strconv.Itoa(len(items))}
 	x.saved = &normalize.Usage{PromptTokens: saved, TotalTokens: saved}
 	s.outcome(c, x, status.String(), nil)
+	if status == cache.Hit && prev.of(items) {
+		return nil, writeETagged(c, prev.body, prev.etag)
+	}
+	usage := normalize.EmbeddingUsage{PromptTokens: total, TotalTokens: total}
+	if status == cache.Hit && maxRenderedVectors(vectors) {
+		r := &embedRendered{created: make([]time.Time, len(items)), sums: make([]uint64, len(items))}
+		for i, it := range items {
+			r.created[i], r.sums[i] = it.Entry.Created, xxhash.Sum64(it.Entry.Body)
+		}
+		r.body = s.vectors.AppendResponse(nil, vectors, x.route.UpstreamModel, usage, req.EncodingFormat)
+		r.etag = etagOf(r.body)
+		return r, writeETagged(c, r.body, r.etag)
+	}
 	bp := embedBufs.Get().(*[]byte)
-	body := s.vectors.AppendResponse((*bp)[:0], vectors, x.route.UpstreamModel,
-		normalize.EmbeddingUsage{PromptTokens: total, TotalTokens: total}, req.EncodingFormat)
+	body := s.vectors.AppendResponse((*bp)[:0], vectors, x.route.UpstreamModel, usage, req.EncodingFormat)
 	err := writeTagged(c, body) // Write copies body into the connection (or fails) before it returns
 	if cap(body) <= 1<<20 {     // do not pin buffers grown by huge batches
 		*bp = body[:0]
 		embedBufs.Put(bp)
 	}
-	return err
+	return nil, err
+}
+
+// maxRenderedVectors reports whether an answer of these stored vectors is
+// small enough for the request memo to keep its rendering (maxRendered,
+// counting the float text: about three 1,536-dimension vectors).
+func maxRenderedVectors(vectors [][]byte) bool {
+	n := 0
+	for _, v := range vectors {
+		n += 3 * len(v)
+	}
+	return n <= maxRendered
 }
 
 // embedBufs recycles the answer buffers of embeddings responses, which are

@@ -7,6 +7,7 @@ import (
 	"net/http/httptest"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 
 	"github.com/dittocache/ditto/configs"
@@ -174,5 +175,53 @@ func TestEmbeddingsHitHeaders(t *testing.T) {
 	}
 	if again := post("alpha"); again.Get("X-Ditto-Cache") != "MISS" {
 		t.Errorf("after purging its key: %s, want MISS", again.Get("X-Ditto-Cache"))
+	}
+}
+
+// A memoized embeddings request keeps the rendering of the entries it was
+// last served; a new entry for one of its items (purge and refill, or a
+// refresh) is rendered afresh, never answered with the old bytes.
+func TestEmbeddingsMemoSeesNewEntries(t *testing.T) {
+	var version atomic.Int64
+	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		v := version.Add(1)
+		fmt.Fprintf(w, `{"object":"list","data":[{"object":"embedding","index":0,"embedding":[0.5,%d]},{"object":"embedding","index":1,"embedding":[0.25,%d]}],"model":"m","usage":{"prompt_tokens":4,"total_tokens":4}}`, v, v)
+	}))
+	t.Cleanup(up.Close)
+	g := newTestGatewayWith(t, func(c *configs.Config, d *Deps) {
+		d.Providers = map[string]providers.Provider{"openai": openai.New(openai.Options{BaseURL: up.URL + "/v1", APIKey: "sk-test"})}
+	})
+	body := `{"model":"text-embedding-3-small","input":["alpha","beta"],"encoding_format":"float"}`
+	send := func(cc string) (string, embedAnswer) {
+		t.Helper()
+		req, _ := http.NewRequest(http.MethodPost, g.url+"/v1/embeddings", strings.NewReader(body))
+		req.Header.Set("Content-Type", "application/json")
+		if cc != "" {
+			req.Header.Set("Cache-Control", cc)
+		}
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer res.Body.Close()
+		var a embedAnswer
+		if err := json.NewDecoder(res.Body).Decode(&a); err != nil || res.StatusCode != 200 || len(a.Data) != 2 {
+			t.Fatalf("status %d, %d items, %v", res.StatusCode, len(a.Data), err)
+		}
+		return res.Header.Get("X-Ditto-Cache"), a
+	}
+	versions := func(a embedAnswer) [2]float32 { return [2]float32{a.Data[0].Embedding[1], a.Data[1].Embedding[1]} }
+	for i, want := range []string{"MISS", "HIT", "HIT", "HIT"} { // admitted to the memo, then served from its rendering
+		if got, a := send(""); got != want || versions(a) != [2]float32{1, 1} || a.Usage.PromptTokens != 4 {
+			t.Fatalf("request %d: %s %v usage %d, want %s of version 1 with usage 4", i, got, versions(a), a.Usage.PromptTokens, want)
+		}
+	}
+	if got, a := send("no-cache"); got == "HIT" || versions(a) != [2]float32{2, 2} {
+		t.Fatalf("refresh: %s %v, want a fetch of version 2", got, versions(a))
+	}
+	for i := range 2 {
+		if got, a := send(""); got != "HIT" || versions(a) != [2]float32{2, 2} {
+			t.Fatalf("after the refresh, request %d: %s %v, want a HIT of version 2 (not the memo's old rendering)", i, got, versions(a))
+		}
 	}
 }

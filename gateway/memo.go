@@ -94,6 +94,12 @@ func newRequestMemo() *requestMemo {
 			if e.last != nil {
 				n += 2 * uint64(len(e.last.body))
 			}
+			if em, ok := e.view.(*embedMemo); ok {
+				n += 64 * uint64(len(em.keys)) // the keys, twice over for the decoded inputs' headers
+				if em.last != nil {
+					n += uint64(len(em.last.body)) + 16*uint64(len(em.last.sums))
+				}
+			}
 			return uint32(min(n, math.MaxUint32))
 		},
 	})

@@ -450,13 +450,22 @@ func (x *exchange) keep(e store.Entry, resp *normalize.Response, body []byte) {
 // bytes; a client that already holds them (If-None-Match) gets a 304
 // without a body.
 func writeTagged(c echo.Context, body []byte) error {
+	return writeETagged(c, body, etagOf(body))
+}
+
+// etagOf is body's strong ETag: the quoted hex of its xxhash64.
+func etagOf(body []byte) string {
 	var sum [8]byte
 	binary.BigEndian.PutUint64(sum[:], xxhash.Sum64(body))
 	var tag [18]byte
 	tag[0], tag[17] = '"', '"'
 	hex.Encode(tag[1:17], sum[:])
+	return string(tag[:])
+}
+
+// writeETagged is writeTagged with body's ETag known (etagOf(body)).
+func writeETagged(c echo.Context, body []byte, etag string) error {
 	h := c.Response().Header()
-	etag := string(tag[:])
 	h["Etag"] = []string{etag}
 	if inm := c.Request().Header.Get("If-None-Match"); inm != "" && etagMatches(inm, etag) {
 		c.Response().WriteHeader(http.StatusNotModified)
