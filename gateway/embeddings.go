@@ -45,12 +45,13 @@ func (s *Server) embeddingsHandler(c echo.Context) error {
 		req    *normalize.EmbeddingRequest
 		route  router.Route
 		keys   []cachekey.Key
-		oneKey string // of a one-input request
+		oneKey string             // of a one-input request
+		creq   *normalize.Request // what telemetry and the limiter see of it
 	)
 	m := s.memo.get(h, embeddingsOp{}, mt, subNS, body)
 	if m != nil { // a body answered from the cache before: decoded, routed and keyed then
 		em := m.view.(*embedMemo)
-		req, route, keys = em.req, m.route, em.keys
+		req, route, keys, creq = em.req, m.route, em.keys, em.creq
 		st.model = req.Model
 		oneKey = em.keyStr
 	} else if req, route, err = s.decodeEmbeddings(c, body); err != nil {
@@ -65,12 +66,13 @@ func (s *Server) embeddingsHandler(c echo.Context) error {
 		return err
 	}
 	if m == nil {
+		creq = &normalize.Request{Model: req.Model}
 		keys = s.embeddingKeys(c, tenant, route, req)
 		if len(keys) == 1 {
 			oneKey = keys[0].String() // a batch of several has a key per item: X-Ditto-Cache-Items
 		}
 	}
-	x := &exchange{srv: s, d: embeddingsOp{}, req: &normalize.Request{Model: req.Model}, route: route, policy: pol, start: start,
+	x := &exchange{srv: s, d: embeddingsOp{}, req: creq, route: route, policy: pol, start: start,
 		tenant: tenant, clientKey: clientKey, size: len(body), keyStr: oneKey}
 	x.tel = s.begin(c, x)
 	items, err := s.engine.Batch(c.Request().Context(), &cache.BatchRequest{Keys: keys, Policy: pol, Model: route.Model,
@@ -91,7 +93,7 @@ func (s *Server) embeddingsHandler(c echo.Context) error {
 	r, err := s.writeEmbeddings(c, x, req, items, prev)
 	if (r != nil || (m == nil && allHits(items))) && len(body) <= memoMaxBody { // answered from the store: remember it (and its rendering)
 		s.memo.put(h, &memoEntry{d: embeddingsOp{}, body: body, tenant: mt, subNS: subNS, route: route,
-			keyStr: oneKey, view: &embedMemo{req: req, keys: keys, keyStr: oneKey, last: r}})
+			keyStr: oneKey, view: &embedMemo{req: req, creq: creq, keys: keys, keyStr: oneKey, last: r}})
 	}
 	return err
 }
@@ -102,6 +104,7 @@ func (s *Server) embeddingsHandler(c echo.Context) error {
 // and the configuration, as for the other dialects. Shared, read-only.
 type embedMemo struct {
 	req    *normalize.EmbeddingRequest
+	creq   *normalize.Request // the exchange's request: the model only
 	keys   []cachekey.Key
 	keyStr string         // keys[0].String() of a one-input request, or ""
 	last   *embedRendered // the answer last served from the store, or nil
@@ -116,6 +119,9 @@ type embedRendered struct {
 	sums    []uint64    // xxhash64 of each item's entry body
 	body    []byte
 	etag    string
+	// The answer's X-Ditto-Cache-Key (nil for a batch) and
+	// X-Ditto-Cache-Items, shared by every answer from these entries.
+	keyHdr, itemsHdr []string
 }
 
 // of reports whether r was rendered from exactly these items' entries
@@ -186,13 +192,11 @@ func allHits(items []cache.Item) bool {
 // An answer wholly from the store that prev rendered is prev's bytes; one
 // rendered afresh is returned, for the request memo (nil otherwise).
 func (s *Server) writeEmbeddings(c echo.Context, x *exchange, req *normalize.EmbeddingRequest, items []cache.Item, prev *embedRendered) (*embedRendered, error) {
-	vectors := make([][]byte, len(items))
 	var total, saved, hits, fetched int
 	var oldest time.Time // of the items served from the store: the batch's Age
 	status := cache.Hit
 	stored := true
-	for i, it := range items {
-		vectors[i] = it.Entry.Body // checked on lookup (checkVector) or written by the fill
+	for _, it := range items {
 		n, _ := strconv.Atoi(string(it.Entry.Meta))
 		total += n
 		switch it.Status {
@@ -215,16 +219,18 @@ func (s *Server) writeEmbeddings(c echo.Context, x *exchange, req *normalize.Emb
 	}
 	h := c.Response().Header()
 	x.limitHeaders(h)
-	h["X-Ditto-Cache"] = []string{status.String()}
 	switch status {
 	case cache.Hit:
+		h["X-Ditto-Cache"] = hitStatus
 		h["Cache-Status"] = hitCacheStatus
 		if !oldest.IsZero() {
 			h["Age"] = []string{strconv.FormatInt(int64(max(s.now().Sub(oldest), 0)/time.Second), 10)}
 		}
 	case cache.Bypass:
+		h["X-Ditto-Cache"] = []string{status.String()}
 		h["Cache-Status"] = []string{"ditto; fwd=request"}
 	default:
+		h["X-Ditto-Cache"] = []string{status.String()}
 		cs := "ditto; fwd=uri-miss"
 		if status == cache.Coalesced {
 			cs += "; collapsed"
@@ -234,18 +240,31 @@ func (s *Server) writeEmbeddings(c echo.Context, x *exchange, req *normalize.Emb
 		}
 		h["Cache-Status"] = []string{cs}
 	}
-	if x.keyStr != "" {
-		h["X-Ditto-Cache-Key"] = []string{x.keyStr}
-	}
-	h["X-Ditto-Cache-Items"] = []string{"hit=" + strconv.Itoa(hits) + ", fetched=" + strconv.Itoa(fetched) + ", total=" + strconv.Itoa(len(items))}
-	x.saved = &normalize.Usage{PromptTokens: saved, TotalTokens: saved}
-	s.outcome(c, x, status.String(), nil)
-	if status == cache.Hit && prev.of(items) {
+	if status == cache.Hit && prev.of(items) { // the headers of the last answer from these entries, and its bytes
+		if prev.keyHdr != nil {
+			h["X-Ditto-Cache-Key"] = prev.keyHdr
+		}
+		h["X-Ditto-Cache-Items"] = prev.itemsHdr
+		x.saved = &normalize.Usage{PromptTokens: saved, TotalTokens: saved}
+		s.outcome(c, x, status.String(), nil)
 		return nil, writeETagged(c, prev.body, prev.etag)
 	}
+	var keyHdr []string
+	if x.keyStr != "" {
+		keyHdr = []string{x.keyStr}
+		h["X-Ditto-Cache-Key"] = keyHdr
+	}
+	itemsHdr := []string{"hit=" + strconv.Itoa(hits) + ", fetched=" + strconv.Itoa(fetched) + ", total=" + strconv.Itoa(len(items))}
+	h["X-Ditto-Cache-Items"] = itemsHdr
+	x.saved = &normalize.Usage{PromptTokens: saved, TotalTokens: saved}
+	s.outcome(c, x, status.String(), nil)
 	usage := normalize.EmbeddingUsage{PromptTokens: total, TotalTokens: total}
+	vectors := make([][]byte, len(items))
+	for i, it := range items {
+		vectors[i] = it.Entry.Body // checked on lookup (checkVector) or written by the fill
+	}
 	if status == cache.Hit && maxRenderedVectors(vectors) {
-		r := &embedRendered{created: make([]time.Time, len(items)), sums: make([]uint64, len(items))}
+		r := &embedRendered{created: make([]time.Time, len(items)), sums: make([]uint64, len(items)), keyHdr: keyHdr, itemsHdr: itemsHdr}
 		for i, it := range items {
 			r.created[i], r.sums[i] = it.Entry.Created, xxhash.Sum64(it.Entry.Body)
 		}
