@@ -67,30 +67,39 @@ export async function upstreamCalls(mock, marker) {
   return entries.filter((e) => e.method === "POST" && JSON.stringify(e.body ?? "").includes(marker));
 }
 
+// forward sends req (its body already read) to target and streams the
+// answer back unchanged. An upstream that drops the connection mid-body
+// must look the same through the proxy: ours is cut too.
+function forward(target, req, res, body) {
+  const up = http.request(new URL(req.url, target), { method: req.method, headers: req.headers }, (upRes) => {
+    res.writeHead(upRes.statusCode, upRes.headers);
+    pipeline(upRes, res, (err) => err && res.destroy(err));
+  });
+  up.on("error", (err) => {
+    if (res.headersSent) return res.destroy(err);
+    res.writeHead(502, { "content-type": "text/plain" });
+    res.end(String(err));
+  });
+  up.end(body);
+}
+
+// withBody is an HTTP server whose handler gets each request's whole body.
+function withBody(handler) {
+  return http.createServer((req, res) => {
+    const chunks = [];
+    req.on("data", (d) => chunks.push(d));
+    req.on("end", () => handler(req, res, Buffer.concat(chunks)));
+  });
+}
+
 // startTap starts a pass-through proxy in front of target that records
 // each request's raw bytes (aimock's journal shows its own parsed view, not
 // the wire format ditto sent) and streams the answer back unchanged.
 export async function startTap(target) {
   const requests = [];
-  const server = http.createServer((req, res) => {
-    const chunks = [];
-    req.on("data", (d) => chunks.push(d));
-    req.on("end", () => {
-      const body = Buffer.concat(chunks);
-      requests.push({ method: req.method, path: req.url, headers: req.headers, body: body.toString("utf8") });
-      const up = http.request(new URL(req.url, target), { method: req.method, headers: req.headers }, (upRes) => {
-        res.writeHead(upRes.statusCode, upRes.headers);
-        // An upstream that drops the connection mid-body must look the
-        // same through the tap: cut ours too.
-        pipeline(upRes, res, (err) => err && res.destroy(err));
-      });
-      up.on("error", (err) => {
-        if (res.headersSent) return res.destroy(err);
-        res.writeHead(502, { "content-type": "text/plain" });
-        res.end(String(err));
-      });
-      up.end(body);
-    });
+  const server = withBody((req, res, body) => {
+    requests.push({ method: req.method, path: req.url, headers: req.headers, body: body.toString("utf8") });
+    forward(target, req, res, body);
   });
   await new Promise((resolve) => server.listen(0, "127.0.0.1", resolve));
   const url = `http://127.0.0.1:${server.address().port}`;
@@ -375,38 +384,24 @@ export function tokensOf(input) {
 // holds each embeddings request's parsed body.
 export async function startEmbedder(target) {
   const calls = [];
-  const server = http.createServer((req, res) => {
-    const chunks = [];
-    req.on("data", (d) => chunks.push(d));
-    req.on("end", () => {
-      const body = Buffer.concat(chunks);
-      if (req.method === "POST" && req.url.endsWith("/embeddings")) {
-        const b = JSON.parse(body.toString("utf8"));
-        calls.push(b);
-        const inputs =
-          typeof b.input === "string" ? [b.input] : typeof b.input[0] === "number" ? [b.input] : b.input;
-        const dims = b.dimensions ?? 8;
-        const data = inputs.map((inp, index) => {
-          const v = vectorFor(inp, dims);
-          const embedding = b.encoding_format === "base64" ? Buffer.from(new Float32Array(v).buffer).toString("base64") : v;
-          return { object: "embedding", index, embedding };
-        });
-        const n = inputs.reduce((s, inp) => s + tokensOf(inp), 0);
-        res.writeHead(200, { "content-type": "application/json" });
-        res.end(JSON.stringify({ object: "list", data, model: b.model, usage: { prompt_tokens: n, total_tokens: n } }));
-        return;
-      }
-      const up = http.request(new URL(req.url, target), { method: req.method, headers: req.headers }, (upRes) => {
-        res.writeHead(upRes.statusCode, upRes.headers);
-        pipeline(upRes, res, (err) => err && res.destroy(err));
+  const server = withBody((req, res, body) => {
+    if (req.method === "POST" && req.url.endsWith("/embeddings")) {
+      const b = JSON.parse(body.toString("utf8"));
+      calls.push(b);
+      const inputs =
+        typeof b.input === "string" ? [b.input] : typeof b.input[0] === "number" ? [b.input] : b.input;
+      const dims = b.dimensions ?? 8;
+      const data = inputs.map((inp, index) => {
+        const v = vectorFor(inp, dims);
+        const embedding = b.encoding_format === "base64" ? Buffer.from(new Float32Array(v).buffer).toString("base64") : v;
+        return { object: "embedding", index, embedding };
       });
-      up.on("error", (err) => {
-        if (res.headersSent) return res.destroy(err);
-        res.writeHead(502, { "content-type": "text/plain" });
-        res.end(String(err));
-      });
-      up.end(body);
-    });
+      const n = inputs.reduce((s, inp) => s + tokensOf(inp), 0);
+      res.writeHead(200, { "content-type": "application/json" });
+      res.end(JSON.stringify({ object: "list", data, model: b.model, usage: { prompt_tokens: n, total_tokens: n } }));
+      return;
+    }
+    forward(target, req, res, body);
   });
   await new Promise((resolve) => server.listen(0, "127.0.0.1", resolve));
   return {
