@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
+	"hash/maphash"
 	"net"
 	"strconv"
 	"strings"
@@ -67,7 +68,8 @@ type TieredOptions struct {
 // entry. Leases, Tag, Ping and Status go to Redis.
 type Tiered struct {
 	r      *Redis
-	l1     *otter.Cache[l1Key, Entry]
+	l1     *otter.Cache[l1Key, *Entry] // pointers: a hit copies the entry once
+	seed   maphash.Seed                // of l1Key.scope
 	maxTTL time.Duration
 	ping   time.Duration
 	ch     string
@@ -85,15 +87,19 @@ type Tiered struct {
 	once   sync.Once
 }
 
-// l1Key keys L1 without building the store-key string: the channel is
-// per KeyPrefix, and namespaces and routes hold no NUL (the message
-// separator).
-type l1Key struct {
-	ns, route string
-	hash      uint64
-}
+// l1Key keys L1 as the embedded store keys its entries (memKey): the
+// store key's 64-bit hash and a seeded hash of its namespace and route,
+// both inline in otter's node, so a hit hashes two words rather than two
+// strings. A collision of both makes two store keys share a slot, and the
+// digest check makes it a miss. The channel is per KeyPrefix, and
+// namespaces and routes hold no NUL (the message separator).
+type l1Key = memKey
 
-func keyOf(k cachekey.Key) l1Key { return l1Key{k.Namespace, k.Route, k.Hash} }
+func (t *Tiered) keyOf(k cachekey.Key) l1Key { return t.l1KeyOf(k.Namespace, k.Route, k.Hash) }
+
+func (t *Tiered) l1KeyOf(ns, route string, hash uint64) l1Key {
+	return memKey{hash: hash, scope: maphash.Comparable(t.seed, [2]string{ns, route})}
+}
 
 // NewTiered wraps r. The subscriber goroutine starts at once; until its
 // subscription is confirmed, calls go to Redis only. Close closes r too.
@@ -109,14 +115,14 @@ func NewTiered(r *Redis, opts TieredOptions) (*Tiered, error) {
 	}
 	var id [8]byte
 	_, _ = rand.Read(id[:])
-	t := &Tiered{r: r, maxTTL: opts.MaxTTL, ping: opts.Ping, ch: r.prefix + l1Channel, id: hex.EncodeToString(id[:])}
-	t.l1 = otter.Must(&otter.Options[l1Key, Entry]{
+	t := &Tiered{r: r, seed: maphash.MakeSeed(), maxTTL: opts.MaxTTL, ping: opts.Ping, ch: r.prefix + l1Channel, id: hex.EncodeToString(id[:])}
+	t.l1 = otter.Must(&otter.Options[l1Key, *Entry]{
 		MaximumWeight: uint64(opts.MaxBytes),
-		Weigher: func(k l1Key, e Entry) uint32 {
-			return uint32(min(len(k.ns)+len(k.route)+len(e.Body)+len(e.Meta)+l1EntryOverhead, 1<<31))
+		Weigher: func(_ l1Key, e *Entry) uint32 {
+			return uint32(min(len(e.Body)+len(e.Meta)+l1EntryOverhead, 1<<31))
 		},
 		// put shortens this to the entry's remaining Redis TTL.
-		ExpiryCalculator: otter.ExpiryWriting[l1Key, Entry](opts.MaxTTL),
+		ExpiryCalculator: otter.ExpiryWriting[l1Key, *Entry](opts.MaxTTL),
 	})
 	ctx, cancel := context.WithCancel(context.Background())
 	t.cancel = cancel
@@ -131,7 +137,7 @@ func (t *Tiered) put(key l1Key, e Entry, ttl time.Duration, g uint64) {
 		return
 	}
 	ttl = min(ttl, t.maxTTL)
-	t.l1.Set(key, e)
+	t.l1.Set(key, &e)
 	if ttl < t.maxTTL {
 		t.l1.SetExpiresAfter(key, ttl)
 	}
@@ -143,9 +149,9 @@ func (t *Tiered) put(key l1Key, e Entry, ttl time.Duration, g uint64) {
 }
 
 // lookup returns key's L1 entry when L1 may be used.
-func (t *Tiered) lookup(key l1Key) (Entry, bool) {
+func (t *Tiered) lookup(key l1Key) (*Entry, bool) {
 	if !t.live.Load() {
-		return Entry{}, false
+		return nil, false
 	}
 	return t.l1.GetIfPresent(key)
 }
@@ -155,8 +161,8 @@ func (t *Tiered) Get(ctx context.Context, k cachekey.Key) (Entry, bool, error) {
 	if err := ctx.Err(); err != nil {
 		return Entry{}, false, err
 	}
-	if e, ok := t.lookup(keyOf(k)); ok {
-		return e, true, nil
+	if e, ok := t.lookup(t.keyOf(k)); ok {
+		return *e, true, nil
 	}
 	rs, err := t.GetMany(ctx, []cachekey.Key{k})
 	if err != nil {
@@ -174,8 +180,8 @@ func (t *Tiered) GetMany(ctx context.Context, ks []cachekey.Key) ([]Result, erro
 	out := make([]Result, len(ks))
 	var miss []int
 	for i, k := range ks {
-		if e, ok := t.lookup(keyOf(k)); ok {
-			out[i] = Result{Entry: e, Found: true}
+		if e, ok := t.lookup(t.keyOf(k)); ok {
+			out[i] = Result{Entry: *e, Found: true}
 			continue
 		}
 		miss = append(miss, i)
@@ -195,7 +201,7 @@ func (t *Tiered) GetMany(ctx context.Context, ks []cachekey.Key) ([]Result, erro
 	for j, i := range miss {
 		out[i] = rs[j]
 		if rs[j].Found {
-			t.put(keyOf(mk[j]), rs[j].Entry, ttls[j], g)
+			t.put(t.keyOf(mk[j]), rs[j].Entry, ttls[j], g)
 		}
 	}
 	return out, nil
@@ -215,7 +221,7 @@ func (t *Tiered) SetRelease(ctx context.Context, k cachekey.Key, e Entry, ttl ti
 // write runs the Redis write, then tells the other replicas to drop k
 // and fills this replica's L1; a failed write only drops k here.
 func (t *Tiered) write(ctx context.Context, k cachekey.Key, e Entry, ttl time.Duration, redisWrite func() error) error {
-	key := keyOf(k)
+	key := t.keyOf(k)
 	if err := redisWrite(); err != nil {
 		t.drop(key)
 		return err
@@ -223,9 +229,15 @@ func (t *Tiered) write(ctx context.Context, k cachekey.Key, e Entry, ttl time.Du
 	// Bumping gen after the write makes a concurrent Get that read the
 	// previous value drop its fill.
 	g := t.drop(key)
-	t.publish(ctx, key.ns+"\x00"+key.route+"\x00"+strconv.FormatUint(key.hash, 16))
+	t.publish(ctx, invalidation(k))
 	t.put(key, copyEntry(e), ttl, g)
 	return nil
+}
+
+// invalidation is the message body that drops k: namespace, route and
+// hex key hash, separated by NULs (handle).
+func invalidation(k cachekey.Key) string {
+	return k.Namespace + "\x00" + k.Route + "\x00" + strconv.FormatUint(k.Hash, 16)
 }
 
 // copyEntry copies e's Body and Meta: Set never retains the caller's.
@@ -237,10 +249,10 @@ func copyEntry(e Entry) Entry {
 
 // Delete deletes k from Redis and from every replica's L1.
 func (t *Tiered) Delete(ctx context.Context, k cachekey.Key) error {
-	key := keyOf(k)
+	key := t.keyOf(k)
 	err := t.r.Delete(ctx, k)
 	t.drop(key)
-	t.publish(ctx, key.ns+"\x00"+key.route+"\x00"+strconv.FormatUint(key.hash, 16))
+	t.publish(ctx, invalidation(k))
 	return err
 }
 
@@ -412,6 +424,6 @@ func (t *Tiered) handle(payload string) {
 		if err != nil {
 			return
 		}
-		t.drop(l1Key{f[1], f[2], h})
+		t.drop(t.l1KeyOf(f[1], f[2], h))
 	}
 }
