@@ -10,6 +10,8 @@ import (
 	"unicode/utf8"
 
 	"github.com/valyala/fastjson"
+
+	"github.com/dittocache/ditto/normalize/internal/wirejson"
 )
 
 // Limits that reject abusive requests before any upstream call.
@@ -79,63 +81,10 @@ func (sc *scratch) release() {
 // otherwise share a key. Backslashes only occur inside strings in valid JSON,
 // so a scan for them is enough.
 func checkEscapes(body []byte) error {
-	bad := func(i int) error {
-		end := min(i+12, len(body))
-		return invalid("", "We could not parse the JSON body of your request: invalid escape %q in a string.", body[i:end])
+	if bad, ok := wirejson.CheckEscapes(body); !ok {
+		return invalid("", "We could not parse the JSON body of your request: invalid escape %q in a string.", bad)
 	}
-	for i := 0; ; {
-		j := bytes.IndexByte(body[i:], '\\')
-		if j < 0 {
-			return nil
-		}
-		at := i + j
-		i = at + 1
-		if i >= len(body) {
-			return bad(at)
-		}
-		switch body[i] {
-		case '"', '\\', '/', 'b', 'f', 'n', 'r', 't':
-			i++
-		case 'u':
-			r, ok := hex4(body[i+1:])
-			if !ok {
-				return bad(at)
-			}
-			i += 5
-			if r < 0xD800 || r > 0xDFFF {
-				continue
-			}
-			if r >= 0xDC00 || i+6 > len(body) || body[i] != '\\' || body[i+1] != 'u' {
-				return bad(at)
-			}
-			if r2, ok := hex4(body[i+2:]); !ok || r2 < 0xDC00 || r2 > 0xDFFF {
-				return bad(at)
-			}
-			i += 6
-		default:
-			return bad(at)
-		}
-	}
-}
-
-func hex4(b []byte) (rune, bool) {
-	if len(b) < 4 {
-		return 0, false
-	}
-	var r rune
-	for _, c := range b[:4] {
-		switch {
-		case c >= '0' && c <= '9':
-			r = r<<4 | rune(c-'0')
-		case c >= 'a' && c <= 'f':
-			r = r<<4 | rune(c-'a'+10)
-		case c >= 'A' && c <= 'F':
-			r = r<<4 | rune(c-'A'+10)
-		default:
-			return 0, false
-		}
-	}
-	return r, true
+	return nil
 }
 
 // Top-level members modeled by the decoder, one bit each, to reject

@@ -5,8 +5,10 @@ import (
 	"strconv"
 	"unicode/utf8"
 
-	"github.com/dittocache/ditto/normalize"
 	"github.com/valyala/fastjson"
+
+	"github.com/dittocache/ditto/normalize"
+	"github.com/dittocache/ditto/normalize/internal/wirejson"
 )
 
 // JSON writing and validation helpers shared by the decoder and the
@@ -93,63 +95,10 @@ func checkText(body []byte) error {
 	if !utf8.Valid(body) {
 		return &normalize.Error{Message: "The request body is not valid UTF-8."}
 	}
-	bad := func(i int) error {
-		end := min(i+12, len(body))
-		return &normalize.Error{Message: "We could not parse the JSON body of your request: invalid escape " + strconv.Quote(string(body[i:end])) + " in a string."}
+	if bad, ok := wirejson.CheckEscapes(body); !ok {
+		return &normalize.Error{Message: "We could not parse the JSON body of your request: invalid escape " + strconv.Quote(string(bad)) + " in a string."}
 	}
-	for i := 0; ; {
-		j := bytes.IndexByte(body[i:], '\\')
-		if j < 0 {
-			return nil
-		}
-		at := i + j
-		i = at + 1
-		if i >= len(body) {
-			return bad(at)
-		}
-		switch body[i] {
-		case '"', '\\', '/', 'b', 'f', 'n', 'r', 't':
-			i++
-		case 'u':
-			r, ok := hex4(body[i+1:])
-			if !ok {
-				return bad(at)
-			}
-			i += 5
-			if r < 0xD800 || r > 0xDFFF {
-				continue
-			}
-			if r >= 0xDC00 || i+6 > len(body) || body[i] != '\\' || body[i+1] != 'u' {
-				return bad(at)
-			}
-			if r2, ok := hex4(body[i+2:]); !ok || r2 < 0xDC00 || r2 > 0xDFFF {
-				return bad(at)
-			}
-			i += 6
-		default:
-			return bad(at)
-		}
-	}
-}
-
-func hex4(b []byte) (rune, bool) {
-	if len(b) < 4 {
-		return 0, false
-	}
-	var r rune
-	for _, c := range b[:4] {
-		switch {
-		case c >= '0' && c <= '9':
-			r = r<<4 | rune(c-'0')
-		case c >= 'a' && c <= 'f':
-			r = r<<4 | rune(c-'a'+10)
-		case c >= 'A' && c <= 'F':
-			r = r<<4 | rune(c-'A'+10)
-		default:
-			return 0, false
-		}
-	}
-	return r, true
+	return nil
 }
 
 // duplicate reports the first member name that occurs twice in o. Objects the
