@@ -240,13 +240,13 @@ func (s *Server) writeEmbeddings(c echo.Context, x *exchange, req *normalize.Emb
 		}
 		h["Cache-Status"] = []string{cs}
 	}
+	x.saved = &normalize.Usage{PromptTokens: saved, TotalTokens: saved}
+	s.outcome(c, x, status.String(), nil)
 	if status == cache.Hit && prev.of(items) { // the headers of the last answer from these entries, and its bytes
 		if prev.keyHdr != nil {
 			h["X-Ditto-Cache-Key"] = prev.keyHdr
 		}
 		h["X-Ditto-Cache-Items"] = prev.itemsHdr
-		x.saved = &normalize.Usage{PromptTokens: saved, TotalTokens: saved}
-		s.outcome(c, x, status.String(), nil)
 		return nil, writeETagged(c, prev.body, prev.etag)
 	}
 	var keyHdr []string
@@ -256,8 +256,6 @@ func (s *Server) writeEmbeddings(c echo.Context, x *exchange, req *normalize.Emb
 	}
 	itemsHdr := []string{"hit=" + strconv.Itoa(hits) + ", fetched=" + strconv.Itoa(fetched) + ", total=" + strconv.Itoa(len(items))}
 	h["X-Ditto-Cache-Items"] = itemsHdr
-	x.saved = &normalize.Usage{PromptTokens: saved, TotalTokens: saved}
-	s.outcome(c, x, status.String(), nil)
 	usage := normalize.EmbeddingUsage{PromptTokens: total, TotalTokens: total}
 	vectors := make([][]byte, len(items))
 	for i, it := range items {

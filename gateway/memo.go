@@ -95,7 +95,7 @@ func newRequestMemo() *requestMemo {
 				n += 2 * uint64(len(e.last.body))
 			}
 			if em, ok := e.view.(*embedMemo); ok {
-				n += 64 * uint64(len(em.keys)) // the keys, twice over for the decoded inputs' headers
+				n += 64 * uint64(len(em.keys)) // the keys (about 64 bytes each); the inputs are counted with the body
 				if em.last != nil {
 					n += uint64(len(em.last.body)) + 16*uint64(len(em.last.sums))
 				}
