@@ -89,9 +89,9 @@ func (s *Server) Reload(cfg *configs.Config, provs map[string]providers.Provider
 	if next.Upstream.BreakerFailures != old.cfg.Upstream.BreakerFailures || next.Upstream.BreakerCooldown != old.cfg.Upstream.BreakerCooldown {
 		n.breakers = newBreakers(&next, n.log) // new settings start closed
 	}
-	n.router = router.New(&next, router.Options{Providers: provs, Logger: n.log, Observer: n.routerObserver(), Breakers: n.breakers})
+	n.router = router.New(&next, router.Options{Providers: provs, Logger: n.log, Observer: n.metrics.RouterObserver(), Breakers: n.breakers})
 	n.echo = n.newEcho()
-	n.metrics.configure(&next, n.router)
+	n.metrics.Configure(&next, n.router)
 	g.cur.Store(n)
 	// The old generation's requests authenticated when they started; its
 	// JWKS refresher stops once they have had the drain time to finish.

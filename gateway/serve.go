@@ -339,7 +339,9 @@ func (x *exchange) limitHeaders(h http.Header) {
 // toward the limits, settles the decision made before the lookup with the
 // answer's usage: a cached answer's tokens count, but cost no money.
 func (s *Server) outcome(c echo.Context, x *exchange, status string, resp *normalize.Response) {
-	s.metrics.outcome(x, status, resp)
+	if x.tel != nil {
+		x.tel.status, x.tel.resp = status, resp
+	}
 	if status == "ERROR" {
 		x.limitHeaders(c.Response().Header())
 	}

@@ -76,7 +76,7 @@ type Server struct {
 	limitsRedis io.Closer // the limiter's Redis pool, nil without one
 	// propFields: see propagationFields.
 	propFields []string
-	metrics    *metrics
+	metrics    *telemetry.Metrics
 	auth       *auth.Authenticator
 	breakers   *router.Breakers // the provider breakers, kept across Reload
 	vectors    *embeddings.Renderer
@@ -125,11 +125,11 @@ func New(ctx context.Context, cfg *configs.Config, deps Deps) (*Server, error) {
 		return nil, err
 	}
 	s.breakers = newBreakers(cfg, s.log)
-	s.router = router.New(cfg, router.Options{Providers: deps.Providers, Logger: s.log, Observer: s.routerObserver(), Breakers: s.breakers})
-	s.metrics.configure(cfg, s.router)
+	s.router = router.New(cfg, router.Options{Providers: deps.Providers, Logger: s.log, Observer: s.metrics.RouterObserver(), Breakers: s.breakers})
+	s.metrics.Configure(cfg, s.router)
 	st := s.store
-	if s.metrics.tracing {
-		st = telemetry.TracedStore{Store: st, Tracer: s.metrics.tracer, Redis: st.Status().Kind == "redis"}
+	if s.metrics.Tracing {
+		st = telemetry.TracedStore{Store: st, Tracer: s.metrics.Tracer, Redis: st.Status().Kind == "redis"}
 	}
 	s.engine = cache.New(st, cache.Options{
 		Coalesce:             cfg.Cache.Coalesce,
@@ -137,7 +137,7 @@ func New(ctx context.Context, cfg *configs.Config, deps Deps) (*Server, error) {
 		StaleIfError:         cfg.Cache.StaleIfError,
 		StaleWhileRevalidate: cfg.Cache.StaleWhileRevalidate,
 		ServeStale:           router.Fallbackable,
-		Observer:             s.engineObserver(),
+		Observer:             s.metrics.EngineObserver(),
 		Now:                  s.now,
 	})
 	s.echo = s.newEcho()
@@ -235,7 +235,7 @@ func (s *Server) Handler() http.Handler { return s.gens }
 // limiter's Redis pool, the JWKS refresher). Safe on a partly built Server.
 func (s *Server) Close() error {
 	if s.metrics != nil {
-		_ = s.metrics.close(context.Background()) // flushes statistics
+		_ = s.metrics.Close(context.Background()) // flushes statistics
 	}
 	s.recorded.StopAllGoroutines()
 	s.auth.Close()

@@ -53,7 +53,7 @@ func (s *Server) cacheStats(c echo.Context) error {
 	}
 	ctx, cancel := context.WithTimeout(c.Request().Context(), 2*time.Second)
 	defer cancel()
-	rep, err := s.metrics.stats.Query(ctx, w, c.QueryParam("model"))
+	rep, err := s.metrics.Stats.Query(ctx, w, c.QueryParam("model"))
 	if err != nil {
 		if errors.Is(err, context.Canceled) {
 			return err
@@ -62,8 +62,8 @@ func (s *Server) cacheStats(c echo.Context) error {
 			"Statistics are unavailable: their store did not answer.")
 	}
 	body := statsResponse{Report: rep, Store: s.storeHealth(ctx), Stats: statsHealth{
-		Backend: s.metrics.stats.Kind(), Dropped: s.metrics.stats.Dropped(),
-		FlushErrors: s.metrics.stats.FlushErrors(), LastError: s.metrics.stats.LastError(),
+		Backend: s.metrics.Stats.Kind(), Dropped: s.metrics.Stats.Dropped(),
+		FlushErrors: s.metrics.Stats.FlushErrors(), LastError: s.metrics.Stats.LastError(),
 	}, GeneratedAt: s.now().UTC()}
 	if t := c.QueryParam("tenant"); t != "" {
 		// A tenant's spend is its own business: only its own credential

@@ -342,7 +342,7 @@ func TestStatsAggregateAcrossGatewaysSharingRedis(t *testing.T) {
 
 	// Both dashboards show the cluster: 7 hits, 3 misses.
 	for _, g := range []*testGateway{a, b} {
-		if err := g.metrics.stats.Flush(context.Background()); err != nil {
+		if err := g.metrics.Stats.Flush(context.Background()); err != nil {
 			t.Fatal(err)
 		}
 	}
