@@ -157,41 +157,18 @@ func invalid(param, format string, args ...any) *providers.Error {
 	return wire.InvalidParam(name, param, format, args...)
 }
 
-func unsupported(param string) *providers.Error {
-	return invalid(param, "Anthropic does not support the parameter %q", param)
-}
-
 func checkParams(p *normalize.Params) error {
 	switch {
 	case p.N != nil && *p.N != 1:
 		return invalid("n", "Anthropic does not support n > 1")
-	case p.Logprobs:
-		return unsupported("logprobs")
-	case p.TopLogprobs != nil:
-		return unsupported("top_logprobs")
-	case p.LogitBias != nil:
-		return unsupported("logit_bias")
-	case p.Seed != nil:
-		return unsupported("seed")
-	case p.PresencePenalty != nil:
-		return unsupported("presence_penalty")
-	case p.FrequencyPenalty != nil:
-		return unsupported("frequency_penalty")
 	case p.ReasoningEffort != "":
 		return invalid("reasoning_effort", "Anthropic does not support reasoning_effort; pass an Anthropic \"thinking\" object instead")
-	case p.Verbosity != "":
-		return unsupported("verbosity")
-	case len(p.Modalities) > 0:
-		return unsupported("modalities")
-	case p.Audio != nil:
-		return unsupported("audio")
-	case p.Prediction != nil:
-		return unsupported("prediction")
 	case p.ServiceTier != "" && p.ServiceTier != "standard_only":
 		// "auto", Anthropic's default, is folded away by the decoders.
 		return invalid("service_tier", "Anthropic supports service_tier auto and standard_only, not %q", p.ServiceTier)
 	}
-	return nil
+	return wire.Unsupported(name, "Anthropic", p, "logprobs", "top_logprobs", "logit_bias", "seed",
+		"presence_penalty", "frequency_penalty", "verbosity", "modalities", "audio", "prediction")
 }
 
 // encodeMessages splits out the system prompt and builds alternating turns.

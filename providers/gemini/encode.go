@@ -139,32 +139,12 @@ func invalid(param, format string, args ...any) *providers.Error {
 	return wire.InvalidParam(name, param, format, args...)
 }
 
-func unsupported(param string) *providers.Error {
-	return invalid(param, "Gemini does not support the parameter %q", param)
-}
-
 func checkParams(p *normalize.Params) error {
-	switch {
-	case p.Logprobs:
-		return unsupported("logprobs")
-	case p.TopLogprobs != nil:
-		return unsupported("top_logprobs")
-	case p.LogitBias != nil:
-		return unsupported("logit_bias")
-	case p.ReasoningEffort != "":
+	if p.ReasoningEffort != "" {
 		return invalid("reasoning_effort", "Gemini adapter does not map reasoning_effort; pass generationConfig.thinkingConfig through instead")
-	case p.Verbosity != "":
-		return unsupported("verbosity")
-	case len(p.Modalities) > 0:
-		return unsupported("modalities")
-	case p.Audio != nil:
-		return unsupported("audio")
-	case p.Prediction != nil:
-		return unsupported("prediction")
-	case p.ServiceTier != "":
-		return unsupported("service_tier")
 	}
-	return nil
+	return wire.Unsupported(name, "Gemini", p, "logprobs", "top_logprobs", "logit_bias",
+		"verbosity", "modalities", "audio", "prediction", "service_tier")
 }
 
 func encodeMessages(msgs []normalize.Message) (system *wireContent, contents []wireContent, err error) {

@@ -177,3 +177,46 @@ func CompactArgs(in json.RawMessage) string {
 	}
 	return b.String()
 }
+
+// Unsupported returns the InvalidParam error for the first of params, in
+// the order given, that p sets: "<display> does not support the parameter
+// "<name>"". It returns nil when p sets none of them. Each name is the
+// OpenAI parameter of a normalize.Params field that carries no value a
+// provider could ignore; a name not listed in paramSet is a programming
+// error and panics.
+func Unsupported(provider, display string, p *normalize.Params, params ...string) error {
+	for _, param := range params {
+		if paramSet(p, param) {
+			return InvalidParam(provider, param, "%s does not support the parameter %q", display, param)
+		}
+	}
+	return nil
+}
+
+func paramSet(p *normalize.Params, param string) bool {
+	switch param {
+	case "logprobs":
+		return p.Logprobs
+	case "top_logprobs":
+		return p.TopLogprobs != nil
+	case "logit_bias":
+		return p.LogitBias != nil
+	case "seed":
+		return p.Seed != nil
+	case "presence_penalty":
+		return p.PresencePenalty != nil
+	case "frequency_penalty":
+		return p.FrequencyPenalty != nil
+	case "verbosity":
+		return p.Verbosity != ""
+	case "modalities":
+		return len(p.Modalities) > 0
+	case "audio":
+		return p.Audio != nil
+	case "prediction":
+		return p.Prediction != nil
+	case "service_tier":
+		return p.ServiceTier != ""
+	}
+	panic("wire: no check for the parameter " + param)
+}

@@ -2,6 +2,7 @@ package wire
 
 import (
 	"encoding/json"
+	"errors"
 	"strings"
 	"testing"
 
@@ -84,6 +85,40 @@ func TestNamedFunction(t *testing.T) {
 	for _, give := range []string{"auto", `{"type":"function","function":{}}`, `{"type":"custom","function":{"name":"f"}}`} {
 		if fn, ok := NamedFunction(give); ok {
 			t.Errorf("NamedFunction(%s) = %q, want none", give, fn)
+		}
+	}
+}
+
+func TestUnsupported(t *testing.T) {
+	one, seed := 1.0, int64(7)
+	set := map[string]normalize.Params{
+		"logprobs":          {Logprobs: true},
+		"top_logprobs":      {TopLogprobs: new(int)},
+		"logit_bias":        {LogitBias: json.RawMessage(`{"1":2}`)},
+		"seed":              {Seed: &seed},
+		"presence_penalty":  {PresencePenalty: &one},
+		"frequency_penalty": {FrequencyPenalty: &one},
+		"verbosity":         {Verbosity: "low"},
+		"modalities":        {Modalities: []string{"audio"}},
+		"audio":             {Audio: json.RawMessage(`{}`)},
+		"prediction":        {Prediction: json.RawMessage(`{}`)},
+		"service_tier":      {ServiceTier: "flex"},
+	}
+	all := make([]string, 0, len(set))
+	for param := range set {
+		all = append(all, param)
+	}
+	if err := Unsupported("x", "X", &normalize.Params{}, all...); err != nil {
+		t.Fatalf("no parameter set: %v", err)
+	}
+	for param, p := range set {
+		err := Unsupported("x", "X", &p, all...)
+		var pe *providers.Error
+		if !errors.As(err, &pe) || pe.Param != param || pe.Status != 400 || pe.Message != `X does not support the parameter "`+param+`"` {
+			t.Errorf("%s set: got %#v", param, err)
+		}
+		if err := Unsupported("x", "X", &p, "seed"); param != "seed" && err != nil {
+			t.Errorf("%s set, only seed checked: %v", param, err)
 		}
 	}
 }
