@@ -434,7 +434,9 @@ func (s *jwksStorage) KeyRead(ctx context.Context, kid string) (jwkset.JWK, erro
 	if wait == nil {
 		if !s.gate.Allow() {
 			s.mu.Unlock()
-			return k, err
+			// A refetch may have finished between our first read and
+			// the lock: its keys are in the cached set by now.
+			return s.Storage.KeyRead(ctx, kid)
 		}
 		wait = make(chan struct{})
 		s.inflight = wait
