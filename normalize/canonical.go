@@ -81,36 +81,16 @@ func (c *canonicalizer) keep(name string) bool {
 // order: messages, the generation parameters (alphabetically), tools,
 // tool_choice, response_format, extra, dialect, dialect_fields.
 func (c *canonicalizer) request(dst []byte, r *Request) []byte {
-	dst = append(dst, `{"messages":[`...)
-	for i := range r.Messages {
-		if i > 0 {
-			dst = append(dst, ',')
-		}
-		dst = c.message(dst, &r.Messages[i])
-	}
-	dst = append(dst, ']')
+	dst = appendEach(dst, `{"messages":[`, r.Messages, c.message)
 	dst = c.params(dst, &r.Params)
 	if len(r.Tools) > 0 && c.keep("tools") {
-		dst = append(dst, `,"tools":[`...)
-		for i := range r.Tools {
-			if i > 0 {
-				dst = append(dst, ',')
-			}
-			dst = appendCanonicalTool(dst, &r.Tools[i])
-		}
-		dst = append(dst, ']')
+		dst = appendEach(dst, `,"tools":[`, r.Tools, appendCanonicalTool)
 	}
 	if r.ToolChoice != "" && c.keep("tool_choice") {
-		dst = append(dst, `,"tool_choice":`...)
-		if r.ToolChoice[0] == '{' {
-			dst = append(dst, r.ToolChoice...)
-		} else {
-			dst = appendString(dst, r.ToolChoice)
-		}
+		dst = appendToolChoice(dst, r.ToolChoice)
 	}
 	if r.ResponseFormat != nil && c.keep("response_format") {
-		dst = append(dst, `,"response_format":`...)
-		dst = append(dst, r.ResponseFormat...)
+		dst = appendOptRaw(dst, `,"response_format":`, r.ResponseFormat)
 	}
 	first := true
 	for _, f := range r.Extra {
@@ -167,10 +147,7 @@ func (c *canonicalizer) text(s string) string {
 func (c *canonicalizer) message(dst []byte, m *Message) []byte {
 	dst = append(dst, `{"role":`...)
 	dst = appendString(dst, m.Role)
-	if m.Name != "" {
-		dst = append(dst, `,"name":`...)
-		dst = appendString(dst, m.Name)
-	}
+	dst = appendOptString(dst, `,"name":`, m.Name)
 	switch {
 	case m.Content == nil:
 	case len(m.Content) == 1 && m.Content[0].Type == PartText && m.Content[0].Raw == nil:
@@ -178,33 +155,13 @@ func (c *canonicalizer) message(dst []byte, m *Message) []byte {
 		dst = append(dst, `,"content":`...)
 		dst = appendString(dst, c.text(m.Content[0].Text))
 	default:
-		dst = append(dst, `,"content":[`...)
-		for i := range m.Content {
-			if i > 0 {
-				dst = append(dst, ',')
-			}
-			dst = c.part(dst, &m.Content[i])
-		}
-		dst = append(dst, ']')
+		dst = appendEach(dst, `,"content":[`, m.Content, c.part)
 	}
-	if m.Refusal != "" {
-		dst = append(dst, `,"refusal":`...)
-		dst = appendString(dst, m.Refusal)
-	}
+	dst = appendOptString(dst, `,"refusal":`, m.Refusal)
 	if len(m.ToolCalls) > 0 {
-		dst = append(dst, `,"tool_calls":[`...)
-		for i := range m.ToolCalls {
-			if i > 0 {
-				dst = append(dst, ',')
-			}
-			dst = appendCanonicalToolCall(dst, &m.ToolCalls[i])
-		}
-		dst = append(dst, ']')
+		dst = appendEach(dst, `,"tool_calls":[`, m.ToolCalls, appendCanonicalToolCall)
 	}
-	if m.ToolCallID != "" {
-		dst = append(dst, `,"tool_call_id":`...)
-		dst = appendString(dst, m.ToolCallID)
-	}
+	dst = appendOptString(dst, `,"tool_call_id":`, m.ToolCallID)
 	if len(m.Extra) > 0 {
 		dst = append(dst, `,"extra":`...)
 		dst = appendFields(dst, m.Extra)
@@ -254,37 +211,23 @@ func (c *canonicalizer) part(dst []byte, p *Part) []byte {
 			dst = append(dst, `,"url":`...)
 			dst = appendString(dst, p.URL)
 		}
-		if p.Detail != "" {
-			dst = append(dst, `,"detail":`...)
-			dst = appendString(dst, p.Detail)
-		}
+		dst = appendOptString(dst, `,"detail":`, p.Detail)
 	case PartInputAudio:
 		dst = append(dst, `,"data_sha256":`...)
 		dst = appendDigest(dst, p.Data)
 		dst = append(dst, `,"format":`...)
 		dst = appendString(dst, p.Format)
 	case PartFile:
-		if p.FileID != "" {
-			dst = append(dst, `,"file_id":`...)
-			dst = appendString(dst, p.FileID)
-		}
+		dst = appendOptString(dst, `,"file_id":`, p.FileID)
 		if p.Data != "" {
 			dst = append(dst, `,"file_data_sha256":`...)
 			dst = appendDigest(dst, p.Data)
 		}
-		if p.Filename != "" {
-			dst = append(dst, `,"filename":`...)
-			dst = appendString(dst, p.Filename)
-		}
+		dst = appendOptString(dst, `,"filename":`, p.Filename)
 	default:
 		// A typed Part of another type built in Go: key everything it holds.
 		for _, kv := range [...]struct{ k, v string }{{"text", p.Text}, {"url", p.URL}, {"detail", p.Detail}, {"format", p.Format}, {"file_id", p.FileID}, {"filename", p.Filename}} {
-			if kv.v != "" {
-				dst = append(dst, ',')
-				dst = appendString(dst, kv.k)
-				dst = append(dst, ':')
-				dst = appendString(dst, kv.v)
-			}
+			dst = appendStringMember(dst, kv.k, kv.v)
 		}
 		if p.Data != "" {
 			dst = append(dst, `,"data_sha256":`...)
@@ -314,16 +257,7 @@ func appendRawPart(dst []byte, raw []byte) []byte {
 	w := rawWalker{}
 	dst = append(dst, `{"raw":`...)
 	dst = w.value(dst, v, "")
-	if len(w.digested) > 0 {
-		dst = append(dst, `,"sha256":[`...)
-		for i, ptr := range w.digested {
-			if i > 0 {
-				dst = append(dst, ',')
-			}
-			dst = appendString(dst, ptr)
-		}
-		dst = append(dst, ']')
-	}
+	dst = appendStringsMember(dst, "sha256", w.digested)
 	return append(dst, '}')
 }
 
@@ -396,69 +330,43 @@ func appendCanonicalTool(dst []byte, t *Tool) []byte {
 	dst = appendString(dst, t.Type)
 	dst = append(dst, `,"name":`...)
 	dst = appendString(dst, t.Name)
-	if t.Description != "" {
-		dst = append(dst, `,"description":`...)
-		dst = appendString(dst, t.Description)
-	}
-	if t.Parameters != nil {
-		dst = append(dst, `,"parameters":`...)
-		dst = append(dst, t.Parameters...)
-	}
-	if t.Strict != nil {
-		dst = append(dst, `,"strict":`...)
-		dst = strconv.AppendBool(dst, *t.Strict)
-	}
+	dst = appendToolSpec(dst, t)
 	return append(dst, '}')
-}
-
-// appendKey writes ,"name": for a parameter.
-func appendKey(dst []byte, name string) []byte {
-	dst = append(dst, ',', '"')
-	dst = append(dst, name...)
-	return append(dst, '"', ':')
 }
 
 func (c *canonicalizer) float(dst []byte, name string, v *float64) []byte {
 	if v == nil || !c.keep(name) {
 		return dst
 	}
-	return appendFloat(appendKey(dst, name), *v)
+	return appendFloatMember(dst, name, v)
 }
 
 func (c *canonicalizer) int(dst []byte, name string, v *int) []byte {
 	if v == nil || !c.keep(name) {
 		return dst
 	}
-	return strconv.AppendInt(appendKey(dst, name), int64(*v), 10)
+	return appendIntMember(dst, name, v)
 }
 
 func (c *canonicalizer) str(dst []byte, name, v string) []byte {
 	if v == "" || !c.keep(name) {
 		return dst
 	}
-	return appendString(appendKey(dst, name), v)
+	return appendStringMember(dst, name, v)
 }
 
 func (c *canonicalizer) raw(dst []byte, name string, v []byte) []byte {
 	if v == nil || !c.keep(name) {
 		return dst
 	}
-	return append(appendKey(dst, name), v...)
+	return appendRawMember(dst, name, v)
 }
 
 func (c *canonicalizer) list(dst []byte, name string, v []string) []byte {
 	if len(v) == 0 || !c.keep(name) {
 		return dst
 	}
-	dst = appendKey(dst, name)
-	dst = append(dst, '[')
-	for k, e := range v {
-		if k > 0 {
-			dst = append(dst, ',')
-		}
-		dst = appendString(dst, e)
-	}
-	return append(dst, ']')
+	return appendStringsMember(dst, name, v)
 }
 
 // params writes the generation parameters that differ from their defaults,
@@ -474,13 +382,13 @@ func (c *canonicalizer) params(dst []byte, p *Params) []byte {
 	dst = c.list(dst, "modalities", p.Modalities)
 	dst = c.int(dst, "n", p.N)
 	if p.ParallelToolCalls != nil && c.keep("parallel_tool_calls") {
-		dst = strconv.AppendBool(appendKey(dst, "parallel_tool_calls"), *p.ParallelToolCalls)
+		dst = appendBoolMember(dst, "parallel_tool_calls", p.ParallelToolCalls)
 	}
 	dst = c.raw(dst, "prediction", p.Prediction)
 	dst = c.float(dst, "presence_penalty", p.PresencePenalty)
 	dst = c.str(dst, "reasoning_effort", p.ReasoningEffort)
 	if p.Seed != nil && c.keep("seed") {
-		dst = strconv.AppendInt(appendKey(dst, "seed"), *p.Seed, 10)
+		dst = appendInt64Member(dst, "seed", p.Seed)
 	}
 	dst = c.str(dst, "service_tier", p.ServiceTier)
 	dst = c.list(dst, "stop", p.Stop)

@@ -1,9 +1,5 @@
 package normalize
 
-import (
-	"strconv"
-)
-
 // AppendOpenAIRequest appends r as an OpenAI chat-completions request body
 // for the given upstream model. Everything the client sent that matters to
 // the model is reproduced: unknown fields, pure-metadata fields, the output
@@ -13,47 +9,22 @@ import (
 func AppendOpenAIRequest(dst []byte, r *Request, model string, stream bool) []byte {
 	dst = append(dst, `{"model":`...)
 	dst = appendString(dst, model)
-	dst = append(dst, `,"messages":[`...)
-	for i := range r.Messages {
-		if i > 0 {
-			dst = append(dst, ',')
-		}
-		dst = appendWireMessage(dst, &r.Messages[i])
-	}
-	dst = append(dst, ']')
+	dst = appendEach(dst, `,"messages":[`, r.Messages, appendWireMessage)
 	dst = appendWireParams(dst, r)
 	if len(r.Tools) > 0 {
-		dst = append(dst, `,"tools":[`...)
-		for i := range r.Tools {
-			if i > 0 {
-				dst = append(dst, ',')
-			}
-			dst = appendWireTool(dst, &r.Tools[i])
-		}
-		dst = append(dst, ']')
+		dst = appendEach(dst, `,"tools":[`, r.Tools, appendWireTool)
 	}
 	if r.ToolChoice != "" {
-		dst = append(dst, `,"tool_choice":`...)
-		if r.ToolChoice[0] == '{' {
-			dst = append(dst, r.ToolChoice...)
-		} else {
-			dst = appendString(dst, r.ToolChoice)
-		}
+		dst = appendToolChoice(dst, r.ToolChoice)
 	}
-	if r.ResponseFormat != nil {
-		dst = append(dst, `,"response_format":`...)
-		dst = append(dst, r.ResponseFormat...)
-	}
+	dst = appendOptRaw(dst, `,"response_format":`, r.ResponseFormat)
 	for _, f := range r.Extra {
 		dst = appendMember(dst, f)
 	}
 	for _, f := range r.Unkeyed {
 		dst = appendMember(dst, f)
 	}
-	if r.User != "" {
-		dst = append(dst, `,"user":`...)
-		dst = appendString(dst, r.User)
-	}
+	dst = appendOptString(dst, `,"user":`, r.User)
 	if stream {
 		dst = append(dst, `,"stream":true,"stream_options":{"include_usage":true}`...)
 	}
@@ -70,60 +41,40 @@ func appendMember(dst []byte, f Field) []byte {
 func appendWireMessage(dst []byte, m *Message) []byte {
 	dst = append(dst, `{"role":`...)
 	dst = appendString(dst, m.Role)
-	if m.Name != "" {
-		dst = append(dst, `,"name":`...)
-		dst = appendString(dst, m.Name)
-	}
-	dst = append(dst, `,"content":`...)
+	dst = appendOptString(dst, `,"name":`, m.Name)
 	switch {
 	case m.Content == nil:
-		dst = append(dst, "null"...)
+		dst = append(dst, `,"content":null`...)
 	case len(m.Content) == 1 && m.Content[0].Type == PartText && m.Content[0].Raw == nil:
+		dst = append(dst, `,"content":`...)
 		dst = appendString(dst, m.Content[0].Text)
 	default:
-		dst = append(dst, '[')
-		for i := range m.Content {
-			if i > 0 {
-				dst = append(dst, ',')
-			}
-			dst = appendWirePart(dst, &m.Content[i])
-		}
-		dst = append(dst, ']')
+		dst = appendEach(dst, `,"content":[`, m.Content, appendWirePart)
 	}
-	if m.Refusal != "" {
-		dst = append(dst, `,"refusal":`...)
-		dst = appendString(dst, m.Refusal)
-	}
+	dst = appendOptString(dst, `,"refusal":`, m.Refusal)
 	if len(m.ToolCalls) > 0 {
-		dst = append(dst, `,"tool_calls":[`...)
-		for i, c := range m.ToolCalls {
-			if i > 0 {
-				dst = append(dst, ',')
-			}
-			if c.Raw != nil {
-				dst = append(dst, c.Raw...)
-				continue
-			}
-			dst = append(dst, `{"id":`...)
-			dst = appendString(dst, c.ID)
-			dst = append(dst, `,"type":`...)
-			dst = appendString(dst, orFunction(c.Type))
-			dst = append(dst, `,"function":{"name":`...)
-			dst = appendString(dst, c.Name)
-			dst = append(dst, `,"arguments":`...)
-			dst = appendString(dst, c.Arguments)
-			dst = append(dst, `}}`...)
-		}
-		dst = append(dst, ']')
+		dst = appendEach(dst, `,"tool_calls":[`, m.ToolCalls, appendWireToolCall)
 	}
-	if m.ToolCallID != "" {
-		dst = append(dst, `,"tool_call_id":`...)
-		dst = appendString(dst, m.ToolCallID)
-	}
+	dst = appendOptString(dst, `,"tool_call_id":`, m.ToolCallID)
 	for _, f := range m.Extra {
 		dst = appendMember(dst, f)
 	}
 	return append(dst, '}')
+}
+
+func appendWireToolCall(dst []byte, c *ToolCall) []byte {
+	if c.Raw != nil {
+		return append(dst, c.Raw...)
+	}
+	dst = append(dst, `{"id":`...)
+	dst = appendString(dst, c.ID)
+	dst = append(dst, `,"type":`...)
+	dst = appendString(dst, orFunction(c.Type))
+	dst = append(dst, `,"function":{"name":`...)
+	dst = appendString(dst, c.Name)
+	dst = append(dst, `,"arguments":`...)
+	dst = appendString(dst, c.Arguments)
+	return append(dst, `}}`...)
 }
 
 func appendWirePart(dst []byte, p *Part) []byte {
@@ -140,10 +91,7 @@ func appendWirePart(dst []byte, p *Part) []byte {
 	case PartImageURL:
 		dst = append(dst, `{"type":"image_url","image_url":{"url":`...)
 		dst = appendString(dst, p.URL)
-		if p.Detail != "" {
-			dst = append(dst, `,"detail":`...)
-			dst = appendString(dst, p.Detail)
-		}
+		dst = appendOptString(dst, `,"detail":`, p.Detail)
 		dst = append(dst, '}')
 	case PartInputAudio:
 		dst = append(dst, `{"type":"input_audio","input_audio":{"data":`...)
@@ -180,105 +128,37 @@ func appendWireTool(dst []byte, t *Tool) []byte {
 	}
 	dst = append(dst, `{"type":"function","function":{"name":`...)
 	dst = appendString(dst, t.Name)
-	if t.Description != "" {
-		dst = append(dst, `,"description":`...)
-		dst = appendString(dst, t.Description)
-	}
-	if t.Parameters != nil {
-		dst = append(dst, `,"parameters":`...)
-		dst = append(dst, t.Parameters...)
-	}
-	if t.Strict != nil {
-		dst = append(dst, `,"strict":`...)
-		dst = strconv.AppendBool(dst, *t.Strict)
-	}
+	dst = appendToolSpec(dst, t)
 	return append(dst, `}}`...)
 }
 
+// appendWireParams writes the generation parameters in the order OpenAI's
+// reference documents them, the output token limit under the client's
+// spelling.
 func appendWireParams(dst []byte, r *Request) []byte {
 	p := &r.Params
-	num := func(name string, v *float64) {
-		if v != nil {
-			dst = append(dst, ',', '"')
-			dst = append(dst, name...)
-			dst = append(dst, '"', ':')
-			dst = appendFloat(dst, *v)
-		}
+	dst = appendFloatMember(dst, "temperature", p.Temperature)
+	dst = appendFloatMember(dst, "top_p", p.TopP)
+	dst = appendIntMember(dst, "n", p.N)
+	field := r.MaxTokensField
+	if field == "" {
+		field = "max_completion_tokens"
 	}
-	str := func(name, v string) {
-		if v != "" {
-			dst = append(dst, ',', '"')
-			dst = append(dst, name...)
-			dst = append(dst, '"', ':')
-			dst = appendString(dst, v)
-		}
-	}
-	raw := func(name string, v []byte) {
-		if v != nil {
-			dst = append(dst, ',', '"')
-			dst = append(dst, name...)
-			dst = append(dst, '"', ':')
-			dst = append(dst, v...)
-		}
-	}
-	num("temperature", p.Temperature)
-	num("top_p", p.TopP)
-	if p.N != nil {
-		dst = append(dst, `,"n":`...)
-		dst = strconv.AppendInt(dst, int64(*p.N), 10)
-	}
-	if p.MaxTokens != nil {
-		field := r.MaxTokensField
-		if field == "" {
-			field = "max_completion_tokens"
-		}
-		dst = append(dst, ',', '"')
-		dst = append(dst, field...)
-		dst = append(dst, '"', ':')
-		dst = strconv.AppendInt(dst, int64(*p.MaxTokens), 10)
-	}
-	if len(p.Stop) > 0 {
-		dst = append(dst, `,"stop":[`...)
-		for i, s := range p.Stop {
-			if i > 0 {
-				dst = append(dst, ',')
-			}
-			dst = appendString(dst, s)
-		}
-		dst = append(dst, ']')
-	}
-	if p.Seed != nil {
-		dst = append(dst, `,"seed":`...)
-		dst = strconv.AppendInt(dst, *p.Seed, 10)
-	}
-	num("presence_penalty", p.PresencePenalty)
-	num("frequency_penalty", p.FrequencyPenalty)
-	raw("logit_bias", p.LogitBias)
+	dst = appendIntMember(dst, field, p.MaxTokens)
+	dst = appendStringsMember(dst, "stop", p.Stop)
+	dst = appendInt64Member(dst, "seed", p.Seed)
+	dst = appendFloatMember(dst, "presence_penalty", p.PresencePenalty)
+	dst = appendFloatMember(dst, "frequency_penalty", p.FrequencyPenalty)
+	dst = appendRawMember(dst, "logit_bias", p.LogitBias)
 	if p.Logprobs {
 		dst = append(dst, `,"logprobs":true`...)
 	}
-	if p.TopLogprobs != nil {
-		dst = append(dst, `,"top_logprobs":`...)
-		dst = strconv.AppendInt(dst, int64(*p.TopLogprobs), 10)
-	}
-	str("reasoning_effort", p.ReasoningEffort)
-	str("verbosity", p.Verbosity)
-	if p.ParallelToolCalls != nil {
-		dst = append(dst, `,"parallel_tool_calls":`...)
-		dst = strconv.AppendBool(dst, *p.ParallelToolCalls)
-	}
-	if len(p.Modalities) > 0 {
-		dst = append(dst, `,"modalities":[`...)
-		for i, s := range p.Modalities {
-			if i > 0 {
-				dst = append(dst, ',')
-			}
-			dst = appendString(dst, s)
-		}
-		dst = append(dst, ']')
-	}
-	raw("audio", p.Audio)
-	raw("prediction", p.Prediction)
-	str("service_tier", p.ServiceTier)
-	return dst
+	dst = appendIntMember(dst, "top_logprobs", p.TopLogprobs)
+	dst = appendStringMember(dst, "reasoning_effort", p.ReasoningEffort)
+	dst = appendStringMember(dst, "verbosity", p.Verbosity)
+	dst = appendBoolMember(dst, "parallel_tool_calls", p.ParallelToolCalls)
+	dst = appendStringsMember(dst, "modalities", p.Modalities)
+	dst = appendRawMember(dst, "audio", p.Audio)
+	dst = appendRawMember(dst, "prediction", p.Prediction)
+	return appendStringMember(dst, "service_tier", p.ServiceTier)
 }
