@@ -5,14 +5,14 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"math"
-	"math/bits"
 	"slices"
 	"strconv"
 	"strings"
-	"unicode/utf8"
 	"unsafe"
 
 	"github.com/valyala/fastjson"
+
+	"github.com/dittocache/ditto/normalize/internal/wirejson"
 )
 
 // Canonical JSON, as used for every JSON value Ditto does not model field by
@@ -399,82 +399,10 @@ func appendFloat(dst []byte, f float64) []byte {
 	return appendDecimal(dst, d)
 }
 
-const hexDigits = "0123456789abcdef"
-
-const (
-	lsb = 0x0101010101010101
-	msb = 0x8080808080808080
-)
-
-// appendString writes s as a JSON string: '"', '\\' and control characters
-// escaped (\n, \r, \t, others as \u00XX), U+2028 and U+2029 escaped, invalid
-// UTF-8 replaced by U+FFFD (DecodeOpenAI rejects it, so this only concerns
-// Requests built in Go), everything else literal.
-func appendString(dst []byte, s string) []byte {
-	dst = append(dst, '"')
-	start := 0
-	for i := 0; i < len(s); {
-		// Skip 8 bytes at a time while none is a control character, '"',
-		// '\\' or non-ASCII (SWAR: a per-byte test on one uint64).
-		for ; i+8 <= len(s); i += 8 {
-			w := s[i : i+8]
-			x := uint64(w[0]) | uint64(w[1])<<8 | uint64(w[2])<<16 | uint64(w[3])<<24 |
-				uint64(w[4])<<32 | uint64(w[5])<<40 | uint64(w[6])<<48 | uint64(w[7])<<56
-			q, b := x^(lsb*'"'), x^(lsb*'\\')
-			if t := ((x-lsb*0x20)&^x | (q-lsb)&^q | (b-lsb)&^b | x) & msb; t != 0 {
-				// The lowest flagged byte is exact (borrows only
-				// propagate upwards): go straight to it.
-				i += bits.TrailingZeros64(t) >> 3
-				break
-			}
-		}
-		if i >= len(s) {
-			break
-		}
-		c := s[i]
-		if c < utf8.RuneSelf {
-			if c >= 0x20 && c != '"' && c != '\\' {
-				i++
-				continue
-			}
-			dst = append(dst, s[start:i]...)
-			switch c {
-			case '"', '\\':
-				dst = append(dst, '\\', c)
-			case '\n':
-				dst = append(dst, '\\', 'n')
-			case '\r':
-				dst = append(dst, '\\', 'r')
-			case '\t':
-				dst = append(dst, '\\', 't')
-			default:
-				dst = append(dst, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xf])
-			}
-			i++
-			start = i
-			continue
-		}
-		r, size := utf8.DecodeRuneInString(s[i:])
-		if r == utf8.RuneError && size == 1 {
-			dst = append(dst, s[start:i]...)
-			dst = append(dst, "\ufffd"...)
-			i += size
-			start = i
-			continue
-		}
-		if r == '\u2028' || r == '\u2029' {
-			// Escaped so the output is also safe to embed in JavaScript.
-			dst = append(dst, s[start:i]...)
-			dst = append(dst, '\\', 'u', '2', '0', '2', hexDigits[r&0xf])
-			i += size
-			start = i
-			continue
-		}
-		i += size
-	}
-	dst = append(dst, s[start:]...)
-	return append(dst, '"')
-}
+// appendString writes s as a JSON string, escaped as wirejson.AppendString
+// escapes (invalid UTF-8 becomes U+FFFD: DecodeOpenAI rejects it, so that
+// only concerns Requests built in Go).
+func appendString(dst []byte, s string) []byte { return wirejson.AppendString(dst, s) }
 
 // appendStringBytes is appendString for a byte slice, through a read-only
 // view: s is neither kept nor modified.

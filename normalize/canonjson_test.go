@@ -143,10 +143,10 @@ func referenceString(s string) string {
 			b = append(b, `\t`...)
 		case r < 0x20:
 			b = append(b, `\u00`...)
-			b = append(b, hexDigits[r>>4], hexDigits[r&0xf])
+			b = append(b, "0123456789abcdef"[r>>4], "0123456789abcdef"[r&0xf])
 		case r == 0x2028 || r == 0x2029:
 			b = append(b, `\u202`...)
-			b = append(b, hexDigits[r&0xf])
+			b = append(b, "0123456789abcdef"[r&0xf])
 		default:
 			b = utf8.AppendRune(b, r)
 		}

@@ -14,68 +14,9 @@ import (
 // JSON writing and validation helpers shared by the decoder and the
 // renderers. They append to caller-owned buffers and never reflect.
 
-const hexDigits = "0123456789abcdef"
-
-// needsEscape marks the ASCII bytes a JSON string cannot hold literally.
-var needsEscape = func() (t [256]bool) {
-	for c := 0; c < 0x20; c++ {
-		t[c] = true
-	}
-	t['"'], t['\\'] = true, true
-	for c := utf8.RuneSelf; c < 256; c++ {
-		t[c] = true // looked at more closely: U+2028, U+2029 and invalid UTF-8
-	}
-	return t
-}()
-
-// appendString writes s as a JSON string: '"', '\\' and control characters
-// escaped, U+2028 and U+2029 escaped (safe inside JavaScript), invalid UTF-8
-// replaced by U+FFFD, everything else literal.
-func appendString(dst []byte, s string) []byte {
-	dst = append(dst, '"')
-	start := 0
-	for i := 0; i < len(s); {
-		c := s[i]
-		if !needsEscape[c] {
-			i++
-			continue
-		}
-		if c >= utf8.RuneSelf {
-			r, size := utf8.DecodeRuneInString(s[i:])
-			switch {
-			case r == utf8.RuneError && size == 1:
-				dst = append(dst, s[start:i]...)
-				dst = append(dst, "\ufffd"...)
-			case r == '\u2028' || r == '\u2029':
-				dst = append(dst, s[start:i]...)
-				dst = append(dst, '\\', 'u', '2', '0', '2', hexDigits[r&0xf])
-			default:
-				i += size
-				continue
-			}
-			i += size
-			start = i
-			continue
-		}
-		dst = append(dst, s[start:i]...)
-		switch c {
-		case '"', '\\':
-			dst = append(dst, '\\', c)
-		case '\n':
-			dst = append(dst, '\\', 'n')
-		case '\r':
-			dst = append(dst, '\\', 'r')
-		case '\t':
-			dst = append(dst, '\\', 't')
-		default:
-			dst = append(dst, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xf])
-		}
-		i++
-		start = i
-	}
-	dst = append(dst, s[start:]...)
-	return append(dst, '"')
-}
+// appendString writes s as a JSON string, escaped as every JSON writer in
+// normalize escapes (wirejson.AppendString).
+func appendString(dst []byte, s string) []byte { return wirejson.AppendString(dst, s) }
 
 // appendKey writes ,"name": (name must need no escaping).
 func appendKey(dst []byte, name string) []byte {

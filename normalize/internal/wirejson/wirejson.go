@@ -12,6 +12,7 @@ package wirejson
 
 import (
 	"bytes"
+	"math/bits"
 	"strconv"
 	"unicode/utf8"
 	"unsafe"
@@ -21,18 +22,17 @@ import (
 
 const hexDigits = "0123456789abcdef"
 
-// safe[c] is true for the ASCII bytes a JSON string holds literally.
-var safe = func() (t [utf8.RuneSelf]bool) {
-	for c := 0x20; c < utf8.RuneSelf; c++ {
-		t[c] = c != '"' && c != '\\'
-	}
-	return t
-}()
+const (
+	lsb = 0x0101010101010101
+	msb = 0x8080808080808080
+)
 
-// AppendString appends s as a JSON string, escaped as normalize's
-// canonical form escapes strings: '"', '\\' and control characters
-// escaped (\n, \r, \t, others as \u00XX), U+2028 and U+2029 escaped,
-// invalid UTF-8 replaced by U+FFFD, everything else literal.
+// AppendString appends s as a JSON string, the one escaping every JSON
+// writer in normalize uses (the canonical form, the dialect codecs and
+// the renderers): '"', '\\' and control characters escaped (\n, \r, \t,
+// others as \u00XX), U+2028 and U+2029 escaped (so the output is also
+// safe inside JavaScript), invalid UTF-8 replaced by U+FFFD, everything
+// else literal.
 func AppendString(dst []byte, s string) []byte {
 	dst = append(dst, '"')
 	dst = AppendStringContent(dst, s)
@@ -44,9 +44,26 @@ func AppendString(dst []byte, s string) []byte {
 func AppendStringContent(dst []byte, s string) []byte {
 	start := 0
 	for i := 0; i < len(s); {
+		// Skip 8 bytes at a time while none is a control character, '"',
+		// '\\' or non-ASCII (SWAR: a per-byte test on one uint64).
+		for ; i+8 <= len(s); i += 8 {
+			w := s[i : i+8]
+			x := uint64(w[0]) | uint64(w[1])<<8 | uint64(w[2])<<16 | uint64(w[3])<<24 |
+				uint64(w[4])<<32 | uint64(w[5])<<40 | uint64(w[6])<<48 | uint64(w[7])<<56
+			q, b := x^(lsb*'"'), x^(lsb*'\\')
+			if t := ((x-lsb*0x20)&^x | (q-lsb)&^q | (b-lsb)&^b | x) & msb; t != 0 {
+				// The lowest flagged byte is exact (borrows only
+				// propagate upwards): go straight to it.
+				i += bits.TrailingZeros64(t) >> 3
+				break
+			}
+		}
+		if i >= len(s) {
+			break
+		}
 		c := s[i]
 		if c < utf8.RuneSelf {
-			if safe[c] {
+			if c >= 0x20 && c != '"' && c != '\\' {
 				i++
 				continue
 			}
