@@ -7,7 +7,6 @@ import (
 	"slices"
 	"strconv"
 	"sync"
-	"unicode/utf8"
 
 	"github.com/valyala/fastjson"
 
@@ -33,21 +32,11 @@ var parserPool fastjson.ParserPool
 //
 // See docs/normalization.md for every equivalence rule applied here.
 func DecodeOpenAI(body []byte) (*Request, error) {
-	if !utf8.Valid(body) {
-		return nil, invalid("", "The request body is not valid UTF-8.")
-	}
-	if err := checkEscapes(body); err != nil {
-		return nil, err
-	}
 	p := parserPool.Get()
 	defer parserPool.Put(p)
-	v, err := p.ParseBytes(body)
+	obj, err := ParseObject(p, body)
 	if err != nil {
-		return nil, invalid("", "We could not parse the JSON body of your request: %v", err)
-	}
-	obj, err := v.Object()
-	if err != nil {
-		return nil, invalid("", "The request body must be a JSON object.")
+		return nil, err
 	}
 	sc := scratchPool.Get().(*scratch)
 	defer sc.release()

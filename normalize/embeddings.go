@@ -224,6 +224,25 @@ func CheckJSONText(body []byte) error {
 	return checkEscapes(body)
 }
 
+// ParseObject checks body as every decoder checks a request body
+// (CheckJSONText), parses it with p and returns its top-level object. The
+// object lives in p: it is valid until p is reused or returned to its pool.
+// Errors are *Error values with an empty Param.
+func ParseObject(p *fastjson.Parser, body []byte) (*fastjson.Object, error) {
+	if err := CheckJSONText(body); err != nil {
+		return nil, err
+	}
+	v, err := p.ParseBytes(body)
+	if err != nil {
+		return nil, invalid("", "We could not parse the JSON body of your request: %v", err)
+	}
+	obj, err := v.Object()
+	if err != nil {
+		return nil, invalid("", "The request body must be a JSON object.")
+	}
+	return obj, nil
+}
+
 // AppendCanonicalJSON appends the canonical JSON of v, as Request.Extra
 // holds unknown members (schema mode: see docs/normalization.md). It
 // rejects duplicate member names at any depth and numbers outside RFC

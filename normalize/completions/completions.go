@@ -20,7 +20,6 @@ import (
 	"fmt"
 	"strconv"
 	"sync"
-	"unicode/utf8"
 
 	"github.com/valyala/fastjson"
 
@@ -74,21 +73,11 @@ var parserPool fastjson.ParserPool
 // the prompt as one user message when the prompt is one string, and empty
 // otherwise.
 func Decode(body []byte) (*normalize.Request, error) {
-	if !utf8.Valid(body) {
-		return nil, invalid("", "The request body is not valid UTF-8.")
-	}
-	if bad, ok := wirejson.CheckEscapes(body); !ok {
-		return nil, invalid("", "We could not parse the JSON body of your request: invalid escape %q in a string.", bad)
-	}
 	p := parserPool.Get()
 	defer parserPool.Put(p)
-	v, err := p.ParseBytes(body)
+	obj, err := normalize.ParseObject(p, body)
 	if err != nil {
-		return nil, invalid("", "We could not parse the JSON body of your request: %v", err)
-	}
-	obj, err := v.Object()
-	if err != nil {
-		return nil, invalid("", "The request body must be a JSON object.")
+		return nil, err
 	}
 	d := decoders.Get().(*decoder)
 	defer d.release()

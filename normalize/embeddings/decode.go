@@ -36,18 +36,11 @@ var parserPool fastjson.ParserPool
 // naming the parameter, e.g. "input[3]". Decode never panics, and the
 // request does not alias body.
 func Decode(body []byte) (*normalize.EmbeddingRequest, error) {
-	if err := normalize.CheckJSONText(body); err != nil {
-		return nil, err
-	}
 	p := parserPool.Get()
 	defer parserPool.Put(p)
-	v, err := p.ParseBytes(body)
+	obj, err := normalize.ParseObject(p, body)
 	if err != nil {
-		return nil, invalid("", "We could not parse the JSON body of your request: %v", err)
-	}
-	obj, err := v.Object()
-	if err != nil {
-		return nil, invalid("", "The request body must be a JSON object.")
+		return nil, err
 	}
 	d := decoder{req: &normalize.EmbeddingRequest{EncodingFormat: normalize.EncodingFloat}}
 	obj.Visit(d.member)

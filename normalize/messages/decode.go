@@ -22,7 +22,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"unicode/utf8"
 	"unsafe"
 
 	"github.com/valyala/fastjson"
@@ -44,21 +43,11 @@ var parserPool fastjson.ParserPool
 // and MaxTokensField "max_completion_tokens", the spelling every current
 // OpenAI model accepts.
 func Decode(body []byte) (*normalize.Request, error) {
-	if !utf8.Valid(body) {
-		return nil, invalid("", "The request body is not valid UTF-8.")
-	}
-	if bad, ok := wirejson.CheckEscapes(body); !ok {
-		return nil, invalid("", "The request body is not valid JSON: invalid escape %q in a string.", bad)
-	}
 	p := parserPool.Get()
 	defer parserPool.Put(p)
-	v, err := p.ParseBytes(body)
+	obj, err := normalize.ParseObject(p, body)
 	if err != nil {
-		return nil, invalid("", "The request body is not valid JSON: %v", err)
-	}
-	obj, err := v.Object()
-	if err != nil {
-		return nil, invalid("", "The request body must be a JSON object.")
+		return nil, err
 	}
 	t := translators.Get().(*translator)
 	defer t.release()

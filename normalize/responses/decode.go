@@ -5,8 +5,9 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/dittocache/ditto/normalize"
 	"github.com/valyala/fastjson"
+
+	"github.com/dittocache/ditto/normalize"
 )
 
 // Dialect is the normalize.Request.Dialect of requests that say something
@@ -85,18 +86,11 @@ func (p *Parsed) Needs() []string { return p.refs }
 // Responses parameter (e.g. "input[2].content[0].image_url"). Parse never
 // panics and does not keep body.
 func Parse(body []byte) (*Parsed, error) {
-	if err := checkText(body); err != nil {
-		return nil, err
-	}
 	jp := parserPool.Get()
 	defer parserPool.Put(jp)
-	v, err := jp.ParseBytes(body)
+	obj, err := normalize.ParseObject(jp, body)
 	if err != nil {
-		return nil, &normalize.Error{Message: "We could not parse the JSON body of your request: " + err.Error()}
-	}
-	obj, err := v.Object()
-	if err != nil {
-		return nil, &normalize.Error{Message: "The request body must be a JSON object."}
+		return nil, err
 	}
 	t := translator{p: &Parsed{Store: true}, echo: &Echo{}}
 	t.top(obj)

@@ -3,11 +3,9 @@ package responses
 import (
 	"bytes"
 	"strconv"
-	"unicode/utf8"
 
 	"github.com/valyala/fastjson"
 
-	"github.com/dittocache/ditto/normalize"
 	"github.com/dittocache/ditto/normalize/internal/wirejson"
 )
 
@@ -26,21 +24,6 @@ func appendKey(dst []byte, name string) []byte {
 }
 
 func appendInt(dst []byte, n int) []byte { return strconv.AppendInt(dst, int64(n), 10) }
-
-// checkText rejects what DecodeOpenAI rejects before parsing, for the same
-// reasons (docs/normalization.md): invalid UTF-8, escapes fastjson would keep
-// verbatim ("\x", short "\u") and unpaired UTF-16 surrogates. The decoder
-// re-encodes strings on their way into the chat body, so these checks must
-// run on the client's bytes.
-func checkText(body []byte) error {
-	if !utf8.Valid(body) {
-		return &normalize.Error{Message: "The request body is not valid UTF-8."}
-	}
-	if bad, ok := wirejson.CheckEscapes(body); !ok {
-		return &normalize.Error{Message: "We could not parse the JSON body of your request: invalid escape " + strconv.Quote(string(bad)) + " in a string."}
-	}
-	return nil
-}
 
 // duplicate reports the first member name that occurs twice in o. Objects the
 // decoder interprets member by member are checked here; values copied into

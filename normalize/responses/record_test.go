@@ -5,9 +5,10 @@ import (
 	"errors"
 	"testing"
 
+	"github.com/google/go-cmp/cmp"
+
 	"github.com/dittocache/ditto/normalize"
 	"github.com/dittocache/ditto/normalize/responses"
-	"github.com/google/go-cmp/cmp"
 )
 
 func mustDecode(t *testing.T, body string, records map[string]*responses.Record) (*responses.Parsed, *normalize.Request) {

@@ -6,8 +6,9 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/dittocache/ditto/normalize"
 	"github.com/valyala/fastjson"
+
+	"github.com/dittocache/ditto/normalize"
 )
 
 // Echo holds what a rendered Response object repeats of the request it

@@ -4,8 +4,9 @@ import (
 	"bytes"
 	"strconv"
 
-	"github.com/dittocache/ditto/normalize"
 	"github.com/valyala/fastjson"
+
+	"github.com/dittocache/ditto/normalize"
 )
 
 // Stream renders one answer as the Responses API's typed event stream:
