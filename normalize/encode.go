@@ -66,6 +66,11 @@ func appendWireToolCall(dst []byte, c *ToolCall) []byte {
 	if c.Raw != nil {
 		return append(dst, c.Raw...)
 	}
+	return appendFunctionCall(dst, c)
+}
+
+// appendFunctionCall writes c as OpenAI's tool_calls element.
+func appendFunctionCall(dst []byte, c *ToolCall) []byte {
 	dst = append(dst, `{"id":`...)
 	dst = appendString(dst, c.ID)
 	dst = append(dst, `,"type":`...)

@@ -277,7 +277,7 @@ func AppendOpenAIResponse(dst []byte, r *Response) []byte {
 	dst = append(dst, ']')
 	if r.Usage != nil {
 		dst = append(dst, `,"usage":`...)
-		dst = appendUsage(dst, r.Usage)
+		dst = AppendUsage(dst, r.Usage)
 	}
 	if r.ServiceTier != "" {
 		dst = append(dst, `,"service_tier":`...)
@@ -317,28 +317,10 @@ func appendResponseMessage(dst []byte, m *Message) []byte {
 		dst = appendString(dst, m.Refusal)
 	}
 	if len(m.ToolCalls) > 0 {
-		dst = append(dst, `,"tool_calls":[`...)
-		for i, c := range m.ToolCalls {
-			if i > 0 {
-				dst = append(dst, ',')
-			}
-			dst = append(dst, `{"id":`...)
-			dst = appendString(dst, c.ID)
-			dst = append(dst, `,"type":`...)
-			dst = appendString(dst, orFunction(c.Type))
-			dst = append(dst, `,"function":{"name":`...)
-			dst = appendString(dst, c.Name)
-			dst = append(dst, `,"arguments":`...)
-			dst = appendString(dst, c.Arguments)
-			dst = append(dst, `}}`...)
-		}
-		dst = append(dst, ']')
+		dst = appendEach(dst, `,"tool_calls":[`, m.ToolCalls, appendFunctionCall)
 	}
 	for _, f := range m.Extra {
-		dst = append(dst, ',')
-		dst = appendString(dst, f.Name)
-		dst = append(dst, ':')
-		dst = append(dst, f.Value...)
+		dst = appendMember(dst, f)
 	}
 	return append(dst, '}')
 }
@@ -350,7 +332,9 @@ func orFunction(t string) string {
 	return t
 }
 
-func appendUsage(dst []byte, u *Usage) []byte {
+// AppendUsage appends u as OpenAI's usage object (chat and legacy
+// completions share it).
+func AppendUsage(dst []byte, u *Usage) []byte {
 	dst = append(dst, `{"prompt_tokens":`...)
 	dst = strconv.AppendInt(dst, int64(u.PromptTokens), 10)
 	dst = append(dst, `,"completion_tokens":`...)
@@ -407,7 +391,7 @@ func AppendOpenAIChunk(dst []byte, c *Chunk) []byte {
 	dst = append(dst, ']')
 	if c.Usage != nil {
 		dst = append(dst, `,"usage":`...)
-		dst = appendUsage(dst, c.Usage)
+		dst = AppendUsage(dst, c.Usage)
 	}
 	return append(dst, '}')
 }

@@ -28,7 +28,7 @@ func AppendResponse(dst []byte, resp *normalize.Response, model string) []byte {
 	dst = append(dst, ']')
 	if resp.Usage != nil {
 		dst = append(dst, `,"usage":`...)
-		dst = appendUsage(dst, resp.Usage)
+		dst = normalize.AppendUsage(dst, resp.Usage)
 	}
 	if resp.SystemFingerprint != "" {
 		dst = append(dst, `,"system_fingerprint":`...)
@@ -78,24 +78,6 @@ func appendChoice(dst []byte, text string, index int, logprobs []byte, finish st
 		dst = append(dst, `"stop"`...)
 	default:
 		dst = wirejson.AppendString(dst, finish)
-	}
-	return append(dst, '}')
-}
-
-func appendUsage(dst []byte, u *normalize.Usage) []byte {
-	dst = append(dst, `{"prompt_tokens":`...)
-	dst = strconv.AppendInt(dst, int64(u.PromptTokens), 10)
-	dst = append(dst, `,"completion_tokens":`...)
-	dst = strconv.AppendInt(dst, int64(u.CompletionTokens), 10)
-	dst = append(dst, `,"total_tokens":`...)
-	dst = strconv.AppendInt(dst, int64(u.TotalTokens), 10)
-	if u.PromptTokensDetails != nil {
-		dst = append(dst, `,"prompt_tokens_details":`...)
-		dst = append(dst, u.PromptTokensDetails...)
-	}
-	if u.CompletionTokensDetails != nil {
-		dst = append(dst, `,"completion_tokens_details":`...)
-		dst = append(dst, u.CompletionTokensDetails...)
 	}
 	return append(dst, '}')
 }
@@ -173,7 +155,7 @@ func (s *Stream) usage(dst []byte, id string, created int64, u *normalize.Usage)
 	dst = append(dst, "data: "...)
 	dst = appendHead(dst, id, created, s.model)
 	dst = append(dst, `,"choices":[],"usage":`...)
-	dst = appendUsage(dst, u)
+	dst = normalize.AppendUsage(dst, u)
 	return append(dst, "}\n\n"...)
 }
 
