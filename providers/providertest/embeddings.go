@@ -242,32 +242,18 @@ func runEmbedError(t *testing.T, s *EmbedSuite, c *EmbedErrorCase) {
 
 func runEmbedCancel(t *testing.T, s *EmbedSuite) {
 	req := s.request(nil)
-	arrived := make(chan struct{})
-	serverDone := make(chan struct{})
+	probe := newCancelProbe()
 	e := serveEmbed(t, s, req, nil, func(w http.ResponseWriter, r *http.Request) {
-		close(arrived)
-		select {
-		case <-r.Context().Done():
-			close(serverDone)
-		case <-time.After(guard):
-			t.Error("server: request context never done after the client cancelled")
-		}
+		probe.hold(t, r)
 	})
 	ctx, cancel := context.WithCancel(t.Context())
 	defer cancel()
-	go func() {
-		<-arrived
-		cancel()
-	}()
+	probe.cancelWhenHeld(cancel)
 	_, err := e.Embed(ctx, req)
 	if !errors.Is(err, context.Canceled) {
 		t.Fatalf("Embed after cancel = %v, want an error wrapping context.Canceled", err)
 	}
-	select {
-	case <-serverDone:
-	case <-time.After(guard):
-		t.Fatal("server never saw its request context done")
-	}
+	probe.check(t)
 }
 
 // serveEmbed starts a server that checks each request against req, counts

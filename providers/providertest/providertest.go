@@ -576,18 +576,11 @@ func complete(chunks []normalize.Chunk, wantUsage bool) bool {
 
 func runCancel(t *testing.T, s *Suite, c *Case) {
 	events := SplitEvents(c.Reply.Body)
-	sent := make(chan struct{})
-	serverDone := make(chan struct{})
+	probe := newCancelProbe()
 	p := serve(t, s, true, func(w http.ResponseWriter, r *http.Request) {
 		writeHeader(w, &c.Reply, true)
 		writeEvents(w, events[:max(1, len(events)/2)])
-		close(sent)
-		select {
-		case <-r.Context().Done():
-			close(serverDone)
-		case <-time.After(guard):
-			t.Error("server: request context never done after the client cancelled")
-		}
+		probe.hold(t, r)
 	})
 	ctx, cancel := context.WithCancel(t.Context())
 	defer cancel()
@@ -596,10 +589,7 @@ func runCancel(t *testing.T, s *Suite, c *Case) {
 		t.Fatalf("Stream: %v", err)
 	}
 	defer st.Close()
-	go func() {
-		<-sent
-		cancel()
-	}()
+	probe.cancelWhenHeld(cancel)
 	for {
 		_, err = st.Recv()
 		if err != nil {
@@ -609,8 +599,41 @@ func runCancel(t *testing.T, s *Suite, c *Case) {
 	if errors.Is(err, io.EOF) {
 		t.Fatalf("Recv after cancel = %v, want an error other than io.EOF", err)
 	}
+	probe.check(t)
+}
+
+// cancelProbe is a fake upstream's view of a client that cancels: the
+// handler holds the request once it has sent what it sends, the client
+// cancels then, and check fails the test unless the cancellation reached
+// the server.
+type cancelProbe struct{ held, done chan struct{} }
+
+func newCancelProbe() *cancelProbe {
+	return &cancelProbe{held: make(chan struct{}), done: make(chan struct{})}
+}
+
+// hold runs in the handler: it waits for the request's context to end.
+func (c *cancelProbe) hold(t *testing.T, r *http.Request) {
+	close(c.held)
 	select {
-	case <-serverDone:
+	case <-r.Context().Done():
+		close(c.done)
+	case <-time.After(guard):
+		t.Error("server: request context never done after the client cancelled")
+	}
+}
+
+// cancelWhenHeld calls cancel once the handler holds the request.
+func (c *cancelProbe) cancelWhenHeld(cancel context.CancelFunc) {
+	go func() {
+		<-c.held
+		cancel()
+	}()
+}
+
+func (c *cancelProbe) check(t *testing.T) {
+	select {
+	case <-c.done:
 	case <-time.After(guard):
 		t.Fatal("server never saw its request context done")
 	}
