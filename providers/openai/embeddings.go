@@ -1,13 +1,9 @@
 package openai
 
 import (
-	"bytes"
 	"context"
-	"fmt"
-	"net/http"
 	"strings"
 
-	"github.com/dittocache/ditto/internal/redact"
 	"github.com/dittocache/ditto/normalize"
 	"github.com/dittocache/ditto/normalize/embeddings"
 	"github.com/dittocache/ditto/providers"
@@ -48,26 +44,9 @@ func (c *Client) initEmbeddings(o Options) {
 // Embed embeds every input of req in one call to {base_url}/embeddings.
 func (c *Client) Embed(ctx context.Context, req *normalize.EmbeddingRequest) (*normalize.EmbeddingResponse, error) {
 	body := embeddings.AppendRequest(make([]byte, 0, 256+embedSize(req)), req, req.Model, c.embedFormat)
-	hr, err := http.NewRequestWithContext(ctx, http.MethodPost, c.embedURL, bytes.NewReader(body))
+	resp, err := c.post(ctx, c.embedURL, body, false)
 	if err != nil {
-		return nil, fmt.Errorf("%s: new request: %w", c.name, redact.URLError(err))
-	}
-	for k, v := range c.header {
-		hr.Header[k] = v
-	}
-	hr.Header["Content-Type"] = jsonContent
-	hr.Header["Accept"] = acceptJSON
-	if c.auth != nil {
-		hr.Header["Authorization"] = c.auth
-	}
-	providers.InjectTrace(ctx, hr.Header)
-	resp, err := c.http.Do(hr)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", c.name, redact.URLError(err))
-	}
-	if resp.StatusCode/100 != 2 {
-		defer resp.Body.Close()
-		return nil, c.upstreamError(resp)
+		return nil, err
 	}
 	raw, err := c.readAll(resp)
 	if err != nil {

@@ -178,4 +178,11 @@ func TestEmbedRequestShape(t *testing.T) {
 	if header.Get("OpenAI-Organization") != "org-1" || header.Get("Authorization") != "Bearer sk-1" {
 		t.Errorf("headers sent = %v", header)
 	}
+	// A route with pass-through sends the client's own key instead.
+	if _, err := c.Embed(providers.WithClientKey(t.Context(), "sk-client"), req); err != nil {
+		t.Fatal(err)
+	}
+	if got := header.Get("Authorization"); got != "Bearer sk-client" {
+		t.Errorf("Authorization with a client key = %q, want the client's key", got)
+	}
 }
