@@ -8,6 +8,7 @@ import (
 	"github.com/valyala/fastjson"
 
 	"github.com/dittocache/ditto/normalize"
+	"github.com/dittocache/ditto/normalize/internal/wirejson"
 )
 
 // Dialect is the normalize.Request.Dialect of requests that say something
@@ -1289,41 +1290,10 @@ func (t *translator) reasoningItem(path string, v *fastjson.Value, o *fastjson.O
 }
 
 // appendValue writes v as JSON with member order and number spellings kept
-// and strings re-escaped by appendString (fastjson's own MarshalTo can write
-// escapes JSON does not have, such as \a). Duplicate members are kept, for
+// and strings re-escaped (fastjson's own MarshalTo can write escapes JSON
+// does not have, such as \a). Duplicate members are kept, for
 // normalize.DecodeOpenAI to reject.
-func appendValue(dst []byte, v *fastjson.Value) []byte {
-	switch v.Type() {
-	case fastjson.TypeObject:
-		o, _ := v.Object()
-		dst = append(dst, '{')
-		n := 0
-		o.Visit(func(k []byte, e *fastjson.Value) {
-			if n > 0 {
-				dst = append(dst, ',')
-			}
-			n++
-			dst = appendString(dst, string(k))
-			dst = append(dst, ':')
-			dst = appendValue(dst, e)
-		})
-		return append(dst, '}')
-	case fastjson.TypeArray:
-		a, _ := v.Array()
-		dst = append(dst, '[')
-		for i, e := range a {
-			if i > 0 {
-				dst = append(dst, ',')
-			}
-			dst = appendValue(dst, e)
-		}
-		return append(dst, ']')
-	case fastjson.TypeString:
-		return appendString(dst, string(v.GetStringBytes()))
-	default:
-		return v.MarshalTo(dst) // numbers as written, true, false, null
-	}
-}
+func appendValue(dst []byte, v *fastjson.Value) []byte { return wirejson.AppendValueAsIs(dst, v) }
 
 // chatParam maps a parameter path of the chat body back to the Responses
 // request, for errors normalize.DecodeOpenAI reports.

@@ -123,7 +123,7 @@ func (e *Error) Error() string { return e.Path + ": " + e.Message }
 // a number outside RFC 8259's grammar. Strings are escaped as AppendString
 // does; the input's escapes must have been checked with CheckEscapes.
 func AppendValue(dst []byte, v *fastjson.Value) ([]byte, error) {
-	var w writer
+	w := writer{strict: true}
 	dst = w.value(dst, v)
 	if w.err != nil {
 		return dst, w.err
@@ -131,10 +131,18 @@ func AppendValue(dst []byte, v *fastjson.Value) ([]byte, error) {
 	return dst, nil
 }
 
+// AppendValueAsIs is AppendValue without the checks: duplicate members and
+// numbers are kept as they are, for a decoder further on to reject.
+func AppendValueAsIs(dst []byte, v *fastjson.Value) []byte {
+	var w writer
+	return w.value(dst, v)
+}
+
 // writer re-encodes one value. The path of a failure is built while the
 // recursion unwinds, so the success path keeps no stack of names.
 type writer struct {
-	err *Error
+	strict bool // fail on duplicate members and invalid numbers
+	err    *Error
 }
 
 func (w *writer) fail(msg string) {
@@ -152,7 +160,7 @@ func (w *writer) value(dst []byte, v *fastjson.Value) []byte {
 	switch v.Type() {
 	case fastjson.TypeObject:
 		o, _ := v.Object()
-		if k, dup := Duplicate(o); dup {
+		if k, dup := Duplicate(o); dup && w.strict {
 			w.fail("duplicate key " + strconv.Quote(k))
 			return dst
 		}
@@ -193,7 +201,7 @@ func (w *writer) value(dst []byte, v *fastjson.Value) []byte {
 	case fastjson.TypeNumber:
 		start := len(dst)
 		dst = v.MarshalTo(dst) // the number as written
-		if !ValidNumber(dst[start:]) {
+		if w.strict && !ValidNumber(dst[start:]) {
 			w.fail("invalid number " + strconv.Quote(string(dst[start:])))
 		}
 		return dst
