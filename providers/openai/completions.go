@@ -154,17 +154,8 @@ func (c *Client) streamLegacy(ctx context.Context, req *normalize.Request) (norm
 	if err != nil {
 		return nil, err
 	}
-	if ct := resp.Header.Get("Content-Type"); !strings.HasPrefix(ct, "text/event-stream") {
-		// Some servers ignore stream:true; accept a whole completion.
-		body, err := c.readAll(resp)
-		if err != nil {
-			return nil, err
-		}
-		r, perr := decodeLegacyResponse(body)
-		if perr != nil {
-			return nil, c.badResponse("the upstream answered a stream request with " + ct)
-		}
-		return &replayStream{chunks: normalize.Replay(r, true)}, nil
+	if s, whole, err := c.wholeAnswer(resp, decodeLegacyResponse); whole {
+		return s, err
 	}
 	return newLegacyStream(c.name, c.key, providers.StreamBody(resp)), nil
 }

@@ -134,19 +134,29 @@ func (c *Client) Stream(ctx context.Context, req *normalize.Request) (normalize.
 	if err != nil {
 		return nil, err
 	}
-	if ct := resp.Header.Get("Content-Type"); !strings.HasPrefix(ct, "text/event-stream") {
-		// Some servers ignore stream:true; accept a whole completion.
-		body, err := c.readAll(resp)
-		if err != nil {
-			return nil, err
-		}
-		r, perr := normalize.ParseOpenAIResponse(body)
-		if perr != nil {
-			return nil, c.badResponse("the upstream answered a stream request with " + ct)
-		}
-		return &replayStream{chunks: normalize.Replay(r, true)}, nil
+	if s, whole, err := c.wholeAnswer(resp, normalize.ParseOpenAIResponse); whole {
+		return s, err
 	}
 	return newStream(c.name, c.key, providers.StreamBody(resp)), nil
+}
+
+// wholeAnswer accepts a whole answer to a stream request (some servers
+// ignore stream:true) and replays it as a stream; whole is false, and resp
+// untouched, when resp is an event stream.
+func (c *Client) wholeAnswer(resp *http.Response, parse func([]byte) (*normalize.Response, error)) (_ normalize.Stream, whole bool, _ error) {
+	ct := resp.Header.Get("Content-Type")
+	if strings.HasPrefix(ct, "text/event-stream") {
+		return nil, false, nil
+	}
+	body, err := c.readAll(resp)
+	if err != nil {
+		return nil, true, err
+	}
+	r, err := parse(body)
+	if err != nil {
+		return nil, true, c.badResponse("the upstream answered a stream request with " + ct)
+	}
+	return &replayStream{chunks: normalize.Replay(r, true)}, true, nil
 }
 
 // readAll reads a whole response body, bounded, and closes it.
