@@ -58,38 +58,32 @@ func AppendResponse(dst []byte, resp *normalize.Response, model string) []byte {
 	var c *normalize.Choice
 	if len(resp.Choices) > 0 {
 		c = &resp.Choices[0]
-		n := 0
-		sep := func() {
-			if n > 0 {
-				dst = append(dst, ',')
-			}
-			n++
-		}
+		var sep wirejson.Comma
 		m := &c.Message
 		if tb, ok := field(m.Extra, ThinkingBlocksField); ok {
 			forThinking(tb, func(b thinkingBlock) {
-				sep()
+				dst = sep.Next(dst)
 				dst = b.appendTo(dst)
 			})
 		} else if r := reasoning(m.Extra); r != "" {
-			sep()
+			dst = sep.Next(dst)
 			dst = thinkingBlock{typ: "thinking", text: r}.appendTo(dst)
 		}
 		if text := m.Text(); text != "" {
-			sep()
+			dst = sep.Next(dst)
 			dst = append(dst, `{"type":"text","text":`...)
 			dst = wirejson.AppendString(dst, text)
 			dst = append(dst, '}')
 		}
 		if m.Refusal != "" {
-			sep()
+			dst = sep.Next(dst)
 			dst = append(dst, `{"type":"text","text":`...)
 			dst = wirejson.AppendString(dst, m.Refusal)
 			dst = append(dst, '}')
 		}
 		for i := range m.ToolCalls {
 			tc := &m.ToolCalls[i]
-			sep()
+			dst = sep.Next(dst)
 			dst = append(dst, `{"type":"tool_use","id":`...)
 			dst = wirejson.AppendString(dst, tc.ID)
 			dst = append(dst, `,"name":`...)

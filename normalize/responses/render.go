@@ -9,6 +9,7 @@ import (
 	"github.com/valyala/fastjson"
 
 	"github.com/dittocache/ditto/normalize"
+	"github.com/dittocache/ditto/normalize/internal/wirejson"
 )
 
 // Echo holds what a rendered Response object repeats of the request it
@@ -294,20 +295,14 @@ func AppendResponse(dst []byte, resp *normalize.Response, echo *Echo) []byte {
 	dst = appendServiceTier(dst, resp.ServiceTier, e)
 	dst = append(dst, `,"output":[`...)
 	if c != nil {
-		n := 0
-		sep := func() {
-			if n > 0 {
-				dst = append(dst, ',')
-			}
-			n++
-		}
+		var sep wirejson.Comma
 		m := &c.Message
 		if text, ok := reasoningText(m.Extra); ok {
-			sep()
+			dst = sep.Next(dst)
 			dst = appendReasoningItem(dst, &h, 0, text, "completed")
 		}
 		if m.Content != nil || m.Refusal != "" {
-			sep()
+			dst = sep.Next(dst)
 			var lp []byte
 			if e.logprobs {
 				lp = c.Logprobs
@@ -315,7 +310,7 @@ func AppendResponse(dst []byte, resp *normalize.Response, echo *Echo) []byte {
 			dst = appendMessageItem(dst, &h, 0, m.Content != nil, m.Text(), lp, m.Refusal, itemStatus(st))
 		}
 		for j := range m.ToolCalls {
-			sep()
+			dst = sep.Next(dst)
 			tc := &m.ToolCalls[j]
 			dst = appendCallItem(dst, &h, j, tc.ID, tc.Name, tc.Arguments, "completed")
 		}

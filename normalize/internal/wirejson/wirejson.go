@@ -102,6 +102,19 @@ func AppendStringContent(dst []byte, s string) []byte {
 	return append(dst, s[start:]...)
 }
 
+// Comma separates the elements of a list written piece by piece: Next
+// writes ',' before every element but the first.
+type Comma int
+
+// Next writes the separator due before the next element.
+func (c *Comma) Next(dst []byte) []byte {
+	if *c > 0 {
+		dst = append(dst, ',')
+	}
+	*c++
+	return dst
+}
+
 // AppendStringBytes is AppendString for a byte slice, through a read-only
 // view: s is neither kept nor modified.
 func AppendStringBytes(dst []byte, s []byte) []byte {
