@@ -10,7 +10,7 @@
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { spawn, execFileSync } from "node:child_process";
-import { createServer } from "node:net";
+import { freePort } from "../lib/net.mjs";
 import http from "node:http";
 import { mkdtempSync, mkdirSync, rmSync, existsSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -26,17 +26,6 @@ const SHOTS = join(HERE, "screenshots");
 let upstream, ditto, base, browserDir, context;
 const dittoLog = [];
 
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.unref();
-    s.on("error", reject);
-    s.listen(0, "127.0.0.1", () => {
-      const { port } = s.address();
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 // fakeUpstream answers chat completions like OpenAI: the model asked for,
 // 12 prompt and 8 completion tokens, after a short delay so misses are

@@ -3,7 +3,7 @@
 // whose every response is captured and checked against OpenAI's OpenAPI
 // schemas.
 import { spawn, execFileSync } from "node:child_process";
-import { createServer } from "node:net";
+import { freePort } from "../lib/net.mjs";
 import http from "node:http";
 import { pipeline } from "node:stream";
 import { mkdtempSync, writeFileSync, rmSync, mkdirSync } from "node:fs";
@@ -30,18 +30,7 @@ export function dittoBinary() {
   return out;
 }
 
-// freePort asks the kernel for a free loopback port.
-export function freePort() {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.unref();
-    s.on("error", reject);
-    s.listen(0, "127.0.0.1", () => {
-      const { port } = s.address();
-      s.close(() => resolve(port));
-    });
-  });
-}
+export { freePort };
 
 // startUpstream starts aimock on a random loopback port. strict: a request
 // no fixture matches gets a 503 instead of a silent 404.
