@@ -243,6 +243,19 @@ func ParseObject(p *fastjson.Parser, body []byte) (*fastjson.Object, error) {
 	return obj, nil
 }
 
+// DecodeObject parses body with a parser from pool, as ParseObject does,
+// and hands its top-level object to use, returning use's error. The
+// object is only valid during use.
+func DecodeObject(pool *fastjson.ParserPool, body []byte, use func(*fastjson.Object) error) error {
+	p := pool.Get()
+	defer pool.Put(p)
+	obj, err := ParseObject(p, body)
+	if err != nil {
+		return err
+	}
+	return use(obj)
+}
+
 // AppendCanonicalJSON appends the canonical JSON of v, as Request.Extra
 // holds unknown members (schema mode: see docs/normalization.md). It
 // rejects duplicate member names at any depth and numbers outside RFC

@@ -73,15 +73,9 @@ var parserPool fastjson.ParserPool
 // the prompt as one user message when the prompt is one string, and empty
 // otherwise.
 func Decode(body []byte) (*normalize.Request, error) {
-	p := parserPool.Get()
-	defer parserPool.Put(p)
-	obj, err := normalize.ParseObject(p, body)
-	if err != nil {
-		return nil, err
-	}
 	d := decoders.Get().(*decoder)
 	defer d.release()
-	if err := d.top(obj); err != nil {
+	if err := normalize.DecodeObject(&parserPool, body, d.top); err != nil {
 		return nil, err
 	}
 	req, err := normalize.DecodeOpenAI(d.out)

@@ -43,15 +43,9 @@ var parserPool fastjson.ParserPool
 // and MaxTokensField "max_completion_tokens", the spelling every current
 // OpenAI model accepts.
 func Decode(body []byte) (*normalize.Request, error) {
-	p := parserPool.Get()
-	defer parserPool.Put(p)
-	obj, err := normalize.ParseObject(p, body)
-	if err != nil {
-		return nil, err
-	}
 	t := translators.Get().(*translator)
 	defer t.release()
-	if err := t.top(obj); err != nil {
+	if err := normalize.DecodeObject(&parserPool, body, t.top); err != nil {
 		return nil, err
 	}
 	req, err := normalize.DecodeOpenAI(t.out)
