@@ -18,24 +18,13 @@ func AppendOpenAIRequest(dst []byte, r *Request, model string, stream bool) []by
 		dst = appendToolChoice(dst, r.ToolChoice)
 	}
 	dst = appendOptRaw(dst, `,"response_format":`, r.ResponseFormat)
-	for _, f := range r.Extra {
-		dst = appendMember(dst, f)
-	}
-	for _, f := range r.Unkeyed {
-		dst = appendMember(dst, f)
-	}
+	dst = AppendMembers(dst, r.Extra)
+	dst = AppendMembers(dst, r.Unkeyed)
 	dst = appendOptString(dst, `,"user":`, r.User)
 	if stream {
 		dst = append(dst, `,"stream":true,"stream_options":{"include_usage":true}`...)
 	}
 	return append(dst, '}')
-}
-
-func appendMember(dst []byte, f Field) []byte {
-	dst = append(dst, ',')
-	dst = appendString(dst, f.Name)
-	dst = append(dst, ':')
-	return append(dst, f.Value...)
 }
 
 func appendWireMessage(dst []byte, m *Message) []byte {
@@ -56,9 +45,7 @@ func appendWireMessage(dst []byte, m *Message) []byte {
 		dst = appendEach(dst, `,"tool_calls":[`, m.ToolCalls, appendWireToolCall)
 	}
 	dst = appendOptString(dst, `,"tool_call_id":`, m.ToolCallID)
-	for _, f := range m.Extra {
-		dst = appendMember(dst, f)
-	}
+	dst = AppendMembers(dst, m.Extra)
 	return append(dst, '}')
 }
 

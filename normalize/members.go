@@ -14,6 +14,18 @@ func appendKey(dst []byte, name string) []byte {
 	return append(dst, '"', ':')
 }
 
+// AppendMembers writes ,"name":value for each field, in order (a request's
+// or message's Extra, passed on as the client sent it).
+func AppendMembers(dst []byte, fs []Field) []byte {
+	for _, f := range fs {
+		dst = append(dst, ',')
+		dst = appendString(dst, f.Name)
+		dst = append(dst, ':')
+		dst = append(dst, f.Value...)
+	}
+	return dst
+}
+
 // appendOptString writes key (a `,"name":` literal) and v as a JSON string
 // when v is not empty.
 func appendOptString(dst []byte, key, v string) []byte {

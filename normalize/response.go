@@ -319,9 +319,7 @@ func appendResponseMessage(dst []byte, m *Message) []byte {
 	if len(m.ToolCalls) > 0 {
 		dst = appendEach(dst, `,"tool_calls":[`, m.ToolCalls, appendFunctionCall)
 	}
-	for _, f := range m.Extra {
-		dst = appendMember(dst, f)
-	}
+	dst = AppendMembers(dst, m.Extra)
 	return append(dst, '}')
 }
 

@@ -49,12 +49,7 @@ func AppendRequest(dst []byte, r *normalize.EmbeddingRequest, model, format stri
 		dst = append(dst, `,"dimensions":`...)
 		dst = strconv.AppendInt(dst, int64(*r.Dimensions), 10)
 	}
-	for _, f := range r.Extra {
-		dst = append(dst, ',')
-		dst = normalize.AppendJSONString(dst, f.Name)
-		dst = append(dst, ':')
-		dst = append(dst, f.Value...)
-	}
+	dst = normalize.AppendMembers(dst, r.Extra)
 	if r.User != "" {
 		dst = append(dst, `,"user":`...)
 		dst = normalize.AppendJSONString(dst, r.User)

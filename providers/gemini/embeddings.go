@@ -152,12 +152,7 @@ func encodeEmbedRequest(model string, req *normalize.EmbeddingRequest, off, end 
 		tail = append(tail, `,"outputDimensionality":`...)
 		tail = strconv.AppendInt(tail, int64(*req.Dimensions), 10)
 	}
-	for _, f := range req.Extra {
-		tail = append(tail, ',')
-		tail = normalize.AppendJSONString(tail, f.Name)
-		tail = append(tail, ':')
-		tail = append(tail, f.Value...)
-	}
+	tail = normalize.AppendMembers(tail, req.Extra)
 	tail = append(tail, '}')
 	head := normalize.AppendJSONString([]byte(`{"model":`), "models/"+model)
 	head = append(head, `,"content":{"parts":[{"text":`...)

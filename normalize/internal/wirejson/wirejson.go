@@ -234,19 +234,15 @@ func ValidNumber(b []byte) bool {
 	case i < len(b) && b[i] == '0':
 		i++
 	case i < len(b) && b[i] >= '1' && b[i] <= '9':
-		for i < len(b) && b[i] >= '0' && b[i] <= '9' {
-			i++
-		}
+		i = digits(b, i)
 	default:
 		return false
 	}
 	if i < len(b) && b[i] == '.' {
 		i++
-		n := i
-		for i < len(b) && b[i] >= '0' && b[i] <= '9' {
-			i++
-		}
-		if i == n {
+		if n := digits(b, i); n > i {
+			i = n
+		} else {
 			return false
 		}
 	}
@@ -255,15 +251,22 @@ func ValidNumber(b []byte) bool {
 		if i < len(b) && (b[i] == '+' || b[i] == '-') {
 			i++
 		}
-		n := i
-		for i < len(b) && b[i] >= '0' && b[i] <= '9' {
-			i++
-		}
-		if i == n {
+		if n := digits(b, i); n > i {
+			i = n
+		} else {
 			return false
 		}
 	}
 	return i == len(b)
+}
+
+// digits returns the index of the first byte at or after i in b that is
+// not an ASCII digit.
+func digits(b []byte, i int) int {
+	for i < len(b) && b[i] >= '0' && b[i] <= '9' {
+		i++
+	}
+	return i
 }
 
 // Duplicate returns a member name that occurs twice in o.
