@@ -94,13 +94,11 @@ func (f *Forwarder) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	// Read the request body first, as a gateway that looks at it must; it
 	// also keeps the transport from still reading the incoming body while the
 	// answer streams back.
-	buf := bodyBufs.Get().(*bytes.Buffer)
-	defer bodyBufs.Put(buf)
-	buf.Reset()
-	if _, err := buf.ReadFrom(r.Body); err != nil {
-		http.Error(w, err.Error(), http.StatusBadRequest)
+	buf, ok := readBody(w, r)
+	if !ok {
 		return
 	}
+	defer bodyBufs.Put(buf)
 	resp, err := f.do(r.Context(), r, bytes.NewReader(buf.Bytes()), int64(buf.Len()))
 	if err != nil {
 		f.logf("forward: %v", err)
@@ -198,6 +196,19 @@ func (e entry) write(w http.ResponseWriter, status string) {
 
 var bodyBufs = sync.Pool{New: func() any { return new(bytes.Buffer) }}
 
+// readBody reads r's body into a pooled buffer (the caller puts it back);
+// on failure it answers 400 and returns false.
+func readBody(w http.ResponseWriter, r *http.Request) (*bytes.Buffer, bool) {
+	buf := bodyBufs.Get().(*bytes.Buffer)
+	buf.Reset()
+	if _, err := buf.ReadFrom(r.Body); err != nil {
+		bodyBufs.Put(buf)
+		http.Error(w, err.Error(), http.StatusBadRequest)
+		return nil, false
+	}
+	return buf, true
+}
+
 // cached is the shared hit/miss logic of Memory and Redis.
 type cached struct {
 	fwd *Forwarder
@@ -206,13 +217,11 @@ type cached struct {
 }
 
 func (c *cached) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	buf := bodyBufs.Get().(*bytes.Buffer)
-	defer bodyBufs.Put(buf)
-	buf.Reset()
-	if _, err := buf.ReadFrom(r.Body); err != nil {
-		http.Error(w, err.Error(), http.StatusBadRequest)
+	buf, ok := readBody(w, r)
+	if !ok {
 		return
 	}
+	defer bodyBufs.Put(buf)
 	k := xxhash.Sum64(buf.Bytes())
 	if e, ok := c.get(r.Context(), k); ok {
 		e.write(w, "HIT")
