@@ -124,16 +124,14 @@ func (c *canonicalizer) request(dst []byte, r *Request) []byte {
 	return append(dst, '}')
 }
 
+// appendFields writes fs as one JSON object.
 func appendFields(dst []byte, fs []Field) []byte {
-	dst = append(dst, '{')
-	for i, f := range fs {
-		if i > 0 {
-			dst = append(dst, ',')
-		}
-		dst = appendString(dst, f.Name)
-		dst = append(dst, ':')
-		dst = append(dst, f.Value...)
+	if len(fs) == 0 {
+		return append(dst, '{', '}')
 	}
+	start := len(dst)
+	dst = AppendMembers(dst, fs)
+	dst[start] = '{' // the first member's comma opens the object
 	return append(dst, '}')
 }
 
