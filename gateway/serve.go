@@ -353,11 +353,13 @@ func (s *Server) outcome(c echo.Context, x *exchange, status string, resp *norma
 	if resp != nil {
 		u = limits.UsageOf(resp.Usage)
 	}
+	// Settling runs even once the client has gone (the limiter detaches
+	// what it sends to Redis), so the request's context is passed as is.
 	switch status {
 	case "HIT", "STALE", "COALESCED":
-		d.SettleCached(context.WithoutCancel(c.Request().Context()), u)
+		d.SettleCached(c.Request().Context(), u)
 	default:
-		d.Settle(context.WithoutCancel(c.Request().Context()), u)
+		d.Settle(c.Request().Context(), u)
 	}
 }
 

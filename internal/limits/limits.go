@@ -404,18 +404,41 @@ func (d *Decision) giveBack(ctx context.Context, onlyGranted bool) {
 // refusal with a known wait, Retry-After (whole seconds, rounded up) and
 // retry-after-ms. It sets nothing when no limit applied.
 func (d *Decision) SetHeaders(set func(name, value string)) {
+	// Every value is formatted into one buffer and cut from one string:
+	// one allocation for all of them, on a path every request may take.
+	var buf [192]byte
+	var names [8]string
+	var ends [8]int
+	b, n := buf[:0], 0
+	mark := func(name string) {
+		names[n], ends[n] = name, len(b)
+		n++
+	}
 	for i, w := range [2]*Window{&d.Requests, &d.Tokens} {
 		if w.Limit <= 0 {
 			continue
 		}
-		names := &rateHeaders[i]
-		set(names[0], strconv.FormatInt(w.Limit, 10))
-		set(names[1], strconv.FormatInt(max(w.Remaining, 0), 10))
-		set(names[2], resetString(w.Reset))
+		hn := &rateHeaders[i]
+		b = strconv.AppendInt(b, w.Limit, 10)
+		mark(hn[0])
+		b = strconv.AppendInt(b, max(w.Remaining, 0), 10)
+		mark(hn[1])
+		b = append(b, resetString(w.Reset)...)
+		mark(hn[2])
 	}
 	if !d.Allowed && d.RetryAfter > 0 {
-		set("Retry-After", strconv.FormatInt(int64(math.Ceil(d.RetryAfter.Seconds())), 10))
-		set("Retry-After-Ms", strconv.FormatInt(int64(math.Ceil(float64(d.RetryAfter)/float64(time.Millisecond))), 10))
+		b = strconv.AppendInt(b, int64(math.Ceil(d.RetryAfter.Seconds())), 10)
+		mark("Retry-After")
+		b = strconv.AppendInt(b, int64(math.Ceil(float64(d.RetryAfter)/float64(time.Millisecond))), 10)
+		mark("Retry-After-Ms")
+	}
+	if n == 0 {
+		return
+	}
+	all, start := string(b), 0
+	for i := range n {
+		set(names[i], all[start:ends[i]])
+		start = ends[i]
 	}
 }
 
