@@ -771,6 +771,10 @@ type Limits struct {
 	// CountHits makes cache hits count against the caller's limits; by
 	// default a hit is free: it uses no provider quota.
 	CountHits bool `yaml:"count_hits"`
+	// RateHeaders sends the x-ratelimit-* headers on every answer a limit
+	// applied to, as OpenAI does; false sends them only with a refusal
+	// (429 or 503), which saves six header lines on every other answer.
+	RateHeaders bool `yaml:"rate_headers"`
 	// Timeout bounds one decision's Redis round trip.
 	Timeout time.Duration `yaml:"timeout"`
 	// BreakerFailures consecutive Redis failures stop the limiter asking

@@ -70,6 +70,46 @@ func TestRateLimitAcrossReplicas(t *testing.T) {
 	}
 }
 
+// limits.rate_headers false keeps the x-ratelimit-* headers off admitted
+// answers (misses and counted hits) and still sends them, with
+// Retry-After, on a refusal.
+func TestRateHeadersOnlyOnRefusals(t *testing.T) {
+	up := fakeopenai.New(t)
+	up.SetEcho(true)
+	g := newTestGatewayWith(t, func(c *configs.Config, d *Deps) {
+		c.Limits.Default.RequestsPerMinute = 2
+		c.Limits.CountHits = true
+		c.Limits.RateHeaders = false
+		d.Providers = map[string]providers.Provider{"openai": openai.New(openai.Options{BaseURL: up.BaseURL(), APIKey: "sk-test"})}
+	})
+	send := func() *http.Response {
+		t.Helper()
+		req, _ := http.NewRequest(http.MethodPost, g.url+"/v1/chat/completions", strings.NewReader(chatBody("one question", false)))
+		req.Header.Set("Content-Type", "application/json")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp
+	}
+	for i, want := range []string{"MISS", "HIT"} {
+		resp := send()
+		if resp.StatusCode != 200 || resp.Header.Get("X-Ditto-Cache") != want {
+			t.Fatalf("request %d: %d %s, want 200 %s", i, resp.StatusCode, resp.Header.Get("X-Ditto-Cache"), want)
+		}
+		for k := range resp.Header {
+			if strings.HasPrefix(k, "X-Ratelimit-") {
+				t.Errorf("request %d (%s) carries %s with rate_headers false", i, want, k)
+			}
+		}
+	}
+	resp := send() // the third request within the minute: over the limit of 2
+	if resp.StatusCode != 429 || resp.Header.Get("Retry-After") == "" || resp.Header.Get("X-Ratelimit-Remaining-Requests") != "0" {
+		t.Errorf("refusal: %d, headers %v; want 429 with Retry-After and x-ratelimit-remaining-requests 0", resp.StatusCode, resp.Header)
+	}
+}
+
 // On a pass-through provider the caller's own key goes upstream, and two
 // callers' keys never share entries.
 func TestPassThroughKeys(t *testing.T) {

@@ -322,9 +322,10 @@ func limitError(d *limits.Decision) *APIError {
 }
 
 // limitHeaders sets the x-ratelimit-* headers of the limiter's decision
-// for x, if it made one.
+// for x, if it made one: always on a refusal, on other answers only with
+// limits.rate_headers.
 func (x *exchange) limitHeaders(h http.Header) {
-	if d := x.limit.Load(); d != nil {
+	if d := x.limit.Load(); d != nil && (!d.Allowed || x.srv.cfg.Limits.RateHeaders) {
 		// The names are canonical already: one backing array for the
 		// values instead of a slice per header.
 		vals := make([]string, 0, 8)
