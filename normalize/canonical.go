@@ -6,6 +6,8 @@ import (
 	"unicode"
 
 	"github.com/valyala/fastjson"
+
+	"github.com/dittocache/ditto/normalize/internal/wirejson"
 )
 
 // Canonical returns the canonical encoding of the keyed part of r: a compact
@@ -286,16 +288,13 @@ func (w *rawWalker) value(dst []byte, v *fastjson.Value, member string) []byte {
 		return append(dst, '}')
 	case fastjson.TypeArray:
 		a, _ := v.Array()
-		dst = append(dst, '[')
-		for i, e := range a {
-			if i > 0 {
-				dst = append(dst, ',')
-			}
+		dst, _ = wirejson.AppendArray(dst, a, func(dst []byte, i int, e *fastjson.Value) ([]byte, bool) {
 			w.path = append(w.path, strconv.Itoa(i))
 			dst = w.value(dst, e, "")
 			w.path = w.path[:len(w.path)-1]
-		}
-		return append(dst, ']')
+			return dst, true
+		})
+		return dst
 	case fastjson.TypeString:
 		s := string(v.GetStringBytes())
 		if isInline(s) || member == "data" || member == "file_data" {

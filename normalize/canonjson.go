@@ -51,17 +51,15 @@ func (w *canonWriter) value(dst []byte, v *fastjson.Value, mode jsonMode) ([]byt
 		return w.object(dst, o, mode, false)
 	case fastjson.TypeArray:
 		a, _ := v.Array()
-		dst = append(dst, '[')
-		for i, e := range a {
-			if i > 0 {
-				dst = append(dst, ',')
-			}
-			var err error
-			if dst, err = w.value(dst, e, mode); err != nil {
-				return nil, err
-			}
+		var err error
+		dst, _ = wirejson.AppendArray(dst, a, func(dst []byte, _ int, e *fastjson.Value) ([]byte, bool) {
+			dst, err = w.value(dst, e, mode)
+			return dst, err == nil
+		})
+		if err != nil {
+			return nil, err
 		}
-		return append(dst, ']'), nil
+		return dst, nil
 	case fastjson.TypeString:
 		return appendStringBytes(dst, v.GetStringBytes()), nil
 	case fastjson.TypeNumber:

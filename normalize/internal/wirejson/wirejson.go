@@ -197,18 +197,15 @@ func (w *writer) value(dst []byte, v *fastjson.Value) []byte {
 		return append(dst, '}')
 	case fastjson.TypeArray:
 		a, _ := v.Array()
-		dst = append(dst, '[')
-		for i, e := range a {
-			if i > 0 {
-				dst = append(dst, ',')
-			}
+		dst, _ = AppendArray(dst, a, func(dst []byte, i int, e *fastjson.Value) ([]byte, bool) {
 			dst = w.value(dst, e)
 			if w.err != nil {
 				w.under(strconv.Itoa(i))
-				return dst
+				return dst, false
 			}
-		}
-		return append(dst, ']')
+			return dst, true
+		})
+		return dst
 	case fastjson.TypeString:
 		return AppendStringBytes(dst, v.GetStringBytes())
 	case fastjson.TypeNumber:
@@ -221,6 +218,24 @@ func (w *writer) value(dst []byte, v *fastjson.Value) []byte {
 	default:
 		return v.MarshalTo(dst) // true, false, null
 	}
+}
+
+// AppendArray writes the elements of a as a JSON array, each written by
+// each; it stops, leaving the array unclosed and returning false, at the
+// first element for which each returns false. The JSON writers that walk a
+// parsed value (here, and normalize's canonical form) share it.
+func AppendArray(dst []byte, a []*fastjson.Value, each func(dst []byte, i int, e *fastjson.Value) ([]byte, bool)) ([]byte, bool) {
+	dst = append(dst, '[')
+	for i, e := range a {
+		if i > 0 {
+			dst = append(dst, ',')
+		}
+		var ok bool
+		if dst, ok = each(dst, i, e); !ok {
+			return dst, false
+		}
+	}
+	return append(dst, ']'), true
 }
 
 // ValidNumber reports whether b is a number in RFC 8259's grammar:
