@@ -256,6 +256,29 @@ func DecodeObject(pool *fastjson.ParserPool, body []byte, use func(*fastjson.Obj
 	return use(obj)
 }
 
+// DecodeTranslated decodes a request of a dialect that translates into
+// chat completions (Anthropic Messages, legacy completions): it parses
+// body (DecodeObject), has translate write the equivalent chat-completions
+// body, and decodes that with DecodeOpenAI, so the dialect's body is
+// checked as strictly as a chat body. translate's errors are returned as
+// they are; mapErr turns DecodeOpenAI's, which name chat parameters, into
+// the dialect's.
+func DecodeTranslated(pool *fastjson.ParserPool, body []byte, translate func(*fastjson.Object) ([]byte, error), mapErr func(error) error) (*Request, error) {
+	var chat []byte
+	err := DecodeObject(pool, body, func(obj *fastjson.Object) (err error) {
+		chat, err = translate(obj)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	req, err := DecodeOpenAI(chat)
+	if err != nil {
+		return nil, mapErr(err)
+	}
+	return req, nil
+}
+
 // AppendCanonicalJSON appends the canonical JSON of v, as Request.Extra
 // holds unknown members (schema mode: see docs/normalization.md). It
 // rejects duplicate member names at any depth and numbers outside RFC

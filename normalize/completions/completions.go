@@ -19,6 +19,7 @@ package completions
 import (
 	"fmt"
 	"strconv"
+	"strings"
 	"sync"
 
 	"github.com/valyala/fastjson"
@@ -75,14 +76,8 @@ var parserPool fastjson.ParserPool
 func Decode(body []byte) (*normalize.Request, error) {
 	d := decoders.Get().(*decoder)
 	defer d.release()
-	if err := normalize.DecodeObject(&parserPool, body, d.top); err != nil {
-		return nil, err
-	}
-	req, err := normalize.DecodeOpenAI(d.out)
+	req, err := normalize.DecodeTranslated(&parserPool, body, d.translate, promptError)
 	if err != nil {
-		if e, ok := err.(*normalize.Error); ok && len(e.Param) >= len("messages") && e.Param[:len("messages")] == "messages" {
-			return nil, &normalize.Error{Param: FieldPrompt, Message: e.Message}
-		}
 		return nil, err
 	}
 	if !d.single {
@@ -154,6 +149,21 @@ var chatOnly = map[string]bool{
 	"function_call": true, "max_completion_tokens": true, "top_logprobs": true, "modalities": true,
 	"audio": true, "prediction": true, "reasoning_effort": true, "verbosity": true, "service_tier": true,
 	"store": true, "metadata": true, "safety_identifier": true, "prompt_cache_key": true, "prompt_cache_retention": true,
+}
+
+// translate writes the chat body for obj.
+func (d *decoder) translate(obj *fastjson.Object) ([]byte, error) {
+	err := d.top(obj)
+	return d.out, err
+}
+
+// promptError names the prompt in an error about the chat body's one
+// user message, which carries it.
+func promptError(err error) error {
+	if e, ok := err.(*normalize.Error); ok && strings.HasPrefix(e.Param, "messages") {
+		return &normalize.Error{Param: FieldPrompt, Message: e.Message}
+	}
+	return err
 }
 
 func (d *decoder) top(obj *fastjson.Object) error {

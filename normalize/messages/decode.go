@@ -45,12 +45,9 @@ var parserPool fastjson.ParserPool
 func Decode(body []byte) (*normalize.Request, error) {
 	t := translators.Get().(*translator)
 	defer t.release()
-	if err := normalize.DecodeObject(&parserPool, body, t.top); err != nil {
-		return nil, err
-	}
-	req, err := normalize.DecodeOpenAI(t.out)
+	req, err := normalize.DecodeTranslated(&parserPool, body, t.translate, t.mapError)
 	if err != nil {
-		return nil, t.mapError(err)
+		return nil, err
 	}
 	req.MaxTokensField = "max_completion_tokens"
 	if t.stops != nil {
@@ -129,6 +126,12 @@ var chatOnly = map[string]bool{
 	"audio": true, "prediction": true, "response_format": true, "stream_options": true, "user": true,
 	"store": true, "safety_identifier": true, "prompt_cache_key": true, "prompt_cache_retention": true,
 	"functions": true, "function_call": true,
+}
+
+// translate writes the chat body for obj.
+func (t *translator) translate(obj *fastjson.Object) ([]byte, error) {
+	err := t.top(obj)
+	return t.out, err
 }
 
 func (t *translator) top(obj *fastjson.Object) error {
