@@ -120,7 +120,7 @@ type decoder struct {
 	logp   int    // -1 when absent
 	// zeroTokens is max_tokens 0, which chat cannot say.
 	zeroTokens bool
-	err        error
+	wirejson.FirstErr
 }
 
 var decoders = sync.Pool{New: func() any { return &decoder{out: make([]byte, 0, 1024)} }}
@@ -134,12 +134,6 @@ func (d *decoder) release() {
 	}
 	*d = decoder{out: d.out[:0], prompt: d.prompt[:0], scr: d.scr[:0]}
 	decoders.Put(d)
-}
-
-func (d *decoder) fail(err error) {
-	if d.err == nil {
-		d.err = err
-	}
 }
 
 // Chat members the legacy API does not have: passed through they would
@@ -173,7 +167,7 @@ func (d *decoder) top(obj *fastjson.Object) error {
 	d.logp = -1
 	var model, prompt, maxTokens *fastjson.Value
 	obj.Visit(func(kb []byte, v *fastjson.Value) {
-		if d.err != nil || v.Type() == fastjson.TypeNull {
+		if d.Err != nil || v.Type() == fastjson.TypeNull {
 			return // null means "not sent"
 		}
 		switch k := string(kb); k {
@@ -189,23 +183,23 @@ func (d *decoder) top(obj *fastjson.Object) error {
 				d.echo = true
 			case fastjson.TypeFalse:
 			default:
-				d.fail(invalid(k, "echo must be a boolean"))
+				d.Fail(invalid(k, "echo must be a boolean"))
 			}
 		case FieldSuffix:
 			if v.Type() != fastjson.TypeString {
-				d.fail(invalid(k, "suffix must be a string"))
+				d.Fail(invalid(k, "suffix must be a string"))
 				return
 			}
 			d.suffix = wirejson.AppendStringBytes(nil, v.GetStringBytes())
 		case FieldBestOf:
 			n, ok := d.int(v)
 			if !ok || n < 0 || n > MaxBestOf {
-				d.fail(invalid(k, "best_of must be an integer between 0 and %d", MaxBestOf))
+				d.Fail(invalid(k, "best_of must be an integer between 0 and %d", MaxBestOf))
 				return
 			}
 			switch n {
 			case 0:
-				d.fail(invalid(k, "best_of must be greater than or equal to n"))
+				d.Fail(invalid(k, "best_of must be greater than or equal to n"))
 			case 1: // the default
 			default:
 				d.bestOf = n
@@ -213,18 +207,18 @@ func (d *decoder) top(obj *fastjson.Object) error {
 		case FieldLogprobs:
 			n, ok := d.int(v)
 			if !ok || n < 0 || n > MaxLogprobs {
-				d.fail(invalid(k, "logprobs must be an integer between 0 and %d", MaxLogprobs))
+				d.Fail(invalid(k, "logprobs must be an integer between 0 and %d", MaxLogprobs))
 				return
 			}
 			d.logp = n
 		default:
 			if chatOnly[k] {
-				d.fail(invalid(k, "%s is not a parameter of the completions API (POST /v1/completions); chat requests go to /v1/chat/completions", k))
+				d.Fail(invalid(k, "%s is not a parameter of the completions API (POST /v1/completions); chat requests go to /v1/chat/completions", k))
 			}
 		}
 	})
-	if d.err != nil {
-		return d.err
+	if d.Err != nil {
+		return d.Err
 	}
 	switch {
 	case model == nil:
@@ -235,8 +229,8 @@ func (d *decoder) top(obj *fastjson.Object) error {
 	d.out = append(d.out, `{"model":`...)
 	d.value("model", model)
 	d.out = append(d.out, `,"messages":[{"role":"user","content":`...)
-	if d.promptValue(prompt); d.err != nil {
-		return d.err
+	if d.promptValue(prompt); d.Err != nil {
+		return d.Err
 	}
 	if d.single {
 		d.out = append(d.out, d.prompt...) // a canonical JSON string
@@ -257,7 +251,7 @@ func (d *decoder) top(obj *fastjson.Object) error {
 		}
 	}
 	obj.Visit(func(kb []byte, v *fastjson.Value) {
-		if d.err != nil || v.Type() == fastjson.TypeNull {
+		if d.Err != nil || v.Type() == fastjson.TypeNull {
 			return
 		}
 		switch string(kb) {
@@ -270,7 +264,7 @@ func (d *decoder) top(obj *fastjson.Object) error {
 		d.value(string(kb), v)
 	})
 	d.out = append(d.out, '}')
-	return d.err
+	return d.Err
 }
 
 func (d *decoder) int(v *fastjson.Value) (int, bool) {
@@ -284,7 +278,7 @@ func (d *decoder) value(param string, v *fastjson.Value) {
 	var err error
 	if d.out, err = wirejson.AppendValue(d.out, v); err != nil {
 		we := err.(*wirejson.Error)
-		d.fail(invalid(param+we.Path, "%s", we.Message))
+		d.Fail(invalid(param+we.Path, "%s", we.Message))
 	}
 }
 
@@ -298,12 +292,12 @@ func (d *decoder) promptValue(v *fastjson.Value) {
 		return
 	case fastjson.TypeArray:
 	default:
-		d.fail(invalid(FieldPrompt, msg))
+		d.Fail(invalid(FieldPrompt, msg))
 		return
 	}
 	a, _ := v.Array()
 	if len(a) == 0 {
-		d.fail(invalid(FieldPrompt, "prompt must not be empty"))
+		d.Fail(invalid(FieldPrompt, "prompt must not be empty"))
 		return
 	}
 	switch a[0].Type() {
@@ -316,7 +310,7 @@ func (d *decoder) promptValue(v *fastjson.Value) {
 		d.prompt = append(d.prompt[:0], '[')
 		for i, e := range a {
 			if e.Type() != fastjson.TypeString {
-				d.fail(invalid(FieldPrompt+"."+strconv.Itoa(i), msg))
+				d.Fail(invalid(FieldPrompt+"."+strconv.Itoa(i), msg))
 				return
 			}
 			if i > 0 {
@@ -335,7 +329,7 @@ func (d *decoder) promptValue(v *fastjson.Value) {
 		d.prompt = append(d.prompt[:0], '[')
 		for i, e := range a {
 			if e.Type() != fastjson.TypeArray {
-				d.fail(invalid(FieldPrompt+"."+strconv.Itoa(i), msg))
+				d.Fail(invalid(FieldPrompt+"."+strconv.Itoa(i), msg))
 				return
 			}
 			if i > 0 {
@@ -345,21 +339,21 @@ func (d *decoder) promptValue(v *fastjson.Value) {
 		}
 		d.prompt = append(d.prompt, ']')
 	default:
-		d.fail(invalid(FieldPrompt, msg))
+		d.Fail(invalid(FieldPrompt, msg))
 	}
 }
 
 // tokens appends a canonical array of token ids.
 func (d *decoder) tokens(dst []byte, param string, a []*fastjson.Value) []byte {
 	if len(a) == 0 {
-		d.fail(invalid(param, "a token-id array must not be empty"))
+		d.Fail(invalid(param, "a token-id array must not be empty"))
 		return dst
 	}
 	dst = append(dst, '[')
 	for i, e := range a {
 		n, ok := d.int(e)
 		if !ok || n < 0 {
-			d.fail(invalid(param+"."+strconv.Itoa(i), "token ids must be non-negative integers"))
+			d.Fail(invalid(param+"."+strconv.Itoa(i), "token ids must be non-negative integers"))
 			return dst
 		}
 		if i > 0 {

@@ -94,7 +94,7 @@ type translator struct {
 	nmsg    int      // chat messages written
 	nparts  int      // parts written in the open content array
 	stops   []string // stop_sequences when there are more than chat allows
-	err     error
+	wirejson.FirstErr
 }
 
 var translators = sync.Pool{New: func() any { return &translator{out: make([]byte, 0, 2048)} }}
@@ -107,14 +107,8 @@ func (t *translator) release() {
 		t.args = nil
 	}
 	t.out, t.args, t.origins = t.out[:0], t.args[:0], t.origins[:0]
-	t.nmsg, t.nparts, t.stops, t.err = 0, 0, nil, nil
+	t.nmsg, t.nparts, t.stops, t.Err = 0, 0, nil, nil
 	translators.Put(t)
-}
-
-func (t *translator) fail(err error) {
-	if t.err == nil {
-		t.err = err
-	}
 }
 
 // Top-level members the chat API models that the Messages API does not
@@ -174,13 +168,13 @@ func (t *translator) top(obj *fastjson.Object) error {
 			outputConfig = v
 		default:
 			if chatOnly[string(kb)] {
-				t.fail(invalid(string(kb), msgExtra))
+				t.Fail(invalid(string(kb), msgExtra))
 			}
 			pass = append(pass, kb)
 		}
 	})
-	if t.err != nil {
-		return t.err
+	if t.Err != nil {
+		return t.Err
 	}
 	switch {
 	case model == nil:
@@ -243,13 +237,13 @@ func (t *translator) top(obj *fastjson.Object) error {
 		t.raw(string(k), obj.Get(string(k)))
 	}
 	t.out = append(t.out, '}')
-	return t.err
+	return t.Err
 }
 
 // raw writes a member whose value means the same in both APIs; the chat
 // decoder checks its type under the same name.
 func (t *translator) raw(name string, v *fastjson.Value) {
-	if v == nil || t.err != nil {
+	if v == nil || t.Err != nil {
 		return
 	}
 	t.out = append(t.out, ',')
@@ -264,19 +258,19 @@ func (t *translator) value(v *fastjson.Value, param func() string) {
 	var err error
 	if t.out, err = wirejson.AppendValue(t.out, v); err != nil {
 		we := err.(*wirejson.Error)
-		t.fail(invalid(param()+we.Path, "%s", we.Message))
+		t.Fail(invalid(param()+we.Path, "%s", we.Message))
 	}
 }
 
 func (t *translator) stopSequences(v *fastjson.Value) {
 	a, err := v.Array()
 	if err != nil {
-		t.fail(invalid("stop_sequences", msgArray))
+		t.Fail(invalid("stop_sequences", msgArray))
 		return
 	}
 	for i, e := range a {
 		if e.Type() != fastjson.TypeString {
-			t.fail(invalid("stop_sequences."+strconv.Itoa(i), msgString))
+			t.Fail(invalid("stop_sequences."+strconv.Itoa(i), msgString))
 			return
 		}
 	}
@@ -305,20 +299,20 @@ func (t *translator) stopSequences(v *fastjson.Value) {
 func (t *translator) metadata(v *fastjson.Value) {
 	o, err := v.Object()
 	if err != nil {
-		t.fail(invalid("metadata", msgObject))
+		t.Fail(invalid("metadata", msgObject))
 		return
 	}
 	if k, dup := wirejson.Duplicate(o); dup {
-		t.fail(invalid("metadata", "duplicate key %q", k))
+		t.Fail(invalid("metadata", "duplicate key %q", k))
 		return
 	}
 	o.Visit(func(k []byte, e *fastjson.Value) {
 		switch {
 		case e.Type() == fastjson.TypeNull:
 		case string(k) != "user_id":
-			t.fail(invalid("metadata."+string(k), msgExtra))
+			t.Fail(invalid("metadata."+string(k), msgExtra))
 		case e.Type() != fastjson.TypeString:
-			t.fail(invalid("metadata.user_id", msgString))
+			t.Fail(invalid("metadata.user_id", msgString))
 		case len(e.GetStringBytes()) > 0:
 			t.out = append(t.out, `,"user":`...)
 			t.out = wirejson.AppendStringBytes(t.out, e.GetStringBytes())
@@ -358,44 +352,44 @@ func (t *translator) system(v *fastjson.Value) {
 		for j, bv := range v.GetArray() {
 			p := indexed("system", j)
 			o, typ := t.blockHead(p, bv)
-			if t.err != nil {
+			if t.Err != nil {
 				return
 			}
 			if typ != "text" {
-				t.fail(invalid(p.String()+".type", "Input should be 'text'"))
+				t.Fail(invalid(p.String()+".type", "Input should be 'text'"))
 				return
 			}
 			t.text(p, o)
 		}
 		t.out = append(t.out, `]}`...)
 	default:
-		t.fail(invalid("system", "Input should be a valid string or a list of text blocks"))
+		t.Fail(invalid("system", "Input should be a valid string or a list of text blocks"))
 	}
 }
 
 func (t *translator) messages(v *fastjson.Value) {
 	a, err := v.Array()
 	if err != nil {
-		t.fail(invalid("messages", msgArray))
+		t.Fail(invalid("messages", msgArray))
 		return
 	}
 	if len(a) == 0 {
-		t.fail(invalid("messages", "List should have at least 1 item"))
+		t.Fail(invalid("messages", "List should have at least 1 item"))
 		return
 	}
 	if len(a) > normalize.MaxMessages {
-		t.fail(invalid("messages", "too many messages"))
+		t.Fail(invalid("messages", "too many messages"))
 		return
 	}
 	for i, mv := range a {
 		base := indexed("messages", i) // rendered only for errors
 		o, err := mv.Object()
 		if err != nil {
-			t.fail(invalid(base.String(), msgObject))
+			t.Fail(invalid(base.String(), msgObject))
 			return
 		}
 		if k, dup := wirejson.Duplicate(o); dup {
-			t.fail(invalid(base.String(), "duplicate key %q", k))
+			t.Fail(invalid(base.String(), "duplicate key %q", k))
 			return
 		}
 		var role, content *fastjson.Value
@@ -407,21 +401,21 @@ func (t *translator) messages(v *fastjson.Value) {
 				content = e
 			default:
 				if e.Type() != fastjson.TypeNull {
-					t.fail(invalid(base.String()+"."+string(k), msgExtra))
+					t.Fail(invalid(base.String()+"."+string(k), msgExtra))
 				}
 			}
 		})
 		switch {
-		case t.err != nil:
+		case t.Err != nil:
 			return
 		case role == nil || role.Type() == fastjson.TypeNull:
-			t.fail(invalid(base.String()+".role", msgRequired))
+			t.Fail(invalid(base.String()+".role", msgRequired))
 			return
 		case content == nil || content.Type() == fastjson.TypeNull:
-			t.fail(invalid(base.String()+".content", msgRequired))
+			t.Fail(invalid(base.String()+".content", msgRequired))
 			return
 		case content.Type() != fastjson.TypeString && content.Type() != fastjson.TypeArray:
-			t.fail(invalid(base.String()+".content", "Input should be a valid string or a list of content blocks"))
+			t.Fail(invalid(base.String()+".content", "Input should be a valid string or a list of content blocks"))
 			return
 		}
 		switch string(role.GetStringBytes()) {
@@ -430,9 +424,9 @@ func (t *translator) messages(v *fastjson.Value) {
 		case "assistant":
 			t.assistant(i, content)
 		default:
-			t.fail(invalid(base.String()+".role", "Input should be 'user' or 'assistant'"))
+			t.Fail(invalid(base.String()+".role", "Input should be 'user' or 'assistant'"))
 		}
-		if t.err != nil {
+		if t.Err != nil {
 			return
 		}
 	}
@@ -476,20 +470,20 @@ func indexed(base string, i int) path { return path{base: base, block: i, inner:
 func (t *translator) blockHead(p path, bv *fastjson.Value) (*fastjson.Object, string) {
 	o, err := bv.Object()
 	if err != nil {
-		t.fail(invalid(p.String(), msgObject))
+		t.Fail(invalid(p.String(), msgObject))
 		return nil, ""
 	}
 	if k, dup := wirejson.Duplicate(o); dup {
-		t.fail(invalid(p.String(), "duplicate key %q", k))
+		t.Fail(invalid(p.String(), "duplicate key %q", k))
 		return nil, ""
 	}
 	tv := o.Get("type")
 	if tv == nil {
-		t.fail(invalid(p.String()+".type", msgRequired))
+		t.Fail(invalid(p.String()+".type", msgRequired))
 		return nil, ""
 	}
 	if tv.Type() != fastjson.TypeString {
-		t.fail(invalid(p.String()+".type", msgString))
+		t.Fail(invalid(p.String()+".type", msgString))
 		return nil, ""
 	}
 	return o, blockType(tv.GetStringBytes())
@@ -518,7 +512,7 @@ func (t *translator) user(i int, content *fastjson.Value) {
 	for j, bv := range blocks {
 		p := blockPath(i, j)
 		o, typ := t.blockHead(p, bv)
-		if t.err != nil {
+		if t.Err != nil {
 			return
 		}
 		if typ == "tool_result" {
@@ -540,7 +534,7 @@ func (t *translator) user(i int, content *fastjson.Value) {
 		}
 		t.block(p, o, typ)
 	}
-	if t.err != nil {
+	if t.Err != nil {
 		return
 	}
 	if open {
@@ -568,7 +562,7 @@ func (t *translator) assistant(i int, content *fastjson.Value) {
 	for j, bv := range blocks {
 		p := blockPath(i, j)
 		o, typ := t.blockHead(p, bv)
-		if t.err != nil {
+		if t.Err != nil {
 			return
 		}
 		if typ == "tool_use" {
@@ -577,7 +571,7 @@ func (t *translator) assistant(i int, content *fastjson.Value) {
 		}
 		t.block(p, o, typ)
 	}
-	if t.err != nil {
+	if t.Err != nil {
 		return
 	}
 	if calls == 0 {
@@ -601,7 +595,7 @@ func (t *translator) assistant(i int, content *fastjson.Value) {
 		}
 		n++
 		t.toolUse(blockPath(i, j), o)
-		if t.err != nil {
+		if t.Err != nil {
 			return
 		}
 	}
@@ -632,7 +626,7 @@ func (t *translator) block(p path, o *fastjson.Object, typ string) {
 		sig := o.Get("signature")
 		th := o.Get("thinking")
 		if th == nil || th.Type() != fastjson.TypeString {
-			t.fail(invalid(p.String()+".thinking", msgString))
+			t.Fail(invalid(p.String()+".thinking", msgString))
 			return
 		}
 		if sig == nil || sig.Type() == fastjson.TypeNull || (sig.Type() == fastjson.TypeString && len(sig.GetStringBytes()) == 0) {
@@ -642,13 +636,13 @@ func (t *translator) block(p path, o *fastjson.Object, typ string) {
 			return
 		}
 		if sig.Type() != fastjson.TypeString {
-			t.fail(invalid(p.String()+".signature", msgString))
+			t.Fail(invalid(p.String()+".signature", msgString))
 			return
 		}
 		t.verbatim(p, o)
 	default:
 		if chatPartType(typ) {
-			t.fail(invalid(p.String()+".type", "Input tag '%s' found using 'type' does not match any of the expected tags", typ))
+			t.Fail(invalid(p.String()+".type", "Input tag '%s' found using 'type' does not match any of the expected tags", typ))
 			return
 		}
 		// Anthropic blocks chat cannot say (redacted_thinking,
@@ -673,7 +667,7 @@ func (t *translator) members(p path, o *fastjson.Object, skip func(k []byte) boo
 	}
 	first := braces
 	o.Visit(func(kb []byte, v *fastjson.Value) {
-		if t.err != nil || v.Type() == fastjson.TypeNull || (skip != nil && skip(kb)) {
+		if t.Err != nil || v.Type() == fastjson.TypeNull || (skip != nil && skip(kb)) {
 			return
 		}
 		if !first {
@@ -730,7 +724,7 @@ var (
 func (t *translator) text(p path, o *fastjson.Object) {
 	tv := o.Get("text")
 	if tv == nil || tv.Type() != fastjson.TypeString {
-		t.fail(invalid(p.String()+".text", msgString))
+		t.Fail(invalid(p.String()+".text", msgString))
 		return
 	}
 	if extras(o, textKnown) {
@@ -750,21 +744,21 @@ func (t *translator) text(p path, o *fastjson.Object) {
 func (t *translator) source(p path, o *fastjson.Object) (*fastjson.Object, string) {
 	sv := o.Get("source")
 	if sv == nil || sv.Type() == fastjson.TypeNull {
-		t.fail(invalid(p.String()+".source", msgRequired))
+		t.Fail(invalid(p.String()+".source", msgRequired))
 		return nil, ""
 	}
 	so, err := sv.Object()
 	if err != nil {
-		t.fail(invalid(p.String()+".source", msgObject))
+		t.Fail(invalid(p.String()+".source", msgObject))
 		return nil, ""
 	}
 	if k, dup := wirejson.Duplicate(so); dup {
-		t.fail(invalid(p.String()+".source", "duplicate key %q", k))
+		t.Fail(invalid(p.String()+".source", "duplicate key %q", k))
 		return nil, ""
 	}
 	st := so.Get("type")
 	if st == nil || st.Type() != fastjson.TypeString {
-		t.fail(invalid(p.String()+".source.type", msgString))
+		t.Fail(invalid(p.String()+".source.type", msgString))
 		return nil, ""
 	}
 	return so, string(st.GetStringBytes())
@@ -775,11 +769,11 @@ func (t *translator) source(p path, o *fastjson.Object) (*fastjson.Object, strin
 func (t *translator) base64Source(p path, so *fastjson.Object) (mt, data []byte, ok bool) {
 	mv, dv := so.Get("media_type"), so.Get("data")
 	if mv == nil || mv.Type() != fastjson.TypeString {
-		t.fail(invalid(p.String()+".source.media_type", msgString))
+		t.Fail(invalid(p.String()+".source.media_type", msgString))
 		return nil, nil, false
 	}
 	if dv == nil || dv.Type() != fastjson.TypeString {
-		t.fail(invalid(p.String()+".source.data", msgString))
+		t.Fail(invalid(p.String()+".source.data", msgString))
 		return nil, nil, false
 	}
 	return mv.GetStringBytes(), dv.GetStringBytes(), !extras(so, base64Known)
@@ -787,7 +781,7 @@ func (t *translator) base64Source(p path, so *fastjson.Object) (mt, data []byte,
 
 func (t *translator) image(p path, o *fastjson.Object) {
 	so, st := t.source(p, o)
-	if t.err != nil {
+	if t.Err != nil {
 		return
 	}
 	var mt, data, url []byte
@@ -798,12 +792,12 @@ func (t *translator) image(p path, o *fastjson.Object) {
 	case "url":
 		uv := so.Get("url")
 		if uv == nil || uv.Type() != fastjson.TypeString {
-			t.fail(invalid(p.String()+".source.url", msgString))
+			t.Fail(invalid(p.String()+".source.url", msgString))
 			return
 		}
 		url, ok = uv.GetStringBytes(), !extras(so, urlKnown)
 	}
-	if t.err != nil {
+	if t.Err != nil {
 		return
 	}
 	if !ok {
@@ -834,7 +828,7 @@ func (t *translator) dataURL(mt, data []byte) {
 
 func (t *translator) document(p path, o *fastjson.Object) {
 	so, st := t.source(p, o)
-	if t.err != nil {
+	if t.Err != nil {
 		return
 	}
 	if st != "base64" {
@@ -842,7 +836,7 @@ func (t *translator) document(p path, o *fastjson.Object) {
 		return
 	}
 	mt, data, ok := t.base64Source(p, so)
-	if t.err != nil {
+	if t.Err != nil {
 		return
 	}
 	if !ok || string(mt) != "application/pdf" {
@@ -860,12 +854,12 @@ func (t *translator) document(p path, o *fastjson.Object) {
 func (t *translator) toolResult(p path, o *fastjson.Object) {
 	id := o.Get("tool_use_id")
 	if id == nil || id.Type() != fastjson.TypeString {
-		t.fail(invalid(p.String()+".tool_use_id", msgString))
+		t.Fail(invalid(p.String()+".tool_use_id", msgString))
 		return
 	}
 	isErr := o.Get("is_error")
 	if isErr != nil && isErr.Type() != fastjson.TypeNull && isErr.Type() != fastjson.TypeTrue && isErr.Type() != fastjson.TypeFalse {
-		t.fail(invalid(p.String()+".is_error", msgBool))
+		t.Fail(invalid(p.String()+".is_error", msgBool))
 		return
 	}
 	bad := ""
@@ -875,7 +869,7 @@ func (t *translator) toolResult(p path, o *fastjson.Object) {
 		}
 	})
 	if bad != "" {
-		t.fail(invalid(p.String()+"."+bad, msgExtra))
+		t.Fail(invalid(p.String()+"."+bad, msgExtra))
 		return
 	}
 	t.beginMessage(p.msg, p.block)
@@ -893,14 +887,14 @@ func (t *translator) toolResult(p path, o *fastjson.Object) {
 			ip := p
 			ip.inner = k
 			bo, typ := t.blockHead(ip, bv)
-			if t.err != nil {
+			if t.Err != nil {
 				return
 			}
 			t.block(ip, bo, typ)
 		}
 		t.out = append(t.out, ']')
 	default:
-		t.fail(invalid(p.String()+".content", "Input should be a valid string or a list of content blocks"))
+		t.Fail(invalid(p.String()+".content", "Input should be a valid string or a list of content blocks"))
 		return
 	}
 	if isErr != nil && isErr.Type() == fastjson.TypeTrue {
@@ -915,13 +909,13 @@ func (t *translator) toolUse(p path, o *fastjson.Object) {
 	id, name, input := o.Get("id"), o.Get("name"), o.Get("input")
 	switch {
 	case id == nil || id.Type() != fastjson.TypeString:
-		t.fail(invalid(p.String()+".id", msgString))
+		t.Fail(invalid(p.String()+".id", msgString))
 		return
 	case name == nil || name.Type() != fastjson.TypeString:
-		t.fail(invalid(p.String()+".name", msgString))
+		t.Fail(invalid(p.String()+".name", msgString))
 		return
 	case input == nil || input.Type() != fastjson.TypeObject:
-		t.fail(invalid(p.String()+".input", msgObject))
+		t.Fail(invalid(p.String()+".input", msgObject))
 		return
 	}
 	t.out = append(t.out, `{"id":`...)
@@ -932,7 +926,7 @@ func (t *translator) toolUse(p path, o *fastjson.Object) {
 	var err error
 	if t.args, err = wirejson.AppendValue(t.args[:0], input); err != nil {
 		we := err.(*wirejson.Error)
-		t.fail(invalid(p.String()+".input"+we.Path, "%s", we.Message))
+		t.Fail(invalid(p.String()+".input"+we.Path, "%s", we.Message))
 		return
 	}
 	t.out = wirejson.AppendStringBytes(t.out, t.args) // compact JSON, members in the model's order
@@ -944,7 +938,7 @@ func (t *translator) toolUse(p path, o *fastjson.Object) {
 		}
 	})
 	if bad != "" {
-		t.fail(invalid(p.String()+"."+bad, msgExtra))
+		t.Fail(invalid(p.String()+"."+bad, msgExtra))
 		return
 	}
 	t.members(p, o, func(k []byte) bool {
@@ -971,7 +965,7 @@ func isDirectCaller(v *fastjson.Value) bool {
 func (t *translator) tools(v *fastjson.Value) bool {
 	a, err := v.Array()
 	if err != nil {
-		t.fail(invalid("tools", msgArray))
+		t.Fail(invalid("tools", msgArray))
 		return false
 	}
 	if len(a) == 0 {
@@ -983,7 +977,7 @@ func (t *translator) tools(v *fastjson.Value) bool {
 			t.out = append(t.out, ',')
 		}
 		t.tool(i, tv)
-		if t.err != nil {
+		if t.Err != nil {
 			return false
 		}
 	}
@@ -996,22 +990,22 @@ func (t *translator) tool(i int, tv *fastjson.Value) {
 	base := p.String() // for errors; one short string per tool
 	o, err := tv.Object()
 	if err != nil {
-		t.fail(invalid(base, msgObject))
+		t.Fail(invalid(base, msgObject))
 		return
 	}
 	if k, dup := wirejson.Duplicate(o); dup {
-		t.fail(invalid(base, "duplicate key %q", k))
+		t.Fail(invalid(base, "duplicate key %q", k))
 		return
 	}
 	typ := o.Get("type")
 	if typ != nil && typ.Type() != fastjson.TypeNull {
 		if typ.Type() != fastjson.TypeString {
-			t.fail(invalid(base+".type", msgString))
+			t.Fail(invalid(base+".type", msgString))
 			return
 		}
 		if s := string(typ.GetStringBytes()); s != "custom" {
 			if s == "function" {
-				t.fail(invalid(base+".type", "Input tag 'function' found using 'type' does not match any of the expected tags"))
+				t.Fail(invalid(base+".type", "Input tag 'function' found using 'type' does not match any of the expected tags"))
 				return
 			}
 			// A server tool (web_search_20250305, bash_20250124, ...):
@@ -1023,20 +1017,20 @@ func (t *translator) tool(i int, tv *fastjson.Value) {
 	name, desc, schema, strict := o.Get("name"), o.Get("description"), o.Get("input_schema"), o.Get("strict")
 	switch {
 	case name == nil || name.Type() != fastjson.TypeString:
-		t.fail(invalid(base+".name", msgString))
+		t.Fail(invalid(base+".name", msgString))
 		return
 	case desc != nil && desc.Type() != fastjson.TypeNull && desc.Type() != fastjson.TypeString:
-		t.fail(invalid(base+".description", msgString))
+		t.Fail(invalid(base+".description", msgString))
 		return
 	case schema == nil || schema.Type() != fastjson.TypeObject:
-		t.fail(invalid(base+".input_schema", msgObject))
+		t.Fail(invalid(base+".input_schema", msgObject))
 		return
 	case strict != nil && strict.Type() != fastjson.TypeNull && strict.Type() != fastjson.TypeTrue && strict.Type() != fastjson.TypeFalse:
-		t.fail(invalid(base+".strict", msgBool))
+		t.Fail(invalid(base+".strict", msgBool))
 		return
 	}
 	if o.Get("function") != nil {
-		t.fail(invalid(base+".function", msgExtra))
+		t.Fail(invalid(base+".function", msgExtra))
 		return
 	}
 	t.out = append(t.out, `{"type":"function","function":{"name":`...)
@@ -1060,16 +1054,16 @@ func (t *translator) tool(i int, tv *fastjson.Value) {
 func (t *translator) toolChoice(v *fastjson.Value, hasTools bool) {
 	o, err := v.Object()
 	if err != nil {
-		t.fail(invalid("tool_choice", msgObject))
+		t.Fail(invalid("tool_choice", msgObject))
 		return
 	}
 	if k, dup := wirejson.Duplicate(o); dup {
-		t.fail(invalid("tool_choice", "duplicate key %q", k))
+		t.Fail(invalid("tool_choice", "duplicate key %q", k))
 		return
 	}
 	tv := o.Get("type")
 	if tv == nil || tv.Type() != fastjson.TypeString {
-		t.fail(invalid("tool_choice.type", msgString))
+		t.Fail(invalid("tool_choice.type", msgString))
 		return
 	}
 	typ := string(tv.GetStringBytes())
@@ -1082,10 +1076,10 @@ func (t *translator) toolChoice(v *fastjson.Value, hasTools bool) {
 		case k == "disable_parallel_tool_use" && typ != "none":
 			disable = e
 		default:
-			t.fail(invalid("tool_choice."+k, msgExtra))
+			t.Fail(invalid("tool_choice."+k, msgExtra))
 		}
 	})
-	if t.err != nil {
+	if t.Err != nil {
 		return
 	}
 	switch typ {
@@ -1097,14 +1091,14 @@ func (t *translator) toolChoice(v *fastjson.Value, hasTools bool) {
 		t.out = append(t.out, `,"tool_choice":"none"`...)
 	case "tool":
 		if name == nil || name.Type() != fastjson.TypeString {
-			t.fail(invalid("tool_choice.name", msgString))
+			t.Fail(invalid("tool_choice.name", msgString))
 			return
 		}
 		t.out = append(t.out, `,"tool_choice":{"type":"function","function":{"name":`...)
 		t.out = wirejson.AppendStringBytes(t.out, name.GetStringBytes())
 		t.out = append(t.out, `}}`...)
 	default:
-		t.fail(invalid("tool_choice.type", "Input should be 'auto', 'any', 'tool' or 'none'"))
+		t.Fail(invalid("tool_choice.type", "Input should be 'auto', 'any', 'tool' or 'none'"))
 		return
 	}
 	switch {
@@ -1114,7 +1108,7 @@ func (t *translator) toolChoice(v *fastjson.Value, hasTools bool) {
 			t.out = append(t.out, `,"parallel_tool_calls":false`...)
 		}
 	default:
-		t.fail(invalid("tool_choice.disable_parallel_tool_use", msgBool))
+		t.Fail(invalid("tool_choice.disable_parallel_tool_use", msgBool))
 	}
 }
 
@@ -1124,7 +1118,7 @@ func (t *translator) toolChoice(v *fastjson.Value, hasTools bool) {
 func (t *translator) outputConfig(v *fastjson.Value) {
 	o, err := v.Object()
 	if err != nil {
-		t.fail(invalid("output_config", msgObject))
+		t.Fail(invalid("output_config", msgObject))
 		return
 	}
 	if schema := jsonSchemaFormat(o); schema != nil {

@@ -102,6 +102,17 @@ func AppendStringContent(dst []byte, s string) []byte {
 	return append(dst, s[start:]...)
 }
 
+// FirstErr keeps the first error a decoder's walk meets; the walk goes on
+// or stops as the decoder chooses, but reports that one.
+type FirstErr struct{ Err error }
+
+// Fail records err unless an error is recorded already.
+func (f *FirstErr) Fail(err error) {
+	if f.Err == nil {
+		f.Err = err
+	}
+}
+
 // Comma separates the elements of a list written piece by piece: Next
 // writes ',' before every element but the first.
 type Comma int
