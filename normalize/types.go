@@ -32,9 +32,18 @@ func (e *Error) Error() string {
 // Unwrap makes errors.Is(err, ErrInvalid) true.
 func (e *Error) Unwrap() error { return ErrInvalid }
 
-func invalid(param, format string, args ...any) error {
-	return &Error{Param: param, Message: fmt.Sprintf(format, args...)}
+// Invalid is an *Error naming param (a path in the client's dialect, ""
+// for the body) whose message is format, formatted with args when there
+// are any. The dialect codecs report their errors with it.
+func Invalid(param, format string, args ...any) error {
+	msg := format
+	if len(args) > 0 {
+		msg = fmt.Sprintf(format, args...)
+	}
+	return &Error{Param: param, Message: msg}
 }
+
+func invalid(param, format string, args ...any) error { return Invalid(param, format, args...) }
 
 // Request is a chat request in canonical, provider-neutral form.
 //

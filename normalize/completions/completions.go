@@ -17,7 +17,6 @@
 package completions
 
 import (
-	"fmt"
 	"strconv"
 	"strings"
 	"sync"
@@ -100,11 +99,7 @@ func Decode(body []byte) (*normalize.Request, error) {
 }
 
 func invalid(param, format string, args ...any) error {
-	msg := format
-	if len(args) > 0 {
-		msg = fmt.Sprintf(format, args...)
-	}
-	return &normalize.Error{Param: param, Message: msg}
+	return normalize.Invalid(param, format, args...)
 }
 
 // decoder writes the chat body and collects the dialect fields of one

@@ -17,7 +17,6 @@
 package messages
 
 import (
-	"fmt"
 	"slices"
 	"strconv"
 	"strings"
@@ -59,11 +58,7 @@ func Decode(body []byte) (*normalize.Request, error) {
 }
 
 func invalid(param, format string, args ...any) error {
-	msg := format
-	if len(args) > 0 {
-		msg = fmt.Sprintf(format, args...)
-	}
-	return &normalize.Error{Param: param, Message: msg}
+	return normalize.Invalid(param, format, args...)
 }
 
 // unsafeString is a read-only string view of b, for appending it.
