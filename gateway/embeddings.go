@@ -18,7 +18,6 @@ import (
 	"github.com/dittocache/ditto/internal/limits"
 	"github.com/dittocache/ditto/normalize"
 	"github.com/dittocache/ditto/normalize/embeddings"
-	"github.com/dittocache/ditto/providers"
 	"github.com/dittocache/ditto/providers/router"
 )
 
@@ -320,17 +319,12 @@ func (f *embedFill) FillItems(ctx context.Context, idx []int) ([]store.Entry, er
 		for i := range sub.Inputs {
 			tokens += int64(len(sub.Inputs[i].Text)/4 + len(sub.Inputs[i].Tokens) + 1)
 		}
-		dec := s.limits.Admit(ctx, limits.Request{Tenant: x.tenant, Model: x.route.UpstreamModel, Tokens: tokens})
-		d = &dec
-		x.limit.Store(d)
-		if !dec.Allowed {
-			return nil, limitError(d)
+		var err error
+		if d, err = x.admit(ctx, limits.Request{Tenant: x.tenant, Model: x.route.UpstreamModel, Tokens: tokens}); err != nil {
+			return nil, err
 		}
 	}
-	if x.clientKey != "" {
-		ctx = providers.WithClientKey(ctx, x.clientKey)
-	}
-	resp, err := s.router.Embed(ctx, x.route, sub)
+	resp, err := s.router.Embed(x.providerContext(ctx), x.route, sub)
 	if d != nil {
 		var u limits.Usage
 		if resp != nil {

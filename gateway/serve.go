@@ -228,12 +228,10 @@ func (s *Server) serve(c echo.Context, x *exchange) error {
 	}
 	c.Response().Header()["X-Ditto-Cache-Key"] = []string{x.keyStr}
 	if s.limits.CountsHits() && s.limits.Enabled() {
-		d := s.limits.Admit(ctx, x.limitRequest())
-		x.limit.Store(&d)
 		x.admitted = true
-		if !d.Allowed {
+		if _, err := x.admit(ctx, x.limitRequest()); err != nil {
 			x.limitHeaders(c.Response().Header())
-			return limitError(&d)
+			return err
 		}
 	}
 	if !x.claimed { // a refreshed hit is served again under the same claim
@@ -289,17 +287,12 @@ func (x *exchange) Fill(ctx context.Context, publish func(*normalize.Chunk)) (*n
 	s := x.srv
 	var d *limits.Decision
 	if s.limits.Enabled() && !x.admitted {
-		dec := s.limits.Admit(ctx, x.limitRequest())
-		d = &dec
-		x.limit.Store(d)
-		if !dec.Allowed {
-			return nil, limitError(d)
+		var err error
+		if d, err = x.admit(ctx, x.limitRequest()); err != nil {
+			return nil, err
 		}
 	}
-	if x.clientKey != "" {
-		ctx = providers.WithClientKey(ctx, x.clientKey)
-	}
-	resp, err := s.router.Call(ctx, x.route, x.up, x.req.Stream, publish)
+	resp, err := s.router.Call(x.providerContext(ctx), x.route, x.up, x.req.Stream, publish)
 	if d != nil {
 		var u limits.Usage
 		if resp != nil {
@@ -308,6 +301,26 @@ func (x *exchange) Fill(ctx context.Context, publish func(*normalize.Chunk)) (*n
 		d.Settle(ctx, u)
 	}
 	return resp, err
+}
+
+// admit asks the limiter for req and keeps the decision on x (for its
+// headers); a refusal is the error the client gets.
+func (x *exchange) admit(ctx context.Context, req limits.Request) (*limits.Decision, error) {
+	d := x.srv.limits.Admit(ctx, req)
+	x.limit.Store(&d)
+	if !d.Allowed {
+		return &d, limitError(&d)
+	}
+	return &d, nil
+}
+
+// providerContext carries the caller's own provider key, on pass-through
+// routes, to the adapter.
+func (x *exchange) providerContext(ctx context.Context) context.Context {
+	if x.clientKey != "" {
+		return providers.WithClientKey(ctx, x.clientKey)
+	}
+	return ctx
 }
 
 // limitRequest is what the limiter is asked for x.
