@@ -19,8 +19,10 @@ import (
 // in process (the echo handler's ServeHTTP, memory store), from 50
 // goroutines (the c=50): "off" has no limits, "on" sets RPM and
 // TPM limits no request reaches with hits free (the default), "count_hits"
-// makes every hit pass the limiter's Admit and Settle. The ratio of each
-// to "off" is the limiter's cost (benchmarks/RESULTS.md).
+// makes every hit pass the limiter's Admit and Settle and carry the
+// x-ratelimit-* headers, and "count_hits,rate_headers_false" the same
+// without the headers. The ratio of each to "off" is the limiter's cost
+// (benchmarks/RESULTS.md).
 func BenchmarkHitLimiter(b *testing.B) {
 	body := chatBody("What's the weather like in SF?", false)
 	run := func(b *testing.B, edit func(*configs.Limits)) {
@@ -75,5 +77,8 @@ func BenchmarkHitLimiter(b *testing.B) {
 	b.Run("on", func(b *testing.B) { run(b, limited) })
 	b.Run("count_hits", func(b *testing.B) {
 		run(b, func(l *configs.Limits) { limited(l); l.CountHits = true })
+	})
+	b.Run("count_hits,rate_headers_false", func(b *testing.B) {
+		run(b, func(l *configs.Limits) { limited(l); l.CountHits = true; l.RateHeaders = false })
 	})
 }
