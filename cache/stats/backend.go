@@ -22,6 +22,8 @@ type Backend interface {
 	Read(ctx context.Context, keys []string) ([]map[string]int64, error)
 	// Kind names the backend for health reports: "memory" or "redis".
 	Kind() string
+	// Close releases what the backend holds (Redis: its client).
+	Close() error
 }
 
 // Write is a batch of increments to one bucket.
@@ -56,6 +58,9 @@ func NewMemory(now func() time.Time) *Memory {
 
 // Kind returns "memory".
 func (m *Memory) Kind() string { return "memory" }
+
+// Close does nothing: the buckets are plain memory.
+func (m *Memory) Close() error { return nil }
 
 // Incr implements Backend.
 func (m *Memory) Incr(_ context.Context, writes []Write) error {

@@ -196,10 +196,8 @@ func (r *Recorder) Close(ctx context.Context) error {
 	r.once.Do(func() { close(r.stop) })
 	<-r.done
 	err := r.Flush(ctx)
-	if c, ok := r.o.Backend.(interface{ Close() error }); ok {
-		if cerr := c.Close(); err == nil {
-			err = cerr
-		}
+	if cerr := r.o.Backend.Close(); err == nil {
+		err = cerr
 	}
 	return err
 }
