@@ -124,9 +124,8 @@ func appendWireTool(dst []byte, t *Tool) []byte {
 	return append(dst, `}}`...)
 }
 
-// appendWireParams writes the generation parameters in the order OpenAI's
-// reference documents them, the output token limit under the client's
-// spelling.
+// appendWireParams writes the generation parameters that are set, in a
+// fixed order, the output token limit under the client's spelling.
 func appendWireParams(dst []byte, r *Request) []byte {
 	p := &r.Params
 	dst = appendFloatMember(dst, "temperature", p.Temperature)
