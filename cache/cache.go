@@ -33,6 +33,7 @@ type Store interface {
 	Purge(ctx context.Context, prefix string) (int, error)
 	Lease(ctx context.Context, k cachekey.Key, ttl time.Duration) (release func(), acquired bool, err error)
 	LeaseGet(ctx context.Context, k cachekey.Key, ttl time.Duration) (h store.Held, e store.Entry, found bool, err error)
+	GetOrLease(ctx context.Context, k cachekey.Key, ttl time.Duration) (e store.Entry, found bool, h store.Held, err error)
 	SetRelease(ctx context.Context, k cachekey.Key, e store.Entry, ttl time.Duration, h store.Held) error
 	Ping(ctx context.Context) error
 	Status() store.Status

@@ -299,6 +299,143 @@ func TestCrossReplicaFillLease(t *testing.T) {
 	}
 }
 
+// countingStore counts the store calls the engine makes.
+type countingStore struct {
+	cache.Store
+	mu    sync.Mutex
+	calls map[string]int
+}
+
+func (c *countingStore) count(name string) {
+	c.mu.Lock()
+	c.calls[name]++
+	c.mu.Unlock()
+}
+
+// take returns the calls counted so far and starts over.
+func (c *countingStore) take() map[string]int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	got := c.calls
+	c.calls = map[string]int{}
+	return got
+}
+
+func (c *countingStore) Get(ctx context.Context, k cachekey.Key) (store.Entry, bool, error) {
+	c.count("Get")
+	return c.Store.Get(ctx, k)
+}
+
+func (c *countingStore) GetOrLease(ctx context.Context, k cachekey.Key, ttl time.Duration) (store.Entry, bool, store.Held, error) {
+	c.count("GetOrLease")
+	return c.Store.GetOrLease(ctx, k, ttl)
+}
+
+func (c *countingStore) LeaseGet(ctx context.Context, k cachekey.Key, ttl time.Duration) (store.Held, store.Entry, bool, error) {
+	c.count("LeaseGet")
+	return c.Store.LeaseGet(ctx, k, ttl)
+}
+
+func (c *countingStore) Set(ctx context.Context, k cachekey.Key, e store.Entry, ttl time.Duration) error {
+	c.count("Set")
+	return c.Store.Set(ctx, k, e, ttl)
+}
+
+func (c *countingStore) SetRelease(ctx context.Context, k cachekey.Key, e store.Entry, ttl time.Duration, h store.Held) error {
+	c.count("SetRelease")
+	return c.Store.SetRelease(ctx, k, e, ttl, h)
+}
+
+// TestRedisMissStoreCalls: on a shared store, a miss's lookup takes the
+// fill lease (GetOrLease) and its write releases it (SetRelease): two
+// round trips on Redis (store.TestRedisMissRoundTrips), where a separate
+// lookup and lease took three. A hit is one GetOrLease, which takes no
+// lease, so the next miss of the key is not held up.
+func TestRedisMissStoreCalls(t *testing.T) {
+	srv := redistest.Start(t)
+	r, err := store.NewRedis(context.Background(), store.RedisOptions{URL: srv.URL()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { r.Close() })
+	st := &countingStore{Store: r, calls: map[string]int{}}
+	e := cache.New(st, cache.Options{Coalesce: true, FillWait: 10 * time.Second})
+	f := &filler{text: "answer"}
+	a, _ := serve(t, e, &cache.Request{Key: key("calls"), Policy: policy, Fill: cache.FillFunc(f.fill)})
+	if a.Status != cache.Miss || !a.Stored {
+		t.Fatalf("first request: %v stored %v, want a stored MISS", a.Status, a.Stored)
+	}
+	if got := st.take(); len(got) != 2 || got["GetOrLease"] != 1 || got["SetRelease"] != 1 {
+		t.Errorf("a miss made the store calls %v; want GetOrLease and SetRelease once each", got)
+	}
+	a, _ = serve(t, e, &cache.Request{Key: key("calls"), Policy: policy, Fill: cache.FillFunc(f.fill)})
+	if a.Status != cache.Hit || f.calls.Load() != 1 {
+		t.Fatalf("second request: %v after %d calls, want HIT after 1", a.Status, f.calls.Load())
+	}
+	if got := st.take(); len(got) != 1 || got["GetOrLease"] != 1 {
+		t.Errorf("a hit made the store calls %v; want one GetOrLease", got)
+	}
+
+	// Without cross-replica coalescing a miss takes no lease: a plain
+	// lookup and write.
+	plain := cache.New(st, cache.Options{Coalesce: true})
+	serve(t, plain, &cache.Request{Key: key("no lease"), Policy: policy, Fill: cache.FillFunc(f.fill)})
+	if got := st.take(); len(got) != 2 || got["Get"] != 1 || got["Set"] != 1 {
+		t.Errorf("a miss without FillWait made the store calls %v; want Get and Set once each", got)
+	}
+}
+
+// TestGetOrLeaseFollowerReleases: requests of one process that miss the
+// same key at once each take the lease with the lookup only if it is free;
+// the one that took it but joined another's flight (a follower) releases
+// it, so the flight's leader is not left waiting on its own replica's
+// lease: one provider call, and the lease is free afterwards.
+func TestGetOrLeaseFollowerReleases(t *testing.T) {
+	srv := redistest.Start(t)
+	r, err := store.NewRedis(context.Background(), store.RedisOptions{URL: srv.URL()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { r.Close() })
+	e := cache.New(r, cache.Options{Coalesce: true, FillWait: 10 * time.Second})
+	f := &filler{text: "once", gate: make(chan struct{})}
+	k := key("follower")
+	const n = 8
+	var wg sync.WaitGroup
+	answers := make([]*cache.Answer, n)
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			a, err := e.Serve(context.Background(), &cache.Request{Key: k, Policy: policy, Stream: true, Fill: cache.FillFunc(f.fill)})
+			if err != nil {
+				t.Errorf("Serve = %v", err)
+				return
+			}
+			answers[i] = a
+		}()
+	}
+	wg.Wait()
+	close(f.gate)
+	for _, a := range answers {
+		if a == nil {
+			continue
+		}
+		if err := a.Wait(context.Background()); err != nil || a.Err() != nil {
+			t.Errorf("Wait = %v, %v", err, a.Err())
+		}
+		a.Close()
+	}
+	if got := f.calls.Load(); got != 1 {
+		t.Errorf("%d provider calls for %d identical requests, want 1", got, n)
+	}
+	release, ok, err := r.Lease(context.Background(), k, time.Minute)
+	if err != nil || !ok {
+		t.Fatalf("Lease after the fill = %v, %v; want the lease free", ok, err)
+	}
+	release()
+}
+
 // waitFor polls cond for up to 10 s: a bound for progress, not a timing.
 func waitFor(t *testing.T, cond func() bool) {
 	t.Helper()

@@ -76,7 +76,8 @@ type Answer struct {
 	done   bool
 	stale  *store.Entry
 	sAge   time.Duration
-	wait   func() // ends the Observer's wait, nil when not waiting
+	held   store.Held // the fill lease the lookup took, for the fill
+	wait   func()     // ends the Observer's wait, nil when not waiting
 	closed bool
 }
 
@@ -134,7 +135,18 @@ func (e *Engine) lookup(ctx context.Context, a *Answer) (store.Entry, time.Durat
 	if e.obs.Lookup != nil {
 		ctx, done = e.obs.Lookup(ctx)
 	}
-	entry, ok, err := e.st.Get(ctx, r.Key)
+	var (
+		entry store.Entry
+		ok    bool
+		err   error
+	)
+	if e.leasing(r) {
+		// A miss will fill under the store's lease: take it with the
+		// lookup, saving the fill a round trip.
+		entry, ok, a.held, err = e.st.GetOrLease(ctx, r.Key, e.o.LeaseTTL)
+	} else {
+		entry, ok, err = e.st.Get(ctx, r.Key)
+	}
 	if err == nil && ok {
 		ok = e.verify(entry, r)
 	}
@@ -157,6 +169,13 @@ func (e *Engine) lookup(ctx context.Context, a *Answer) (store.Entry, time.Durat
 		return store.Entry{}, 0, false
 	}
 	return entry, age, true
+}
+
+// leasing reports whether a miss of r fills under the store's fill lease
+// (awaitFill): the store is shared, cross-replica coalescing is on and r's
+// answer is stored; and r may call the provider at all.
+func (e *Engine) leasing(r *Request) bool {
+	return e.shared && e.o.FillWait > 0 && r.Policy.Store && !r.Policy.OnlyIfCached
 }
 
 // verify accepts an entry only if it was made for r's exact request (the
@@ -186,13 +205,17 @@ func (e *Engine) verify(entry store.Entry, r *Request) bool {
 func (e *Engine) bypass(ctx context.Context, a *Answer) {
 	f := newFlight()
 	a.f = f
-	e.fill(ctx, f, a.r, false, a.r.Sink)
+	e.fill(ctx, f, a.r, false, a.r.Sink, store.Held{})
 }
 
 // join follows the flight for a's key, starting it when there is none.
 func (e *Engine) join(ctx context.Context, a *Answer) {
 	r := a.r
-	start := func(f *flight, fctx context.Context) { e.fill(fctx, f, r, r.Policy.Store, nil) }
+	// The lease the lookup took goes to whoever fills: this request when
+	// it leads the flight, else nobody (it is released below).
+	held := a.held
+	a.held = store.Held{}
+	start := func(f *flight, fctx context.Context) { e.fill(fctx, f, r, r.Policy.Store, nil, held) }
 	if !e.o.Coalesce || r.Policy.Shadow {
 		// Shadow mode shares nothing: each request makes its own call,
 		// as it would without a cache.
@@ -213,6 +236,9 @@ func (e *Engine) join(ctx context.Context, a *Answer) {
 	case leader:
 		go f.run(start) // the caller relays the stream as it comes
 	default:
+		// An identical request of this process fills: the lease this
+		// one took (between that request's lookup and ours) is not needed.
+		held.Release()
 		if a.Status == Miss {
 			a.Status = Coalesced
 		}
@@ -238,19 +264,19 @@ func (a *Answer) endWait() {
 
 // fill makes the provider call of flight f and stores a complete answer
 // before announcing it, so a request sent after the answer was delivered
-// is a hit (read-your-writes). With keep set it stores the answer and first coordinates with
-// other replicas through the store's fill lease. sink, when set, receives
+// is a hit (read-your-writes). With keep set it stores the answer and first
+// coordinates with other replicas through the store's fill lease, unless
+// held already holds it (taken by the lookup). sink, when set, receives
 // chunks instead of f's followers.
-func (e *Engine) fill(ctx context.Context, f *flight, r *Request, keep bool, sink func(*normalize.Chunk)) {
-	var held store.Held
-	if keep {
+func (e *Engine) fill(ctx context.Context, f *flight, r *Request, keep bool, sink func(*normalize.Chunk), held store.Held) {
+	defer func() { held.Release() }() // a no-op once put has released it
+	if keep && !held.Acquired {
 		entry, h, found := e.awaitFill(ctx, r)
 		if found {
 			f.finishRemote(entry)
 			return
 		}
 		held = h
-		defer held.Release() // a no-op once put has released it
 	}
 	publish := f.publish
 	if sink != nil {

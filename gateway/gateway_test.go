@@ -206,6 +206,10 @@ func (f *failingStore) Lease(context.Context, cachekey.Key, time.Duration) (func
 func (f *failingStore) LeaseGet(context.Context, cachekey.Key, time.Duration) (store.Held, store.Entry, bool, error) {
 	return store.Held{}, store.Entry{}, false, errors.New("connection refused")
 }
+func (f *failingStore) GetOrLease(context.Context, cachekey.Key, time.Duration) (store.Entry, bool, store.Held, error) {
+	f.gets.Add(1) // the lookup of a shared store
+	return store.Entry{}, false, store.Held{}, errors.New("connection refused")
+}
 func (f *failingStore) SetRelease(context.Context, cachekey.Key, store.Entry, time.Duration, store.Held) error {
 	f.sets.Add(1)
 	return errors.New("connection refused")

@@ -167,6 +167,20 @@ func (b *Breaker) LeaseGet(ctx context.Context, k cachekey.Key, ttl time.Duratio
 	return h, e, ok, err
 }
 
+// GetOrLease calls the backend's GetOrLease unless the breaker is open.
+func (b *Breaker) GetOrLease(ctx context.Context, k cachekey.Key, ttl time.Duration) (Entry, bool, Held, error) {
+	var (
+		e  Entry
+		ok bool
+		h  Held
+	)
+	err := b.run("breaker get", func() (err error) {
+		e, ok, h, err = b.b.GetOrLease(ctx, k, ttl)
+		return err
+	})
+	return e, ok, h, err
+}
+
 // SetRelease calls the backend's SetRelease unless the breaker is open,
 // in which case it only releases h (best effort, as a release always is).
 func (b *Breaker) SetRelease(ctx context.Context, k cachekey.Key, e Entry, ttl time.Duration, h Held) error {

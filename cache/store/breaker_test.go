@@ -66,6 +66,9 @@ func (f *flaky) Lease(context.Context, cachekey.Key, time.Duration) (func(), boo
 func (f *flaky) LeaseGet(context.Context, cachekey.Key, time.Duration) (store.Held, store.Entry, bool, error) {
 	return store.Held{}, store.Entry{}, false, f.do()
 }
+func (f *flaky) GetOrLease(context.Context, cachekey.Key, time.Duration) (store.Entry, bool, store.Held, error) {
+	return store.Entry{}, false, store.Held{}, f.do()
+}
 func (f *flaky) SetRelease(context.Context, cachekey.Key, store.Entry, time.Duration, store.Held) error {
 	return f.do()
 }

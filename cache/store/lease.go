@@ -2,10 +2,9 @@ package store
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"fmt"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -32,7 +31,99 @@ var releaseScript = redis.NewScript(`if redis.call("GET", KEYS[1]) == ARGV[1] th
 // PEXPIRE is not refused at maxmemory, so a full Redis keeps leases alive.
 var renewScript = redis.NewScript(`if redis.call("GET", KEYS[1]) == ARGV[1] then return redis.call("PEXPIRE", KEYS[1], ARGV[2]) end return 0`)
 
-// Lease takes the fill lease of k with SET NX PX and a random token.
+// getOrLeaseScript is a lookup that takes the fill lease on a miss: it
+// reads the entry (KEYS[1]) and, only when there is none, takes its lease
+// (KEYS[2]) with SET NX PX (token ARGV[1], ARGV[2] ms). It replies
+// {entry, PTTL} when the entry exists, 1 when the lease was taken and 0
+// when another holder has it. A hit takes no lease and writes nothing.
+var getOrLeaseScript = redis.NewScript(`local v = redis.call("GET", KEYS[1])
+if v then return {v, redis.call("PTTL", KEYS[1])} end
+if redis.call("SET", KEYS[2], ARGV[1], "NX", "PX", ARGV[2]) then return 1 end
+return 0`)
+
+// GetOrLease reads k's entry as Get does and, when there is none, takes
+// k's fill lease as Lease does, in one round trip (getOrLeaseScript): a
+// miss that will fill costs two round trips (this and SetRelease) instead
+// of three. On a Cluster, where the lease key may live in another slot
+// than the entry, and while writes are paused after an OOM reply, it is
+// Get and takes no lease.
+func (r *Redis) GetOrLease(ctx context.Context, k cachekey.Key, ttl time.Duration) (Entry, bool, Held, error) {
+	e, found, _, h, err := r.getOrLease(ctx, k, ttl)
+	return e, found, h, err
+}
+
+// getOrLease is GetOrLease that also reports a found entry's remaining
+// TTL (0 when unknown or unlimited), for Tiered's L1.
+func (r *Redis) getOrLease(ctx context.Context, k cachekey.Key, ttl time.Duration) (e Entry, found bool, pttl time.Duration, h Held, err error) {
+	if ttl <= 0 {
+		return Entry{}, false, 0, Held{}, fmt.Errorf("redis get or lease: ttl %v: %w", ttl, ErrInvalid)
+	}
+	if r.cc != nil || r.writable("redis lease") != nil {
+		e, found, err = r.Get(ctx, k)
+		return e, found, 0, Held{}, err
+	}
+	keyTTL := min(ttl, r.leaseTTL)
+	octx, cancel := r.op(ctx)
+	defer cancel()
+	entryKey := r.key(k)
+	key := entryKey + leaseSuffix
+	token := r.token()
+	taken := time.Now()
+	res, err := getOrLeaseScript.Run(octx, r.c, []string{entryKey, key}, token, keyTTL.Milliseconds()).Result()
+	if err != nil {
+		if redis.IsOOMError(err) {
+			// Only the lease's SET writes, and only on a miss: there is
+			// no entry, and no lease until the cool-down ends.
+			_ = r.writeFailed("redis lease", err)
+			return Entry{}, false, 0, Held{}, nil
+		}
+		r.failed(err)
+		return Entry{}, false, 0, Held{}, fmt.Errorf("redis get or lease: %w", err)
+	}
+	switch v := res.(type) {
+	case int64:
+		if v == 1 {
+			return Entry{}, false, 0, Held{Acquired: true, l: r.held(ctx, key, token, ttl, keyTTL, taken)}, nil
+		}
+		return Entry{}, false, 0, Held{}, nil
+	case []any:
+		if len(v) == 2 {
+			if b, ok := v[0].(string); ok {
+				e, err := r.decode([]byte(b))
+				if err != nil {
+					return Entry{}, false, 0, Held{}, fmt.Errorf("redis get or lease: %w", err)
+				}
+				if ms, ok := v[1].(int64); ok && ms > 0 {
+					pttl = time.Duration(ms) * time.Millisecond
+				}
+				return e, true, pttl, Held{}, nil
+			}
+		}
+	}
+	return Entry{}, false, 0, Held{}, fmt.Errorf("redis get or lease: unexpected reply %T: %w", res, ErrCorrupt)
+}
+
+// token returns a fill lease's token: unique among every lease any
+// replica takes (a random per-process prefix and a counter), so a holder
+// releases or renews only its own lease. It need not be secret: whoever
+// can write to the Redis can delete a lease anyway.
+func (r *Redis) token() string {
+	var b [len(r.tokenBase) + 13]byte
+	n := copy(b[:], r.tokenBase[:])
+	return string(strconv.AppendUint(b[:n], r.tokens.Add(1), 36))
+}
+
+// held returns the lease just taken under key with token, renewed by a
+// heartbeat while ttl (the whole fill's bound) is longer than keyTTL.
+func (r *Redis) held(ctx context.Context, key, token string, ttl, keyTTL time.Duration, taken time.Time) *redisLease {
+	l := &redisLease{r: r, ctx: context.WithoutCancel(ctx), key: key, token: token, stop: func() {}}
+	if ttl > keyTTL {
+		l.stop = r.startHeartbeat(key, token, taken.Add(ttl))
+	}
+	return l
+}
+
+// Lease takes the fill lease of k with SET NX PX and a unique token.
 //
 // ttl bounds how long the caller may hold the lease in all (the longest a
 // fill may take). The key itself lives only LeaseTTL (or ttl, if shorter):
@@ -88,9 +179,7 @@ func (r *Redis) take(ctx context.Context, k cachekey.Key, ttl time.Duration, get
 	keyTTL := min(ttl, r.leaseTTL)
 	octx, cancel := r.op(ctx)
 	defer cancel()
-	var b [16]byte
-	rand.Read(b[:])
-	token := hex.EncodeToString(b[:])
+	token := r.token()
 	entryKey := r.key(k)
 	key := entryKey + leaseSuffix
 	taken := time.Now()
@@ -111,11 +200,7 @@ func (r *Redis) take(ctx context.Context, k cachekey.Key, ttl time.Duration, get
 	if !ok {
 		return nil, g, nil
 	}
-	l = &redisLease{r: r, ctx: context.WithoutCancel(ctx), key: key, token: token, stop: func() {}}
-	if ttl > keyTTL {
-		l.stop = r.startHeartbeat(key, token, taken.Add(ttl))
-	}
-	return l, g, nil
+	return r.held(ctx, key, token, ttl, keyTTL, taken), g, nil
 }
 
 // redisLease is a lease held on Redis.

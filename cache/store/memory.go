@@ -215,6 +215,13 @@ func (m *Memory) LeaseGet(ctx context.Context, k cachekey.Key, ttl time.Duration
 	return Held{Acquired: true}, e, ok, nil
 }
 
+// GetOrLease is Get: no other replica shares this store, so there is no
+// lease to take.
+func (m *Memory) GetOrLease(ctx context.Context, k cachekey.Key, _ time.Duration) (Entry, bool, Held, error) {
+	e, ok, err := m.Get(ctx, k)
+	return e, ok, Held{}, err
+}
+
 // SetRelease stores e as Set does; the lease holds nothing to release.
 func (m *Memory) SetRelease(ctx context.Context, k cachekey.Key, e Entry, ttl time.Duration, h Held) error {
 	err := m.Set(ctx, k, e, ttl)

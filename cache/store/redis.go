@@ -2,6 +2,8 @@ package store
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"net/url"
@@ -106,6 +108,8 @@ type Redis struct {
 	fullCoolDown time.Duration
 	fullUntil    atomic.Int64 // Unix nanoseconds; writes are skipped before it
 	leaseTTL     time.Duration
+	tokenBase    [16]byte      // random, hex: every lease token's prefix
+	tokens       atomic.Uint64 // lease tokens issued
 
 	// Cluster only: see failed and follow.
 	lastFailure atomic.Int64  // Unix nanoseconds of the last transport failure
@@ -150,6 +154,9 @@ func NewRedis(ctx context.Context, opts RedisOptions) (*Redis, error) {
 		lease = DefaultLeaseTTL
 	}
 	r := &Redis{c: c, prefix: opts.KeyPrefix, entryKey: opts.EntryKey, opTime: op, fullCoolDown: full, leaseTTL: lease, done: make(chan struct{})}
+	var seed [len(r.tokenBase) / 2]byte
+	rand.Read(seed[:])
+	hex.Encode(r.tokenBase[:], seed[:])
 	if cc, ok := c.(*redis.ClusterClient); ok {
 		r.cc, r.kick = cc, make(chan struct{}, 1)
 		r.wg.Go(r.follow)

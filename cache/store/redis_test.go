@@ -163,6 +163,12 @@ func TestRedisNoEviction(t *testing.T) {
 	if _, _, err := b.Lease(ctx, k, time.Second); !errors.Is(err, store.ErrFull) {
 		t.Errorf("Lease during the cool-down = %v, want ErrFull", err)
 	}
+	if _, found, h, err := b.GetOrLease(ctx, k, time.Second); err != nil || found || h.Acquired {
+		t.Errorf("GetOrLease of a missing key during the cool-down = found %v, acquired %v, %v; want a plain miss", found, h.Acquired, err)
+	}
+	if got, ok, h, err := b.GetOrLease(ctx, stored, time.Second); err != nil || !ok || h.Acquired || string(got.Body) != "kept" {
+		t.Errorf("GetOrLease of a stored entry during the cool-down = %q, %v, %v; want a hit", got.Body, ok, err)
+	}
 	if after := sets(); after != before {
 		t.Errorf("SET calls during the cool-down: %d, want 0", after-before)
 	}
@@ -179,6 +185,23 @@ func TestRedisNoEviction(t *testing.T) {
 	time.Sleep(350 * time.Millisecond) // past the cool-down
 	if err := b.Set(ctx, k, store.Entry{Digest: k.Digest, Body: []byte("small")}, time.Hour); err != nil {
 		t.Errorf("Set after the cool-down with room again = %v, want nil", err)
+	}
+
+	// Full again: a miss's GetOrLease, whose lease SET Redis refuses, is
+	// a plain miss and starts the cool-down.
+	if err := c.ConfigSet(ctx, "maxmemory", "1mb").Err(); err != nil {
+		t.Fatal(err)
+	}
+	missing := cachekey.New("ns", "r", []byte("missing when full"))
+	if _, found, h, err := b.GetOrLease(ctx, missing, time.Second); err != nil || found || h.Acquired {
+		t.Errorf("GetOrLease of a missing key on a full Redis = found %v, acquired %v, %v; want a plain miss", found, h.Acquired, err)
+	}
+	before = sets()
+	if err := b.Set(ctx, missing, store.Entry{Digest: missing.Digest, Body: []byte("small")}, time.Hour); !errors.Is(err, store.ErrFull) {
+		t.Errorf("Set after GetOrLease met OOM = %v, want ErrFull (the cool-down)", err)
+	}
+	if after := sets(); after != before {
+		t.Errorf("SET calls after GetOrLease met OOM: %d, want 0", after-before)
 	}
 }
 

@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"errors"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -40,49 +41,86 @@ func countedRedis(t *testing.T) (*Redis, *roundTrips) {
 	t.Cleanup(func() { _ = r.Close() })
 	h := &roundTrips{}
 	r.c.(*redis.Client).AddHook(h)
-	// Load the release script once so the count below is the steady state
-	// (a fresh Redis answers the first EVALSHA with NOSCRIPT).
-	if err := releaseScript.Load(t.Context(), r.c).Err(); err != nil {
-		t.Fatal(err)
+	// Load the scripts once so the counts below are the steady state (a
+	// fresh Redis answers the first EVALSHA with NOSCRIPT).
+	for _, s := range []*redis.Script{releaseScript, getOrLeaseScript} {
+		if err := s.Load(t.Context(), r.c).Err(); err != nil {
+			t.Fatal(err)
+		}
 	}
 	h.n.Store(0)
 	return r, h
 }
 
 // TestRedisMissRoundTrips pins the miss path's cost on Redis, the figure
-// benchmarks/RESULTS.md reports: lookup (GET), lease and re-read (SET NX +
-// GET, one pipeline), write and release (SET + EVALSHA, one pipeline) —
-// three round trips; a hit is one.
+// benchmarks/RESULTS.md reports: lookup and lease (GetOrLease, one script
+// call), then write and release (SET + EVALSHA, one pipeline) — two round
+// trips; a hit is one, and takes no lease.
 func TestRedisMissRoundTrips(t *testing.T) {
 	r, h := countedRedis(t)
 	ctx := t.Context()
 	k := cachekey.New("ns", "openai/m", []byte("round trips"))
 
-	if _, ok, err := r.Get(ctx, k); err != nil || ok {
-		t.Fatalf("Get on an empty store = %v, %v", ok, err)
-	}
-	held, _, found, err := r.LeaseGet(ctx, k, time.Minute)
+	_, found, held, err := r.GetOrLease(ctx, k, time.Minute)
 	if err != nil || !held.Acquired || found {
-		t.Fatalf("LeaseGet = acquired %v, found %v, %v; want the lease and no entry", held.Acquired, found, err)
+		t.Fatalf("GetOrLease on an empty store = found %v, acquired %v, %v; want the lease and no entry", found, held.Acquired, err)
 	}
+	if ttl, err := r.c.PTTL(ctx, r.key(k)+leaseSuffix).Result(); err != nil || ttl <= 0 || ttl > r.leaseTTL {
+		t.Errorf("lease key TTL = %v, %v; want (0, %v]", ttl, err, r.leaseTTL)
+	}
+	h.n.Store(0) // the PTTL above is the test's own
 	e := Entry{Digest: k.Digest, Created: time.Now(), Body: []byte(`{"ok":true}`)}
 	if err := r.SetRelease(ctx, k, e, time.Minute, held); err != nil {
 		t.Fatal(err)
 	}
-	if got := h.n.Load(); got != 3 {
-		t.Errorf("a miss took %d round trips, want 3", got)
+	if got := h.n.Load() + 1; got != 2 {
+		t.Errorf("a miss took %d round trips, want 2", got)
 	}
 	if n, err := r.c.Exists(ctx, r.key(k)+leaseSuffix).Result(); err != nil || n != 0 {
 		t.Errorf("lease key still there after SetRelease (exists=%d, %v)", n, err)
 	}
 
 	h.n.Store(0)
-	got, ok, err := r.Get(ctx, k)
-	if err != nil || !ok || string(got.Body) != `{"ok":true}` {
-		t.Fatalf("Get after SetRelease = %q, %v, %v", got.Body, ok, err)
+	got, ok, held, err := r.GetOrLease(ctx, k, time.Minute)
+	if err != nil || !ok || held.Acquired || string(got.Body) != `{"ok":true}` || got.Digest != k.Digest {
+		t.Fatalf("GetOrLease after SetRelease = %q, found %v, acquired %v, %v", got.Body, ok, held.Acquired, err)
 	}
 	if n := h.n.Load(); n != 1 {
 		t.Errorf("a hit took %d round trips, want 1", n)
+	}
+	if n, err := r.c.Exists(ctx, r.key(k)+leaseSuffix).Result(); err != nil || n != 0 {
+		t.Errorf("a hit left a lease key (exists=%d, %v)", n, err)
+	}
+}
+
+// TestRedisGetOrLeaseHeld: while another replica holds the lease, a
+// lookup neither takes it nor disturbs it; a corrupt entry is an error
+// (counted, then a miss) and takes no lease.
+func TestRedisGetOrLeaseHeld(t *testing.T) {
+	r, _ := countedRedis(t)
+	ctx := t.Context()
+	k := cachekey.New("ns", "openai/m", []byte("held elsewhere"))
+	if err := r.c.Set(ctx, r.key(k)+leaseSuffix, "other-replica", time.Minute).Err(); err != nil {
+		t.Fatal(err)
+	}
+	_, found, h, err := r.GetOrLease(ctx, k, time.Minute)
+	if err != nil || found || h.Acquired {
+		t.Fatalf("GetOrLease with the lease held elsewhere = found %v, acquired %v, %v", found, h.Acquired, err)
+	}
+	if v, _ := r.c.Get(ctx, r.key(k)+leaseSuffix).Result(); v != "other-replica" {
+		t.Errorf("lease token = %q, want the other replica's", v)
+	}
+
+	bad := cachekey.New("ns", "openai/m", []byte("corrupt"))
+	if err := r.c.Set(ctx, r.key(bad), "not an entry", time.Minute).Err(); err != nil {
+		t.Fatal(err)
+	}
+	_, found, h, err = r.GetOrLease(ctx, bad, time.Minute)
+	if !errors.Is(err, ErrCorrupt) || found || h.Acquired {
+		t.Errorf("GetOrLease of a corrupt value = found %v, acquired %v, %v; want ErrCorrupt, no lease", found, h.Acquired, err)
+	}
+	if _, _, _, err := r.GetOrLease(ctx, bad, 0); !errors.Is(err, ErrInvalid) {
+		t.Errorf("GetOrLease(ttl 0) = %v, want ErrInvalid", err)
 	}
 }
 
@@ -137,15 +175,19 @@ func TestRedisLeaseGetContention(t *testing.T) {
 	}
 }
 
-// TestRedisSetReleaseAfterScriptFlush: a Redis that lost the release
-// script (restart, SCRIPT FLUSH) still gets the entry and the lease freed.
+// TestRedisSetReleaseAfterScriptFlush: a Redis that lost the scripts
+// (restart, SCRIPT FLUSH) still answers a lookup, takes the lease, gets
+// the entry and frees the lease.
 func TestRedisSetReleaseAfterScriptFlush(t *testing.T) {
 	r, _ := countedRedis(t)
 	ctx := t.Context()
 	k := cachekey.New("ns", "openai/m", []byte("noscript"))
-	h, _, _, err := r.LeaseGet(ctx, k, time.Minute)
+	if err := r.c.ScriptFlush(ctx).Err(); err != nil {
+		t.Fatal(err)
+	}
+	_, _, h, err := r.GetOrLease(ctx, k, time.Minute)
 	if err != nil || !h.Acquired {
-		t.Fatalf("LeaseGet = %v, %v", h.Acquired, err)
+		t.Fatalf("GetOrLease after SCRIPT FLUSH = acquired %v, %v", h.Acquired, err)
 	}
 	if err := r.c.ScriptFlush(ctx).Err(); err != nil {
 		t.Fatal(err)

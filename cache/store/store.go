@@ -86,6 +86,15 @@ type Backend interface {
 	// decoded is reported as not found. A failure of the lease is the error.
 	// An acquired Held must be ended with Held.Release or SetRelease.
 	LeaseGet(ctx context.Context, k cachekey.Key, ttl time.Duration) (h Held, e Entry, found bool, err error)
+	// GetOrLease reads k's entry, as Get does, and, when there is none,
+	// takes k's fill lease for ttl, as Lease does, in one round trip where
+	// the store can: the lookup of a miss that will fill. An entry that
+	// exists takes no lease, whether or not the caller can use it. A store
+	// that cannot do both in one round trip only reads (h holds nothing,
+	// and the caller takes the lease as usual); so does a store no other
+	// replica shares. An acquired Held must be ended with Held.Release or
+	// SetRelease.
+	GetOrLease(ctx context.Context, k cachekey.Key, ttl time.Duration) (e Entry, found bool, h Held, err error)
 	// SetRelease stores e under k for ttl, as Set does, and releases h, in
 	// one round trip. h is released even when the write fails; a Held that
 	// holds nothing only makes it a Set.

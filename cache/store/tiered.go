@@ -291,6 +291,29 @@ func (t *Tiered) LeaseGet(ctx context.Context, k cachekey.Key, ttl time.Duration
 	return t.r.LeaseGet(ctx, k, ttl)
 }
 
+// GetOrLease serves k from L1 when it holds it; else it reads k and, on a
+// miss, takes the fill lease in Redis in one round trip (Redis.GetOrLease),
+// filling L1 from a hit as Get does.
+func (t *Tiered) GetOrLease(ctx context.Context, k cachekey.Key, ttl time.Duration) (Entry, bool, Held, error) {
+	if err := ctx.Err(); err != nil {
+		return Entry{}, false, Held{}, err
+	}
+	key := t.keyOf(k)
+	if e, ok := t.lookup(key); ok {
+		return *e, true, Held{}, nil
+	}
+	if t.r.cc != nil {
+		e, ok, err := t.Get(ctx, k) // GET and PTTL, which fill L1
+		return e, ok, Held{}, err
+	}
+	g := t.gen.Load()
+	e, ok, pttl, h, err := t.r.getOrLease(ctx, k, ttl)
+	if err == nil && ok {
+		t.put(key, e, pttl, g)
+	}
+	return e, ok, h, err
+}
+
 // Ping pings Redis.
 func (t *Tiered) Ping(ctx context.Context) error { return t.r.Ping(ctx) }
 

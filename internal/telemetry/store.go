@@ -90,6 +90,13 @@ func (t TracedStore) LeaseGet(ctx context.Context, k cachekey.Key, ttl time.Dura
 	return h, e, ok, err
 }
 
+func (t TracedStore) GetOrLease(ctx context.Context, k cachekey.Key, ttl time.Duration) (store.Entry, bool, store.Held, error) {
+	ctx, span := t.span(ctx, "get_or_lease")
+	e, ok, h, err := t.Store.GetOrLease(ctx, k, ttl)
+	EndSpan(span, err)
+	return e, ok, h, err
+}
+
 func (t TracedStore) SetRelease(ctx context.Context, k cachekey.Key, e store.Entry, ttl time.Duration, h store.Held) error {
 	ctx, span := t.span(ctx, "set_release")
 	err := t.Store.SetRelease(ctx, k, e, ttl, h)

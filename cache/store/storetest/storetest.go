@@ -42,6 +42,7 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Backend) {
 		{"Ping", testPing},
 		{"GetMany", testGetMany},
 		{"Lease", testLease},
+		{"GetOrLease", testGetOrLease},
 		{"Status", testStatus},
 	}
 	for _, tt := range tests {
@@ -468,6 +469,53 @@ func testLease(t *testing.T, s store.Backend) {
 	}
 	if _, _, err := s.Lease(t.Context(), k, 0); !errors.Is(err, store.ErrInvalid) {
 		t.Errorf("Lease(ttl 0) = %v, want ErrInvalid", err)
+	}
+}
+
+// testGetOrLease: on a miss, a store that takes the lease with the lookup
+// holds it until released (another caller finds it taken); a store that
+// cannot only reads. A found entry is Get's and takes no lease.
+func testGetOrLease(t *testing.T, s store.Backend) {
+	ctx := t.Context()
+	k := key("ns", "openai/m", "get or lease")
+	_, found, h, err := s.GetOrLease(ctx, k, time.Minute)
+	if err != nil || found {
+		t.Fatalf("GetOrLease on a miss = found %v, %v; want a miss", found, err)
+	}
+	if h.Acquired {
+		if !s.Status().Shared {
+			t.Error("a store no other replica shares took a lease")
+		}
+		if _, _, h2, err := s.GetOrLease(ctx, k, time.Minute); err != nil || h2.Acquired {
+			t.Errorf("second GetOrLease while the lease is held = acquired %v, %v; want not acquired", h2.Acquired, err)
+		}
+		if _, ok, err := s.Lease(ctx, k, time.Minute); err != nil || ok {
+			t.Errorf("Lease while GetOrLease's lease is held = %v, %v; want not acquired", ok, err)
+		}
+		h.Release()
+		h.Release()
+	}
+	release, ok, err := s.Lease(ctx, k, time.Minute)
+	if err != nil || !ok {
+		t.Fatalf("Lease after GetOrLease's lease was released = %v, %v; want acquired", ok, err)
+	}
+	release()
+
+	want := entry(k, `{"answer":1}`)
+	mustSet(t, s, k, want, hour)
+	got, found, h, err := s.GetOrLease(ctx, k, time.Minute)
+	if err != nil || !found || !bytes.Equal(got.Body, want.Body) || got.Digest != want.Digest {
+		t.Fatalf("GetOrLease of a stored entry = %q, %v, %v; want %q", got.Body, found, err, want.Body)
+	}
+	if h.Acquired {
+		h.Release()
+		t.Error("GetOrLease of a stored entry took the lease")
+	}
+	release, ok, err = s.Lease(ctx, k, time.Minute)
+	if err != nil || !ok {
+		t.Errorf("Lease after a GetOrLease hit = %v, %v; want acquired (a hit takes no lease)", ok, err)
+	} else {
+		release()
 	}
 }
 
