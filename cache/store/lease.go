@@ -33,10 +33,17 @@ var renewScript = redis.NewScript(`if redis.call("GET", KEYS[1]) == ARGV[1] then
 
 // getOrLeaseScript is a lookup that takes the fill lease on a miss: it
 // reads the entry (KEYS[1]) and, only when there is none, takes its lease
-// (KEYS[2]) with SET NX PX (token ARGV[1], ARGV[2] ms). It replies
-// {entry, PTTL} when the entry exists, 1 when the lease was taken and 0
-// when another holder has it. A hit takes no lease and writes nothing.
+// (KEYS[2]) with SET NX PX (token ARGV[1], ARGV[2] ms). It replies with
+// the entry when it exists, else 1 when the lease was taken and 0 when
+// another holder has it. A hit takes no lease and writes nothing.
 var getOrLeaseScript = redis.NewScript(`local v = redis.call("GET", KEYS[1])
+if v then return v end
+if redis.call("SET", KEYS[2], ARGV[1], "NX", "PX", ARGV[2]) then return 1 end
+return 0`)
+
+// getOrLeaseTTLScript is getOrLeaseScript replying {entry, PTTL} to a hit,
+// for Tiered, whose L1 keeps an entry no longer than Redis does.
+var getOrLeaseTTLScript = redis.NewScript(`local v = redis.call("GET", KEYS[1])
 if v then return {v, redis.call("PTTL", KEYS[1])} end
 if redis.call("SET", KEYS[2], ARGV[1], "NX", "PX", ARGV[2]) then return 1 end
 return 0`)
@@ -48,13 +55,13 @@ return 0`)
 // than the entry, and while writes are paused after an OOM reply, it is
 // Get and takes no lease.
 func (r *Redis) GetOrLease(ctx context.Context, k cachekey.Key, ttl time.Duration) (Entry, bool, Held, error) {
-	e, found, _, h, err := r.getOrLease(ctx, k, ttl)
+	e, found, _, h, err := r.getOrLease(ctx, k, ttl, false)
 	return e, found, h, err
 }
 
-// getOrLease is GetOrLease that also reports a found entry's remaining
+// getOrLease is GetOrLease; withTTL also reports a found entry's remaining
 // TTL (0 when unknown or unlimited), for Tiered's L1.
-func (r *Redis) getOrLease(ctx context.Context, k cachekey.Key, ttl time.Duration) (e Entry, found bool, pttl time.Duration, h Held, err error) {
+func (r *Redis) getOrLease(ctx context.Context, k cachekey.Key, ttl time.Duration, withTTL bool) (e Entry, found bool, pttl time.Duration, h Held, err error) {
 	if ttl <= 0 {
 		return Entry{}, false, 0, Held{}, fmt.Errorf("redis get or lease: ttl %v: %w", ttl, ErrInvalid)
 	}
@@ -69,7 +76,11 @@ func (r *Redis) getOrLease(ctx context.Context, k cachekey.Key, ttl time.Duratio
 	key := entryKey + leaseSuffix
 	token := r.token()
 	taken := time.Now()
-	res, err := getOrLeaseScript.Run(octx, r.c, []string{entryKey, key}, token, keyTTL.Milliseconds()).Result()
+	script := getOrLeaseScript
+	if withTTL {
+		script = getOrLeaseTTLScript
+	}
+	res, err := script.Run(octx, r.c, []string{entryKey, key}, token, keyTTL.Milliseconds()).Result()
 	if err != nil {
 		if redis.IsOOMError(err) {
 			// Only the lease's SET writes, and only on a miss: there is
@@ -81,6 +92,12 @@ func (r *Redis) getOrLease(ctx context.Context, k cachekey.Key, ttl time.Duratio
 		return Entry{}, false, 0, Held{}, fmt.Errorf("redis get or lease: %w", err)
 	}
 	switch v := res.(type) {
+	case string:
+		e, err := r.decode([]byte(v))
+		if err != nil {
+			return Entry{}, false, 0, Held{}, fmt.Errorf("redis get or lease: %w", err)
+		}
+		return e, true, 0, Held{}, nil
 	case int64:
 		if v == 1 {
 			return Entry{}, false, 0, Held{Acquired: true, l: r.held(ctx, key, token, ttl, keyTTL, taken)}, nil

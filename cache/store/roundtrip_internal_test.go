@@ -43,7 +43,7 @@ func countedRedis(t *testing.T) (*Redis, *roundTrips) {
 	r.c.(*redis.Client).AddHook(h)
 	// Load the scripts once so the counts below are the steady state (a
 	// fresh Redis answers the first EVALSHA with NOSCRIPT).
-	for _, s := range []*redis.Script{releaseScript, getOrLeaseScript} {
+	for _, s := range []*redis.Script{releaseScript, getOrLeaseScript, getOrLeaseTTLScript} {
 		if err := s.Load(t.Context(), r.c).Err(); err != nil {
 			t.Fatal(err)
 		}

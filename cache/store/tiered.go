@@ -307,7 +307,7 @@ func (t *Tiered) GetOrLease(ctx context.Context, k cachekey.Key, ttl time.Durati
 		return e, ok, Held{}, err
 	}
 	g := t.gen.Load()
-	e, ok, pttl, h, err := t.r.getOrLease(ctx, k, ttl)
+	e, ok, pttl, h, err := t.r.getOrLease(ctx, k, ttl, true)
 	if err == nil && ok {
 		t.put(key, e, pttl, g)
 	}
