@@ -346,18 +346,24 @@ func (c *countingStore) SetRelease(ctx context.Context, k cachekey.Key, e store.
 	return c.Store.SetRelease(ctx, k, e, ttl, h)
 }
 
+// newRedisStore opens a store on a private redis-server.
+func newRedisStore(t *testing.T) *store.Redis {
+	t.Helper()
+	r, err := store.NewRedis(context.Background(), store.RedisOptions{URL: redistest.Start(t).URL()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { r.Close() })
+	return r
+}
+
 // TestRedisMissStoreCalls: on a shared store, a miss's lookup takes the
 // fill lease (GetOrLease) and its write releases it (SetRelease): two
 // round trips on Redis (store.TestRedisMissRoundTrips), where a separate
 // lookup and lease took three. A hit is one GetOrLease, which takes no
 // lease, so the next miss of the key is not held up.
 func TestRedisMissStoreCalls(t *testing.T) {
-	srv := redistest.Start(t)
-	r, err := store.NewRedis(context.Background(), store.RedisOptions{URL: srv.URL()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { r.Close() })
+	r := newRedisStore(t)
 	st := &countingStore{Store: r, calls: map[string]int{}}
 	e := cache.New(st, cache.Options{Coalesce: true, FillWait: 10 * time.Second})
 	f := &filler{text: "answer"}
@@ -391,12 +397,7 @@ func TestRedisMissStoreCalls(t *testing.T) {
 // it, so the flight's leader is not left waiting on its own replica's
 // lease: one provider call, and the lease is free afterwards.
 func TestGetOrLeaseFollowerReleases(t *testing.T) {
-	srv := redistest.Start(t)
-	r, err := store.NewRedis(context.Background(), store.RedisOptions{URL: srv.URL()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { r.Close() })
+	r := newRedisStore(t)
 	e := cache.New(r, cache.Options{Coalesce: true, FillWait: 10 * time.Second})
 	f := &filler{text: "once", gate: make(chan struct{})}
 	k := key("follower")
