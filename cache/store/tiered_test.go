@@ -156,6 +156,50 @@ func TestTieredTTL(t *testing.T) {
 	}
 }
 
+// TestTieredGetOrLease: a lookup that misses L1 reads Redis and, on a hit,
+// fills L1 for the entry's remaining Redis TTL (so a value deleted behind
+// the stores' back is still served from L1, until that TTL ends); on a
+// miss it takes the fill lease, which the other replica then finds held.
+func TestTieredGetOrLease(t *testing.T) {
+	srv := redistest.Start(t)
+	opts := store.TieredOptions{MaxTTL: time.Hour}
+	a := newTiered(t, srv.URL(), "", opts)
+	b := newTiered(t, srv.URL(), "", opts)
+	ctx := t.Context()
+	k := cachekey.New("ns", "openai/m", []byte("get or lease"))
+	_, found, h, err := a.GetOrLease(ctx, k, time.Minute)
+	if err != nil || found || !h.Acquired {
+		t.Fatalf("a.GetOrLease on a miss = found %v, acquired %v, %v; want the lease", found, h.Acquired, err)
+	}
+	if _, found, h2, err := b.GetOrLease(ctx, k, time.Minute); err != nil || found || h2.Acquired {
+		t.Errorf("b.GetOrLease while a holds the lease = found %v, acquired %v, %v; want neither", found, h2.Acquired, err)
+	}
+	// The fill is written by a store without L1, so that no invalidation
+	// message races b's L1 fill below.
+	w, err := store.NewRedis(ctx, store.RedisOptions{URL: srv.URL()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	if err := w.SetRelease(ctx, k, store.Entry{Digest: k.Digest, Body: []byte("filled")}, 300*time.Millisecond, h); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, hw, err := w.GetOrLease(ctx, cachekey.New("ns", "openai/m", []byte("get or lease")), time.Minute); err != nil || hw.Acquired {
+		t.Fatalf("the lease after the fill's release: acquired %v, %v; want an entry and no lease", hw.Acquired, err)
+	}
+	e, found, h, err := b.GetOrLease(ctx, k, time.Minute)
+	if err != nil || !found || h.Acquired || string(e.Body) != "filled" {
+		t.Fatalf("b.GetOrLease after the fill = %q, found %v, acquired %v, %v; want the entry", e.Body, found, h.Acquired, err)
+	}
+	if err := srv.Client().Del(ctx, k.String()).Err(); err != nil {
+		t.Fatal(err)
+	}
+	if got := body(t, b, k); got != "filled" {
+		t.Errorf("b after the Redis key was deleted behind its back = %q, want L1's %q", got, "filled")
+	}
+	waitFor(t, "L1 expiry at the Redis TTL", func() bool { return body(t, b, k) == "" })
+}
+
 // TestTieredBytes checks the byte bound: far more bytes are written than
 // L1 may hold; its weight stays within MaxBytes and it still serves some.
 func TestTieredBytes(t *testing.T) {
