@@ -91,31 +91,29 @@ func (r *Redis) getOrLease(ctx context.Context, k cachekey.Key, ttl time.Duratio
 		r.failed(err)
 		return Entry{}, false, 0, Held{}, fmt.Errorf("redis get or lease: %w", err)
 	}
+	var body string
 	switch v := res.(type) {
-	case string:
-		e, err := r.decode([]byte(v))
-		if err != nil {
-			return Entry{}, false, 0, Held{}, fmt.Errorf("redis get or lease: %w", err)
-		}
-		return e, true, 0, Held{}, nil
 	case int64:
 		if v == 1 {
 			return Entry{}, false, 0, Held{Acquired: true, l: r.held(ctx, key, token, ttl, keyTTL, taken)}, nil
 		}
 		return Entry{}, false, 0, Held{}, nil
-	case []any:
+	case string: // getOrLeaseScript's hit
+		body = v
+	case []any: // getOrLeaseTTLScript's hit: {entry, PTTL}
 		if len(v) == 2 {
-			if b, ok := v[0].(string); ok {
-				e, err := r.decode([]byte(b))
-				if err != nil {
-					return Entry{}, false, 0, Held{}, fmt.Errorf("redis get or lease: %w", err)
-				}
-				if ms, ok := v[1].(int64); ok && ms > 0 {
-					pttl = time.Duration(ms) * time.Millisecond
-				}
-				return e, true, pttl, Held{}, nil
+			body, _ = v[0].(string)
+			if ms, ok := v[1].(int64); ok && ms > 0 {
+				pttl = time.Duration(ms) * time.Millisecond
 			}
 		}
+	}
+	if body != "" {
+		e, err := r.decode([]byte(body))
+		if err != nil {
+			return Entry{}, false, 0, Held{}, fmt.Errorf("redis get or lease: %w", err)
+		}
+		return e, true, pttl, Held{}, nil
 	}
 	return Entry{}, false, 0, Held{}, fmt.Errorf("redis get or lease: unexpected reply %T: %w", res, ErrCorrupt)
 }
