@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"time"
 
@@ -29,7 +30,13 @@ func (t *targetFlags) Set(v string) error {
 	if err := checkLoopback(base); err != nil {
 		return err
 	}
-	*t = append(*t, target{name: name, base: strings.TrimRight(base, "/")})
+	tg := target{name: name, base: strings.TrimRight(base, "/")}
+	if u, err := url.Parse(base); err == nil {
+		if port, err := strconv.Atoi(u.Port()); err == nil {
+			tg.pid = listenerPID(port) // for CPU/req; 0 when not found
+		}
+	}
+	*t = append(*t, tg)
 	return nil
 }
 
