@@ -1,9 +1,11 @@
 package gateway
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"net/http"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -315,5 +317,47 @@ func TestTenantSpendNeedsItsOwnKey(t *testing.T) {
 	}
 	if code, _, _ := call(t, "GET", g.url+"/v1/cache/stats?window=1h", "", ""); code != 200 {
 		t.Errorf("stats without tenant: %d, want 200 (open)", code)
+	}
+}
+
+// With limits.count_hits, a hit of a request the memo knows is admitted
+// with its cached answer's exact token count, so it settles with nothing
+// to correct: one limiter round trip per counted hit on Redis, not two
+// (Admit with an estimate, then a correction).
+func TestCountedHitIsOneLimiterRoundTrip(t *testing.T) {
+	srv := redistest.Start(t)
+	g := newTestGatewayWith(t, func(c *configs.Config, d *Deps) {
+		c.Cache.Redis.URL = configs.Secret(srv.URL())
+		c.Cache.FillLease = 0 // the cache's own commands are then GET and SET, no scripts
+		c.Limits.Default.TokensPerMinute = 1 << 30
+		c.Limits.CountHits = true
+	})
+	ctx := context.Background()
+	scripts := func() int64 {
+		var n int64
+		for _, line := range strings.Split(srv.Client().Info(ctx, "commandstats").Val(), "\n") {
+			for _, cmd := range []string{"cmdstat_evalsha:calls=", "cmdstat_eval:calls="} {
+				if rest, ok := strings.CutPrefix(line, cmd); ok {
+					v, _ := strconv.ParseInt(rest[:strings.IndexByte(rest, ',')], 10, 64)
+					n += v
+				}
+			}
+		}
+		return n
+	}
+	for i, want := range []string{"MISS", "HIT"} { // the first hit teaches the memo its tokens
+		if code, status, _ := completion(t, g.url, "counted question"); code != 200 || status != want {
+			t.Fatalf("request %d: %d %s, want 200 %s", i, code, status, want)
+		}
+	}
+	before := scripts()
+	const hits = 5
+	for i := range hits {
+		if code, status, _ := completion(t, g.url, "counted question"); code != 200 || status != "HIT" {
+			t.Fatalf("hit %d: %d %s", i, code, status)
+		}
+	}
+	if got := scripts() - before; got != hits {
+		t.Errorf("limiter scripts for %d counted hits = %d, want %d (one Admit each, no correction)", hits, got, hits)
 	}
 }

@@ -60,6 +60,11 @@ type memoEntry struct {
 	// its dialect rendered it; nil when it was too big to keep or needs no
 	// rendering (chat's JSON is the stored bytes).
 	last *rendered
+	// tokens is the rate limiter's count (input + output) of the answer
+	// the request was last served from the cache; 0 when unknown. It is
+	// the limiter's estimate for the request, so a counted hit of the same
+	// answer (limits.count_hits) settles with nothing to correct.
+	tokens int64
 }
 
 // maxRendered bounds the rendered answer a memo entry keeps.

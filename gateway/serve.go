@@ -85,6 +85,7 @@ type exchange struct {
 	// HIT admits (memo.go).
 	memo       *memoEntry
 	rendered   *rendered // a hit's rendering, for remember (memo.go)
+	tokens     int64     // a hit's tokens for the limiter, for remember (memoEntry.tokens)
 	memoHash   uint64
 	body       []byte
 	memoTenant string
@@ -325,6 +326,12 @@ func (x *exchange) providerContext(ctx context.Context) context.Context {
 
 // limitRequest is what the limiter is asked for x.
 func (x *exchange) limitRequest() limits.Request {
+	if m := x.memo; m != nil && m.tokens > 0 {
+		// What this request's cached answer cost last time: exact for a
+		// counted hit of the same answer, which then settles with no
+		// second bucket update (no second round trip on Redis).
+		return limits.Request{Tenant: x.tenant, Model: x.route.UpstreamModel, Tokens: m.tokens}
+	}
 	return limits.Request{Tenant: x.tenant, Model: x.route.UpstreamModel, Tokens: x.srv.limits.EstimateRequest(x.req, x.size)}
 }
 
@@ -359,14 +366,17 @@ func (s *Server) outcome(c echo.Context, x *exchange, status string, resp *norma
 	if status == "ERROR" {
 		x.limitHeaders(c.Response().Header())
 	}
-	if !x.admitted {
-		return
-	}
-	d := x.limit.Load()
 	var u limits.Usage
 	if resp != nil {
 		u = limits.UsageOf(resp.Usage)
 	}
+	if status == "HIT" && s.limits.Enabled() {
+		x.tokens = max(u.InputTokens, 0) + max(u.OutputTokens, 0)
+	}
+	if !x.admitted {
+		return
+	}
+	d := x.limit.Load()
 	// Settling runs even once the client has gone (the limiter detaches
 	// what it sends to Redis), so the request's context is passed as is.
 	switch status {
@@ -656,16 +666,23 @@ func (s *Server) remember(c echo.Context, x *exchange) {
 		return
 	}
 	if m := x.memo; m != nil {
-		if x.rendered != nil { // the entry changed: keep its new rendering
+		// The entry changed (a new rendering to keep), or its answer's
+		// token count did: the memo entry is replaced, never edited.
+		if x.rendered != nil || (x.tokens > 0 && x.tokens != m.tokens) {
 			e := *m
-			e.last = x.rendered
+			if x.rendered != nil {
+				e.last = x.rendered
+			}
+			if x.tokens > 0 {
+				e.tokens = x.tokens
+			}
 			s.memo.put(memoHash(x.d, m.tenant, m.subNS, m.body), &e)
 		}
 		return
 	}
 	st := stateOf(c)
 	s.memo.put(x.memoHash, &memoEntry{d: x.d, body: x.body, tenant: x.memoTenant, subNS: x.subNS, req: x.req, up: x.up, view: x.view,
-		route: x.route, key: x.key, keyStr: x.keyStr, prompt: st.prompt, hasPrompt: st.hasPrompt, last: x.rendered})
+		route: x.route, key: x.key, keyStr: x.keyStr, prompt: st.prompt, hasPrompt: st.hasPrompt, last: x.rendered, tokens: x.tokens})
 }
 
 // readBody reads the request body up to server.max_body_bytes within
