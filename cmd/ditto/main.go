@@ -22,6 +22,7 @@ import (
 
 	"github.com/dittocache/ditto/configs"
 	"github.com/dittocache/ditto/gateway"
+	"github.com/dittocache/ditto/internal/gcfloor"
 	"github.com/dittocache/ditto/internal/telemetry"
 	"github.com/dittocache/ditto/providers/registry"
 )
@@ -92,6 +93,11 @@ func serve(ctx context.Context, getenv func(string) string, logw io.Writer) erro
 	lw := newLogWriter(logw, 200*time.Millisecond)
 	defer lw.Close()
 	log := newLogger(cfg, lw)
+	if gcfloor.Enabled(getenv) {
+		// A small live heap is not collected dozens of times a second
+		// (internal/gcfloor); GOGC in the environment turns this off.
+		defer gcfloor.Start(gcfloor.DefaultFloor)()
+	}
 	shutdownTelemetry, err := telemetry.Setup(ctx, getenv, version)
 	if err != nil {
 		return err
