@@ -94,7 +94,7 @@ func serve(ctx context.Context, getenv func(string) string, logw io.Writer) erro
 	defer lw.Close()
 	log := newLogger(cfg, lw)
 	if gcfloor.Enabled(getenv) {
-		// A small live heap is not collected dozens of times a second
+		// A small live heap is not collected several times a second
 		// (internal/gcfloor); GOGC in the environment turns this off.
 		defer gcfloor.Start(gcfloor.DefaultFloor)()
 	}

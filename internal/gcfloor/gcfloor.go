@@ -5,8 +5,9 @@
 // 1 + GOGC/100 (4 MiB at least). A gateway whose live heap is small — the
 // entries live in Redis, or the hot set is a few hundred answers — but that
 // allocates a few KiB per request at tens of thousands of requests a second
-// then collects dozens of times a second: on the benchmark's hit path that
-// is about a tenth of the process's CPU (benchmarks/RESULTS.md). While the
+// then collects several times a second, each cycle bringing write barriers,
+// sweeping and assists: on the benchmark's hit path without the floor that
+// is 6–20 % of the CPU per request (benchmarks/RESULTS.md). While the
 // live heap is under half the floor, Start raises GOGC so that the target is
 // about the floor; from half the floor on, GOGC is 100 again, Go's default.
 // So the process never holds more than the floor beyond what it would hold
