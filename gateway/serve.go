@@ -244,7 +244,15 @@ func (s *Server) serve(c echo.Context, x *exchange) error {
 		if replay != nil {
 			return s.writeAnswer(c, x, replay)
 		}
-		defer func() { finishClaim(c, cl, x.creq.Answer()) }()
+		defer func() {
+			// The answer goes out before the claim's store write: answers
+			// end unflushed (sseWriter.end, writeTagged), for net/http to
+			// send with the response's end.
+			if cl != nil && c.Response().Committed {
+				_ = http.NewResponseController(c.Response().Writer).Flush()
+			}
+			finishClaim(c, cl, x.creq.Answer())
+		}()
 	}
 	x.creq = cache.Request{Key: x.key, Policy: x.policy, Model: x.route.Model, Stream: x.req.Stream, Started: x.start, Fill: x}
 	if tags != nil {
@@ -416,7 +424,7 @@ func (s *Server) writeAnswer(c echo.Context, x *exchange, a *cache.Answer) error
 			sse := newSSEWriter(c.Response())
 			defer sse.release()
 			sse.buf = append(sse.buf, r.body...)
-			_ = sse.flush()
+			_ = sse.end()
 			return nil
 		}
 		return writeTagged(c, r.body)
@@ -437,7 +445,7 @@ func (s *Server) writeAnswer(c echo.Context, x *exchange, a *cache.Answer) error
 			b := replayed(x.d.stream(x), resp)
 			x.keep(a.Entry, resp, b)
 			sse.buf = append(sse.buf, b...)
-			_ = sse.flush()
+			_ = sse.end()
 			return nil
 		}
 		sse.replay(x.d.stream(x), resp)
@@ -605,7 +613,7 @@ func (s *Server) relay(c echo.Context, x *exchange, a *cache.Answer) error {
 			x.d.answered(ctx, x, resp)
 			sse.buf = sr.End(sse.buf, resp)
 		}
-		_ = sse.flush()
+		_ = sse.end()
 		return nil
 	}
 }
@@ -656,7 +664,7 @@ func (s *Server) streamHere(c echo.Context, x *exchange, r *cache.Request) error
 		x.d.answered(ctx, x, resp)
 		sse.buf = sr.End(sse.buf, resp)
 	}
-	_ = sse.flush()
+	_ = sse.end()
 	return nil
 }
 

@@ -66,7 +66,7 @@ func (s *sseWriter) replay(sr streamRenderer, resp *normalize.Response) {
 		}
 	}
 	s.buf = sr.End(s.buf, resp)
-	_ = s.flush()
+	_ = s.end()
 }
 
 // replayed renders a complete answer's whole stream, as replay writes it.
@@ -82,6 +82,24 @@ func replayed(sr streamRenderer, resp *normalize.Response) []byte {
 func (s *sseWriter) buffered() bool { return len(s.buf) > 0 }
 
 func (s *sseWriter) flush() error {
+	if err := s.write(); err != nil {
+		return err
+	}
+	if err := s.rc.Flush(); err != nil {
+		s.err = err
+	}
+	return s.err
+}
+
+// end writes the stream's last events without flushing them: net/http
+// sends them with the end of the response as the handler returns, in one
+// write to the connection instead of two. A handler with more to do
+// before it returns that may take a while (a store round trip) flushes
+// first (serve's idempotency claim does).
+func (s *sseWriter) end() error { return s.write() }
+
+// write hands the buffered events to the response writer.
+func (s *sseWriter) write() error {
 	if s.err != nil {
 		return s.err
 	}
@@ -98,8 +116,5 @@ func (s *sseWriter) flush() error {
 		}
 		s.buf = s.buf[:0]
 	}
-	if err := s.rc.Flush(); err != nil {
-		s.err = err
-	}
-	return s.err
+	return nil
 }
