@@ -63,6 +63,11 @@ func TestCluster(t *testing.T) {
 		t.Fatalf("SET through the cluster client = %v", err)
 	}
 	m := c.MasterFor(ctx, "k")
+	// Replication is asynchronous: wait until the key's replica has it
+	// (a replica still resyncing with its master would otherwise lose it).
+	if n, err := m.Client().Do(ctx, "WAIT", 1, 10000).Int(); err != nil || n < 1 {
+		t.Fatalf("WAIT 1 on the key's master = %d, %v; want its replica to acknowledge", n, err)
+	}
 	c.Kill(m)
 	took := c.WaitFailover(m)
 	t.Logf("failover of %s took %v", m.Addr(), took.Round(time.Millisecond))
@@ -72,7 +77,7 @@ func TestCluster(t *testing.T) {
 	if n := c.MasterFor(ctx, "k"); n == m {
 		t.Errorf("MasterFor(k) after failover = the killed node %s", m.Addr())
 	}
-	// The replica had the key: acknowledged writes survived this failover.
+	// The replica had the key (WAIT above): the write survived the failover.
 	cl.ReloadState(ctx)
 	deadline := time.Now().Add(10 * time.Second)
 	for {
