@@ -784,6 +784,13 @@ type Limits struct {
 	// EstimatedOutputTokens is the output assumed before the call when the
 	// request sets no max_tokens; usage corrects it afterwards.
 	EstimatedOutputTokens int `yaml:"estimated_output_tokens"`
+	// SyncInterval, when positive and limits live in Redis, decides on
+	// each replica from a local copy of every bucket and reconciles with
+	// Redis every SyncInterval in the background: no round trip per
+	// decision, at the price of exactness across replicas (they may
+	// overspend a bucket by what it held at the last sync). 0 (the
+	// default) decides every request in Redis, exactly.
+	SyncInterval time.Duration `yaml:"sync_interval"`
 	// Default applies to every tenant without an entry in Tenants.
 	Default Rate            `yaml:"default"`
 	Tenants map[string]Rate `yaml:"tenants"`
@@ -824,6 +831,9 @@ func (c *Config) validateLimits(bad func(key, format string, args ...any)) {
 	}
 	if l.EstimatedOutputTokens < 0 {
 		bad("limits.estimated_output_tokens", "must not be negative")
+	}
+	if l.SyncInterval != 0 && (l.SyncInterval < time.Millisecond || l.SyncInterval > time.Minute) {
+		bad("limits.sync_interval", "must be 0 (exact) or between 1ms and 1m")
 	}
 	rate := func(key string, r Rate) {
 		if r.RequestsPerMinute < 0 || r.TokensPerMinute < 0 {

@@ -323,14 +323,29 @@ func TestTenantSpendNeedsItsOwnKey(t *testing.T) {
 // With limits.count_hits, a hit of a request the memo knows is admitted
 // with its cached answer's exact token count, so it settles with nothing
 // to correct: one limiter round trip per counted hit on Redis, not two
-// (Admit with an estimate, then a correction).
+// (Admit with an estimate, then a correction). With limits.sync_interval
+// the hits are decided on the replica's copies of the buckets: none.
 func TestCountedHitIsOneLimiterRoundTrip(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		sync time.Duration
+		want int64 // limiter scripts for 5 counted hits
+	}{
+		{"exact", 0, 5},          // one Admit each, no correction
+		{"sync", time.Minute, 0}, // decided on the replica's copies; the sync is later
+	} {
+		t.Run(tc.name, func(t *testing.T) { countedHitScripts(t, tc.sync, tc.want) })
+	}
+}
+
+func countedHitScripts(t *testing.T, sync time.Duration, want int64) {
 	srv := redistest.Start(t)
 	g := newTestGatewayWith(t, func(c *configs.Config, d *Deps) {
 		c.Cache.Redis.URL = configs.Secret(srv.URL())
 		c.Cache.FillLease = 0 // the cache's own commands are then GET and SET, no scripts
 		c.Limits.Default.TokensPerMinute = 1 << 30
 		c.Limits.CountHits = true
+		c.Limits.SyncInterval = sync
 	})
 	ctx := context.Background()
 	scripts := func() int64 {
@@ -357,7 +372,7 @@ func TestCountedHitIsOneLimiterRoundTrip(t *testing.T) {
 			t.Fatalf("hit %d: %d %s", i, code, status)
 		}
 	}
-	if got := scripts() - before; got != hits {
-		t.Errorf("limiter scripts for %d counted hits = %d, want %d (one Admit each, no correction)", hits, got, hits)
+	if got := scripts() - before; got != want {
+		t.Errorf("limiter scripts for %d counted hits = %d, want %d", hits, got, want)
 	}
 }

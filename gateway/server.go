@@ -237,6 +237,12 @@ func (s *Server) Close() error {
 	if s.metrics != nil {
 		_ = s.metrics.Close(context.Background()) // flushes statistics
 	}
+	if s.limits != nil {
+		s.limits.Close() // sends what limits.sync_interval has kept back
+	}
+	if s.gens != nil {
+		s.gens.cur.Load().limits.Close()
+	}
 	s.recorded.StopAllGoroutines()
 	s.auth.Close()
 	if s.gens != nil {

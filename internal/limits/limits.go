@@ -59,6 +59,7 @@ type Limiter struct {
 	now     func() time.Time
 	mem     *memory       // nil with Redis
 	rdb     *redisBackend // nil without Redis
+	sync    *syncer       // limits.sync_interval with Redis; else nil
 	cb      *gobreaker.CircuitBreaker[struct{}]
 	enabled bool
 
@@ -79,6 +80,7 @@ func New(l configs.Limits, b configs.Budgets, o Options) *Limiter {
 	}
 	if o.Redis != nil {
 		lim.rdb = newRedisBackend(o.Redis)
+		lim.sync = newSyncer(lim)
 	} else {
 		lim.mem = newMemory(lim.now)
 	}
@@ -99,9 +101,23 @@ func New(l configs.Limits, b configs.Budgets, o Options) *Limiter {
 // usable; both share that state. A configuration that turns limits on
 // where l has no Redis backend though one is wanted needs New instead.
 func (l *Limiter) Reconfigured(lc configs.Limits, b configs.Budgets, price PriceFunc) *Limiter {
-	n := &Limiter{limits: lc, budgets: b, price: price, now: l.now, mem: l.mem, rdb: l.rdb, cb: l.cb, counters: l.counters}
+	n := &Limiter{limits: lc, budgets: b, price: price, now: l.now, mem: l.mem, rdb: l.rdb, sync: l.sync, cb: l.cb, counters: l.counters}
+	if n.rdb != nil && (lc.SyncInterval != l.limits.SyncInterval || lc.Timeout != l.limits.Timeout) {
+		// New copies; l's syncer still sends what it has taken.
+		n.sync = newSyncer(n)
+	}
 	n.enabled = enabled(lc, b)
 	return n
+}
+
+// Close sends what a limiter with limits.sync_interval has taken and not
+// yet sent to Redis, and stops its background syncs; decisions after it are
+// made in Redis. It does nothing for other limiters, and is safe to call
+// more than once and on Limiters sharing state (Reconfigured).
+func (l *Limiter) Close() {
+	if l != nil && l.sync != nil {
+		l.sync.close()
+	}
 }
 
 // enabled reports whether any limit or budget is configured.
@@ -487,14 +503,34 @@ func (l *Limiter) tenantRate(tenant string) configs.Rate {
 	return l.limits.Default
 }
 
-// run applies ops and sp in memory, or in one Redis round trip through the
-// breaker, bounded by limits.timeout; detached, it runs even when ctx is
-// cancelled (corrections after the client has gone).
+// run applies ops and sp in memory; with limits.sync_interval, on this
+// replica's copies when they are fresh; otherwise in one Redis round trip
+// (whose answer refreshes the copies).
 func (l *Limiter) run(ctx context.Context, ops []op, sp *spendOp, detach bool) error {
 	if l.mem != nil {
 		l.mem.run(ops, sp)
 		return nil
 	}
+	if l.sync != nil && l.sync.try(ops, sp) {
+		return nil
+	}
+	var sps []*spendOp
+	if sp != nil {
+		sps = []*spendOp{sp}
+	}
+	if err := l.redis(ctx, ops, sps, detach); err != nil {
+		return err
+	}
+	if l.sync != nil {
+		l.sync.adopt(ops, sp)
+	}
+	return nil
+}
+
+// redis applies ops and sps in one Redis round trip through the breaker,
+// bounded by limits.timeout; detached, it runs even when ctx is cancelled
+// (corrections after the client has gone).
+func (l *Limiter) redis(ctx context.Context, ops []op, sps []*spendOp, detach bool) error {
 	// A copy, so the caller's ops (in a Decision) stay off the heap on
 	// the in-process path: these escape into the breaker's closure.
 	cp := make([]op, len(ops))
@@ -504,7 +540,7 @@ func (l *Limiter) run(ctx context.Context, ops []op, sp *spendOp, detach bool) e
 	}
 	ctx, cancel := context.WithTimeout(ctx, l.limits.Timeout)
 	defer cancel()
-	_, err := l.cb.Execute(func() (struct{}, error) { return struct{}{}, l.rdb.run(ctx, cp, sp) })
+	_, err := l.cb.Execute(func() (struct{}, error) { return struct{}{}, l.rdb.run(ctx, cp, sps) })
 	if err != nil {
 		l.errs.Add(1)
 		return err
@@ -544,6 +580,7 @@ type op struct {
 
 type result struct {
 	allowed    bool
+	taken      int64 // what an allowed op took (n, or up to n with atMost); set in process only
 	remaining  int64
 	retryAfter time.Duration
 	resetAfter time.Duration

@@ -49,7 +49,7 @@ func (m *memory) run(ops []op, sp *spendOp) {
 	now := m.now().Sub(m.epoch).Seconds()
 	for i := range ops {
 		o := &ops[i]
-		s := &m.shards[maphash.String(m.seed, o.id.name)%uint64(len(m.shards))]
+		s := m.shard(o.id)
 		s.mu.Lock()
 		tat, ok := s.tat[o.id]
 		nt, r := gcra(tat, now, o)
@@ -68,6 +68,26 @@ func (m *memory) run(ops []op, sp *spendOp) {
 	if sp != nil {
 		m.runSpend(sp)
 	}
+}
+
+func (m *memory) shard(id bucketID) *memShard {
+	return &m.shards[maphash.String(m.seed, id.name)%uint64(len(m.shards))]
+}
+
+// adopt sets a bucket to a state Redis reported: full again after reset,
+// plus taken (what was taken here since, which Redis has not seen; a
+// negative taken was given back).
+func (m *memory) adopt(id bucketID, limit int64, reset time.Duration, taken int64) {
+	now := m.now().Sub(m.epoch).Seconds()
+	tat := now + reset.Seconds() + float64(taken)*window.Seconds()/float64(limit)
+	s := m.shard(id)
+	s.mu.Lock()
+	if tat > now {
+		s.tat[id] = tat
+	} else {
+		delete(s.tat, id)
+	}
+	s.mu.Unlock()
 }
 
 // sweepFull drops buckets that have refilled, so callers that come and go
@@ -103,7 +123,7 @@ func gcra(tat, now float64, o *op) (float64, result) {
 			remaining -= cost
 		}
 		nt := tat + ei*cost
-		return nt, result{allowed: true, remaining: int64(remaining), retryAfter: -1, resetAfter: secs(nt - now)}
+		return nt, result{allowed: true, taken: int64(cost), remaining: int64(remaining), retryAfter: -1, resetAfter: secs(nt - now)}
 	}
 	nt := tat + ei*float64(o.n)
 	diff := now - (nt - burst)
@@ -116,7 +136,7 @@ func gcra(tat, now float64, o *op) (float64, result) {
 	if remaining < 0 {
 		return tat, result{retryAfter: secs(-diff), resetAfter: secs(tat - now)}
 	}
-	return nt, result{allowed: true, remaining: int64(remaining), retryAfter: -1, resetAfter: secs(nt - now)}
+	return nt, result{allowed: true, taken: o.n, remaining: int64(remaining), retryAfter: -1, resetAfter: secs(nt - now)}
 }
 
 func secs(s float64) time.Duration { return time.Duration(s * float64(time.Second)) }

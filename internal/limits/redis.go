@@ -42,25 +42,24 @@ func redisKey(id bucketID) string {
 	}
 }
 
-// run applies ops and sp in one round trip: a lone bucket with nothing
+// run applies ops and sps in one round trip: a lone bucket with nothing
 // else is one redis_rate call; otherwise every redis_rate call of the
 // batch and the spend commands go out in one pipeline (see batch).
-func (b *redisBackend) run(ctx context.Context, ops []op, sp *spendOp) error {
-	var spendCmds []redis.Cmder
+func (b *redisBackend) run(ctx context.Context, ops []op, sps []*spendOp) error {
+	spendCmds := make([][]redis.Cmder, len(sps))
 	queueSpend := func(p redis.Pipeliner) {
-		if sp == nil {
-			return
+		for i, sp := range sps {
+			day, month := spendKeys(sp)
+			if sp.add == 0 {
+				spendCmds[i] = []redis.Cmder{p.MGet(ctx, day, month)}
+				continue
+			}
+			// Relative TTLs from this replica's clock: an absolute EXPIREAT
+			// would delete the counter at once on a Redis whose clock is ahead.
+			spendCmds[i] = []redis.Cmder{
+				p.IncrBy(ctx, day, sp.add), p.Expire(ctx, day, sp.day.end.Sub(sp.at)+periodGrace),
+				p.IncrBy(ctx, month, sp.add), p.Expire(ctx, month, sp.month.end.Sub(sp.at)+periodGrace)}
 		}
-		day, month := spendKeys(sp)
-		if sp.add == 0 {
-			spendCmds = append(spendCmds, p.MGet(ctx, day, month))
-			return
-		}
-		// Relative TTLs from this replica's clock: an absolute EXPIREAT
-		// would delete the counter at once on a Redis whose clock is ahead.
-		spendCmds = append(spendCmds,
-			p.IncrBy(ctx, day, sp.add), p.Expire(ctx, day, sp.day.end.Sub(sp.at)+periodGrace),
-			p.IncrBy(ctx, month, sp.add), p.Expire(ctx, month, sp.month.end.Sub(sp.at)+periodGrace))
 	}
 	var err error
 	switch {
@@ -68,7 +67,7 @@ func (b *redisBackend) run(ctx context.Context, ops []op, sp *spendOp) error {
 		p := b.rdb.Pipeline()
 		queueSpend(p)
 		_, err = p.Exec(ctx)
-	case len(ops) == 1 && sp == nil:
+	case len(ops) == 1 && len(sps) == 0:
 		err = call(ctx, b.rl, &ops[0])
 	default:
 		err = b.batch(ctx, ops, queueSpend)
@@ -76,8 +75,8 @@ func (b *redisBackend) run(ctx context.Context, ops []op, sp *spendOp) error {
 	if err != nil {
 		return err
 	}
-	if sp != nil {
-		if err := readSpend(sp, spendCmds); err != nil {
+	for i, sp := range sps {
+		if err := readSpend(sp, spendCmds[i]); err != nil {
 			return err
 		}
 	}
