@@ -133,10 +133,17 @@ func (s *syncer) adopt(ops []op, sp *spendOp) {
 			rec = &syncSpend{}
 			s.spends[sp.tenant] = rec
 		}
-		rec.day, rec.month, rec.synced, rec.usedAt = sp.day, sp.month, now, now
-		rec.dayNano, rec.monthNano = sp.dayNano+rec.pending, sp.monthNano+rec.pending
+		rec.usedAt = now
+		rec.adopt(sp, now)
 	}
 	s.schedule()
+}
+
+// adopt sets the copy to what Redis answered for sp, plus what was
+// charged here since.
+func (rec *syncSpend) adopt(sp *spendOp, now time.Time) {
+	rec.day, rec.month, rec.synced = sp.day, sp.month, now
+	rec.dayNano, rec.monthNano = sp.dayNano+rec.pending, sp.monthNano+rec.pending
 }
 
 // schedule arranges a sync one interval from now unless one is due; called
@@ -237,8 +244,7 @@ func (s *syncer) sync() {
 			rec.pending += sp.add
 			continue
 		}
-		rec.day, rec.month, rec.synced = sp.day, sp.month, now
-		rec.dayNano, rec.monthNano = sp.dayNano+rec.pending, sp.monthNano+rec.pending
+		rec.adopt(sp, now)
 	}
 	s.scheduled = false
 	s.schedule() // the copies stay fresh while used; the syncs stop once none is
