@@ -70,6 +70,64 @@ func TestRateLimitAcrossReplicas(t *testing.T) {
 	if code, status, _ := completion(t, b.url, "question 0"); code != 200 || status != "HIT" {
 		t.Errorf("hit over the limit: %d %s, want 200 HIT", code, status)
 	}
+	// Each replica's /metrics counts its own decisions; /readyz names the
+	// shared backend.
+	var admitted, refusedN float64
+	for _, g := range []*testGateway{a, b} {
+		text := scrape(t, g.url)
+		v, _ := metricValue(text, "ditto_ratelimit_decisions_total", map[string]string{"outcome": "admitted"})
+		admitted += v
+		v, _ = metricValue(text, "ditto_ratelimit_decisions_total", map[string]string{"outcome": "refused"})
+		refusedN += v
+		if v, ok := metricValue(text, "ditto_ratelimit_breaker_state", map[string]string{"state": "closed"}); !ok || v != 1 {
+			t.Errorf("ditto_ratelimit_breaker_state{state=closed} = %v (found %v), want 1", v, ok)
+		}
+		if _, r := readyzOf(t, g.url); r.Status != "ready" || r.Limits == nil || *r.Limits != (limitsHealth{Backend: "redis", Mode: "exact", Breaker: "closed"}) {
+			t.Errorf("/readyz = %+v (limits %+v), want ready with redis exact closed", r, r.Limits)
+		}
+	}
+	if admitted != limit || refusedN != 12-limit {
+		t.Errorf("ditto_ratelimit_decisions_total across replicas: admitted %v refused %v, want %d and %d", admitted, refusedN, limit, 12-limit)
+	}
+}
+
+// When the limiter's Redis goes away, decisions follow limits.fail_open
+// (admitted here) and say so: ditto_ratelimit_decisions_total{outcome=
+// "degraded"}, the limiter breaker's gauge, and /readyz degraded with the
+// limiter's breaker open.
+func TestLimiterOutageIsVisible(t *testing.T) {
+	// Runs last (cleanups run in reverse): go-redis's pools redial a dead
+	// Redis in a loop that notices the closed client within a second.
+	t.Cleanup(func() { time.Sleep(1100 * time.Millisecond) })
+	srv := redistest.Start(t)
+	g := newTestGatewayWith(t, func(c *configs.Config, d *Deps) {
+		c.Cache.Redis.URL = configs.Secret(srv.URL())
+		c.Limits.Default.RequestsPerMinute = 1000
+		c.Limits.BreakerFailures = 2
+		c.Limits.BreakerCooldown = time.Minute
+	})
+	if code, _, _ := completion(t, g.url, "before the outage"); code != 200 {
+		t.Fatalf("before the outage: %d", code)
+	}
+	srv.Kill()
+	for i := range 3 {
+		if code, _, _ := completion(t, g.url, fmt.Sprintf("during the outage %d", i)); code != 200 {
+			t.Errorf("request %d during the outage: %d, want 200 (fail open)", i, code)
+		}
+	}
+	text := scrape(t, g.url)
+	if v, _ := metricValue(text, "ditto_ratelimit_decisions_total", map[string]string{"outcome": "degraded"}); v != 3 {
+		t.Errorf("degraded decisions = %v, want 3", v)
+	}
+	if v, _ := metricValue(text, "ditto_ratelimit_errors_total", nil); v < 2 {
+		t.Errorf("ditto_ratelimit_errors_total = %v, want at least 2", v)
+	}
+	if v, ok := metricValue(text, "ditto_ratelimit_breaker_state", map[string]string{"state": "open"}); !ok || v != 1 {
+		t.Errorf("ditto_ratelimit_breaker_state{state=open} = %v (found %v), want 1", v, ok)
+	}
+	if _, r := readyzOf(t, g.url); r.Status != "degraded" || r.Limits == nil || r.Limits.Breaker != "open" {
+		t.Errorf("/readyz = %+v (limits %+v), want degraded with the limiter's breaker open", r, r.Limits)
+	}
 }
 
 // limits.rate_headers false keeps the x-ratelimit-* headers off admitted

@@ -380,7 +380,18 @@ func (s *Server) readyz(c echo.Context) error {
 	if open == nil {
 		open = []router.RouteState{}
 	}
-	return c.JSON(http.StatusOK, readiness{Status: status, Store: h, Providers: open})
+	r := readiness{Status: status, Store: h, Providers: open}
+	if s.limits.Enabled() {
+		st := s.limits.Stats()
+		r.Limits = &limitsHealth{Backend: st.Backend, Mode: st.Mode}
+		if st.Backend == "redis" {
+			r.Limits.Breaker = st.Breaker
+			if st.Breaker != "closed" {
+				r.Status = "degraded" // decisions follow limits.fail_open
+			}
+		}
+	}
+	return c.JSON(http.StatusOK, r)
 }
 
 // readiness is GET /readyz's answer; Providers lists the routes whose
@@ -389,4 +400,14 @@ type readiness struct {
 	Status    string              `json:"status"`
 	Store     storeHealth         `json:"store"`
 	Providers []router.RouteState `json:"providers"`
+	Limits    *limitsHealth       `json:"limits,omitempty"` // when any limit or budget is configured
+}
+
+// limitsHealth describes the rate limiter: where its buckets live (redis or
+// memory), its mode (exact, or sync with limits.sync_interval) and, with
+// Redis, its breaker (closed, half-open or open).
+type limitsHealth struct {
+	Backend string `json:"backend"`
+	Mode    string `json:"mode"`
+	Breaker string `json:"breaker,omitempty"`
 }

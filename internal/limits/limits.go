@@ -486,14 +486,26 @@ type Stats struct {
 	Errors   uint64 // failed or skipped (breaker open) Redis round trips
 	Dropped  uint64 // settlements, charges and give-backs lost to errors
 	Breaker  string // "closed", "open" or "half-open"
+	// Backend is "redis" (limits shared by every replica, Breaker guards
+	// Redis) or "memory" (this replica's, Breaker unused); Mode is
+	// "exact" or, with limits.sync_interval, "sync".
+	Backend, Mode string
 }
 
 // Stats returns the counters, for metrics and /readyz.
 func (l *Limiter) Stats() Stats {
-	return Stats{
+	st := Stats{
 		Admitted: l.admitted.Load(), Refused: l.refused.Load(), Degraded: l.degraded.Load(),
 		Errors: l.errs.Load(), Dropped: l.dropped.Load(), Breaker: l.cb.State().String(),
+		Backend: "memory", Mode: "exact",
 	}
+	if l.rdb != nil {
+		st.Backend = "redis"
+	}
+	if l.sync != nil {
+		st.Mode = "sync"
+	}
+	return st
 }
 
 func (l *Limiter) tenantRate(tenant string) configs.Rate {

@@ -51,6 +51,10 @@ type Instruments struct {
 	RouteBreakers    metric.Int64ObservableGauge
 	StatsDropped     metric.Int64ObservableCounter
 	StatsFlushErrors metric.Int64ObservableCounter
+	LimitDecisions   metric.Int64ObservableCounter
+	LimitErrors      metric.Int64ObservableCounter
+	LimitDropped     metric.Int64ObservableCounter
+	LimitBreaker     metric.Int64ObservableGauge
 }
 
 // NewInstruments creates the instruments on a new meter provider named
@@ -125,6 +129,18 @@ func NewInstruments(meterName string) (*Instruments, error) {
 	check(err)
 	in.StatsFlushErrors, err = in.Meter.Int64ObservableCounter("ditto.stats.flush_errors", metric.WithUnit("{flush}"),
 		metric.WithDescription("Failed writes of statistics to their store."))
+	check(err)
+	in.LimitDecisions, err = in.Meter.Int64ObservableCounter("ditto.ratelimit.decisions", metric.WithUnit("{decision}"),
+		metric.WithDescription("Rate limit and budget decisions, by outcome: admitted, refused (429), degraded (Redis could not decide; limits.fail_open applied)."))
+	check(err)
+	in.LimitErrors, err = in.Meter.Int64ObservableCounter("ditto.ratelimit.errors", metric.WithUnit("{round_trip}"),
+		metric.WithDescription("Limiter round trips to Redis that failed or were skipped by its open breaker."))
+	check(err)
+	in.LimitDropped, err = in.Meter.Int64ObservableCounter("ditto.ratelimit.dropped", metric.WithUnit("{correction}"),
+		metric.WithDescription("Token corrections, budget charges and give-backs lost to Redis errors."))
+	check(err)
+	in.LimitBreaker, err = in.Meter.Int64ObservableGauge("ditto.ratelimit.breaker.state",
+		metric.WithDescription("1 for the limiter's Redis circuit breaker's current state (closed, half-open, open); absent without Redis."))
 	check(err)
 	if len(errs) > 0 {
 		_ = in.Provider.Shutdown(context.Background())

@@ -21,6 +21,7 @@ import (
 	"github.com/dittocache/ditto/cache/stats"
 	"github.com/dittocache/ditto/cache/store"
 	"github.com/dittocache/ditto/configs"
+	"github.com/dittocache/ditto/internal/limits"
 	"github.com/dittocache/ditto/normalize"
 	"github.com/dittocache/ditto/providers/router"
 )
@@ -49,6 +50,9 @@ type Options struct {
 	// RouteBreakers the provider routes' breakers, reported as gauges.
 	StoreBreaker  func() string
 	RouteBreakers func() []router.RouteState
+	// Limits is the current limiter's counters, and whether any limit or
+	// budget is configured (nil or false: none are reported).
+	Limits func() (limits.Stats, bool)
 	// ErrorStatus is the HTTP status an error is answered with (0: none):
 	// a provider call's error.type.
 	ErrorStatus func(error) int
@@ -139,6 +143,7 @@ func (m *Metrics) observe() error {
 		for _, rs := range m.opt.RouteBreakers() {
 			o.ObserveInt64(m.RouteBreakers, 1, metric.WithAttributes(attribute.String("route", rs.Route), attribute.String("state", rs.State)))
 		}
+		m.observeLimits(o)
 		o.ObserveInt64(m.StatsDropped, m.Stats.Dropped())
 		o.ObserveInt64(m.StatsFlushErrors, m.Stats.FlushErrors())
 		// Requests first: Finish counts a request after everything else it
@@ -147,8 +152,38 @@ func (m *Metrics) observe() error {
 		m.tokensSavedN.Each(func(v int64, opt []metric.ObserveOption) { o.ObserveInt64(m.TokensSaved, v, opt...) })
 		m.costSavedN.Each(func(v int64, opt []metric.ObserveOption) { o.ObserveFloat64(m.CostSaved, float64(v)/1e9, opt...) })
 		return nil
-	}, m.BreakerState, m.RouteBreakers, m.StatsDropped, m.StatsFlushErrors, m.Requests, m.TokensSaved, m.CostSaved)
+	}, m.BreakerState, m.RouteBreakers, m.StatsDropped, m.StatsFlushErrors, m.Requests, m.TokensSaved, m.CostSaved,
+		m.LimitDecisions, m.LimitErrors, m.LimitDropped, m.LimitBreaker)
 	return err
+}
+
+// observeLimits reports the limiter's counters, when limits are on.
+func (m *Metrics) observeLimits(o metric.Observer) {
+	if m.opt.Limits == nil {
+		return
+	}
+	st, on := m.opt.Limits()
+	if !on {
+		return
+	}
+	for _, d := range [...]struct {
+		outcome string
+		n       uint64
+	}{{"admitted", st.Admitted}, {"refused", st.Refused}, {"degraded", st.Degraded}} {
+		o.ObserveInt64(m.LimitDecisions, int64(d.n), metric.WithAttributes(attribute.String("outcome", d.outcome)))
+	}
+	o.ObserveInt64(m.LimitErrors, int64(st.Errors))
+	o.ObserveInt64(m.LimitDropped, int64(st.Dropped))
+	if st.Backend != "redis" {
+		return
+	}
+	for _, state := range []string{"closed", "half-open", "open"} {
+		v := int64(0)
+		if state == st.Breaker {
+			v = 1
+		}
+		o.ObserveInt64(m.LimitBreaker, v, metric.WithAttributes(attribute.String("state", state)))
+	}
 }
 
 // Close flushes the statistics and shuts the instruments down.
