@@ -93,6 +93,7 @@ func (s *Server) Reload(cfg *configs.Config, provs map[string]providers.Provider
 	n.echo = n.newEcho()
 	n.metrics.Configure(&next, n.router)
 	g.cur.Store(n)
+	old.limits.Retire(lim) // a syncer lim does not share sends what it took now, not at its next tick
 	// The old generation's requests authenticated when they started; its
 	// JWKS refresher stops once they have had the drain time to finish.
 	g.retired = append(g.retired, old.auth)

@@ -120,6 +120,15 @@ func (l *Limiter) Close() {
 	}
 }
 
+// Retire is Close for a limiter a reload replaced with next: it sends what
+// l's syncer holds and stops it, unless next shares that syncer (the same
+// limits.sync_interval and timeout), in which case next carries on with it.
+func (l *Limiter) Retire(next *Limiter) {
+	if l != nil && l.sync != nil && (next == nil || next.sync != l.sync) {
+		l.sync.close()
+	}
+}
+
 // enabled reports whether any limit or budget is configured.
 func enabled(l configs.Limits, b configs.Budgets) bool {
 	on := l.Default != (configs.Rate{}) || b.Default != (configs.Budget{})

@@ -240,3 +240,56 @@ func TestSyncCloseSends(t *testing.T) {
 		t.Errorf("Admit after Close: remaining %d, want about %d (decided in Redis)", d.Requests.Remaining, want-1)
 	}
 }
+
+// TestSyncReconfigured: a reload may turn sync_interval on or off; the
+// buckets in Redis carry over either way, and what the syncing limiter
+// took is sent when it is retired for one without its syncer.
+func TestSyncReconfigured(t *testing.T) {
+	srv := redistest.Start(t)
+	rate := configs.Rate{RequestsPerMinute: 100}
+	exact := limits.New(baseLimits(rate), configs.Budgets{}, limits.Options{Redis: client(t, srv)})
+	req := limits.Request{Tenant: "acme", Model: "m"}
+	for range 10 {
+		exact.Admit(ctx, req)
+	}
+	syncing := exact.Reconfigured(syncLimits(rate), configs.Budgets{}, nil)
+	if st := syncing.Stats(); st.Mode != "sync" || st.Backend != "redis" {
+		t.Fatalf("after turning sync_interval on: %+v, want redis sync", st)
+	}
+	d := syncing.Admit(ctx, req) // cold copy: decided in Redis, so it sees the 10
+	if want := int64(100 - 11); d.Requests.Remaining < want || d.Requests.Remaining > want+1 {
+		t.Errorf("first syncing decision: remaining %d, want about %d", d.Requests.Remaining, want)
+	}
+	for range 9 {
+		syncing.Admit(ctx, req)
+	}
+	back := syncing.Reconfigured(baseLimits(rate), configs.Budgets{}, nil)
+	if st := back.Stats(); st.Mode != "exact" {
+		t.Fatalf("after turning sync_interval off: mode %q, want exact", st.Mode)
+	}
+	syncing.Retire(back) // the gateway's reload does this: back has no syncer, so this one sends and stops
+	d = back.Admit(ctx, req)
+	if want := int64(100 - 21); d.Requests.Remaining < want || d.Requests.Remaining > want+1 {
+		t.Errorf("exact again: remaining %d, want about %d (10 + 10 + this one)", d.Requests.Remaining, want)
+	}
+}
+
+// TestRetireKeepsASharedSyncer: a reload that keeps sync_interval keeps the
+// syncer, so retiring the old limiter must not stop it.
+func TestRetireKeepsASharedSyncer(t *testing.T) {
+	srv := redistest.Start(t)
+	c := client(t, srv).(*redis.Client)
+	h := &roundTrips{}
+	c.AddHook(h)
+	rate := configs.Rate{RequestsPerMinute: 100}
+	a := limits.New(syncLimits(rate), configs.Budgets{}, limits.Options{Redis: c})
+	req := limits.Request{Tenant: "acme", Model: "m"}
+	a.Admit(ctx, req)
+	b := a.Reconfigured(syncLimits(configs.Rate{RequestsPerMinute: 200}), configs.Budgets{}, nil)
+	a.Retire(b)
+	h.n.Store(0)
+	b.Admit(ctx, req)
+	if got := h.n.Load(); got != 0 {
+		t.Errorf("a decision after retiring a limiter that shares the syncer made %d round trips, want 0 (the copy is still used)", got)
+	}
+}
