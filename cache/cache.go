@@ -174,6 +174,13 @@ type Request struct {
 	// nor writes the cache), receives each chunk on the caller's goroutine
 	// as the fill produces it, instead of the flight buffering it.
 	Sink func(*normalize.Chunk)
+	// ExpectHit says the request was answered from the cache recently
+	// (the gateway's request memo knows it), so its lookup is a plain read:
+	// on Redis a GET, cheaper for both sides than the script that also
+	// takes the fill lease (GetOrLease). Should it miss after all, the fill
+	// takes the lease in a round trip of its own (awaitFill), as a miss
+	// did before lookups took it; nothing else changes.
+	ExpectHit bool
 	// Started is when the request arrived; an entry another replica
 	// stores for it must be newer. Zero: when Serve is called.
 	Started time.Time

@@ -382,6 +382,24 @@ func TestRedisMissStoreCalls(t *testing.T) {
 		t.Errorf("a hit made the store calls %v; want one GetOrLease", got)
 	}
 
+	// A request the caller expects to hit (ExpectHit: the gateway's memo
+	// knows it) is looked up with a plain read; if it misses after all,
+	// the fill still takes the lease, in a round trip of its own.
+	a, _ = serve(t, e, &cache.Request{Key: key("calls"), Policy: policy, Fill: cache.FillFunc(f.fill), ExpectHit: true})
+	if a.Status != cache.Hit {
+		t.Fatalf("expected hit: %v", a.Status)
+	}
+	if got := st.take(); len(got) != 1 || got["Get"] != 1 {
+		t.Errorf("an expected hit made the store calls %v; want one Get", got)
+	}
+	a, _ = serve(t, e, &cache.Request{Key: key("expired"), Policy: policy, Fill: cache.FillFunc(f.fill), ExpectHit: true})
+	if a.Status != cache.Miss || !a.Stored {
+		t.Fatalf("expected hit that missed: %v stored %v, want a stored MISS", a.Status, a.Stored)
+	}
+	if got := st.take(); len(got) != 3 || got["Get"] != 1 || got["LeaseGet"] != 1 || got["SetRelease"] != 1 {
+		t.Errorf("an expected hit that missed made the store calls %v; want Get, LeaseGet and SetRelease once each", got)
+	}
+
 	// Without cross-replica coalescing a miss takes no lease: a plain
 	// lookup and write.
 	plain := cache.New(st, cache.Options{Coalesce: true})

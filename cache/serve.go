@@ -140,7 +140,7 @@ func (e *Engine) lookup(ctx context.Context, a *Answer) (store.Entry, time.Durat
 		ok    bool
 		err   error
 	)
-	if e.leasing(r) {
+	if e.leasing(r) && !r.ExpectHit {
 		// A miss will fill under the store's lease: take it with the
 		// lookup, saving the fill a round trip.
 		entry, ok, a.held, err = e.st.GetOrLease(ctx, r.Key, e.o.LeaseTTL)

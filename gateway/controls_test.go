@@ -396,6 +396,57 @@ func TestCountedHitIsOneLimiterRoundTrip(t *testing.T) {
 	}
 }
 
+// redisCalls counts calls of each named command on srv (INFO
+// commandstats), e.g. "get", "evalsha", "eval".
+func redisCalls(t *testing.T, srv *redistest.Server, cmds ...string) int64 {
+	t.Helper()
+	var n int64
+	for _, line := range strings.Split(srv.Client().Info(context.Background(), "commandstats").Val(), "\n") {
+		for _, cmd := range cmds {
+			if rest, ok := strings.CutPrefix(line, "cmdstat_"+cmd+":calls="); ok {
+				v, _ := strconv.ParseInt(rest[:strings.IndexByte(rest, ',')], 10, 64)
+				n += v
+			}
+		}
+	}
+	return n
+}
+
+// A request the memo knows (it was a hit) is looked up with a plain GET on
+// Redis, not the script that also takes the fill lease: cheaper on both
+// sides. An unknown one still takes the lease with its lookup.
+func TestMemoizedHitIsAPlainGet(t *testing.T) {
+	srv := redistest.Start(t)
+	g := newTestGatewayWith(t, func(c *configs.Config, d *Deps) {
+		c.Cache.Redis.URL = configs.Secret(srv.URL()) // cache.fill_lease on, as by default
+	})
+	for i, want := range []string{"MISS", "HIT"} { // the first hit enters the memo
+		if code, status, _ := completion(t, g.url, "memo question"); code != 200 || status != want {
+			t.Fatalf("request %d: %d %s, want 200 %s", i, code, status, want)
+		}
+	}
+	scripts, gets := redisCalls(t, srv, "evalsha", "eval"), redisCalls(t, srv, "get")
+	const hits = 3
+	for i := range hits {
+		if code, status, _ := completion(t, g.url, "memo question"); code != 200 || status != "HIT" {
+			t.Fatalf("hit %d: %d %s", i, code, status)
+		}
+	}
+	if got := redisCalls(t, srv, "evalsha", "eval") - scripts; got != 0 {
+		t.Errorf("%d memoized hits ran %d scripts, want 0", hits, got)
+	}
+	if got := redisCalls(t, srv, "get") - gets; got != hits {
+		t.Errorf("%d memoized hits made %d GETs, want %d", hits, got, hits)
+	}
+	scripts = redisCalls(t, srv, "evalsha", "eval")
+	if code, status, _ := completion(t, g.url, "a new question"); code != 200 || status != "MISS" {
+		t.Fatalf("new question: %d %s", code, status)
+	}
+	if got := redisCalls(t, srv, "evalsha", "eval") - scripts; got < 1 {
+		t.Errorf("a miss ran %d scripts, want its lookup to take the fill lease", got)
+	}
+}
+
 func countedHitScripts(t *testing.T, sync time.Duration, want int64) {
 	srv := redistest.Start(t)
 	g := newTestGatewayWith(t, func(c *configs.Config, d *Deps) {
@@ -405,19 +456,7 @@ func countedHitScripts(t *testing.T, sync time.Duration, want int64) {
 		c.Limits.CountHits = true
 		c.Limits.SyncInterval = sync
 	})
-	ctx := context.Background()
-	scripts := func() int64 {
-		var n int64
-		for _, line := range strings.Split(srv.Client().Info(ctx, "commandstats").Val(), "\n") {
-			for _, cmd := range []string{"cmdstat_evalsha:calls=", "cmdstat_eval:calls="} {
-				if rest, ok := strings.CutPrefix(line, cmd); ok {
-					v, _ := strconv.ParseInt(rest[:strings.IndexByte(rest, ',')], 10, 64)
-					n += v
-				}
-			}
-		}
-		return n
-	}
+	scripts := func() int64 { return redisCalls(t, srv, "evalsha", "eval") }
 	for i, want := range []string{"MISS", "HIT"} { // the first hit teaches the memo its tokens
 		if code, status, _ := completion(t, g.url, "counted question"); code != 200 || status != want {
 			t.Fatalf("request %d: %d %s, want 200 %s", i, code, status, want)

@@ -254,7 +254,8 @@ func (s *Server) serve(c echo.Context, x *exchange) error {
 			finishClaim(c, cl, x.creq.Answer())
 		}()
 	}
-	x.creq = cache.Request{Key: x.key, Policy: x.policy, Model: x.route.Model, Stream: x.req.Stream, Started: x.start, Fill: x}
+	x.creq = cache.Request{Key: x.key, Policy: x.policy, Model: x.route.Model, Stream: x.req.Stream, Started: x.start, Fill: x,
+		ExpectHit: x.memo != nil} // the memo keeps only requests that were hits
 	if tags != nil {
 		x.creq.Tags, x.creq.TagScope = tags, tagScope(x)
 	}
