@@ -237,12 +237,9 @@ func (s *Server) Close() error {
 	if s.metrics != nil {
 		_ = s.metrics.Close(context.Background()) // flushes statistics
 	}
-	if s.limits != nil {
-		s.limits.Close() // sends what limits.sync_interval has kept back
-	}
-	if s.gens != nil {
-		s.gens.cur.Load().limits.Close()
-	}
+	// What limits.sync_interval has kept back is sent (Close is nil-safe).
+	s.limits.Close()
+	s.current().limits.Close()
 	s.recorded.StopAllGoroutines()
 	s.auth.Close()
 	if s.gens != nil {
