@@ -132,13 +132,7 @@ func NewMetrics(o Options) (*Metrics, error) {
 func (m *Metrics) observe() error {
 	_, err := m.Meter.RegisterCallback(func(_ context.Context, o metric.Observer) error {
 		if cur := m.opt.StoreBreaker(); cur != "" {
-			for _, st := range []string{"closed", "half-open", "open"} {
-				v := int64(0)
-				if st == cur {
-					v = 1
-				}
-				o.ObserveInt64(m.BreakerState, v, metric.WithAttributes(attribute.String("state", st)))
-			}
+			observeBreaker(o, m.BreakerState, cur)
 		}
 		for _, rs := range m.opt.RouteBreakers() {
 			o.ObserveInt64(m.RouteBreakers, 1, metric.WithAttributes(attribute.String("route", rs.Route), attribute.String("state", rs.State)))
@@ -177,12 +171,18 @@ func (m *Metrics) observeLimits(o metric.Observer) {
 	if st.Backend != "redis" {
 		return
 	}
-	for _, state := range []string{"closed", "half-open", "open"} {
+	observeBreaker(o, m.LimitBreaker, st.Breaker)
+}
+
+// observeBreaker reports a breaker's state as a gauge: 1 for cur, 0 for
+// the other states.
+func observeBreaker(o metric.Observer, g metric.Int64ObservableGauge, cur string) {
+	for _, state := range [...]string{"closed", "half-open", "open"} {
 		v := int64(0)
-		if state == st.Breaker {
+		if state == cur {
 			v = 1
 		}
-		o.ObserveInt64(m.LimitBreaker, v, metric.WithAttributes(attribute.String("state", state)))
+		o.ObserveInt64(g, v, metric.WithAttributes(attribute.String("state", state)))
 	}
 }
 
