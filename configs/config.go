@@ -194,13 +194,16 @@ type Cache struct {
 // Redis configures the shared store. An empty URL selects the embedded
 // in-memory store instead.
 type Redis struct {
-	URL             Secret        `yaml:"url"`
-	Cluster         bool          `yaml:"cluster"` // treat a single-address URL as a Cluster seed
-	DialTimeout     time.Duration `yaml:"dial_timeout"`
-	ReadTimeout     time.Duration `yaml:"read_timeout"`
-	WriteTimeout    time.Duration `yaml:"write_timeout"`
-	PoolSize        int           `yaml:"pool_size"`
-	MinIdleConns    int           `yaml:"min_idle_conns"`
+	URL          Secret        `yaml:"url"`
+	Cluster      bool          `yaml:"cluster"` // treat a single-address URL as a Cluster seed
+	DialTimeout  time.Duration `yaml:"dial_timeout"`
+	ReadTimeout  time.Duration `yaml:"read_timeout"`
+	WriteTimeout time.Duration `yaml:"write_timeout"`
+	PoolSize     int           `yaml:"pool_size"`
+	MinIdleConns int           `yaml:"min_idle_conns"`
+	// AutoPipeline lets concurrent requests' lookups share pipelines
+	// (standalone and Sentinel; a Cluster sends each on its own).
+	AutoPipeline    bool          `yaml:"autopipeline"`
 	BreakerFailures int           `yaml:"breaker_failures"`
 	BreakerCooldown time.Duration `yaml:"breaker_cooldown"`
 	// EntryKeyEnv names the environment variable holding the key that

@@ -189,13 +189,14 @@ func openStore(ctx context.Context, c configs.Cache, log *slog.Logger) (cache.St
 	}
 	store.SetRedisLogger(log)
 	r, err := store.NewRedis(ctx, store.RedisOptions{
-		URL:          c.Redis.URL.Value(),
-		Cluster:      c.Redis.Cluster,
-		DialTimeout:  c.Redis.DialTimeout,
-		ReadTimeout:  c.Redis.ReadTimeout,
-		WriteTimeout: c.Redis.WriteTimeout,
-		PoolSize:     c.Redis.PoolSize,
-		MinIdleConns: c.Redis.MinIdleConns,
+		URL:            c.Redis.URL.Value(),
+		Cluster:        c.Redis.Cluster,
+		DialTimeout:    c.Redis.DialTimeout,
+		ReadTimeout:    c.Redis.ReadTimeout,
+		WriteTimeout:   c.Redis.WriteTimeout,
+		PoolSize:       c.Redis.PoolSize,
+		MinIdleConns:   c.Redis.MinIdleConns,
+		NoAutoPipeline: !c.Redis.AutoPipeline,
 		// One budget per operation: a slower Redis is a miss.
 		OperationTimeout: c.OperationTimeout,
 		EntryKey:         c.Redis.EntryKey.Bytes(),

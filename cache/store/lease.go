@@ -80,7 +80,7 @@ func (r *Redis) getOrLease(ctx context.Context, k cachekey.Key, ttl time.Duratio
 	if withTTL {
 		script = getOrLeaseTTLScript
 	}
-	res, err := script.Run(octx, r.c, []string{entryKey, key}, token, keyTTL.Milliseconds()).Result()
+	res, err := r.script(octx, script, []string{entryKey, key}, token, keyTTL.Milliseconds())
 	if err != nil {
 		if redis.IsOOMError(err) {
 			// Only the lease's SET writes, and only on a miss: there is
@@ -116,6 +116,29 @@ func (r *Redis) getOrLease(ctx context.Context, k cachekey.Key, ttl time.Duratio
 		return e, true, pttl, Held{}, nil
 	}
 	return Entry{}, false, 0, Held{}, fmt.Errorf("redis get or lease: unexpected reply %T: %w", res, ErrCorrupt)
+}
+
+// script runs s as Script.Run does (EVALSHA, EVAL when Redis lacks it),
+// the EVALSHA autopipelined when the store batches lookups.
+func (r *Redis) script(ctx context.Context, s *redis.Script, keys []string, args ...any) (any, error) {
+	if r.ap == nil {
+		return s.Run(ctx, r.c, keys, args...).Result()
+	}
+	cargs := make([]any, 0, 3+len(keys)+len(args))
+	cargs = append(cargs, "evalsha", s.Hash(), len(keys))
+	for _, k := range keys {
+		cargs = append(cargs, k)
+	}
+	cargs = append(cargs, args...)
+	cmd := redis.NewCmd(ctx, cargs...)
+	if err := r.run(ctx, cmd); err != nil {
+		return nil, err
+	}
+	res, err := cmd.Result()
+	if err != nil && redis.HasErrorPrefix(err, "NOSCRIPT") {
+		return s.Run(ctx, r.c, keys, args...).Result() // loads it
+	}
+	return res, err
 }
 
 // token returns a fill lease's token: unique among every lease any

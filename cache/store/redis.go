@@ -86,6 +86,12 @@ type RedisOptions struct {
 	// a holder that died. A live holder renews it every LeaseTTL/3 until it
 	// releases the lease (see Lease). Default DefaultLeaseTTL.
 	LeaseTTL time.Duration
+	// NoAutoPipeline sends every command on its own connection round
+	// trip. By default (standalone and Sentinel, not Cluster) lookups of
+	// concurrent requests share pipelines (go-redis's AutoPipeliner): a
+	// command waits for no timer, only for the batch already on the wire,
+	// and each call still honours OperationTimeout.
+	NoAutoPipeline bool
 	// EntryKey, when set, seals every value written with an HMAC-SHA256
 	// under it (SealEntry) and refuses every value read without a valid
 	// seal (ErrCorrupt: a miss, overwritten by the next fill), so writers
@@ -99,8 +105,13 @@ type RedisOptions struct {
 // KeyPrefix + cachekey.Key.String(). It is safe for concurrent use. Wrap it
 // in a Breaker to fail fast during outages.
 type Redis struct {
-	c        redis.UniversalClient
-	cc       *redis.ClusterClient // c, when it is a Cluster client
+	c  redis.UniversalClient
+	cc *redis.ClusterClient // c, when it is a Cluster client
+	// ap batches the single-command lookups of concurrent callers (GET,
+	// the lookup-and-lease script) into shared pipelines: under load one
+	// write and one read carry many requests' commands. Nil on a Cluster
+	// and with RedisOptions.NoAutoPipeline.
+	ap       *redis.AutoPipeliner
 	prefix   string
 	entryKey []byte // RedisOptions.EntryKey
 	opTime   time.Duration
@@ -157,6 +168,18 @@ func NewRedis(ctx context.Context, opts RedisOptions) (*Redis, error) {
 	var seed [len(r.tokenBase) / 2]byte
 	rand.Read(seed[:])
 	hex.Encode(r.tokenBase[:], seed[:])
+	if sc, ok := c.(*redis.Client); ok && !opts.NoAutoPipeline {
+		// MaxBatchSize 1: flush what is queued at once, never hold a
+		// command for expected arrivals (go-redis's default waits for the
+		// callers of the last batch to come back, which a gateway's
+		// callers do not do: they call the provider first).
+		ap, err := sc.AsyncAutoPipelineWithOptions(&redis.AutoPipelineOptions{MaxBatchSize: 1, MaxConcurrentBatches: 1})
+		if err != nil {
+			_ = c.Close()
+			return nil, fmt.Errorf("new redis: %w", err)
+		}
+		r.ap = ap
+	}
 	if cc, ok := c.(*redis.ClusterClient); ok {
 		r.cc, r.kick = cc, make(chan struct{}, 1)
 		r.wg.Go(r.follow)
@@ -351,7 +374,7 @@ func (r *Redis) decode(b []byte) (Entry, error) {
 func (r *Redis) Get(ctx context.Context, k cachekey.Key) (Entry, bool, error) {
 	ctx, cancel := r.op(ctx)
 	defer cancel()
-	b, err := r.c.Get(ctx, r.key(k)).Bytes()
+	b, err := r.get(ctx, r.key(k))
 	if errors.Is(err, redis.Nil) {
 		return Entry{}, false, nil
 	}
@@ -364,6 +387,28 @@ func (r *Redis) Get(ctx context.Context, k cachekey.Key) (Entry, bool, error) {
 		return Entry{}, false, fmt.Errorf("redis get: %w", err)
 	}
 	return e, true, nil
+}
+
+// get runs GET key, autopipelined when the store batches lookups.
+func (r *Redis) get(ctx context.Context, key string) ([]byte, error) {
+	if r.ap == nil {
+		return r.c.Get(ctx, key).Bytes()
+	}
+	cmd := redis.NewStringCmd(ctx, "get", key)
+	if err := r.run(ctx, cmd); err != nil {
+		return nil, err
+	}
+	return cmd.Bytes()
+}
+
+// run sends cmd through the autopipeliner and waits for its batch, or for
+// ctx: the batch runs on, but the caller's budget is kept. The command's
+// result may be read only when run returns nil.
+func (r *Redis) run(ctx context.Context, cmd redis.Cmder) error {
+	if err := r.ap.Submit(ctx, cmd).WaitContext(ctx); err != nil && (errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled)) && ctx.Err() != nil {
+		return err
+	}
+	return nil
 }
 
 // Set stores e under k with SET PX ttl; ttl is rounded up to a millisecond.
@@ -573,6 +618,9 @@ func (r *Redis) Close() error {
 		r.hbMu.Unlock()
 		close(r.done)
 		r.wg.Wait()
+		if r.ap != nil {
+			_ = r.ap.Close()
+		}
 		err = r.c.Close()
 	})
 	return err

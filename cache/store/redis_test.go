@@ -37,6 +37,69 @@ func TestRedis(t *testing.T) {
 	})
 }
 
+// TestRedisNoAutoPipeline runs the suite with every command on its own
+// round trip (cache.redis.autopipeline: false).
+func TestRedisNoAutoPipeline(t *testing.T) {
+	srv := redistest.Start(t)
+	var n atomic.Int64
+	storetest.Run(t, func(t *testing.T) store.Backend {
+		return newRedis(t, store.RedisOptions{URL: srv.URL(), NoAutoPipeline: true, KeyPrefix: fmt.Sprintf("test%d|", n.Add(1))})
+	})
+}
+
+// TestRedisLookupsArePipelined checks that concurrent lookups share
+// pipelines: 64 goroutines × 50 Gets reach Redis over far fewer
+// connection reads than commands (INFO stats: total_reads_processed),
+// and one by one without autopipelining.
+func TestRedisLookupsArePipelined(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		no   bool
+	}{{"autopipeline", false}, {"off", true}} {
+		t.Run(tc.name, func(t *testing.T) {
+			srv := redistest.Start(t)
+			r := newRedis(t, store.RedisOptions{URL: srv.URL(), NoAutoPipeline: tc.no})
+			admin := srv.Client()
+			reads := func() int64 {
+				info, err := admin.Info(context.Background(), "stats").Result()
+				if err != nil {
+					t.Fatal(err)
+				}
+				for _, line := range strings.Split(info, "\r\n") {
+					if v, ok := strings.CutPrefix(line, "total_reads_processed:"); ok {
+						n, _ := strconv.ParseInt(v, 10, 64)
+						return n
+					}
+				}
+				t.Fatal("no total_reads_processed in INFO stats")
+				return 0
+			}
+			const workers, each = 64, 50
+			before := reads()
+			var wg sync.WaitGroup
+			for w := range workers {
+				wg.Go(func() {
+					for i := range each {
+						if _, _, err := r.Get(context.Background(), cachekey.Key{Namespace: "t", Route: "m", Hash: uint64(w*each + i)}); err != nil {
+							t.Error(err)
+							return
+						}
+					}
+				})
+			}
+			wg.Wait()
+			got := reads() - before
+			t.Logf("%d Gets, %d reads by Redis", workers*each, got)
+			if tc.no && got < workers*each {
+				t.Errorf("without autopipelining: %d reads for %d Gets, want one each", got, workers*each)
+			}
+			if !tc.no && got > workers*each/2 {
+				t.Errorf("autopipelined: %d reads for %d Gets, want at most half", got, workers*each)
+			}
+		})
+	}
+}
+
 func TestRedisBreaker(t *testing.T) {
 	srv := redistest.Start(t)
 	var n atomic.Int64
