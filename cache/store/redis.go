@@ -405,7 +405,9 @@ func (r *Redis) get(ctx context.Context, key string) ([]byte, error) {
 // ctx: the batch runs on, but the caller's budget is kept. The command's
 // result may be read only when run returns nil.
 func (r *Redis) run(ctx context.Context, cmd redis.Cmder) error {
-	if err := r.ap.Submit(ctx, cmd).WaitContext(ctx); err != nil && (errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled)) && ctx.Err() != nil {
+	// WaitContext returns ctx's error when ctx ended first, else the
+	// command's own, which its accessors report.
+	if err := r.ap.Submit(ctx, cmd).WaitContext(ctx); ctx.Err() != nil && errors.Is(err, ctx.Err()) {
 		return err
 	}
 	return nil
