@@ -520,3 +520,66 @@ func TestShadowMode(t *testing.T) {
 		t.Errorf("calls %d, shadow hits %d; want 3 calls (nothing served from the cache) and 2 would-be hits", f.calls.Load(), shadow.Load())
 	}
 }
+
+// hookStore runs afterGet (once) when a Get has read the store, and
+// reports itself shared when told to.
+type hookStore struct {
+	cache.Store
+	shared   bool
+	afterGet func()
+}
+
+func (h *hookStore) Get(ctx context.Context, k cachekey.Key) (store.Entry, bool, error) {
+	e, ok, err := h.Store.Get(ctx, k)
+	if f := h.afterGet; f != nil {
+		h.afterGet = nil
+		f()
+	}
+	return e, ok, err
+}
+
+func (h *hookStore) Status() store.Status {
+	s := h.Store.Status()
+	s.Shared = s.Shared || h.shared
+	return s
+}
+
+// A retry whose read of the record comes just before the holder records
+// its answer and lets the key go gets that answer (or the conflict), not a
+// claim of its own: the request would run twice.
+func TestClaimSeesTheRecordLandedBeforeTheClaim(t *testing.T) {
+	for _, shared := range []bool{false, true} {
+		for _, sameRequest := range []bool{true, false} {
+			m := store.NewMemory(1 << 20)
+			t.Cleanup(func() { m.Close() })
+			hs := &hookStore{Store: m, shared: shared}
+			e := cache.New(hs, cache.Options{})
+			f := &filler{text: "paid once"}
+			serve(t, e, &cache.Request{Key: key("q"), Policy: policy, Fill: cache.FillFunc(f.fill)})
+			answered, ok, err := m.Get(context.Background(), key("q"))
+			if !ok || err != nil {
+				t.Fatalf("the answer was not stored: %v", err)
+			}
+			o := cache.Once{Key: cache.RecordKey("tenant", "idempotency", "key-1"), Fingerprint: [32]byte{1}, TTL: time.Hour}
+			holder, rec, err := e.Claim(context.Background(), o)
+			if holder == nil || rec != nil || err != nil {
+				t.Fatalf("first Claim = %v, %v, %v; want a claim", holder, rec, err)
+			}
+			hs.afterGet = func() { holder.Done(context.Background(), answered) }
+			retry := o
+			if !sameRequest {
+				retry.Fingerprint = [32]byte{2}
+			}
+			c, rec, err := e.Claim(context.Background(), retry)
+			switch {
+			case c != nil:
+				c.Abort()
+				t.Errorf("shared %v, same request %v: the retry got a claim (the request runs again)", shared, sameRequest)
+			case sameRequest && (rec == nil || err != nil || string(rec.Body) != string(answered.Body)):
+				t.Errorf("shared %v: retry = %v, %v; want the recorded answer", shared, rec, err)
+			case !sameRequest && !errors.Is(err, cache.ErrConflict):
+				t.Errorf("shared %v, another request: err = %v, want ErrConflict", shared, err)
+			}
+		}
+	}
+}

@@ -74,18 +74,22 @@ func (e *Engine) Claim(ctx context.Context, o Once) (*Claim, *store.Entry, error
 		p, mine := e.localClaim(o)
 		if mine {
 			c := &Claim{e: e, o: o, release: noop, local: p}
-			if !e.shared {
-				return c, nil, nil
-			}
-			rel, acquired, err := e.st.Lease(ctx, o.Key, max(o.TTL, e.o.LeaseTTL))
-			if err != nil || acquired {
-				if acquired {
+			run := true
+			if e.shared {
+				rel, acquired, err := e.st.Lease(ctx, o.Key, max(o.TTL, e.o.LeaseTTL))
+				switch {
+				case acquired:
 					c.release = rel
-				}
-				// The record may have landed between the read and the lease.
-				if rec, _ := e.record(ctx, o); rec != nil {
+				case err == nil:
+					run = false // another replica holds the key
+				} // else the store cannot say: run it (fail open)
+			}
+			if run {
+				// The holder may have recorded its answer and let go
+				// between the read above and the claim (or the lease).
+				if rec, err := e.record(ctx, o); err != nil || rec != nil {
 					c.Abort()
-					return nil, rec, nil
+					return nil, rec, err
 				}
 				return c, nil, nil
 			}

@@ -405,6 +405,12 @@ func (r *Redis) get(ctx context.Context, key string) ([]byte, error) {
 // ctx: the batch runs on, but the caller's budget is kept. The command's
 // result may be read only when run returns nil.
 func (r *Redis) run(ctx context.Context, cmd redis.Cmder) error {
+	if err := ctx.Err(); err != nil {
+		// As the plain client: an ended context sends nothing. (The batch
+		// does not run on ctx, and WaitContext picks at random when the
+		// reply and ctx's end are both ready.)
+		return err
+	}
 	// WaitContext returns ctx's error when ctx ended first, else the
 	// command's own, which its accessors report.
 	if err := r.ap.Submit(ctx, cmd).WaitContext(ctx); ctx.Err() != nil && errors.Is(err, ctx.Err()) {
