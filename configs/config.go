@@ -201,8 +201,9 @@ type Redis struct {
 	WriteTimeout time.Duration `yaml:"write_timeout"`
 	PoolSize     int           `yaml:"pool_size"`
 	MinIdleConns int           `yaml:"min_idle_conns"`
-	// AutoPipeline lets concurrent requests' lookups share pipelines
-	// (standalone and Sentinel; a Cluster sends each on its own).
+	// AutoPipeline lets concurrent requests' lookups and rate-limit
+	// decisions share pipelines (standalone and Sentinel; a Cluster sends
+	// each on its own).
 	AutoPipeline    bool          `yaml:"autopipeline"`
 	BreakerFailures int           `yaml:"breaker_failures"`
 	BreakerCooldown time.Duration `yaml:"breaker_cooldown"`

@@ -29,6 +29,7 @@ import (
 	"github.com/dittocache/ditto/configs"
 	"github.com/dittocache/ditto/internal/auth"
 	"github.com/dittocache/ditto/internal/limits"
+	"github.com/dittocache/ditto/internal/redisbatch"
 	"github.com/dittocache/ditto/internal/telemetry"
 	"github.com/dittocache/ditto/normalize/embeddings"
 	"github.com/dittocache/ditto/providers"
@@ -180,7 +181,27 @@ func openLimiter(cfg *configs.Config) (*limits.Limiter, io.Closer, error) {
 		return nil, nil, fmt.Errorf("gateway: limits redis: %w", err)
 	}
 	o.Redis = c
-	return limits.New(cfg.Limits, cfg.Budgets, o), c, nil
+	if !r.AutoPipeline {
+		return limits.New(cfg.Limits, cfg.Budgets, o), c, nil
+	}
+	if o.Batch, err = redisbatch.New(c); err != nil {
+		_ = c.Close()
+		return nil, nil, fmt.Errorf("gateway: limits redis: %w", err)
+	}
+	return limits.New(cfg.Limits, cfg.Budgets, o), batchedClient{o.Batch, c}, nil
+}
+
+// batchedClient closes a limiter's Batcher, then its client.
+type batchedClient struct {
+	b *redisbatch.Batcher
+	c io.Closer
+}
+
+func (bc batchedClient) Close() error {
+	if bc.b != nil {
+		_ = bc.b.Close()
+	}
+	return bc.c.Close()
 }
 
 func openStore(ctx context.Context, c configs.Cache, log *slog.Logger) (cache.Store, error) {

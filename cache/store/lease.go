@@ -124,16 +124,7 @@ func (r *Redis) script(ctx context.Context, s *redis.Script, keys []string, args
 	if r.ap == nil {
 		return s.Run(ctx, r.c, keys, args...).Result()
 	}
-	cargs := make([]any, 0, 3+len(keys)+len(args))
-	cargs = append(cargs, "evalsha", s.Hash(), len(keys))
-	for _, k := range keys {
-		cargs = append(cargs, k)
-	}
-	cargs = append(cargs, args...)
-	cmd := redis.NewCmd(ctx, cargs...)
-	if err := r.run(ctx, cmd); err != nil {
-		return nil, err
-	}
+	cmd := r.ap.EvalSha(ctx, s.Hash(), keys, args...)
 	res, err := cmd.Result()
 	if err != nil && redis.HasErrorPrefix(err, "NOSCRIPT") {
 		return s.Run(ctx, r.c, keys, args...).Result() // loads it

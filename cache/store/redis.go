@@ -14,6 +14,7 @@ import (
 
 	"github.com/dittocache/ditto/cachekey"
 	"github.com/dittocache/ditto/internal/redact"
+	"github.com/dittocache/ditto/internal/redisbatch"
 	"github.com/redis/go-redis/v9"
 	"github.com/redis/go-redis/v9/maintnotifications"
 )
@@ -111,7 +112,7 @@ type Redis struct {
 	// the lookup-and-lease script) into shared pipelines: under load one
 	// write and one read carry many requests' commands. Nil on a Cluster
 	// and with RedisOptions.NoAutoPipeline.
-	ap       *redis.AutoPipeliner
+	ap       *redisbatch.Batcher
 	prefix   string
 	entryKey []byte // RedisOptions.EntryKey
 	opTime   time.Duration
@@ -168,17 +169,13 @@ func NewRedis(ctx context.Context, opts RedisOptions) (*Redis, error) {
 	var seed [len(r.tokenBase) / 2]byte
 	rand.Read(seed[:])
 	hex.Encode(r.tokenBase[:], seed[:])
-	if sc, ok := c.(*redis.Client); ok && !opts.NoAutoPipeline {
-		// MaxBatchSize 1: flush what is queued at once, never hold a
-		// command for expected arrivals (go-redis's default waits for the
-		// callers of the last batch to come back, which a gateway's
-		// callers do not do: they call the provider first).
-		ap, err := sc.AsyncAutoPipelineWithOptions(&redis.AutoPipelineOptions{MaxBatchSize: 1, MaxConcurrentBatches: 1})
+	if !opts.NoAutoPipeline {
+		b, err := redisbatch.New(c)
 		if err != nil {
 			_ = c.Close()
 			return nil, fmt.Errorf("new redis: %w", err)
 		}
-		r.ap = ap
+		r.ap = b
 	}
 	if cc, ok := c.(*redis.ClusterClient); ok {
 		r.cc, r.kick = cc, make(chan struct{}, 1)
@@ -395,28 +392,10 @@ func (r *Redis) get(ctx context.Context, key string) ([]byte, error) {
 		return r.c.Get(ctx, key).Bytes()
 	}
 	cmd := redis.NewStringCmd(ctx, "get", key)
-	if err := r.run(ctx, cmd); err != nil {
+	if err := r.ap.Do(ctx, cmd); err != nil {
 		return nil, err
 	}
 	return cmd.Bytes()
-}
-
-// run sends cmd through the autopipeliner and waits for its batch, or for
-// ctx: the batch runs on, but the caller's budget is kept. The command's
-// result may be read only when run returns nil.
-func (r *Redis) run(ctx context.Context, cmd redis.Cmder) error {
-	if err := ctx.Err(); err != nil {
-		// As the plain client: an ended context sends nothing. (The batch
-		// does not run on ctx, and WaitContext picks at random when the
-		// reply and ctx's end are both ready.)
-		return err
-	}
-	// WaitContext returns ctx's error when ctx ended first, else the
-	// command's own, which its accessors report.
-	if err := r.ap.Submit(ctx, cmd).WaitContext(ctx); ctx.Err() != nil && errors.Is(err, ctx.Err()) {
-		return err
-	}
-	return nil
 }
 
 // Set stores e under k with SET PX ttl; ttl is rounded up to a millisecond.

@@ -28,6 +28,7 @@ import (
 	"github.com/sony/gobreaker/v2"
 
 	"github.com/dittocache/ditto/configs"
+	"github.com/dittocache/ditto/internal/redisbatch"
 )
 
 // PriceFunc returns a model's price in USD per million input and output
@@ -43,6 +44,11 @@ type Options struct {
 	// retries, ContextTimeoutEnabled), as cache/store.NewClient's does. The
 	// Limiter does not close it.
 	Redis redis.UniversalClient
+	// Batch, when non-nil (a redisbatch.Batcher on Redis), sends the
+	// decisions that are one bucket operation (a counted hit, most
+	// settles) in pipelines shared with concurrent requests. The Limiter
+	// does not close it.
+	Batch *redisbatch.Batcher
 	// Price prices usage for budgets; nil prices nothing.
 	Price PriceFunc
 	// Now is the clock of in-process buckets and of budget periods; nil
@@ -79,7 +85,7 @@ func New(l configs.Limits, b configs.Budgets, o Options) *Limiter {
 		lim.now = time.Now
 	}
 	if o.Redis != nil {
-		lim.rdb = newRedisBackend(o.Redis)
+		lim.rdb = newRedisBackend(o.Redis, o.Batch)
 		lim.sync = newSyncer(lim)
 	} else {
 		lim.mem = newMemory(lim.now)

@@ -10,6 +10,8 @@ import (
 
 	"github.com/go-redis/redis_rate/v10"
 	"github.com/redis/go-redis/v9"
+
+	"github.com/dittocache/ditto/internal/redisbatch"
 )
 
 // redisBackend keeps buckets in Redis with redis_rate (keys
@@ -17,12 +19,29 @@ import (
 // ("ditto:budget:TENANT:d:YYYYMMDD" and ":m:YYYYMM") that expire an hour
 // after their period ends.
 type redisBackend struct {
-	rdb redis.UniversalClient
-	rl  *redis_rate.Limiter
+	rdb     redis.UniversalClient
+	rl      *redis_rate.Limiter
+	batched bool // rl's EvalSha goes through a redisbatch.Batcher
 }
 
-func newRedisBackend(rdb redis.UniversalClient) *redisBackend {
+func newRedisBackend(rdb redis.UniversalClient, b *redisbatch.Batcher) *redisBackend {
+	if b != nil {
+		return &redisBackend{rdb: rdb, rl: redis_rate.NewLimiter(batched{rdb, b}), batched: true}
+	}
 	return &redisBackend{rdb: rdb, rl: redis_rate.NewLimiter(rdb)}
+}
+
+// batched is the client redis_rate sees when lone decisions are
+// autopipelined (Options.Batch): EvalSha, every decision once Redis has
+// the script, goes through the Batcher; the rest (the EVAL after NOSCRIPT,
+// deleting a bucket) straight to the client.
+type batched struct {
+	redis.UniversalClient
+	b *redisbatch.Batcher
+}
+
+func (c batched) EvalSha(ctx context.Context, sha1 string, keys []string, args ...any) *redis.Cmd {
+	return c.b.EvalSha(ctx, sha1, keys, args...)
 }
 
 // periodGrace keeps a spend counter a little past its period, so a replica
@@ -43,8 +62,10 @@ func redisKey(id bucketID) string {
 }
 
 // run applies ops and sps in one round trip: a lone bucket with nothing
-// else is one redis_rate call; otherwise every redis_rate call of the
-// batch and the spend commands go out in one pipeline (see batch).
+// else is one redis_rate call; buckets without spend, when batched, are
+// redis_rate calls at once in the pipelines shared with other requests;
+// otherwise every redis_rate call of the batch and the spend commands go
+// out in one pipeline (see batch).
 func (b *redisBackend) run(ctx context.Context, ops []op, sps []*spendOp) error {
 	spendCmds := make([][]redis.Cmder, len(sps))
 	queueSpend := func(p redis.Pipeliner) {
@@ -69,6 +90,9 @@ func (b *redisBackend) run(ctx context.Context, ops []op, sps []*spendOp) error 
 		_, err = p.Exec(ctx)
 	case len(ops) == 1 && len(sps) == 0:
 		err = call(ctx, b.rl, &ops[0])
+	case len(sps) == 0 && b.batched:
+		// The buckets' scripts ride the shared pipelines together.
+		err = callAll(ctx, b.rl, ops)
 	default:
 		err = b.batch(ctx, ops, queueSpend)
 	}
@@ -169,7 +193,11 @@ func counter(v any) (int64, error) {
 func (b *redisBackend) batch(ctx context.Context, ops []op, queue func(redis.Pipeliner)) error {
 	bt := &pipeBatch{rdb: b.rdb, pipe: b.rdb.Pipeline(), want: len(ops), done: make(chan struct{})}
 	queue(bt.pipe)
-	rl := redis_rate.NewLimiter(bt)
+	return callAll(ctx, redis_rate.NewLimiter(bt), ops)
+}
+
+// callAll runs every op through rl concurrently.
+func callAll(ctx context.Context, rl *redis_rate.Limiter, ops []op) error {
 	errs := make([]error, len(ops))
 	var wg sync.WaitGroup
 	for i := 1; i < len(ops); i++ {

@@ -3,6 +3,7 @@ package limits_test
 import (
 	"context"
 	"math"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -176,5 +177,47 @@ func TestOneRoundTrip(t *testing.T) {
 	s, err := lim.Spend(ctx, "acme")
 	if want := 3 * (150*0.001 + 20*0.002); err != nil || math.Abs(s.Day.SpentUSD-want) > 1e-9 {
 		t.Errorf("Spend = %+v, %v, want $%.2f", s.Day, err, want)
+	}
+}
+
+// With a Batcher, the decisions of concurrent requests share round trips
+// (both buckets of each, requests and tokens); without one, each decision
+// is its own pipeline. Every decision is still counted exactly.
+func TestBatchedDecisionsShareRoundTrips(t *testing.T) {
+	for _, batch := range []bool{true, false} {
+		srv := redistest.Start(t)
+		o := limits.Options{Redis: client(t, srv)}
+		if batch {
+			o.Batch = batcher(t, o.Redis)
+		}
+		const workers, each, limit = 32, 25, 32*25 + 10
+		lim := limits.New(baseLimits(configs.Rate{RequestsPerMinute: limit, TokensPerMinute: 1e9}), configs.Budgets{}, o)
+		start, before := time.Now(), srv.Reads()
+		var wg sync.WaitGroup
+		for range workers {
+			wg.Go(func() {
+				for range each {
+					if d := lim.Admit(ctx, limits.Request{Tenant: "acme", Model: "m", Tokens: 10}); !d.Allowed || d.Degraded {
+						t.Errorf("refused or degraded: %+v", d)
+						return
+					}
+				}
+			})
+		}
+		wg.Wait()
+		reads := srv.Reads() - before
+		d := lim.Admit(ctx, limits.Request{Tenant: "acme", Model: "m", Tokens: 10})
+		t.Logf("batch %v: %d decisions, %d reads by Redis; %d requests remaining", batch, workers*each, reads, d.Requests.Remaining)
+		// 9 left, less one for redis_rate's truncation, plus what refilled.
+		refilled := int64(time.Since(start).Seconds()*limit/60) + 1
+		if r := d.Requests.Remaining; r < 9-1 || r > 9+refilled {
+			t.Errorf("batch %v: %d requests remaining after %d of %d, want 9 (+%d refilled)", batch, r, workers*each+1, limit, refilled)
+		}
+		switch {
+		case batch && reads > workers*each/2:
+			t.Errorf("batched: %d reads for %d decisions, want at most half", reads, workers*each)
+		case !batch && reads < workers*each:
+			t.Errorf("unbatched: %d reads for %d decisions, want one each", reads, workers*each)
+		}
 	}
 }

@@ -9,6 +9,7 @@ import (
 
 	"github.com/dittocache/ditto/configs"
 	"github.com/dittocache/ditto/internal/limits"
+	"github.com/dittocache/ditto/internal/redisbatch"
 	"github.com/dittocache/ditto/internal/redistest"
 )
 
@@ -38,11 +39,13 @@ type rig struct {
 	name  string
 	clock *clock
 	srv   *redistest.Server // nil in process
+	batch bool              // lone decisions autopipelined (Options.Batch)
 	start time.Time
 }
 
 func rigs(t *testing.T) []*rig {
-	return []*rig{{name: "memory", clock: newClock()}, {name: "redis", clock: newClock(), srv: redistest.Start(t)}}
+	return []*rig{{name: "memory", clock: newClock()}, {name: "redis", clock: newClock(), srv: redistest.Start(t)},
+		{name: "redis-batched", clock: newClock(), srv: redistest.Start(t), batch: true}}
 }
 
 // client is a fail-fast client like cache/store.NewClient's: small
@@ -62,10 +65,23 @@ func (r *rig) limiter(t testing.TB, l configs.Limits, b configs.Budgets, price l
 	if r.srv != nil {
 		o.Redis = client(t, r.srv)
 	}
+	if r.batch {
+		o.Batch = batcher(t, o.Redis)
+	}
 	if r.start.IsZero() {
 		r.start = time.Now()
 	}
 	return limits.New(l, b, o)
+}
+
+// batcher autopipelines c's lone decisions, as the gateway does.
+func batcher(t testing.TB, c redis.UniversalClient) *redisbatch.Batcher {
+	b, err := redisbatch.New(c)
+	if err != nil || b == nil {
+		t.Fatalf("redisbatch.New = %v, %v", b, err)
+	}
+	t.Cleanup(func() { b.Close() })
+	return b
 }
 
 // slack is how much a Redis bucket of limit per minute may have refilled

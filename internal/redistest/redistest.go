@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -157,6 +158,29 @@ func (s *Server) Client() *redis.Client {
 	c := redis.NewClient(&redis.Options{Addr: s.Addr(), MaxRetries: -1, DialerRetries: 1, DisableIdentity: true})
 	s.t.Cleanup(func() { _ = c.Close() })
 	return c
+}
+
+// Reads returns how many reads from its clients' sockets the server has
+// processed since it started (INFO stats total_reads_processed): one per
+// round trip, however many commands a pipeline carries. It fails the test
+// when the server cannot say.
+func (s *Server) Reads() int64 {
+	s.t.Helper()
+	info, err := s.adminClient().Info(context.Background(), "stats").Result()
+	if err != nil {
+		s.t.Fatalf("redistest: INFO stats: %v", err)
+	}
+	for _, line := range strings.Split(info, "\r\n") {
+		if v, ok := strings.CutPrefix(line, "total_reads_processed:"); ok {
+			n, err := strconv.ParseInt(v, 10, 64)
+			if err != nil {
+				s.t.Fatalf("redistest: total_reads_processed %q", v)
+			}
+			return n
+		}
+	}
+	s.t.Fatal("redistest: no total_reads_processed in INFO stats")
+	return 0
 }
 
 // Kill stops the server with SIGKILL and waits until it has exited.
