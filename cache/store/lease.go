@@ -26,6 +26,17 @@ const leaseSuffix = ":lease"
 // lease that expired and was taken by another replica is left alone.
 var releaseScript = redis.NewScript(`if redis.call("GET", KEYS[1]) == ARGV[1] then return redis.call("DEL", KEYS[1]) end return 0`)
 
+// setReleaseScript writes the entry (KEYS[1], value ARGV[1], ARGV[2] ms)
+// and releases the fill lease (KEYS[2]) when it still holds our token
+// (ARGV[3]): SetRelease in one command, so it can share the batched
+// pipelines (standalone and Sentinel only: the two keys may live in
+// different Cluster slots). The release happens even when Redis refuses
+// the SET (OOM under noeviction: DEL is allowed), and the reply is then
+// the SET's error.
+var setReleaseScript = redis.NewScript(`local ok = redis.pcall("SET", KEYS[1], ARGV[1], "PX", ARGV[2])
+if redis.call("GET", KEYS[2]) == ARGV[3] then redis.call("DEL", KEYS[2]) end
+return ok`)
+
 // renewScript extends the lease to ARGV[2] ms only if it still holds our
 // token; 0 says the lease is lost (expired, or taken by another replica).
 // PEXPIRE is not refused at maxmemory, so a full Redis keeps leases alive.
@@ -260,10 +271,11 @@ func (l *redisLease) release() {
 	_ = releaseScript.Run(ctx, l.r.c, []string{l.key}, l.token).Err() // best effort: it expires anyway
 }
 
-// SetRelease writes e as Set does and releases h's lease in the same
-// pipeline: SET PX then EVALSHA of the release script, one round trip (two
-// nodes in parallel in a Cluster). Should Redis have lost the script
-// (a restart, SCRIPT FLUSH), the release is sent again with EVAL.
+// SetRelease writes e as Set does and releases h's lease in one round
+// trip: one script (setReleaseScript) in the batched pipelines when the
+// store autopipelines, else a pipeline of SET PX and the release script
+// (two nodes in parallel in a Cluster). Should Redis have lost a script
+// (a restart, SCRIPT FLUSH), it is sent again with EVAL.
 func (r *Redis) SetRelease(ctx context.Context, k cachekey.Key, e Entry, ttl time.Duration, h Held) error {
 	l, ok := h.l.(*redisLease)
 	if !ok || l.r != r || ttl <= 0 || r.writable("redis set") != nil || !l.end() {
@@ -274,6 +286,12 @@ func (r *Redis) SetRelease(ctx context.Context, k cachekey.Key, e Entry, ttl tim
 	ttl = (ttl + time.Millisecond - 1).Truncate(time.Millisecond)
 	octx, cancel := r.op(ctx)
 	defer cancel()
+	if r.ap != nil {
+		if _, err := r.script(octx, setReleaseScript, []string{r.key(k), l.key}, r.encode(e), ttl.Milliseconds(), l.token); err != nil {
+			return r.writeFailed("redis set", err)
+		}
+		return nil
+	}
 	var (
 		set *redis.StatusCmd
 		rel *redis.Cmd

@@ -43,7 +43,7 @@ func countedRedis(t *testing.T) (*Redis, *roundTrips) {
 	r.c.(*redis.Client).AddHook(h)
 	// Load the scripts once so the counts below are the steady state (a
 	// fresh Redis answers the first EVALSHA with NOSCRIPT).
-	for _, s := range []*redis.Script{releaseScript, getOrLeaseScript, getOrLeaseTTLScript} {
+	for _, s := range []*redis.Script{releaseScript, setReleaseScript, getOrLeaseScript, getOrLeaseTTLScript} {
 		if err := s.Load(t.Context(), r.c).Err(); err != nil {
 			t.Fatal(err)
 		}
@@ -54,7 +54,8 @@ func countedRedis(t *testing.T) (*Redis, *roundTrips) {
 
 // TestRedisMissRoundTrips pins the miss path's cost on Redis, the figure
 // benchmarks/RESULTS.md reports: lookup and lease (GetOrLease, one script
-// call), then write and release (SET + EVALSHA, one pipeline) — two round
+// call), then write and release (one script, or SET + EVALSHA in one
+// pipeline without autopipelining) — two round
 // trips; a hit is one, and takes no lease.
 func TestRedisMissRoundTrips(t *testing.T) {
 	r, h := countedRedis(t)
@@ -200,5 +201,50 @@ func TestRedisSetReleaseAfterScriptFlush(t *testing.T) {
 	}
 	if _, ok, _ := r.Get(ctx, k); !ok {
 		t.Error("entry not written")
+	}
+}
+
+// TestRedisSetReleaseIntoAFullRedis: when a noeviction Redis refuses the
+// entry (OOM), SetRelease reports ErrFull and still frees the lease, so
+// other replicas do not wait out its TTL; batched (one script) or not.
+func TestRedisSetReleaseIntoAFullRedis(t *testing.T) {
+	for _, no := range []bool{false, true} {
+		srv := redistest.Start(t)
+		ctx := t.Context()
+		r, err := NewRedis(ctx, RedisOptions{URL: srv.URL(), NoAutoPipeline: no})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = r.Close() })
+		k := cachekey.New("ns", "openai/m", []byte("full"))
+		_, _, h, err := r.GetOrLease(ctx, k, time.Minute)
+		if err != nil || !h.Acquired {
+			t.Fatalf("GetOrLease = acquired %v, %v", h.Acquired, err)
+		}
+		c := srv.Client()
+		for _, kv := range [][2]string{{"maxmemory", "1mb"}, {"maxmemory-policy", "noeviction"}} {
+			if err := c.ConfigSet(ctx, kv[0], kv[1]).Err(); err != nil {
+				t.Fatal(err)
+			}
+		}
+		body := make([]byte, 100<<10)
+		for i := 0; ; i++ {
+			if err := c.Set(ctx, "filler:"+string(rune('a'+i)), body, 0).Err(); err != nil {
+				if !redis.IsOOMError(err) {
+					t.Fatalf("filling Redis: %v after %d values", err, i)
+				}
+				break
+			}
+		}
+		err = r.SetRelease(ctx, k, Entry{Digest: k.Digest, Created: time.Now(), Body: body}, time.Minute, h)
+		if !errors.Is(err, ErrFull) {
+			t.Errorf("autopipeline off %v: SetRelease into a full Redis = %v, want ErrFull", no, err)
+		}
+		if n, err := c.Exists(ctx, r.key(k)+leaseSuffix).Result(); err != nil || n != 0 {
+			t.Errorf("autopipeline off %v: lease key left behind (exists=%d, %v)", no, n, err)
+		}
+		if n, _ := c.Exists(ctx, r.key(k)).Result(); n != 0 {
+			t.Errorf("autopipeline off %v: an entry was written into a full Redis", no)
+		}
 	}
 }
