@@ -3,7 +3,6 @@ package limits_test
 import (
 	"context"
 	"math"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -192,20 +191,14 @@ func TestBatchedDecisionsShareRoundTrips(t *testing.T) {
 		}
 		const workers, each, limit = 32, 25, 32*25 + 10
 		lim := limits.New(baseLimits(configs.Rate{RequestsPerMinute: limit, TokensPerMinute: 1e9}), configs.Budgets{}, o)
-		start, before := time.Now(), srv.Reads()
-		var wg sync.WaitGroup
-		for range workers {
-			wg.Go(func() {
-				for range each {
-					if d := lim.Admit(ctx, limits.Request{Tenant: "acme", Model: "m", Tokens: 10}); !d.Allowed || d.Degraded {
-						t.Errorf("refused or degraded: %+v", d)
-						return
-					}
-				}
-			})
-		}
-		wg.Wait()
-		reads := srv.Reads() - before
+		start := time.Now()
+		reads := srv.ReadsDuring(workers, each, func(int, int) bool {
+			d := lim.Admit(ctx, limits.Request{Tenant: "acme", Model: "m", Tokens: 10})
+			if !d.Allowed || d.Degraded {
+				t.Errorf("refused or degraded: %+v", d)
+			}
+			return d.Allowed && !d.Degraded
+		})
 		d := lim.Admit(ctx, limits.Request{Tenant: "acme", Model: "m", Tokens: 10})
 		t.Logf("batch %v: %d decisions, %d reads by Redis; %d requests remaining", batch, workers*each, reads, d.Requests.Remaining)
 		// 9 left, less one for redis_rate's truncation, plus what refilled.

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"strconv"
-	"sync"
 	"testing"
 	"time"
 
@@ -50,27 +49,20 @@ func TestConcurrentCommandsShareRoundTrips(t *testing.T) {
 		t.Fatal(err)
 	}
 	const workers, each = 64, 50
-	before := srv.Reads()
-	var wg sync.WaitGroup
-	for w := range workers {
-		wg.Go(func() {
-			for i := range each {
-				want := strconv.Itoa(w*each + i)
-				got, err := b.EvalSha(ctx, echo.Hash(), nil, want).Text()
-				if err != nil || got != want {
-					t.Errorf("EvalSha(%s) = %q, %v", want, got, err)
-					return
-				}
-				get := redis.NewStringCmd(ctx, "get", "k"+want)
-				if err := b.Do(ctx, get); err != nil || !errors.Is(get.Err(), redis.Nil) {
-					t.Errorf("GET k%s: %v, %v; want redis.Nil", want, err, get.Err())
-					return
-				}
-			}
-		})
-	}
-	wg.Wait()
-	got := srv.Reads() - before
+	got := srv.ReadsDuring(workers, each, func(w, i int) bool {
+		want := strconv.Itoa(w*each + i)
+		got, err := b.EvalSha(ctx, echo.Hash(), nil, want).Text()
+		if err != nil || got != want {
+			t.Errorf("EvalSha(%s) = %q, %v", want, got, err)
+			return false
+		}
+		get := redis.NewStringCmd(ctx, "get", "k"+want)
+		if err := b.Do(ctx, get); err != nil || !errors.Is(get.Err(), redis.Nil) {
+			t.Errorf("GET k%s: %v, %v; want redis.Nil", want, err, get.Err())
+			return false
+		}
+		return true
+	})
 	t.Logf("%d commands, %d reads by Redis", 2*workers*each, got)
 	if got > workers*each {
 		t.Errorf("%d reads for %d commands, want at most half", got, 2*workers*each)

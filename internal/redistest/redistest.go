@@ -183,6 +183,23 @@ func (s *Server) Reads() int64 {
 	return 0
 }
 
+// ReadsDuring calls f(w, i) for every i < each on each of workers
+// goroutines at once (a goroutine stops at its first false) and returns
+// how many reads the server processed meanwhile (see Reads).
+func (s *Server) ReadsDuring(workers, each int, f func(w, i int) bool) int64 {
+	s.t.Helper()
+	before := s.Reads()
+	var wg sync.WaitGroup
+	for w := range workers {
+		wg.Go(func() {
+			for i := 0; i < each && f(w, i); i++ {
+			}
+		})
+	}
+	wg.Wait()
+	return s.Reads() - before
+}
+
 // Kill stops the server with SIGKILL and waits until it has exited.
 func (s *Server) Kill() {
 	s.mu.Lock()
