@@ -88,8 +88,9 @@ type RedisOptions struct {
 	// releases the lease (see Lease). Default DefaultLeaseTTL.
 	LeaseTTL time.Duration
 	// NoAutoPipeline sends every command on its own connection round
-	// trip. By default (standalone and Sentinel, not Cluster) lookups of
-	// concurrent requests share pipelines (go-redis's AutoPipeliner): a
+	// trip. By default (standalone and Sentinel, not Cluster) lookups and
+	// fill writes of concurrent requests share pipelines (go-redis's
+	// AutoPipeliner through internal/redisbatch): a
 	// command waits for no timer, only for the batch already on the wire,
 	// and each call still honours OperationTimeout.
 	NoAutoPipeline bool
@@ -109,9 +110,10 @@ type Redis struct {
 	c  redis.UniversalClient
 	cc *redis.ClusterClient // c, when it is a Cluster client
 	// ap batches the single-command lookups of concurrent callers (GET,
-	// the lookup-and-lease script) into shared pipelines: under load one
-	// write and one read carry many requests' commands. Nil on a Cluster
-	// and with RedisOptions.NoAutoPipeline.
+	// the lookup-and-lease script, the write-and-release script) into
+	// shared pipelines: under load one write and one read carry many
+	// requests' commands. Nil on a Cluster and with
+	// RedisOptions.NoAutoPipeline.
 	ap       *redisbatch.Batcher
 	prefix   string
 	entryKey []byte // RedisOptions.EntryKey
