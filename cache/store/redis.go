@@ -109,7 +109,7 @@ type RedisOptions struct {
 type Redis struct {
 	c  redis.UniversalClient
 	cc *redis.ClusterClient // c, when it is a Cluster client
-	// ap batches the single-command lookups of concurrent callers (GET,
+	// ap batches the single commands of concurrent callers (GET,
 	// the lookup-and-lease script, the write-and-release script) into
 	// shared pipelines: under load one write and one read carry many
 	// requests' commands. Nil on a Cluster and with
