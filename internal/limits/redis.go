@@ -191,7 +191,7 @@ func counter(v any) (int64, error) {
 // unchanged, at the cost of one round trip per decision instead of one per
 // bucket.
 func (b *redisBackend) batch(ctx context.Context, ops []op, queue func(redis.Pipeliner)) error {
-	bt := &pipeBatch{rdb: b.rdb, pipe: b.rdb.Pipeline(), want: len(ops), done: make(chan struct{})}
+	bt := &pipeBatch{UniversalClient: b.rdb, pipe: b.rdb.Pipeline(), want: len(ops), done: make(chan struct{})}
 	queue(bt.pipe)
 	return callAll(ctx, redis_rate.NewLimiter(bt), ops)
 }
@@ -214,9 +214,9 @@ func callAll(ctx context.Context, rl *redis_rate.Limiter, ops []op) error {
 // redis_rate falls back to after NOSCRIPT (once per script after a Redis
 // restart), goes straight to the client.
 type pipeBatch struct {
-	rdb  redis.UniversalClient
-	pipe redis.Pipeliner
-	want int
+	redis.UniversalClient // everything but EvalSha
+	pipe                  redis.Pipeliner
+	want                  int
 
 	mu   sync.Mutex
 	n    int
@@ -243,28 +243,4 @@ func (p *pipeBatch) EvalSha(ctx context.Context, sha1 string, keys []string, arg
 		c.SetErr(ctx.Err())
 		return c
 	}
-}
-
-func (p *pipeBatch) Eval(ctx context.Context, script string, keys []string, args ...any) *redis.Cmd {
-	return p.rdb.Eval(ctx, script, keys, args...)
-}
-
-func (p *pipeBatch) EvalRO(ctx context.Context, script string, keys []string, args ...any) *redis.Cmd {
-	return p.rdb.EvalRO(ctx, script, keys, args...)
-}
-
-func (p *pipeBatch) EvalShaRO(ctx context.Context, sha1 string, keys []string, args ...any) *redis.Cmd {
-	return p.rdb.EvalShaRO(ctx, sha1, keys, args...)
-}
-
-func (p *pipeBatch) ScriptExists(ctx context.Context, hashes ...string) *redis.BoolSliceCmd {
-	return p.rdb.ScriptExists(ctx, hashes...)
-}
-
-func (p *pipeBatch) ScriptLoad(ctx context.Context, script string) *redis.StringCmd {
-	return p.rdb.ScriptLoad(ctx, script)
-}
-
-func (p *pipeBatch) Del(ctx context.Context, keys ...string) *redis.IntCmd {
-	return p.rdb.Del(ctx, keys...)
 }
