@@ -170,10 +170,21 @@ type Request struct {
 	Stream bool
 	// Fill calls the provider. Required unless Policy.OnlyIfCached.
 	Fill Filler
-	// Sink, for a request nobody can share (a policy that neither reads
-	// nor writes the cache), receives each chunk on the caller's goroutine
-	// as the fill produces it, instead of the flight buffering it.
+	// Sink, for a streaming request, receives each chunk on the caller's
+	// goroutine as the fill produces it. The engine then makes the call on
+	// the caller's goroutine, inside Serve, whenever this request is the
+	// one that calls the provider (it starts the flight, or nobody can
+	// share its call): no goroutine and no hand-off per chunk, as a
+	// forwarding proxy relays. Others that join the flight meanwhile still
+	// follow it (Next); the call goes on for them if this caller leaves.
+	// Chunks given to Sink are not returned by Next again. A request that
+	// follows another's flight gets its chunks from Next; Sink is not
+	// called then.
 	Sink func(*normalize.Chunk)
+	// Here, when set, wraps the context of a fill that runs on the
+	// caller's goroutine (see Sink), for what only that goroutine may do
+	// (the gateway's flush before each provider read).
+	Here func(context.Context) context.Context
 	// ExpectHit says the request was answered from the cache recently
 	// (the gateway's request memo knows it), so its lookup is a plain read:
 	// on Redis a GET, cheaper for both sides than the script that also

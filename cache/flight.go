@@ -125,16 +125,12 @@ func newFlight() *flight {
 	return &flight{cancel: func() {}, wake: make(chan struct{}), waiters: 1}
 }
 
-// solo runs start as a private flight that nobody else can join (used when
-// coalescing is off), on parent's values without its cancellation.
-func solo(parent context.Context, start func(f *flight, ctx context.Context)) *flight {
+// solo returns a private flight that nobody else can join (used when
+// coalescing is off), to be run as a group's flight is (run or runHere),
+// on parent's values without its cancellation.
+func solo(parent context.Context) *flight {
 	ctx, cancel := context.WithCancel(context.WithoutCancel(parent))
-	f := &flight{cancel: cancel, wake: make(chan struct{}), waiters: 1}
-	go func() {
-		defer cancel()
-		start(f, ctx)
-	}()
-	return f
+	return &flight{ctx: ctx, cancel: cancel, wake: make(chan struct{}), waiters: 1}
 }
 
 // publish appends a chunk and wakes followers.

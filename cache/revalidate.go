@@ -41,7 +41,7 @@ func (e *Engine) revalidate(ctx context.Context, r *Request) {
 		defer f.leave()
 		fctx, cancel := context.WithTimeout(f.ctx, revalidateTimeout)
 		defer cancel()
-		e.fill(fctx, f, &bg, true, nil, store.Held{})
+		e.fill(fctx, f, &bg, true, f.publish, store.Held{})
 		if e.obs.Revalidated != nil {
 			st := f.state(0)
 			e.obs.Revalidated(r.Model, st.err)

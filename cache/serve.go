@@ -205,7 +205,20 @@ func (e *Engine) verify(entry store.Entry, r *Request) bool {
 func (e *Engine) bypass(ctx context.Context, a *Answer) {
 	f := newFlight()
 	a.f = f
-	e.fill(ctx, f, a.r, false, a.r.Sink, store.Held{})
+	publish := f.publish
+	if a.r.Sink != nil && a.r.Stream {
+		publish = a.r.Sink // nobody else follows: the flight need not keep them
+		ctx = a.r.here(ctx)
+	}
+	e.fill(ctx, f, a.r, false, publish, store.Held{})
+}
+
+// here is the context of a fill running on r's caller's goroutine.
+func (r *Request) here(ctx context.Context) context.Context {
+	if r.Here != nil {
+		return r.Here(ctx)
+	}
+	return ctx
 }
 
 // join follows the flight for a's key, starting it when there is none.
@@ -215,16 +228,33 @@ func (e *Engine) join(ctx context.Context, a *Answer) {
 	// it leads the flight, else nobody (it is released below).
 	held := a.held
 	a.held = store.Held{}
-	start := func(f *flight, fctx context.Context) { e.fill(fctx, f, r, r.Policy.Store, nil, held) }
+	start := func(f *flight, fctx context.Context) { e.fill(fctx, f, r, r.Policy.Store, f.publish, held) }
+	var f *flight
+	leader := true
 	if !e.o.Coalesce || r.Policy.Shadow {
 		// Shadow mode shares nothing: each request makes its own call,
 		// as it would without a cache.
-		a.f = solo(ctx, start)
-		return
+		f = solo(ctx)
+	} else {
+		f, leader = e.flights.enter(ctx, flightKey(r.Key))
 	}
-	f, leader := e.flights.enter(ctx, flightKey(r.Key))
 	a.f = f
 	switch {
+	case leader && r.Stream && r.Sink != nil:
+		// The caller takes chunks as they come: the call runs here and
+		// hands them over directly, while the flight keeps them for any
+		// request that joins.
+		here := func(f *flight, fctx context.Context) {
+			e.fill(r.here(fctx), f, r, r.Policy.Store, func(c *normalize.Chunk) {
+				f.publish(c)
+				a.pos++
+				a.seen = true
+				r.Sink(c)
+			}, held)
+		}
+		if !f.runHere(ctx, here) {
+			a.closed = true // the client left while the call ran
+		}
 	case leader && !r.Stream:
 		// Nobody needs chunks relayed while the call runs: make it here,
 		// saving a goroutine and a hand-off.
@@ -266,9 +296,9 @@ func (a *Answer) endWait() {
 // before announcing it, so a request sent after the answer was delivered
 // is a hit (read-your-writes). With keep set it stores the answer and first
 // coordinates with other replicas through the store's fill lease, unless
-// held already holds it (taken by the lookup). sink, when set, receives
-// chunks instead of f's followers.
-func (e *Engine) fill(ctx context.Context, f *flight, r *Request, keep bool, sink func(*normalize.Chunk), held store.Held) {
+// held already holds it (taken by the lookup). The fill's chunks go to
+// publish (f.publish, for f's followers, or the caller's Sink).
+func (e *Engine) fill(ctx context.Context, f *flight, r *Request, keep bool, publish func(*normalize.Chunk), held store.Held) {
 	defer func() { held.Release() }() // a no-op once put has released it
 	if keep && !held.Acquired {
 		entry, h, found := e.awaitFill(ctx, r)
@@ -277,10 +307,6 @@ func (e *Engine) fill(ctx context.Context, f *flight, r *Request, keep bool, sin
 			return
 		}
 		held = h
-	}
-	publish := f.publish
-	if sink != nil {
-		publish = sink
 	}
 	resp, err := r.Fill.Fill(ctx, publish)
 	if err == nil && !complete(resp) {

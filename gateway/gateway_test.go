@@ -566,30 +566,41 @@ type syncBuf struct {
 func (s *syncBuf) Write(p []byte) (int, error) { s.mu.Lock(); defer s.mu.Unlock(); return s.b.Write(p) }
 func (s *syncBuf) String() string              { s.mu.Lock(); defer s.mu.Unlock(); return s.b.String() }
 
-// A no-store stream (relayed on the request's goroutine) delivers each
-// chunk while the provider is still sending, not when it ends, and a client
-// that leaves cancels the provider call.
-func TestNoStoreStreamRelaysChunksAsTheyCome(t *testing.T) {
-	g := newTestGateway(t, testOpts{})
-	g.up.SetStreamDelay(30 * time.Second) // first event, then silence
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	req, _ := http.NewRequestWithContext(ctx, "POST", g.url+"/v1/chat/completions", strings.NewReader(chatBody("slow answer", true)))
-	req.Header.Set("Cache-Control", "no-store")
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatalf("no response while the provider is silent: %v", err)
+// A stream the request itself calls the provider for (a miss it leads, or
+// no-store), relayed on the request's goroutine, delivers each chunk while
+// the provider is still sending, not when it ends, and a client that
+// leaves cancels the provider call; nothing partial is stored.
+func TestStreamRelaysChunksAsTheyCome(t *testing.T) {
+	for _, tc := range []struct{ cacheControl, status string }{{"no-store", "BYPASS"}, {"", "MISS"}} {
+		t.Run(tc.status, func(t *testing.T) {
+			g := newTestGateway(t, testOpts{})
+			g.up.SetStreamDelay(30 * time.Second) // first event, then silence
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			req, _ := http.NewRequestWithContext(ctx, "POST", g.url+"/v1/chat/completions", strings.NewReader(chatBody("slow answer", true)))
+			if tc.cacheControl != "" {
+				req.Header.Set("Cache-Control", tc.cacheControl)
+			}
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatalf("no response while the provider is silent: %v", err)
+			}
+			if resp.Header.Get("X-Ditto-Cache") != tc.status {
+				t.Errorf("X-Ditto-Cache = %q, want %s", resp.Header.Get("X-Ditto-Cache"), tc.status)
+			}
+			line, err := bufio.NewReader(resp.Body).ReadString('\n')
+			if err != nil || !strings.HasPrefix(line, "data: {") {
+				t.Fatalf("first event while the provider is silent: %q, %v (held back until the end?)", line, err)
+			}
+			cancel()
+			resp.Body.Close()
+			// The gateway's provider call ends with the client, long before
+			// the provider's next event.
+			waitFor(t, func() bool { return g.up.Active() == 0 })
+			g.up.SetStreamDelay(0)
+			if code, status, _ := completion(t, g.url, "slow answer"); code != 200 || status == "HIT" {
+				t.Errorf("after the cut stream: %d %s, want a fresh call (nothing partial stored)", code, status)
+			}
+		})
 	}
-	if resp.Header.Get("X-Ditto-Cache") != "BYPASS" {
-		t.Errorf("X-Ditto-Cache = %q, want BYPASS", resp.Header.Get("X-Ditto-Cache"))
-	}
-	line, err := bufio.NewReader(resp.Body).ReadString('\n')
-	if err != nil || !strings.HasPrefix(line, "data: {") {
-		t.Fatalf("first event while the provider is silent: %q, %v (held back until the end?)", line, err)
-	}
-	cancel()
-	resp.Body.Close()
-	// The gateway's provider call ends with the client, long before the
-	// provider's next event.
-	waitFor(t, func() bool { return g.up.Active() == 0 })
 }

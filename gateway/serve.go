@@ -260,24 +260,16 @@ func (s *Server) serve(c echo.Context, x *exchange) error {
 		x.creq.Tags, x.creq.TagScope = tags, tagScope(x)
 	}
 	r := &x.creq
-	if x.req.Stream && !x.policy.Cacheable() {
-		return s.streamHere(c, x, r)
+	if x.req.Stream {
+		return s.stream(c, x, r)
 	}
 	a, err := s.engine.Serve(ctx, r)
-	if errors.Is(err, cache.ErrNotCached) {
-		s.outcome(c, x, "MISS", nil)
-		return apiError(http.StatusGatewayTimeout, "invalid_request_error", "cache_miss", "",
-			"No cached answer for this request, and Cache-Control: only-if-cached forbids calling the provider.")
-	}
 	if err != nil {
-		return err
+		return s.notServed(c, x, err)
 	}
 	defer a.Close()
 	if a.Status == cache.Hit {
 		return s.writeHit(c, x, a)
-	}
-	if x.req.Stream {
-		return s.relay(c, x, a)
 	}
 	if err := a.Wait(ctx); err != nil {
 		return err // the client left
@@ -568,100 +560,91 @@ func (s *Server) setCacheHeaders(c echo.Context, x *exchange, a *cache.Answer) {
 	h["Cache-Status"] = []string{cs}
 }
 
-// relay streams a flight to its client. Headers wait for the first chunk,
-// so a provider that fails before answering is reported with its own
-// status; a failure after the first chunk ends the stream with the
-// dialect's error event.
-func (s *Server) relay(c echo.Context, x *exchange, a *cache.Answer) error {
+// notServed answers a request the engine refused (cache.ErrNotCached:
+// only-if-cached and nothing usable stored).
+func (s *Server) notServed(c echo.Context, x *exchange, err error) error {
+	if errors.Is(err, cache.ErrNotCached) {
+		s.outcome(c, x, "MISS", nil)
+		return apiError(http.StatusGatewayTimeout, "invalid_request_error", "cache_miss", "",
+			"No cached answer for this request, and Cache-Control: only-if-cached forbids calling the provider.")
+	}
+	return err
+}
+
+// stream serves a streaming request. Headers wait for the first chunk, so
+// a provider that fails before answering is reported with its own status;
+// a failure after the first chunk ends the stream with the dialect's error
+// event.
+//
+// When this request is the one calling the provider (it starts the flight,
+// or nobody may share its call), the engine runs the call here, on the
+// request's goroutine (cache.Request.Sink): chunks are rendered as the
+// adapter parses them and flushed just before it reads from the provider
+// again (providers.WithReadHook), as a forwarding proxy flushes after each
+// read, with no goroutine or hand-off per chunk. A request that joins
+// another's flight relays the chunks the flight hands it (Next).
+func (s *Server) stream(c echo.Context, x *exchange, r *cache.Request) error {
 	ctx := c.Request().Context()
 	var sse *sseWriter
 	var sr streamRenderer
 	defer func() { sse.release() }()
+	write := func(ch *normalize.Chunk) {
+		if sse == nil {
+			s.setCacheHeaders(c, x, r.Answer())
+			sse, sr = newSSEWriter(c.Response()), x.d.stream(x)
+		}
+		sse.buf = sr.Chunk(sse.buf, ch) // a gone client fails the write; the call goes on for any follower
+	}
+	r.Sink = write
+	r.Here = func(ctx context.Context) context.Context {
+		return providers.WithReadHook(ctx, func() {
+			if sse != nil && len(sse.buf) > 0 {
+				_ = sse.flush()
+			}
+		})
+	}
+	a, err := s.engine.Serve(ctx, r)
+	if err != nil {
+		return s.notServed(c, x, err)
+	}
+	defer a.Close()
+	if a.Status == cache.Hit {
+		return s.writeHit(c, x, a)
+	}
 	for {
-		chunks, done, err := a.Next(ctx)
+		chunks, done, err := a.Next(ctx) // a call made here is done already
 		if err != nil {
 			return nil // client gone
 		}
 		if len(chunks) > 0 {
-			if sse == nil {
-				s.setCacheHeaders(c, x, a)
-				sse, sr = newSSEWriter(c.Response()), x.d.stream(x)
-			}
 			for _, ch := range chunks {
-				sse.buf = sr.Chunk(sse.buf, ch)
+				write(ch)
 			}
 			if sse.flush() != nil {
 				return nil
 			}
 		}
-		if !done {
-			continue
+		if done {
+			break
 		}
-		switch {
-		case sse == nil && a.Err() != nil:
-			s.outcome(c, x, "ERROR", nil)
-			return a.Err()
-		case sse == nil:
-			// Nothing streamed: a non-streaming fill, another replica's
-			// answer, or a stale entry standing in for a failure.
-			return s.writeAnswer(c, x, a)
-		case a.Err() != nil:
-			s.outcome(c, x, "ERROR", nil)
-			sse.buf = sr.Fail(sse.buf, toAPIError(a.Err()))
-		default:
-			resp, _ := a.Response() // the flight's own answer: never a decode
-			s.outcome(c, x, a.Status.String(), resp)
-			x.d.answered(ctx, x, resp)
-			sse.buf = sr.End(sse.buf, resp)
-		}
-		_ = sse.end()
-		return nil
 	}
-}
-
-// streamHere serves a stream nobody else can share (no-store) on the
-// request's own goroutine and context, with no flight goroutine and no
-// hand-off: chunks are rendered as the adapter parses them and flushed just
-// before it reads from the provider again (providers.WithReadHook), as a
-// forwarding proxy flushes after each read.
-func (s *Server) streamHere(c echo.Context, x *exchange, r *cache.Request) error {
-	var sse *sseWriter
-	var sr streamRenderer
-	defer func() { sse.release() }()
-	r.Sink = func(ch *normalize.Chunk) {
-		if sse == nil {
-			x.limitHeaders(c.Response().Header())
-			c.Response().Header()["X-Ditto-Cache"] = []string{"BYPASS"}
-			c.Response().Header()["Cache-Status"] = []string{"ditto; fwd=request"}
-			sse, sr = newSSEWriter(c.Response()), x.d.stream(x)
-		}
-		sse.buf = sr.Chunk(sse.buf, ch) // a gone client cancels the request context, and with it the call
-	}
-	ctx := providers.WithReadHook(c.Request().Context(), func() {
-		if sse != nil && len(sse.buf) > 0 {
-			_ = sse.flush()
-		}
-	})
-	a, err := s.engine.Serve(ctx, r)
-	if err != nil {
-		return err
-	}
-	defer a.Close()
-	_, _, _ = a.Next(ctx) // done: the fill ran here
 	switch {
 	case sse == nil && a.Err() != nil:
 		s.outcome(c, x, "ERROR", nil)
 		return a.Err()
-	case sse == nil: // answered without streaming (a provider that cannot stream)
+	case sse == nil:
+		// Nothing streamed: a non-streaming fill (a provider that cannot
+		// stream), another replica's answer, or a stale entry standing in
+		// for a failure.
 		return s.writeAnswer(c, x, a)
-	case a.Err() != nil && c.Request().Context().Err() != nil:
+	case a.Err() != nil && ctx.Err() != nil:
 		// The client left: nothing to report.
 	case a.Err() != nil:
 		s.outcome(c, x, "ERROR", nil)
 		sse.buf = sr.Fail(sse.buf, toAPIError(a.Err()))
 	default:
-		resp, _ := a.Response()
-		s.outcome(c, x, "BYPASS", resp)
+		resp, _ := a.Response() // the flight's own answer: never a decode
+		s.outcome(c, x, a.Status.String(), resp)
 		x.d.answered(ctx, x, resp)
 		sse.buf = sr.End(sse.buf, resp)
 	}
