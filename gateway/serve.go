@@ -260,16 +260,26 @@ func (s *Server) serve(c echo.Context, x *exchange) error {
 		x.creq.Tags, x.creq.TagScope = tags, tagScope(x)
 	}
 	r := &x.creq
+	var out *streamOut
 	if x.req.Stream {
-		return s.stream(c, x, r)
+		out = s.streamTo(c, x, r)
+		defer out.release()
 	}
 	a, err := s.engine.Serve(ctx, r)
+	if errors.Is(err, cache.ErrNotCached) {
+		s.outcome(c, x, "MISS", nil)
+		return apiError(http.StatusGatewayTimeout, "invalid_request_error", "cache_miss", "",
+			"No cached answer for this request, and Cache-Control: only-if-cached forbids calling the provider.")
+	}
 	if err != nil {
-		return s.notServed(c, x, err)
+		return err
 	}
 	defer a.Close()
 	if a.Status == cache.Hit {
 		return s.writeHit(c, x, a)
+	}
+	if out != nil {
+		return out.relay(a)
 	}
 	if err := a.Wait(ctx); err != nil {
 		return err // the client left
@@ -560,67 +570,69 @@ func (s *Server) setCacheHeaders(c echo.Context, x *exchange, a *cache.Answer) {
 	h["Cache-Status"] = []string{cs}
 }
 
-// notServed answers a request the engine refused (cache.ErrNotCached:
-// only-if-cached and nothing usable stored).
-func (s *Server) notServed(c echo.Context, x *exchange, err error) error {
-	if errors.Is(err, cache.ErrNotCached) {
-		s.outcome(c, x, "MISS", nil)
-		return apiError(http.StatusGatewayTimeout, "invalid_request_error", "cache_miss", "",
-			"No cached answer for this request, and Cache-Control: only-if-cached forbids calling the provider.")
-	}
-	return err
+// streamOut relays a stream to its client. Headers wait for the first
+// chunk, so a provider that fails before answering is reported with its
+// own status; a failure after the first chunk ends the stream with the
+// dialect's error event.
+//
+// When the request is the one calling the provider (it starts the flight,
+// or nobody may share its call), the engine makes the call on the
+// request's goroutine, inside Serve (cache.Request.Sink): chunks are
+// rendered as the adapter parses them and flushed just before it reads
+// from the provider again (providers.WithReadHook), as a forwarding proxy
+// flushes after each read, with no goroutine or hand-off per chunk. A
+// request that joins another's flight relays the chunks the flight hands
+// it (relay, Answer.Next).
+type streamOut struct {
+	s   *Server
+	c   echo.Context
+	x   *exchange
+	r   *cache.Request
+	sse *sseWriter // nil until the first chunk
+	sr  streamRenderer
 }
 
-// stream serves a streaming request. Headers wait for the first chunk, so
-// a provider that fails before answering is reported with its own status;
-// a failure after the first chunk ends the stream with the dialect's error
-// event.
-//
-// When this request is the one calling the provider (it starts the flight,
-// or nobody may share its call), the engine runs the call here, on the
-// request's goroutine (cache.Request.Sink): chunks are rendered as the
-// adapter parses them and flushed just before it reads from the provider
-// again (providers.WithReadHook), as a forwarding proxy flushes after each
-// read, with no goroutine or hand-off per chunk. A request that joins
-// another's flight relays the chunks the flight hands it (Next).
-func (s *Server) stream(c echo.Context, x *exchange, r *cache.Request) error {
+// streamTo sets r up to stream into c: its Sink and the Here that flushes
+// before each provider read.
+func (s *Server) streamTo(c echo.Context, x *exchange, r *cache.Request) *streamOut {
+	o := &streamOut{s: s, c: c, x: x, r: r}
+	r.Sink = o.write
+	r.Here = func(ctx context.Context) context.Context { return providers.WithReadHook(ctx, o.flushBuffered) }
+	return o
+}
+
+// write renders one chunk, sending the headers first.
+func (o *streamOut) write(ch *normalize.Chunk) {
+	if o.sse == nil {
+		o.s.setCacheHeaders(o.c, o.x, o.r.Answer())
+		o.sse, o.sr = newSSEWriter(o.c.Response()), o.x.d.stream(o.x)
+	}
+	o.sse.buf = o.sr.Chunk(o.sse.buf, ch) // a gone client fails the write; the call goes on for any follower
+}
+
+func (o *streamOut) flushBuffered() {
+	if o.sse != nil && o.sse.buffered() {
+		_ = o.sse.flush()
+	}
+}
+
+func (o *streamOut) release() { o.sse.release() }
+
+// relay follows a to its end (a call made on this goroutine is over
+// already) and ends the stream.
+func (o *streamOut) relay(a *cache.Answer) error {
+	s, c, x := o.s, o.c, o.x
 	ctx := c.Request().Context()
-	var sse *sseWriter
-	var sr streamRenderer
-	defer func() { sse.release() }()
-	write := func(ch *normalize.Chunk) {
-		if sse == nil {
-			s.setCacheHeaders(c, x, r.Answer())
-			sse, sr = newSSEWriter(c.Response()), x.d.stream(x)
-		}
-		sse.buf = sr.Chunk(sse.buf, ch) // a gone client fails the write; the call goes on for any follower
-	}
-	r.Sink = write
-	r.Here = func(ctx context.Context) context.Context {
-		return providers.WithReadHook(ctx, func() {
-			if sse != nil && len(sse.buf) > 0 {
-				_ = sse.flush()
-			}
-		})
-	}
-	a, err := s.engine.Serve(ctx, r)
-	if err != nil {
-		return s.notServed(c, x, err)
-	}
-	defer a.Close()
-	if a.Status == cache.Hit {
-		return s.writeHit(c, x, a)
-	}
 	for {
-		chunks, done, err := a.Next(ctx) // a call made here is done already
+		chunks, done, err := a.Next(ctx)
 		if err != nil {
 			return nil // client gone
 		}
 		if len(chunks) > 0 {
 			for _, ch := range chunks {
-				write(ch)
+				o.write(ch)
 			}
-			if sse.flush() != nil {
+			if o.sse.flush() != nil {
 				return nil
 			}
 		}
@@ -628,6 +640,7 @@ func (s *Server) stream(c echo.Context, x *exchange, r *cache.Request) error {
 			break
 		}
 	}
+	sse := o.sse
 	switch {
 	case sse == nil && a.Err() != nil:
 		s.outcome(c, x, "ERROR", nil)
@@ -641,12 +654,12 @@ func (s *Server) stream(c echo.Context, x *exchange, r *cache.Request) error {
 		// The client left: nothing to report.
 	case a.Err() != nil:
 		s.outcome(c, x, "ERROR", nil)
-		sse.buf = sr.Fail(sse.buf, toAPIError(a.Err()))
+		sse.buf = o.sr.Fail(sse.buf, toAPIError(a.Err()))
 	default:
 		resp, _ := a.Response() // the flight's own answer: never a decode
 		s.outcome(c, x, a.Status.String(), resp)
 		x.d.answered(ctx, x, resp)
-		sse.buf = sr.End(sse.buf, resp)
+		sse.buf = o.sr.End(sse.buf, resp)
 	}
 	_ = sse.end()
 	return nil
