@@ -17,3 +17,6 @@ func (t *Tiered) Live() bool { return t.live.Load() }
 
 // L1Weight is the total weight of the tiered store's in-process entries.
 func (t *Tiered) L1Weight() uint64 { return t.l1.WeightedSize() }
+
+// Heartbeats is how many of r's held leases have a heartbeat running.
+func Heartbeats(r *Redis) int { return int(r.beating.Load()) }

@@ -313,58 +313,100 @@ func (r *Redis) SetRelease(ctx context.Context, k cachekey.Key, e Entry, ttl tim
 }
 
 // startHeartbeat renews the lease key every LeaseTTL/3 until the returned
-// stop is called, until, the lease is lost or the store closes. stop waits
-// for the goroutine to end (at most one renewal, bounded by the operation
-// timeout). After Close it starts nothing: the lease then simply expires.
+// stop is called, until, the lease is lost or the store closes. It is a
+// timer, not a goroutine: a fill shorter than LeaseTTL/3 (most of them)
+// costs one timer set and stopped, and a renewal runs on the timer's
+// goroutine only when it is due. stop does not wait for a renewal under
+// way: one that runs after the release finds another token (or none) and
+// changes nothing, as renewScript checks the token. After Close it starts
+// nothing, and Close waits for a renewal under way: the lease then simply
+// expires.
 func (r *Redis) startHeartbeat(key, token string, until time.Time) (stop func()) {
-	quit := make(chan struct{})
-	finished := make(chan struct{})
+	r.hbMu.Lock()
+	closed := r.closed
+	r.hbMu.Unlock()
+	if closed {
+		return func() {}
+	}
+	h := &heartbeat{r: r, key: key, token: token, until: until, renewed: time.Now()}
+	r.beating.Add(1)
+	h.mu.Lock()
+	h.t = time.AfterFunc(r.leaseTTL/3, h.beat)
+	h.mu.Unlock()
+	return h.stop
+}
+
+// heartbeat is one held lease's renewal timer.
+type heartbeat struct {
+	r          *Redis
+	key, token string
+	until      time.Time
+
+	mu      sync.Mutex
+	t       *time.Timer
+	renewed time.Time // the last renewal that Redis acknowledged
+	stopped bool
+}
+
+// stop ends the renewals; safe to call more than once.
+func (h *heartbeat) stop() {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.stopped {
+		return
+	}
+	h.stopped = true
+	h.t.Stop()
+	h.r.beating.Add(-1)
+}
+
+// beat renews the lease once and sets the timer for the next renewal,
+// unless the lease was released, held for its whole ttl, lost, or the
+// store closed.
+func (h *heartbeat) beat() {
+	r := h.r
 	r.hbMu.Lock()
 	if r.closed {
 		r.hbMu.Unlock()
-		return func() {}
+		h.stop()
+		return
 	}
 	r.wg.Add(1)
 	r.hbMu.Unlock()
-	go func() {
-		defer r.wg.Done()
-		defer close(finished)
-		r.heartbeat(key, token, until, quit)
-	}()
-	var once sync.Once
-	return func() {
-		once.Do(func() { close(quit) })
-		<-finished
+	defer r.wg.Done()
+	if !h.renew() {
+		h.stop()
+		return
 	}
+	h.mu.Lock()
+	if !h.stopped {
+		h.t.Reset(r.leaseTTL / 3)
+	}
+	h.mu.Unlock()
 }
 
-func (r *Redis) heartbeat(key, token string, until time.Time, quit <-chan struct{}) {
-	every := r.leaseTTL / 3
-	ms := r.leaseTTL.Milliseconds()
-	t := time.NewTicker(every)
-	defer t.Stop()
-	renewed := time.Now()
-	for {
-		select {
-		case <-quit:
-			return
-		case <-r.done:
-			return
-		case now := <-t.C:
-			if now.After(until) {
-				return // held for the whole ttl: let it expire
-			}
-			ctx, cancel := context.WithTimeout(context.Background(), min(r.opTime, every))
-			n, err := renewScript.Run(ctx, r.c, []string{key}, token, ms).Int64()
-			cancel()
-			switch {
-			case err == nil && n == 0:
-				return // lost: expired or taken over
-			case err == nil:
-				renewed = now
-			case now.Sub(renewed) > r.leaseTTL:
-				return // unreachable for longer than the key lives: it is gone
-			}
-		}
+// renew sends one renewal; false ends the heartbeat.
+func (h *heartbeat) renew() bool {
+	r := h.r
+	h.mu.Lock()
+	stopped, renewed := h.stopped, h.renewed
+	h.mu.Unlock()
+	now := time.Now()
+	if stopped || now.After(h.until) {
+		return false // released, or held for the whole ttl: let it expire
 	}
+	ctx, cancel := context.WithTimeout(context.Background(), min(r.opTime, r.leaseTTL/3))
+	n, err := renewScript.Run(ctx, r.c, []string{h.key}, h.token, r.leaseTTL.Milliseconds()).Int64()
+	cancel()
+	switch {
+	case err == nil && n == 0:
+		return false // lost: expired or taken over
+	case err == nil:
+		h.mu.Lock()
+		h.renewed = now
+		h.mu.Unlock()
+	case now.Sub(renewed) > r.leaseTTL:
+		return false // unreachable for longer than the key lives: it is gone
+	}
+	return true
 }

@@ -1,8 +1,6 @@
 package store_test
 
 import (
-	"bytes"
-	"runtime"
 	"testing"
 	"time"
 
@@ -93,11 +91,11 @@ func TestRedisLeaseHeartbeat(t *testing.T) {
 			t.Fatalf("b.Lease while a is alive = %v, %v; want not acquired", ok, err)
 		}
 	}
-	if got := heartbeats(); got != 1 {
+	if got := store.Heartbeats(a); got != 1 {
 		t.Errorf("%d heartbeats running, want 1", got)
 	}
 	release()
-	if got := heartbeats(); got != 0 {
+	if got := store.Heartbeats(a); got != 0 {
 		t.Errorf("%d heartbeats running after release, want 0", got)
 	}
 	relB, ok, err := b.Lease(ctx, k, time.Minute)
@@ -131,35 +129,42 @@ func TestRedisLeaseBoundedByTTL(t *testing.T) {
 	relB()
 }
 
-// TestRedisLeaseCloseStopsHeartbeats: Close ends every heartbeat (goleak
-// checks the rest at the end of the package).
+// TestRedisLeaseCloseStopsHeartbeats: held leases are renewed past their
+// TTL until the store closes; after Close every heartbeat ends and the
+// leases expire.
 func TestRedisLeaseCloseStopsHeartbeats(t *testing.T) {
 	srv := redistest.Start(t)
-	r, err := store.NewRedis(t.Context(), store.RedisOptions{URL: srv.URL()})
+	const ttl = 150 * time.Millisecond
+	r, err := store.NewRedis(t.Context(), store.RedisOptions{URL: srv.URL(), LeaseTTL: ttl})
 	if err != nil {
 		t.Fatal(err)
 	}
-	for i := range 5 {
-		if _, ok, err := r.Lease(t.Context(), cachekey.New("ns", "r", []byte{byte(i)}), time.Minute); err != nil || !ok {
+	defer r.Close()
+	keys := make([]string, 5)
+	for i := range keys {
+		k := cachekey.New("ns", "r", []byte{byte(i)})
+		keys[i] = k.String() + ":lease"
+		if _, ok, err := r.Lease(t.Context(), k, time.Minute); err != nil || !ok {
 			t.Fatalf("Lease %d = %v, %v", i, ok, err)
 		}
 	}
-	// A heartbeat goroutine may not have been scheduled yet: wait for it.
-	for deadline := time.Now().Add(10 * time.Second); heartbeats() != 5 && time.Now().Before(deadline); {
-		time.Sleep(time.Millisecond)
-	}
-	if got := heartbeats(); got != 5 {
+	if got := store.Heartbeats(r); got != 5 {
 		t.Errorf("%d heartbeats running, want 5", got)
 	}
+	time.Sleep(3 * ttl)
+	if n := srv.Client().Exists(t.Context(), keys...).Val(); n != 5 {
+		t.Fatalf("%d of 5 held leases exist after three lease TTLs, want all: the heartbeat renews them", n)
+	}
 	r.Close()
-	if got := heartbeats(); got != 0 {
+	// A heartbeat ends at its next beat, a third of the TTL away.
+	for deadline := time.Now().Add(10 * time.Second); store.Heartbeats(r) != 0 && time.Now().Before(deadline); {
+		time.Sleep(time.Millisecond)
+	}
+	if got := store.Heartbeats(r); got != 0 {
 		t.Errorf("%d heartbeats running after Close, want 0", got)
 	}
-}
-
-// heartbeats counts the lease heartbeat goroutines running now.
-func heartbeats() int {
-	buf := make([]byte, 1<<20)
-	n := runtime.Stack(buf, true)
-	return bytes.Count(buf[:n], []byte("store.(*Redis).heartbeat("))
+	time.Sleep(2 * ttl)
+	if n := srv.Client().Exists(t.Context(), keys...).Val(); n != 0 {
+		t.Errorf("%d of 5 leases still exist two lease TTLs after Close, want 0: nothing renews them", n)
+	}
 }

@@ -129,9 +129,11 @@ type Redis struct {
 	lastFailure atomic.Int64  // Unix nanoseconds of the last transport failure
 	kick        chan struct{} // wakes follow; capacity 1
 
-	// Background goroutines (follow, lease heartbeats) stop when done is
+	// Background goroutines (follow, lease renewals) stop when done is
 	// closed; wg counts them. hbMu orders starting one against Close.
+	// beating counts the held leases whose heartbeat runs.
 	done      chan struct{}
+	beating   atomic.Int64
 	hbMu      sync.Mutex
 	closed    bool
 	closeOnce sync.Once
