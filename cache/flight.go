@@ -33,7 +33,7 @@ type flight struct {
 	entry   store.Entry         // the answer as stored (Body and Meta)
 	stored  bool                // the answer was written to the store
 	err     error               // terminal error
-	wake    chan struct{}       // closed and replaced whenever state changes
+	wake    chan struct{}       // made when a follower waits; closed (and dropped) whenever state changes
 	waiters int
 }
 
@@ -82,7 +82,7 @@ func (g *flightGroup) enter(parent context.Context, key string) (f *flight, lead
 		}
 	}
 	ctx, cancel := context.WithCancel(context.WithoutCancel(parent))
-	f = &flight{key: key, group: g, ctx: ctx, cancel: cancel, wake: make(chan struct{}), waiters: 1}
+	f = &flight{key: key, group: g, ctx: ctx, cancel: cancel, waiters: 1}
 	g.flights[key] = f
 	g.mu.Unlock()
 	return f, true
@@ -122,7 +122,7 @@ func (g *flightGroup) forget(f *flight) {
 
 // newFlight returns a private flight with one follower, run by the caller.
 func newFlight() *flight {
-	return &flight{cancel: func() {}, wake: make(chan struct{}), waiters: 1}
+	return &flight{cancel: func() {}, waiters: 1}
 }
 
 // solo returns a private flight that nobody else can join (used when
@@ -130,7 +130,7 @@ func newFlight() *flight {
 // on parent's values without its cancellation.
 func solo(parent context.Context) *flight {
 	ctx, cancel := context.WithCancel(context.WithoutCancel(parent))
-	return &flight{ctx: ctx, cancel: cancel, wake: make(chan struct{}), waiters: 1}
+	return &flight{ctx: ctx, cancel: cancel, waiters: 1}
 }
 
 // publish appends a chunk and wakes followers.
@@ -161,8 +161,10 @@ func (f *flight) finishRemote(e store.Entry) {
 }
 
 func (f *flight) signalLocked() {
-	close(f.wake)
-	f.wake = make(chan struct{})
+	if f.wake != nil {
+		close(f.wake)
+		f.wake = nil // the next follower to wait makes another
+	}
 }
 
 // leave drops one follower; the last one out cancels an unfinished call.
@@ -192,6 +194,11 @@ type flightState struct {
 func (f *flight) state(from int) flightState {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	if f.wake == nil && !f.done {
+		// Made only when a follower may wait on it: a flight nobody
+		// follows publishes its chunks without a channel per chunk.
+		f.wake = make(chan struct{})
+	}
 	s := flightState{done: f.done, resp: f.resp, entry: f.entry, stored: f.stored, remote: f.remote, err: f.err, wake: f.wake}
 	if from < len(f.chunks) {
 		s.chunks = f.chunks[from:len(f.chunks):len(f.chunks)]
