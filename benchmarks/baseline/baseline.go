@@ -3,7 +3,9 @@
 // do, written plainly, so a ratio shows what Ditto's features cost.
 //
 //   - Memory (a): answers from a map keyed by xxhash of the body; the hit floor.
-//   - Redis (b): the same with one Redis GET; the Redis hit floor.
+//     A miss is forwarded; an event stream is relayed as it comes and kept.
+//   - Redis (b): the same with one Redis GET and, on a miss, one SET; the
+//     Redis floor.
 //   - Forwarder (c): passes requests through a tuned http.Transport; the miss floor.
 //   - NewReverseProxy: a bare httputil.ReverseProxy with the default
 //     transport (2 idle connections per host), for comparison only.
@@ -142,18 +144,46 @@ func (f *Forwarder) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 type writerOnly struct{ io.Writer }
 
-// fetch forwards a buffered body and reads the whole answer.
-func (f *Forwarder) fetch(r *http.Request, body []byte) (status int, e entry, err error) {
+// fetch forwards a buffered body and reads the whole answer. An event
+// stream that answers 200 is relayed to w as it comes (each read written
+// and flushed, as the forwarder does, marked MISS) while it is kept:
+// relayed is then true and the answer has been written.
+func (f *Forwarder) fetch(w http.ResponseWriter, r *http.Request, body []byte) (status int, e entry, relayed bool, err error) {
 	resp, err := f.do(r.Context(), r, bytes.NewReader(body), int64(len(body)))
 	if err != nil {
-		return 0, entry{}, err
+		return 0, entry{}, false, err
 	}
 	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	if err != nil {
-		return 0, entry{}, err
+	if resp.StatusCode != http.StatusOK || !isStream(resp.Header) {
+		b, err := io.ReadAll(resp.Body)
+		if err != nil {
+			return 0, entry{}, false, err
+		}
+		return resp.StatusCode, entry{stream: isStream(resp.Header), body: b}, false, nil
 	}
-	return resp.StatusCode, entry{stream: isStream(resp.Header), body: b}, nil
+	w.Header().Set("Content-Type", "text/event-stream")
+	w.Header().Set("X-Ditto-Cache", "MISS")
+	w.WriteHeader(http.StatusOK)
+	rc := http.NewResponseController(w)
+	bp := copyBufs.Get().(*[]byte)
+	defer copyBufs.Put(bp)
+	var kept []byte
+	for {
+		n, rerr := resp.Body.Read(*bp)
+		if n > 0 {
+			kept = append(kept, (*bp)[:n]...)
+			if _, werr := w.Write((*bp)[:n]); werr != nil {
+				return 0, entry{}, true, werr
+			}
+			rc.Flush()
+		}
+		if rerr == io.EOF {
+			return http.StatusOK, entry{stream: true, body: kept}, true, nil
+		}
+		if rerr != nil {
+			return 0, entry{}, true, rerr
+		}
+	}
 }
 
 func isStream(h http.Header) bool {
@@ -227,10 +257,12 @@ func (c *cached) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		e.write(w, "HIT")
 		return
 	}
-	status, e, err := c.fwd.fetch(r, buf.Bytes())
+	status, e, relayed, err := c.fwd.fetch(w, r, buf.Bytes())
 	if err != nil {
-		badGateway(w, err)
-		return
+		if !relayed {
+			badGateway(w, err)
+		}
+		return // a stream cut short is not kept
 	}
 	if status != http.StatusOK {
 		w.Header().Set("Content-Type", "application/json")
@@ -239,7 +271,9 @@ func (c *cached) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	c.set(r.Context(), k, e)
-	e.write(w, "MISS")
+	if !relayed {
+		e.write(w, "MISS")
+	}
 }
 
 // NewMemory returns baseline (a): a map from xxhash of the request body to

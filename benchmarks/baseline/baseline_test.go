@@ -1,20 +1,15 @@
 package baseline
 
 import (
-	"context"
-	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/http/httptest"
-	"os/exec"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/redis/go-redis/v9"
-
 	"github.com/dittocache/ditto/benchmarks/upstream"
+	"github.com/dittocache/ditto/internal/redistest"
 )
 
 const body = `{"model":"gpt-4o-mini","messages":[{"role":"user","content":"hi"}]}`
@@ -60,33 +55,65 @@ func TestMemory(t *testing.T) {
 }
 
 func TestRedis(t *testing.T) {
-	if _, err := exec.LookPath("redis-server"); err != nil {
-		t.Skip("redis-server not installed")
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	port := ln.Addr().(*net.TCPAddr).Port
-	ln.Close()
-	cmd := exec.Command("redis-server", "--port", fmt.Sprint(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no")
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
-	rdb := redis.NewClient(&redis.Options{Addr: fmt.Sprintf("127.0.0.1:%d", port), DisableIdentity: true})
-	defer rdb.Close()
-	deadline := time.Now().Add(5 * time.Second)
-	for rdb.Ping(context.Background()).Err() != nil {
-		if time.Now().After(deadline) {
-			t.Fatal("redis-server did not answer PING")
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	srv := redistest.Start(t)
 	up := upstream.New(upstream.Config{})
 	us := httptest.NewServer(up)
 	defer us.Close()
-	checkCache(t, NewRedis(NewForwarder(us.URL, 0), rdb, "bench:"), up)
+	checkCache(t, NewRedis(NewForwarder(us.URL, 0), srv.Client(), "bench:"), up)
+}
+
+// TestCachedMissStreamsAsItComes: a streamed miss reaches the client
+// event by event, not once the upstream has finished: the upstream here
+// sends its last event only after the client has read the first.
+func TestCachedMissStreamsAsItComes(t *testing.T) {
+	const first, last = "data: {\"n\":1}\n\n", "data: [DONE]\n\n"
+	for name, floor := range map[string]func(origin string) http.Handler{
+		"memory":    func(o string) http.Handler { return NewMemory(NewForwarder(o, 0)) },
+		"forwarder": func(o string) http.Handler { return NewForwarder(o, 0) },
+	} {
+		t.Run(name, func(t *testing.T) {
+			read := make(chan struct{}, 1) // the client has the first event
+			us := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				w.Header().Set("Content-Type", "text/event-stream")
+				io.WriteString(w, first)
+				w.(http.Flusher).Flush()
+				select {
+				case <-read:
+				case <-r.Context().Done():
+					return
+				case <-time.After(10 * time.Second):
+				}
+				io.WriteString(w, last)
+			}))
+			defer us.Close()
+			srv := httptest.NewServer(floor(us.URL))
+			defer srv.Close()
+			got := make([]byte, len(first))
+			var resp *http.Response
+			done := make(chan error, 1)
+			go func() {
+				var err error
+				resp, err = http.Post(srv.URL+"/v1/chat/completions", "application/json", strings.NewReader(streamBody))
+				if err == nil {
+					_, err = io.ReadFull(resp.Body, got)
+				}
+				done <- err
+			}()
+			select {
+			case err := <-done:
+				if err != nil || string(got) != first {
+					t.Fatalf("first event %q, %v; want %q", got, err, first)
+				}
+			case <-time.After(5 * time.Second):
+				t.Fatal("the first event did not arrive while the upstream was still streaming: the floor buffers streams")
+			}
+			defer resp.Body.Close()
+			read <- struct{}{}
+			if rest, _ := io.ReadAll(resp.Body); string(rest) != last {
+				t.Errorf("rest of the stream %q, want %q", rest, last)
+			}
+		})
+	}
 }
 
 func TestForwardersPassThrough(t *testing.T) {
