@@ -134,7 +134,7 @@ func TestRedisLeaseBoundedByTTL(t *testing.T) {
 // leases expire.
 func TestRedisLeaseCloseStopsHeartbeats(t *testing.T) {
 	srv := redistest.Start(t)
-	const ttl = 150 * time.Millisecond
+	const ttl = 300 * time.Millisecond // renewed every 100 ms
 	r, err := store.NewRedis(t.Context(), store.RedisOptions{URL: srv.URL(), LeaseTTL: ttl})
 	if err != nil {
 		t.Fatal(err)
