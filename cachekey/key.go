@@ -74,10 +74,8 @@ func (k Key) String() string {
 	var b strings.Builder
 	b.Grow(len(prefix) + len(k.Namespace) + len(k.Route) + 18)
 	b.WriteString(prefix)
-	escape(&b, k.Namespace)
-	b.WriteByte(':')
-	escape(&b, k.Route)
-	b.WriteByte(':')
+	var sb [96]byte
+	b.Write(k.AppendScope(sb[:0]))
 	var hex [16]byte
 	const digits = "0123456789abcdef"
 	for i := 15; i >= 0; i-- {
@@ -90,28 +88,34 @@ func (k Key) String() string {
 // Prefix returns the store-key prefix shared by every entry of a namespace,
 // or of a namespace and route when route is non-empty. Purges use it.
 func Prefix(namespace, route string) string {
-	var b strings.Builder
-	b.WriteString(prefix)
-	escape(&b, namespace)
-	b.WriteByte(':')
+	b := append(make([]byte, 0, len(prefix)+len(namespace)+len(route)+2), prefix...)
+	b = append(appendEscaped(b, namespace), ':')
 	if route != "" {
-		escape(&b, route)
-		b.WriteByte(':')
+		b = append(appendEscaped(b, route), ':')
 	}
-	return b.String()
+	return string(b)
 }
 
-func escape(b *strings.Builder, s string) {
+// AppendScope appends the part of k's String() between the version prefix
+// and the hash: the escaped namespace and route, each followed by ':'.
+func (k Key) AppendScope(dst []byte) []byte {
+	dst = appendEscaped(dst, k.Namespace)
+	dst = append(dst, ':')
+	dst = appendEscaped(dst, k.Route)
+	return append(dst, ':')
+}
+
+// appendEscaped appends s with ':' (it separates fields), '%' and the
+// glob characters (they would break SCAN MATCH purges) percent-encoded.
+func appendEscaped(dst []byte, s string) []byte {
 	for i := 0; i < len(s); i++ {
 		c := s[i]
 		switch c {
 		case ':', '%', '*', '?', '[', ']', '\\':
-			// ':' separates fields; glob characters would break SCAN MATCH purges.
-			b.WriteByte('%')
-			b.WriteByte("0123456789ABCDEF"[c>>4])
-			b.WriteByte("0123456789ABCDEF"[c&0xf])
+			dst = append(dst, '%', "0123456789ABCDEF"[c>>4], "0123456789ABCDEF"[c&0xf])
 		default:
-			b.WriteByte(c)
+			dst = append(dst, c)
 		}
 	}
+	return dst
 }

@@ -240,8 +240,8 @@ func (m *Memory) Set(ctx context.Context, k cachekey.Key, e Entry, ttl time.Dura
 	if ttl <= 0 {
 		return fmt.Errorf("memory set: ttl %v: %w", ttl, ErrInvalid)
 	}
-	sk := k.String()
-	scope := sk[len(keyHead) : len(sk)-hashHexLen]
+	var sb [96]byte
+	scope := k.AppendScope(sb[:0]) // the store key between keyHead and the hash
 	ttlBits, freshBits := durationBits(ttl), durationBits(max(e.Fresh, 0))
 	n := memFixedLen + uvarintLen(ttlBits) + uvarintLen(freshBits) + uvarintLen(uint64(len(scope))) + uvarintLen(uint64(len(e.Meta))) +
 		len(scope) + len(e.Meta) + len(e.Body)
