@@ -18,6 +18,7 @@ package baseline
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log"
@@ -123,21 +124,34 @@ func (f *Forwarder) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		io.CopyBuffer(writerOnly{w}, resp.Body, *bp)
 		return
 	}
+	if werr, rerr := relayStream(w, resp.Body, *bp, nil); werr != nil {
+		f.logf("stream to client: %v", werr)
+	} else if rerr != nil {
+		f.logf("stream from upstream: %v", rerr)
+	}
+}
+
+// relayStream writes each read of body to w and flushes it at once, until
+// body ends (rerr nil at EOF) or a write fails; with kept set it also
+// appends what it relayed there.
+func relayStream(w http.ResponseWriter, body io.Reader, buf []byte, kept *[]byte) (werr, rerr error) {
 	rc := http.NewResponseController(w)
 	for {
-		n, err := resp.Body.Read(*bp)
+		n, err := body.Read(buf)
 		if n > 0 {
-			if _, werr := w.Write((*bp)[:n]); werr != nil {
-				f.logf("stream to client: %v", werr)
-				return
+			if kept != nil {
+				*kept = append(*kept, buf[:n]...)
+			}
+			if _, werr := w.Write(buf[:n]); werr != nil {
+				return werr, nil
 			}
 			rc.Flush()
 		}
+		if err == io.EOF {
+			return nil, nil
+		}
 		if err != nil {
-			if err != io.EOF {
-				f.logf("stream from upstream: %v", err)
-			}
-			return
+			return nil, err
 		}
 	}
 }
@@ -164,26 +178,13 @@ func (f *Forwarder) fetch(w http.ResponseWriter, r *http.Request, body []byte) (
 	w.Header().Set("Content-Type", "text/event-stream")
 	w.Header().Set("X-Ditto-Cache", "MISS")
 	w.WriteHeader(http.StatusOK)
-	rc := http.NewResponseController(w)
 	bp := copyBufs.Get().(*[]byte)
 	defer copyBufs.Put(bp)
 	var kept []byte
-	for {
-		n, rerr := resp.Body.Read(*bp)
-		if n > 0 {
-			kept = append(kept, (*bp)[:n]...)
-			if _, werr := w.Write((*bp)[:n]); werr != nil {
-				return 0, entry{}, true, werr
-			}
-			rc.Flush()
-		}
-		if rerr == io.EOF {
-			return http.StatusOK, entry{stream: true, body: kept}, true, nil
-		}
-		if rerr != nil {
-			return 0, entry{}, true, rerr
-		}
+	if werr, rerr := relayStream(w, resp.Body, *bp, &kept); werr != nil || rerr != nil {
+		return 0, entry{}, true, errors.Join(werr, rerr)
 	}
+	return http.StatusOK, entry{stream: true, body: kept}, true, nil
 }
 
 func isStream(h http.Header) bool {
