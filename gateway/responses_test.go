@@ -239,3 +239,29 @@ func TestLegacyCompletions(t *testing.T) {
 		t.Errorf("the chat request with the same words: %s, want MISS", status)
 	}
 }
+
+// Every dialect's answer names the model that answered, as the provider
+// named it (here the dated snapshot gpt-4o-2024-08-06 for a request for
+// gpt-4o), as OpenAI's and Anthropic's own APIs do: on a miss and on a
+// hit, as JSON and as a stream.
+func TestAnswersNameTheModelThatAnswered(t *testing.T) {
+	g := newTestGateway(t, testOpts{})
+	g.up.SetEcho(true)
+	const want = `"model":"gpt-4o-2024-08-06"`
+	for _, c := range []struct{ path, body, status string }{
+		{"/v1/responses", `{"model":"gpt-4o","input":"Which model?"}`, "MISS"},
+		{"/v1/responses", `{"model":"gpt-4o","input":"Which model?","stream":true}`, "HIT"},
+		{"/v1/messages", `{"model":"gpt-4o","max_tokens":64,"messages":[{"role":"user","content":"Which model, again?"}]}`, "MISS"},
+		{"/v1/messages", `{"model":"gpt-4o","max_tokens":64,"messages":[{"role":"user","content":"Which model, again?"}],"stream":true}`, "HIT"},
+		{"/v1/messages", `{"model":"gpt-4o","max_tokens":64,"messages":[{"role":"user","content":"A streamed miss?"}],"stream":true}`, "MISS"},
+		{"/v1/chat/completions", `{"model":"gpt-4o","messages":[{"role":"user","content":"Which model?"}]}`, "HIT"},
+	} {
+		code, status, body := postTo(t, g.url, c.path, c.body)
+		if code != 200 || status != c.status {
+			t.Fatalf("%s %s: %d %s %s, want 200 %s", c.path, c.body, code, status, body, c.status)
+		}
+		if !strings.Contains(string(body), want) || strings.Contains(string(body), `"model":"gpt-4o"`) {
+			t.Errorf("%s %s: answer does not name only the model that answered (%s):\n%s", c.path, c.body, want, body)
+		}
+	}
+}

@@ -9,13 +9,17 @@ import (
 )
 
 // AppendResponse appends resp as a text_completion object, the answer of
-// a non-streaming completions request, with model as the client sent it:
+// a non-streaming completions request, with the model that answered
+// (resp.Model; model, the client's, when the answer names none):
 // id "cmpl-…" (resp.ID, prefixed unless it has the prefix), one choice
 // per canonical choice with its text (the refusal when there is no text),
 // index, logprobs (the legacy object as the provider sent it, or null)
 // and finish reason (tool_calls, which a prompt cannot ask for, reads
 // stop), and usage.
 func AppendResponse(dst []byte, resp *normalize.Response, model string) []byte {
+	if resp.Model != "" {
+		model = resp.Model // the model that answered, as the provider names it
+	}
 	dst = appendHead(dst, resp.ID, resp.Created, model)
 	dst = append(dst, `,"choices":[`...)
 	for i := range resp.Choices {
@@ -97,7 +101,8 @@ type Stream struct {
 }
 
 // NewStream returns a Stream for an answer to a request for model, the
-// model name as the client sent it; includeUsage is the request's
+// model name as the client sent it, which frames carry until a chunk names
+// the model that answered; includeUsage is the request's
 // stream_options.include_usage (Request.IncludeUsage).
 func NewStream(model string, includeUsage bool) *Stream {
 	return &Stream{model: model, includeUsage: includeUsage}
@@ -107,6 +112,9 @@ func NewStream(model string, includeUsage bool) *Stream {
 func (s *Stream) Chunk(dst []byte, c *normalize.Chunk) []byte {
 	if s.done || c == nil {
 		return dst
+	}
+	if c.Model != "" {
+		s.model = c.Model // the model that answered, as the provider names it
 	}
 	n := 0
 	for i := range c.Choices {

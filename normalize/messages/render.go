@@ -32,7 +32,8 @@ const (
 
 // AppendResponse appends resp as an Anthropic message object, the answer
 // of a non-streaming Messages request: its first choice (the decoder never
-// asks for more), with model as the client sent it. See Stream for the
+// asks for more), with the model that answered (resp.Model; model, the
+// client's, when the answer names none). See Stream for the
 // same answer as events; both give the same blocks.
 //
 //   - id is resp.ID when it starts with "msg_", else "msg_" + resp.ID;
@@ -50,6 +51,9 @@ const (
 //     prompt_tokens include (prompt_tokens_details.cached_tokens and
 //     CacheWriteTokens).
 func AppendResponse(dst []byte, resp *normalize.Response, model string) []byte {
+	if resp.Model != "" {
+		model = resp.Model // the model that answered, as Anthropic names it
+	}
 	dst = append(dst, `{"id":`...)
 	dst = appendMessageID(dst, resp.ID)
 	dst = append(dst, `,"type":"message","role":"assistant","model":`...)

@@ -54,7 +54,8 @@ const (
 type toolBlock struct{ call, block int }
 
 // NewStream returns a Stream for an answer to a request for model, the
-// model name as the client sent it.
+// model name as the client sent it: message_start carries it when the
+// first chunk does not name the model that answered.
 func NewStream(model string) *Stream {
 	return &Stream{model: model, open: -1}
 }
@@ -65,7 +66,7 @@ func (s *Stream) Chunk(dst []byte, c *normalize.Chunk) []byte {
 		return dst
 	}
 	if !s.started {
-		dst = s.start(dst, c.ID)
+		dst = s.start(dst, c.ID, c.Model)
 	}
 	for i := range c.Choices {
 		cc := &c.Choices[i]
@@ -206,12 +207,17 @@ func (s *Stream) deltaEvent(dst []byte, block int, head, text string) []byte {
 	return append(dst, "}}\n\n"...)
 }
 
-func (s *Stream) start(dst []byte, id string) []byte {
+// start opens the message; model is the model that answered, as the
+// provider named it, else (empty) the request's.
+func (s *Stream) start(dst []byte, id, model string) []byte {
 	s.started = true
+	if model == "" {
+		model = s.model
+	}
 	dst = append(dst, "event: message_start\ndata: {\"type\":\"message_start\",\"message\":{\"id\":"...)
 	dst = appendMessageID(dst, id)
 	dst = append(dst, `,"type":"message","role":"assistant","model":`...)
-	dst = wirejson.AppendString(dst, s.model)
+	dst = wirejson.AppendString(dst, model)
 	dst = append(dst, `,"content":[],"stop_reason":null,"stop_sequence":null,"usage":`...)
 	dst = appendUsage(dst, nil)
 	return append(dst, "}}\n\n"...)
@@ -225,7 +231,7 @@ func (s *Stream) End(dst []byte, resp *normalize.Response) []byte {
 		return dst
 	}
 	if !s.started {
-		dst = s.start(dst, resp.ID)
+		dst = s.start(dst, resp.ID, resp.Model)
 	}
 	s.done = true
 	dst = s.closeBlock(dst)

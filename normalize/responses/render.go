@@ -257,8 +257,10 @@ func appendHead(dst []byte, h *idHash, created int64, st, reason, model string, 
 		dst = append(dst, reason...)
 		dst = append(dst, `"}`...)
 	}
+	// The model that answered, as OpenAI names it (the dated snapshot,
+	// or a fallback's model), else the request's.
 	dst = append(dst, `,"model":`...)
-	if e.model != nil {
+	if model == "" && e.model != nil {
 		dst = append(dst, e.model...)
 	} else {
 		dst = appendString(dst, model)
