@@ -113,6 +113,11 @@ func (s *Server) handle(c echo.Context, d dialect) error {
 	st := stateOf(c)
 	st.dialect = d
 	subNS := c.Request().Header.Get("X-Ditto-Namespace")
+	if b := c.Request().Header.Values("Anthropic-Beta"); len(b) > 0 {
+		// Betas are keyed (prepare), so the memo tells requests with
+		// different ones apart.
+		subNS += "\x00anthropic-beta\x00" + strings.Join(b, ",")
+	}
 	mt := s.memoTenant(c)
 	h := memoHash(d, mt, subNS, body)
 	if m := s.memo.get(h, d, mt, subNS, body); m != nil {
@@ -147,6 +152,9 @@ func (s *Server) prepare(c echo.Context, d dialect, body []byte) (*exchange, err
 	if err != nil {
 		return nil, err
 	}
+	if req.Betas, err = normalize.ParseBetas(c.Request().Header.Values("Anthropic-Beta")); err != nil {
+		return nil, apiError(http.StatusBadRequest, "invalid_request_error", "invalid_header", "anthropic-beta", err.Error())
+	}
 	st := stateOf(c)
 	st.model = req.Model
 	if s.cfg.Log.Prompts {
@@ -176,6 +184,7 @@ func (s *Server) prepare(c echo.Context, d dialect, body []byte) (*exchange, err
 		if x.up, err = d.portable(req); err != nil {
 			return nil, err
 		}
+		x.up.Betas = req.Betas
 	}
 	x.key = cache.Key(s.hasher, req, s.scope(c, tenant, route), route.Key())
 	x.keyStr = x.key.String()
@@ -775,13 +784,18 @@ func parsePolicy(h http.Header, route router.Route, maxTTL time.Duration) (cache
 	// SSE clients send "Cache-Control: no-cache" with every stream by
 	// transport convention (EventSource, go-openai), not to refresh the
 	// answer; streams that want a fresh answer send max-age=0.
-	sse := strings.Contains(h.Get("Accept"), "text/event-stream")
+	// So do fetch implementations (browsers, Node's undici) with every
+	// request carrying If-None-Match: the Fetch standard adds it, so a
+	// conditional request would never be answered from the cache, and a
+	// 304 would cost a provider call. A conditional request that wants a
+	// fresh answer sends max-age=0 too.
+	conventional := strings.Contains(h.Get("Accept"), "text/event-stream") || len(h["If-None-Match"]) > 0
 	for _, v := range h.Values("Cache-Control") {
 		for _, d := range strings.Split(v, ",") {
 			name, arg, _ := strings.Cut(strings.TrimSpace(d), "=")
 			switch strings.ToLower(name) {
 			case "no-cache":
-				if !sse {
+				if !conventional {
 					p.Lookup = false
 				}
 			case "no-store":

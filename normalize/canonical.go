@@ -81,7 +81,8 @@ func (c *canonicalizer) keep(name string) bool {
 
 // request writes the canonical document. Members appear in this fixed
 // order: messages, the generation parameters (alphabetically), tools,
-// tool_choice, response_format, extra, dialect, dialect_fields.
+// tool_choice, response_format, extra, dialect, dialect_fields,
+// anthropic_beta.
 func (c *canonicalizer) request(dst []byte, r *Request) []byte {
 	dst = appendEach(dst, `{"messages":[`, r.Messages, c.message)
 	dst = c.params(dst, &r.Params)
@@ -122,6 +123,18 @@ func (c *canonicalizer) request(dst []byte, r *Request) []byte {
 			dst = append(dst, `,"dialect_fields":`...)
 			dst = appendFields(dst, r.DialectFields)
 		}
+	}
+	if len(r.Betas) > 0 {
+		// Only requests with betas carry the member: other keys are
+		// unchanged.
+		dst = append(dst, `,"anthropic_beta":[`...)
+		for i, b := range r.Betas {
+			if i > 0 {
+				dst = append(dst, ',')
+			}
+			dst = appendString(dst, b)
+		}
+		dst = append(dst, ']')
 	}
 	return append(dst, '}')
 }

@@ -77,6 +77,12 @@ type Request struct {
 	// with canonical JSON values. Adapters that speak Dialect natively send
 	// them; others reject what they cannot honour. Empty when Dialect is.
 	DialectFields []Field
+	// Betas are the Anthropic beta features the client asked for (the
+	// anthropic-beta request header: ParseBetas), sorted, without
+	// repeats. A beta can change the answer, so they are keyed; the
+	// Anthropic adapter sends them as its anthropic-beta header, other
+	// providers have no such features and ignore them.
+	Betas []string
 
 	// --- not keyed ---
 

@@ -131,7 +131,7 @@ func (c *Client) Complete(ctx context.Context, req *normalize.Request) (*normali
 	if err != nil {
 		return nil, err
 	}
-	if body, err = c.api.Fetch(ctx, c.url, body); err != nil {
+	if body, err = c.api.FetchWith(ctx, c.url, body, betaHeader(req)); err != nil {
 		return nil, err
 	}
 	r, err := decodeResponse(body, time.Now().Unix())
@@ -147,9 +147,18 @@ func (c *Client) Stream(ctx context.Context, req *normalize.Request) (normalize.
 	if err != nil {
 		return nil, err
 	}
-	resp, err := c.api.Post(ctx, c.url, body)
+	resp, err := c.api.PostWith(ctx, c.url, body, betaHeader(req))
 	if err != nil {
 		return nil, err
 	}
 	return newStream(providers.StreamBody(resp), time.Now().Unix(), c.key), nil
+}
+
+// betaHeader is the anthropic-beta header of the beta features req asks
+// for (Request.Betas), or nil.
+func betaHeader(req *normalize.Request) http.Header {
+	if len(req.Betas) == 0 {
+		return nil
+	}
+	return http.Header{"Anthropic-Beta": {strings.Join(req.Betas, ",")}}
 }

@@ -55,11 +55,20 @@ func NewPoster(name string, client *http.Client, header http.Header, decodeError
 // OK; the caller must close its body. Otherwise it closes the body and
 // returns p.Error's error, or the transport error prefixed with p.Name.
 func (p *Poster) Post(ctx context.Context, url string, body []byte) (*http.Response, error) {
+	return p.PostWith(ctx, url, body, nil)
+}
+
+// PostWith is Post with extra, this request's own headers (canonical
+// keys), sent besides p.Header.
+func (p *Poster) PostWith(ctx context.Context, url string, body []byte, extra http.Header) (*http.Response, error) {
 	hr, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(body))
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", p.Name, err)
 	}
 	for k, v := range p.Header {
+		hr.Header[k] = append([]string(nil), v...)
+	}
+	for k, v := range extra {
 		hr.Header[k] = append([]string(nil), v...)
 	}
 	if k, ok := providers.ClientKey(ctx); ok && p.KeyHeader != "" {
@@ -81,7 +90,12 @@ func (p *Poster) Post(ctx context.Context, url string, body []byte) (*http.Respo
 // Fetch is Post for a complete answer: it returns the whole response body
 // (at most MaxResponseBody bytes), having closed it.
 func (p *Poster) Fetch(ctx context.Context, url string, body []byte) ([]byte, error) {
-	resp, err := p.Post(ctx, url, body)
+	return p.FetchWith(ctx, url, body, nil)
+}
+
+// FetchWith is Fetch with extra headers, as PostWith.
+func (p *Poster) FetchWith(ctx context.Context, url string, body []byte, extra http.Header) ([]byte, error) {
+	resp, err := p.PostWith(ctx, url, body, extra)
 	if err != nil {
 		return nil, err
 	}
