@@ -307,6 +307,23 @@ func TestETag(t *testing.T) {
 	if r := req(`"nope"`); r.StatusCode != 200 {
 		t.Errorf("a different ETag: %d, want 200", r.StatusCode)
 	}
+	// fetch (browsers, Node) adds Cache-Control: no-cache and Pragma:
+	// no-cache to every request with If-None-Match; the conditional
+	// request is still answered from the cache.
+	calls := g.up.Calls()
+	r, _ := http.NewRequest(http.MethodPost, g.url+"/v1/chat/completions", strings.NewReader(chatBody("tag me", false)))
+	r.Header.Set("If-None-Match", etag)
+	r.Header.Set("Cache-Control", "no-cache")
+	r.Header.Set("Pragma", "no-cache")
+	fetchLike, err := http.DefaultClient.Do(r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fetchLike.Body.Close()
+	if fetchLike.StatusCode != http.StatusNotModified || fetchLike.Header.Get("X-Ditto-Cache") != "HIT" || g.up.Calls() != calls {
+		t.Errorf("If-None-Match with fetch's no-cache: %d %s, %d upstream calls; want 304 HIT, none",
+			fetchLike.StatusCode, fetchLike.Header.Get("X-Ditto-Cache"), g.up.Calls()-calls)
+	}
 }
 
 // A retry with the same Idempotency-Key and body, sent while the first
