@@ -312,6 +312,15 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	defer cancel()
 	err := hs.Shutdown(sctx)
 	<-errc
+	if errors.Is(err, context.DeadlineExceeded) {
+		// Requests still running after the grace period (long streams)
+		// are cut, as documented: a deadline is how a graceful shutdown
+		// ends, not a failure of the process. Nothing partial is stored
+		// (an aborted stream never is).
+		s.log.Warn("shutdown: requests still running after server.shutdown_timeout were cut",
+			"shutdown_timeout", s.cfg.Server.ShutdownTimeout.String())
+		return hs.Close()
+	}
 	if err != nil {
 		return fmt.Errorf("shutdown: %w", err)
 	}
