@@ -309,8 +309,9 @@ type Upstream struct {
 	MaxRetryWait        time.Duration `yaml:"max_retry_wait"`
 	MaxIdleConnsPerHost int           `yaml:"max_idle_conns_per_host"`
 	// BreakerFailures consecutive failed calls of one route (provider and
-	// upstream model: transport failures, timeouts, 429 and 5xx) skip that
-	// route for BreakerCooldown; 0 turns the provider breakers off.
+	// upstream model: transport failures, timeouts and 5xx, not 429; every
+	// attempt counts, retries included) skip that route for
+	// BreakerCooldown; 0 turns the provider breakers off.
 	BreakerFailures int           `yaml:"breaker_failures"`
 	BreakerCooldown time.Duration `yaml:"breaker_cooldown"`
 }
