@@ -107,6 +107,11 @@ func TestAPIKeysSelectTenantsAndIsolateThem(t *testing.T) {
 	if status, _, _ := call(t, "GET", g.url+"/healthz", "", ""); status != 200 {
 		t.Errorf("/healthz needs no key, got %d", status)
 	}
+	for _, path := range []string{"/healthz", "/readyz"} {
+		if status, _, _ := call(t, "HEAD", g.url+path, "", ""); status != 200 {
+			t.Errorf("HEAD %s: %d, want 200 (probes that use HEAD)", path, status)
+		}
+	}
 }
 
 func TestPurgeIsAdminOnly(t *testing.T) {

@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"context"
+	"strings"
 
 	"github.com/labstack/echo/v4"
 
@@ -40,7 +41,13 @@ func (messagesAPI) stream(x *exchange) streamRenderer {
 func (messagesAPI) answered(context.Context, *exchange, *normalize.Response) {}
 
 func (messagesAPI) errorBody(e *APIError) []byte {
-	return messages.AppendError(nil, e.Status, e.Type, e.Message)
+	msg := e.Message
+	if e.Param != "" && !strings.HasPrefix(msg, e.Param) {
+		// Anthropic's errors have no param member; they name the field
+		// in the message ("max_tokens: Field required").
+		msg = e.Param + ": " + msg
+	}
+	return messages.AppendError(nil, e.Status, e.Type, msg)
 }
 
 func (messagesAPI) portable(req *normalize.Request) (*normalize.Request, error) { return req, nil }

@@ -209,6 +209,10 @@ func TestMessagesErrorShape(t *testing.T) {
 		if code != 400 || json.Unmarshal(b, &e) != nil || e.Type != "error" || e.Error.Type != "invalid_request_error" || e.Error.Message == "" {
 			t.Errorf("%s: %d %s, want an Anthropic 400 error", body, code, b)
 		}
+		if body != `{` && e.Error.Message != "max_tokens: Field required" {
+			// Anthropic's errors have no param: the message names the field.
+			t.Errorf("%s: message %q, want Anthropic's %q", body, e.Error.Message, "max_tokens: Field required")
+		}
 	}
 }
 

@@ -352,7 +352,9 @@ func (s *Server) newEcho() *echo.Echo {
 	e.POST("/v1/cache/explain", s.explainHandler, authed)
 	e.DELETE("/v1/cache", s.purge, authed, s.adminUnlessTag)
 	e.GET("/healthz", s.healthz)
+	e.HEAD("/healthz", s.healthz) // load balancers and uptime checks that probe with HEAD
 	e.GET("/readyz", s.readyz)
+	e.HEAD("/readyz", s.readyz)
 	e.GET("/metrics", s.metricsHandler)
 	e.GET("/v1/cache/stats", s.cacheStats)
 	e.GET("/dashboard", dashboardHandler)
