@@ -218,7 +218,7 @@ func parsePublicKey(pem []byte) (crypto.PublicKey, error) {
 
 // ErrUnauthenticated refuses a missing or wrong credential where one is
 // required.
-var ErrUnauthenticated = &Error{"Incorrect API key provided. Send a valid key or token as 'Authorization: Bearer <key>'."}
+var ErrUnauthenticated = &Error{"Incorrect API key provided. Send a valid key or token as 'Authorization: Bearer <key>' (or as 'x-api-key: <key>', as Anthropic's SDKs do)."}
 
 // bearer extracts the credential from Authorization (or api-key, which
 // Azure-style clients send, or x-api-key, which Anthropic's SDKs send), and
