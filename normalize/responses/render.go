@@ -268,12 +268,16 @@ func appendHead(dst []byte, h *idHash, created int64, st, reason, model string, 
 	return append(dst, e.frag...)
 }
 
+// appendServiceTier writes the tier the answer was processed in: the
+// answer's, else the request's, except "auto", which asks OpenAI to pick:
+// its answers then say "default", the tier it picks when nothing else was
+// asked for (as every Response example in OpenAI's spec does).
 func appendServiceTier(dst []byte, tier string, e *Echo) []byte {
 	if tier == "" {
 		tier = e.serviceTier
 	}
-	if tier == "" {
-		tier = "auto"
+	if tier == "" || tier == "auto" {
+		tier = "default"
 	}
 	return appendString(appendKey(dst, "service_tier"), tier)
 }
