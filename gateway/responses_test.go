@@ -269,3 +269,31 @@ func TestAnswersNameTheModelThatAnswered(t *testing.T) {
 		}
 	}
 }
+
+// A Messages stream answered from the cache reports the prompt's tokens in
+// message_start, as Anthropic does (clients such as LangChain read input
+// tokens there and output tokens from message_delta).
+func TestMessagesStreamHitReportsInputTokensAtTheStart(t *testing.T) {
+	g := newTestGateway(t, testOpts{})
+	g.up.SetEcho(true)
+	body := `{"model":"gpt-4o","max_tokens":64,"messages":[{"role":"user","content":"Count my tokens"}]}`
+	if code, status, b := postTo(t, g.url, "/v1/messages", body); code != 200 || status != "MISS" {
+		t.Fatalf("miss: %d %s %s", code, status, b)
+	}
+	code, status, b := postTo(t, g.url, "/v1/messages", strings.Replace(body, `"max_tokens"`, `"stream":true,"max_tokens"`, 1))
+	if code != 200 || status != "HIT" {
+		t.Fatalf("stream: %d %s %s, want 200 HIT", code, status, b)
+	}
+	first, _, _ := strings.Cut(strings.TrimPrefix(string(b), "event: message_start\ndata: "), "\n")
+	var start struct {
+		Message struct {
+			Usage struct {
+				InputTokens  int `json:"input_tokens"`
+				OutputTokens int `json:"output_tokens"`
+			} `json:"usage"`
+		} `json:"message"`
+	}
+	if err := json.Unmarshal([]byte(first), &start); err != nil || start.Message.Usage.InputTokens != 10 || start.Message.Usage.OutputTokens != 0 {
+		t.Errorf("message_start %s (%v): want input_tokens 10 (the answer's prompt tokens), output_tokens 0", first, err)
+	}
+}

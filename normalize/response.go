@@ -480,6 +480,9 @@ func Replay(r *Response, includeUsage bool) []Chunk {
 		d.Extra = m.Extra
 		ch := head()
 		ch.Choices = []ChunkChoice{{Index: c.Index, Delta: d, Logprobs: c.Logprobs}}
+		if i == 0 {
+			ch.PromptUsage = r.Usage // known from the start
+		}
 		chunks = append(chunks, ch)
 		fin := head()
 		fin.Choices = []ChunkChoice{{Index: c.Index, FinishReason: c.FinishReason}}

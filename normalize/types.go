@@ -263,6 +263,13 @@ type Chunk struct {
 	ServiceTier       string
 	Choices           []ChunkChoice
 	Usage             *Usage // set on the final usage chunk only
+	// PromptUsage is the prompt side of the usage when it is known before
+	// the end (Anthropic's message_start reports it; a replayed answer
+	// knows it all): PromptTokens and PromptTokensDetails count, the
+	// completion side does not. Set on a stream's first chunk, nil when
+	// the provider tells usage only at the end (OpenAI-compatible ones).
+	// Renderers whose wire format has no such field ignore it.
+	PromptUsage *Usage
 }
 
 // ChunkChoice is the per-choice delta of a Chunk.

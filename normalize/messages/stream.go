@@ -22,9 +22,12 @@ import (
 // (passed through in the pieces the provider sent), and
 // ThinkingBlocksField the signatures (signature_delta) and
 // redacted_thinking blocks. Finish reasons and usage are rendered by End,
-// from the assembled answer: OpenAI-compatible upstreams report usage
-// only at the end, so message_start carries zero usage and message_delta
-// the whole of it (input and cache tokens too).
+// from the assembled answer, message_delta carrying the whole of it
+// (input and cache tokens too). message_start carries the prompt's tokens
+// when the first chunk knows them (Chunk.PromptUsage: an Anthropic
+// upstream's message_start, or a replayed answer), as Anthropic sends
+// them; OpenAI-compatible upstreams report usage only at the end, so on
+// their misses it carries zero.
 //
 // Each method appends complete SSE frames ("event: NAME\ndata: JSON\n\n")
 // to dst and returns it; nothing is appended after End or Fail. A Stream
@@ -66,7 +69,7 @@ func (s *Stream) Chunk(dst []byte, c *normalize.Chunk) []byte {
 		return dst
 	}
 	if !s.started {
-		dst = s.start(dst, c.ID, c.Model)
+		dst = s.start(dst, c.ID, c.Model, c.PromptUsage)
 	}
 	for i := range c.Choices {
 		cc := &c.Choices[i]
@@ -208,8 +211,11 @@ func (s *Stream) deltaEvent(dst []byte, block int, head, text string) []byte {
 }
 
 // start opens the message; model is the model that answered, as the
-// provider named it, else (empty) the request's.
-func (s *Stream) start(dst []byte, id, model string) []byte {
+// provider named it, else (empty) the request's; prompt is the prompt's
+// usage when it is known at the start (Chunk.PromptUsage), else nil: its
+// input and cache tokens go in message_start, as Anthropic sends them,
+// the output tokens (0) in message_delta.
+func (s *Stream) start(dst []byte, id, model string, prompt *normalize.Usage) []byte {
 	s.started = true
 	if model == "" {
 		model = s.model
@@ -219,7 +225,12 @@ func (s *Stream) start(dst []byte, id, model string) []byte {
 	dst = append(dst, `,"type":"message","role":"assistant","model":`...)
 	dst = wirejson.AppendString(dst, model)
 	dst = append(dst, `,"content":[],"stop_reason":null,"stop_sequence":null,"usage":`...)
-	dst = appendUsage(dst, nil)
+	if prompt != nil {
+		p := *prompt
+		p.CompletionTokens, p.TotalTokens = 0, p.PromptTokens
+		prompt = &p
+	}
+	dst = appendUsage(dst, prompt)
 	return append(dst, "}}\n\n"...)
 }
 
@@ -231,7 +242,7 @@ func (s *Stream) End(dst []byte, resp *normalize.Response) []byte {
 		return dst
 	}
 	if !s.started {
-		dst = s.start(dst, resp.ID, resp.Model)
+		dst = s.start(dst, resp.ID, resp.Model, resp.Usage)
 	}
 	s.done = true
 	dst = s.closeBlock(dst)

@@ -253,9 +253,9 @@ func events(t *testing.T, sse []byte) []event {
 // this adapter (Anthropic → canonical chunks) and normalize/messages
 // (canonical → Anthropic events): a Messages client gets the events
 // Anthropic sent, but for the documented differences: message_start
-// carries zero usage and message_delta all of it (OpenAI upstreams report
-// usage at the end), empty deltas are left out, and tool_use blocks carry
-// no caller.
+// carries the prompt's tokens but no output tokens, message_delta all of
+// the usage (as OpenAI upstreams report it, at the end), empty deltas are
+// left out, and tool_use blocks carry no caller.
 func TestMessagesStreamFidelity(t *testing.T) {
 	paths, _ := filepath.Glob("testdata/messages.*.sse")
 	if len(paths) < 4 {
@@ -304,8 +304,17 @@ func asDittoSends(evs []event) []event {
 		switch ev.name {
 		case "message_start":
 			msg := ev.data["message"].(map[string]any)
-			update(msg["usage"].(map[string]any))
-			msg["usage"] = map[string]any{"input_tokens": 0.0, "cache_creation_input_tokens": 0.0, "cache_read_input_tokens": 0.0, "output_tokens": 0.0}
+			u := msg["usage"].(map[string]any)
+			update(u)
+			// The prompt's tokens as Anthropic sent them; output only at the end.
+			start := map[string]any{"output_tokens": 0.0}
+			for _, k := range []string{"input_tokens", "cache_creation_input_tokens", "cache_read_input_tokens"} {
+				start[k] = 0.0
+				if v, ok := u[k]; ok {
+					start[k] = v
+				}
+			}
+			msg["usage"] = start
 		case "content_block_start":
 			delete(ev.data["content_block"].(map[string]any), "caller")
 		case "content_block_delta":

@@ -89,7 +89,10 @@ func (s *stream) handle(data []byte) error {
 		s.started = true
 		s.id, s.model, s.usage = ev.Message.ID, ev.Message.Model, ev.Message.Usage
 		empty := ""
-		s.emit(normalize.Delta{Role: normalize.RoleAssistant, Content: &empty})
+		c := s.chunk()
+		c.Choices = []normalize.ChunkChoice{{Delta: normalize.Delta{Role: normalize.RoleAssistant, Content: &empty}}}
+		c.PromptUsage = s.usage.canonical() // message_start reports the prompt's tokens
+		s.Push(c)
 		return nil
 	}
 	if !s.started {
