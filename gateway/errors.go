@@ -179,7 +179,7 @@ func (s *Server) errorHandler(err error, c echo.Context) {
 // dialectOfPath is the dialect whose error shape a request to path gets
 // when it fails before its handler runs (authentication, limits).
 func dialectOfPath(path string) dialect {
-	if path == "/v1/messages" {
+	if path == "/v1/messages" || path == "/v1/messages/count_tokens" {
 		return messagesAPI{}
 	}
 	return chat{}

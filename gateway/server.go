@@ -342,6 +342,7 @@ func (s *Server) newEcho() *echo.Echo {
 	e.POST("/v1/responses", s.responsesHandler, authed)
 	e.POST("/v1/embeddings", s.embeddingsHandler, authed)
 	e.POST("/v1/messages", s.messagesHandler, authed)
+	e.POST("/v1/messages/count_tokens", s.countTokens, authed) // Claude Code calls it every turn
 	e.POST("/v1/completions", s.completionsHandler, authed)
 	e.POST("/completions", s.completionsHandler, authed)
 	e.POST("/embeddings", s.embeddingsHandler, authed)
