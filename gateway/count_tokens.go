@@ -54,9 +54,9 @@ func (s *Server) countTokens(c echo.Context) error {
 		return err
 	}
 	stateOf(c).model = model
-	betas, err := normalize.ParseBetas(c.Request().Header.Values("Anthropic-Beta"))
+	betas, err := requestBetas(c.Request().Header)
 	if err != nil {
-		return apiError(http.StatusBadRequest, "invalid_request_error", "invalid_header", "anthropic-beta", err.Error())
+		return err
 	}
 	route, err := s.router.Resolve(model)
 	if err != nil {

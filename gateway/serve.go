@@ -152,8 +152,8 @@ func (s *Server) prepare(c echo.Context, d dialect, body []byte) (*exchange, err
 	if err != nil {
 		return nil, err
 	}
-	if req.Betas, err = normalize.ParseBetas(c.Request().Header.Values("Anthropic-Beta")); err != nil {
-		return nil, apiError(http.StatusBadRequest, "invalid_request_error", "invalid_header", "anthropic-beta", err.Error())
+	if req.Betas, err = requestBetas(c.Request().Header); err != nil {
+		return nil, err
 	}
 	st := stateOf(c)
 	st.model = req.Model
@@ -828,4 +828,14 @@ func parsePolicy(h http.Header, route router.Route, maxTTL time.Duration) (cache
 		p.Lookup, p.Store = false, false
 	}
 	return p, nil
+}
+
+// requestBetas reads the request's anthropic-beta headers
+// (normalize.ParseBetas); a malformed one is a 400 naming the header.
+func requestBetas(h http.Header) ([]string, error) {
+	b, err := normalize.ParseBetas(h.Values("Anthropic-Beta"))
+	if err != nil {
+		return nil, apiError(http.StatusBadRequest, "invalid_request_error", "invalid_header", "anthropic-beta", err.Error())
+	}
+	return b, nil
 }
