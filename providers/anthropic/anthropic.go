@@ -131,7 +131,7 @@ func (c *Client) Complete(ctx context.Context, req *normalize.Request) (*normali
 	if err != nil {
 		return nil, err
 	}
-	if body, err = c.api.FetchWith(ctx, c.url, body, betaHeader(req)); err != nil {
+	if body, err = c.api.FetchWith(ctx, c.url, body, betaHeader(req.Betas)); err != nil {
 		return nil, err
 	}
 	r, err := decodeResponse(body, time.Now().Unix())
@@ -147,18 +147,18 @@ func (c *Client) Stream(ctx context.Context, req *normalize.Request) (normalize.
 	if err != nil {
 		return nil, err
 	}
-	resp, err := c.api.PostWith(ctx, c.url, body, betaHeader(req))
+	resp, err := c.api.PostWith(ctx, c.url, body, betaHeader(req.Betas))
 	if err != nil {
 		return nil, err
 	}
 	return newStream(providers.StreamBody(resp), time.Now().Unix(), c.key), nil
 }
 
-// betaHeader is the anthropic-beta header of the beta features req asks
-// for (Request.Betas), or nil.
-func betaHeader(req *normalize.Request) http.Header {
-	if len(req.Betas) == 0 {
+// betaHeader is the anthropic-beta header of the beta features betas
+// (Request.Betas form), or nil.
+func betaHeader(betas []string) http.Header {
+	if len(betas) == 0 {
 		return nil
 	}
-	return http.Header{"Anthropic-Beta": {strings.Join(req.Betas, ",")}}
+	return http.Header{"Anthropic-Beta": {strings.Join(betas, ",")}}
 }

@@ -4,8 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-
-	"github.com/dittocache/ditto/normalize"
 )
 
 // CountTokens asks Anthropic's token counting endpoint
@@ -14,7 +12,7 @@ import (
 // would use, with the beta features betas (Request.Betas form). Errors are
 // the provider's, as for Complete.
 func (c *Client) CountTokens(ctx context.Context, body []byte, betas []string) (int, error) {
-	b, err := c.api.FetchWith(ctx, c.url+"/count_tokens", body, betaHeader(&normalize.Request{Betas: betas}))
+	b, err := c.api.FetchWith(ctx, c.url+"/count_tokens", body, betaHeader(betas))
 	if err != nil {
 		return 0, err
 	}
